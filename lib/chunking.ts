@@ -1,0 +1,43 @@
+/**
+ * Chunk sizing: a fixed size when the user sets one, else adaptive, so that each chunk takes
+ * roughly a target time in the worker. Small fast items get large chunks (the per-message cost is
+ * paid rarely); a slow item per file gets chunks of one (work spreads evenly over the workers).
+ *
+ * @packageDocumentation
+ */
+
+/** The worker time one chunk should take; long enough to hide the ~30 µs per-chunk round trip. */
+export const TARGET_CHUNK_MS = 8;
+/** The largest automatic chunk, which bounds memory per chunk and the reorder window. */
+export const MAX_AUTO_CHUNK = 16_384;
+/** How much an automatic chunk may grow from one chunk to the next, so one noisy timing cannot jump. */
+const GROWTH = 8;
+
+/** Decides how many items the next chunk gets. */
+export interface ChunkSizer {
+  /** Size for the next chunk. */
+  next(): number;
+  /** Feeds back how long a chunk of `items` took in the worker. */
+  record(items: number, elapsedMs: number): void;
+}
+
+/**
+ * A fixed size, or adaptive: starts at 1 item a chunk, then aims each chunk at
+ * {@link TARGET_CHUNK_MS} of worker time using a moving average of the time per item.
+ */
+export function createChunkSizer(fixed: number | undefined): ChunkSizer {
+  if (fixed !== undefined) return { next: () => fixed, record: () => {} };
+  let size = 1;
+  let msPerItem: number | undefined;
+  return {
+    next: () => size,
+    record(items, elapsedMs) {
+      const sample = elapsedMs / items;
+      // Weigh by item count so big chunks (better timings) count more than probes of one item.
+      const weight = Math.min(0.5, items / (items + size));
+      msPerItem = msPerItem === undefined ? sample : msPerItem * (1 - weight) + sample * weight;
+      const ideal = msPerItem > 0 ? TARGET_CHUNK_MS / msPerItem : MAX_AUTO_CHUNK;
+      size = Math.max(1, Math.min(MAX_AUTO_CHUNK, Math.floor(ideal), size * GROWTH));
+    },
+  };
+}

@@ -1,0 +1,514 @@
+/**
+ * The dispatch engine: the one place that cuts input into chunks, sends them to a pool, bounds the
+ * work in flight, restores order, retries, and cancels. Every worker-backed operator is a thin
+ * description handed to {@link dispatch}.
+ *
+ * @packageDocumentation
+ */
+import type { TransferListItem } from 'node:worker_threads';
+import { createChunkSizer, type ChunkSizer } from './chunking.js';
+import {
+  CloneError,
+  InvalidOptionError,
+  MillraceError,
+  reviveError,
+  TaskError,
+  TaskLoadError,
+  TaskTimeoutError,
+  WorkerCrashedError,
+  checkInteger,
+} from './errors.js';
+import { type OperatorContext } from './operator.js';
+import { sharedPool, WorkerExitError, type ChunkRequest, type ChunkResponse, type Pool } from './pool.js';
+
+/**
+ * What happens when a task throws: `'fail'` ends the flow with a {@link TaskError} (fail fast), a
+ * function receives each failure and the flow goes on without that item's result.
+ *
+ * @example
+ * ```ts
+ * import type { ErrorPolicy, TaskError } from 'millrace';
+ * const failures: TaskError[] = [];
+ * const collect: ErrorPolicy = (error) => failures.push(error);
+ * ```
+ * @category Parallel
+ */
+export type ErrorPolicy = 'fail' | ((error: TaskError) => void);
+
+/**
+ * The options every worker-backed operator accepts.
+ *
+ * @example
+ * ```ts
+ * import { parallelMap, tasks, type ParallelOptions } from 'millrace';
+ * const math = tasks<typeof import('./math.tasks.js')>(new URL('./math.tasks.js', import.meta.url));
+ * const options: ParallelOptions = { chunkSize: 100, maxInFlight: 4, retries: 1 };
+ * const squares = parallelMap(math.square, options);
+ * ```
+ * @category Parallel
+ */
+export interface ParallelOptions {
+  /**
+   * Items per chunk (one chunk is one message to a worker).
+   * @defaultValue adaptive: aims each chunk at a few milliseconds of worker time, from 1 item up
+   */
+  readonly chunkSize?: number;
+  /**
+   * Chunks submitted or waiting to be emitted at once; bounds memory and the reorder window.
+   * @defaultValue twice the pool's thread count
+   */
+  readonly maxInFlight?: number;
+  /**
+   * The pool to run on.
+   * @defaultValue the shared pool ({@link sharedPool})
+   */
+  readonly pool?: Pool;
+  /**
+   * What a throwing task does to the flow; see {@link ErrorPolicy}.
+   * @defaultValue `'fail'`
+   */
+  readonly onError?: ErrorPolicy;
+  /**
+   * How many times a failed chunk (a task error, a dead worker, a timeout) is run again before the
+   * failure counts. A retried chunk re-runs all its items: items run at least once, and are
+   * emitted exactly once.
+   * @defaultValue `0`
+   */
+  readonly retries?: number;
+  /**
+   * Time budget per item in milliseconds, enforced per chunk (items × timeout); a chunk over
+   * budget has its worker terminated and fails with a {@link TaskTimeoutError}.
+   * @defaultValue no timeout
+   */
+  readonly timeoutMs?: number;
+  /**
+   * Picks the buffers of an item to move to the worker instead of copying (zero-copy); the
+   * main thread must not touch them afterwards.
+   * @defaultValue nothing is transferred
+   */
+  readonly transfer?: (item: never) => readonly TransferListItem[];
+}
+
+/**
+ * What a worker-backed operator tells the engine: how to build a request from a chunk of items,
+ * and how to turn the response into outputs.
+ *
+ * @example
+ * ```ts
+ * import { dispatch, defineOperator, tasks, type DispatchSpec } from 'millrace';
+ * const math = tasks<typeof import('./math.tasks.js')>(new URL('./math.tasks.js', import.meta.url));
+ * const spec: DispatchSpec<number, number> = {
+ *   name: 'square',
+ *   ordered: true,
+ *   request: (items) => ({ mode: 'call', task: math.square, items }),
+ *   outputs: (response) => response.results as number[],
+ * };
+ * const squares = defineOperator<number, number>('squares', (source, context) => dispatch(source, context, spec));
+ * ```
+ * @category Authoring
+ */
+export interface DispatchSpec<In, Out> extends ParallelOptions {
+  /** The task's name, for errors (`module#export`). */
+  readonly name: string;
+  /** Emit in input order (a bounded reorder window), or as chunks finish. */
+  readonly ordered: boolean;
+  /** The request for one chunk. */
+  readonly request: (items: In[]) => ChunkRequest;
+  /** The outputs of one successful chunk (failed items already removed from `results`). */
+  readonly outputs: (response: ChunkResponse, items: readonly In[]) => readonly Out[];
+}
+
+/** Checks the options shared by worker-backed operators, when the operator is built. */
+export function checkParallelOptions(options: ParallelOptions): void {
+  checkInteger('chunkSize', options.chunkSize, 1);
+  checkInteger('maxInFlight', options.maxInFlight, 1);
+  checkInteger('retries', options.retries, 0);
+  if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) {
+    throw new InvalidOptionError('timeoutMs', options.timeoutMs, 'a positive number of milliseconds');
+  }
+  if (options.onError !== undefined && options.onError !== 'fail' && typeof options.onError !== 'function') {
+    throw new InvalidOptionError('onError', options.onError, "'fail' or a function");
+  }
+}
+
+/**
+ * Runs `source` through workers, chunk by chunk, with bounded work in flight; the engine behind
+ * every worker-backed operator, public so custom operators get the same behaviour.
+ *
+ * @param source - the items (inside {@link defineOperator}, the operator's guarded source)
+ * @param context - the operator context (its signal cancels everything)
+ * @param spec - what to send and how to read results; see {@link DispatchSpec}
+ * @returns the outputs, in input order when `spec.ordered`
+ * @throws {@link TaskError} when a task fails (policy `'fail'`), {@link WorkerCrashedError},
+ *   {@link TaskTimeoutError}, {@link CloneError}, {@link TaskLoadError}
+ * @example
+ * ```ts
+ * import { defineOperator, dispatch, tasks } from 'millrace';
+ * const checks = tasks<typeof import('./checks.tasks.js')>(new URL('./checks.tasks.js', import.meta.url));
+ * // A worker-backed filter: the task returns a boolean per item.
+ * const parallelFilter = defineOperator<string, string>('parallelFilter', (source, context) =>
+ *   dispatch(source, context, {
+ *     name: 'isValid',
+ *     ordered: true,
+ *     request: (items) => ({ mode: 'call', task: checks.isValid, items }),
+ *     outputs: (response, items) => items.filter((_, i) => response.results[i] === true),
+ *   }),
+ * );
+ * ```
+ * @category Authoring
+ */
+export function dispatch<In, Out>(source: AsyncIterable<In>, context: OperatorContext, spec: DispatchSpec<In, Out>): AsyncIterable<Out> {
+  return { [Symbol.asyncIterator]: () => new DispatchIterator(source, context, spec) };
+}
+
+interface Chunk<In> {
+  readonly seq: number;
+  readonly items: In[];
+  readonly firstIndex: number;
+  attempt: number;
+}
+
+const NOTHING = Symbol('nothing');
+const FLUSH = Symbol('flush');
+
+/** How long a partly filled chunk waits for a slow source while workers sit idle. */
+const FLUSH_AFTER_MS = 2;
+
+class DispatchIterator<In, Out> implements AsyncIterator<Out> {
+  readonly #sourceIterable: AsyncIterable<In>;
+  #source: AsyncIterator<In> | undefined;
+  readonly #signal: AbortSignal;
+  readonly #spec: DispatchSpec<In, Out>;
+  readonly #pool: Pool;
+  readonly #sizer: ChunkSizer;
+  readonly #maxInFlight: number;
+  readonly #retries: number;
+  /** Cancels every chunk this iterator started (tinypool drops queued ones, ends running ones). */
+  readonly #controller = new AbortController();
+
+  #started = false;
+  #sourceDone = false;
+  #stopped = false;
+  #failure: { error: unknown } | undefined;
+  /** Chunks submitted and not yet fully emitted: the in-flight bound applies to this. */
+  #outstanding = 0;
+  /** Chunks submitted and not yet settled. */
+  #running = 0;
+  #nextSeq = 0;
+  #emitSeq = 0;
+  #pulled = 0;
+  readonly #completed = new Map<number, readonly Out[]>();
+  readonly #ready: (readonly Out[])[] = [];
+  #readyPosition = 0;
+  #wakeConsumer: (() => void) | undefined;
+  #wakePump: (() => void) | undefined;
+  #pendingRead: Promise<IteratorResult<In>> | undefined;
+
+  constructor(source: AsyncIterable<In>, context: OperatorContext, spec: DispatchSpec<In, Out>) {
+    this.#sourceIterable = source;
+    this.#signal = context.signal;
+    this.#spec = spec;
+    this.#pool = spec.pool ?? sharedPool();
+    this.#sizer = createChunkSizer(spec.chunkSize);
+    this.#maxInFlight = spec.maxInFlight ?? Math.max(2, 2 * this.#pool.threads);
+    this.#retries = spec.retries ?? 0;
+  }
+
+  async next(): Promise<IteratorResult<Out>> {
+    if (!this.#started) this.#start();
+    for (;;) {
+      if (this.#failure) {
+        this.#teardown();
+        throw this.#failure.error;
+      }
+      const value = this.#take();
+      if (value !== NOTHING) return { done: false, value };
+      if (this.#stopped || (this.#sourceDone && this.#running === 0 && this.#completed.size === 0)) {
+        this.#teardown();
+        return { done: true, value: undefined };
+      }
+      await new Promise<void>((resolve) => {
+        this.#wakeConsumer = resolve;
+      });
+    }
+  }
+
+  async return(): Promise<IteratorResult<Out>> {
+    this.#teardown();
+    return { done: true, value: undefined };
+  }
+
+  #start(): void {
+    this.#started = true;
+    if (this.#signal.aborted) {
+      this.#fail(this.#signal.reason);
+      return;
+    }
+    this.#signal.addEventListener('abort', this.#onAbort, { once: true });
+    this.#source = this.#sourceIterable[Symbol.asyncIterator]();
+    void this.#pump();
+  }
+
+  readonly #onAbort = (): void => this.#fail(this.#signal.reason);
+
+  /** The next value ready to emit, or NOTHING. */
+  #take(): Out | typeof NOTHING {
+    while (this.#ready.length > 0) {
+      const head = this.#ready[0]!;
+      if (this.#readyPosition < head.length) return head[this.#readyPosition++]!;
+      this.#ready.shift();
+      this.#readyPosition = 0;
+      this.#outstanding--;
+      this.#wakePump?.();
+    }
+    return NOTHING;
+  }
+
+  /** Pulls the source into chunks and submits them while the in-flight bound allows. */
+  async #pump(): Promise<void> {
+    const source = this.#source!;
+    try {
+      while (!this.#stopped && !this.#sourceDone) {
+        if (this.#outstanding >= this.#maxInFlight) {
+          await new Promise<void>((resolve) => {
+            this.#wakePump = resolve;
+          });
+          this.#wakePump = undefined;
+          continue;
+        }
+        const size = this.#sizer.next();
+        const items: In[] = [];
+        let flush: Promise<typeof FLUSH> | undefined;
+        let flushTimer: NodeJS.Timeout | undefined;
+        try {
+          while (items.length < size && !this.#stopped) {
+            const read = this.#pendingRead ?? source.next();
+            this.#pendingRead = read;
+            let result: IteratorResult<In> | typeof FLUSH;
+            if (items.length > 0 && this.#running < this.#pool.threads) {
+              // Workers are idle: do not hold a partial chunk back for long on a slow source.
+              flush ??= new Promise((resolve) => {
+                flushTimer = setTimeout(() => resolve(FLUSH), FLUSH_AFTER_MS);
+              });
+              result = await Promise.race([read, flush]);
+            } else {
+              result = await read;
+            }
+            if (result === FLUSH) break;
+            this.#pendingRead = undefined;
+            if (result.done) {
+              this.#sourceDone = true;
+              break;
+            }
+            items.push(result.value);
+          }
+        } finally {
+          if (flushTimer) clearTimeout(flushTimer);
+        }
+        if (items.length > 0 && !this.#stopped) this.#submit(items);
+      }
+    } catch (error) {
+      // The source failed (or was aborted, which #fail already recorded): pass it through as is.
+      this.#fail(error);
+    } finally {
+      this.#wake();
+    }
+  }
+
+  #submit(items: In[]): void {
+    const chunk: Chunk<In> = { seq: this.#nextSeq++, items, firstIndex: this.#pulled, attempt: 1 };
+    this.#pulled += items.length;
+    this.#outstanding++;
+    this.#running++;
+    this.#run(chunk, false);
+  }
+
+  #run(chunk: Chunk<In>, checkClone: boolean): void {
+    let request: ChunkRequest = this.#spec.request(chunk.items);
+    if (this.#spec.onError !== undefined && this.#spec.onError !== 'fail') request = { ...request, continueOnError: true };
+    if (checkClone) request = { ...request, checkClone: true };
+    const timeoutMs = this.#spec.timeoutMs;
+    const timeout = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs * chunk.items.length);
+    const signal = timeout ? AbortSignal.any([this.#controller.signal, timeout]) : this.#controller.signal;
+    const transfer = this.#spec.transfer as ((item: In) => readonly TransferListItem[]) | undefined;
+    let transferList: TransferListItem[] | undefined;
+    if (transfer) transferList = chunk.items.flatMap((item) => [...transfer(item)]);
+    let running: Promise<ChunkResponse>;
+    try {
+      running = this.#pool.backend.run(request, transferList ? { signal, transferList } : { signal });
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    running.then(
+      (response) => this.#onResponse(chunk, response),
+      (error: unknown) => this.#onRejected(chunk, error, timeout),
+    );
+  }
+
+  #onResponse(chunk: Chunk<In>, response: ChunkResponse): void {
+    if (this.#stopped) return;
+    const spec = this.#spec;
+    if (response.loadError) {
+      const { message, available, cause } = response.loadError;
+      const task = spec.request(chunk.items);
+      const names = task.mode === 'call' ? task.task : task.keyTask;
+      this.#fail(
+        new TaskLoadError({
+          moduleUrl: names.moduleUrl,
+          exportName: names.exportName,
+          available,
+          message,
+          ...(cause ? { cause: reviveError(cause) } : {}),
+        }),
+      );
+      return;
+    }
+    if (response.cloneFailure) {
+      const { index, message } = response.cloneFailure;
+      const inChunk = spec.request(chunk.items).mode === 'call';
+      this.#fail(
+        new CloneError({
+          direction: 'result',
+          task: spec.name,
+          ...(inChunk ? { index: chunk.firstIndex + index, item: chunk.items[index] } : {}),
+          cause: new Error(message),
+        }),
+      );
+      return;
+    }
+    if (response.failures.length > 0) {
+      if (chunk.attempt <= this.#retries) {
+        chunk.attempt++;
+        this.#run(chunk, false);
+        return;
+      }
+      const errors = response.failures.map(
+        (failure) =>
+          new TaskError({
+            task: spec.name,
+            item: chunk.items[failure.index],
+            index: chunk.firstIndex + failure.index,
+            cause: reviveError(failure.error),
+            attempts: chunk.attempt,
+          }),
+      );
+      if (spec.onError === undefined || spec.onError === 'fail') {
+        this.#fail(errors[0]);
+        return;
+      }
+      for (const error of errors) spec.onError(error);
+      const failed = new Set(response.failures.map((failure) => failure.index));
+      if (spec.request(chunk.items).mode === 'call') {
+        response.results = response.results.filter((_, i) => !failed.has(i));
+      }
+    }
+    this.#sizer.record(chunk.items.length, response.elapsedMs);
+    let outputs: readonly Out[];
+    try {
+      outputs = spec.outputs(response, chunk.items);
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    this.#deliver(chunk, outputs);
+  }
+
+  #onRejected(chunk: Chunk<In>, error: unknown, timeout: AbortSignal | undefined): void {
+    if (this.#stopped) return;
+    const spec = this.#spec;
+    const timedOut = timeout?.aborted === true && !this.#controller.signal.aborted;
+    if (isCloneError(error) && !timedOut) {
+      // A clone failure rejects before the chunk runs (an item) or kills the worker (a result,
+      // which tinypool reports as a bare `{}`). Find the culprit only now, off the fast path.
+      const culprit = chunk.items.findIndex((item) => !isCloneable(item));
+      if (culprit >= 0) {
+        this.#fail(
+          new CloneError({ direction: 'item', task: spec.name, index: chunk.firstIndex + culprit, item: chunk.items[culprit], cause: error }),
+        );
+      } else {
+        this.#run(chunk, true); // the diagnosis run reports which result failed
+      }
+      return;
+    }
+    if (chunk.attempt <= this.#retries) {
+      chunk.attempt++;
+      this.#run(chunk, false);
+      return;
+    }
+    if (timedOut) {
+      this.#fail(new TaskTimeoutError({ task: spec.name, firstIndex: chunk.firstIndex, itemCount: chunk.items.length, timeoutMs: spec.timeoutMs! * chunk.items.length }));
+    } else if (error instanceof MillraceError && !(error instanceof WorkerExitError)) {
+      this.#fail(error);
+    } else {
+      this.#fail(
+        new WorkerCrashedError({
+          task: spec.name,
+          firstIndex: chunk.firstIndex,
+          items: chunk.items,
+          exitCode: error instanceof WorkerExitError ? error.exitCode : undefined,
+          cause: error,
+        }),
+      );
+    }
+  }
+
+  #deliver(chunk: Chunk<In>, outputs: readonly Out[]): void {
+    this.#running--;
+    if (this.#spec.ordered) {
+      this.#completed.set(chunk.seq, outputs);
+      for (let next = this.#completed.get(this.#emitSeq); next !== undefined; next = this.#completed.get(this.#emitSeq)) {
+        this.#completed.delete(this.#emitSeq++);
+        this.#ready.push(next);
+      }
+    } else {
+      this.#ready.push(outputs);
+    }
+    this.#wake();
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failure || this.#stopped) return;
+    this.#failure = { error };
+    this.#teardown();
+    this.#wake();
+  }
+
+  #wake(): void {
+    const wake = this.#wakeConsumer;
+    this.#wakeConsumer = undefined;
+    wake?.();
+  }
+
+  /** Stops everything this iterator started: the source, queued and running chunks. */
+  #teardown(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#signal.removeEventListener('abort', this.#onAbort);
+    if (this.#running > 0) this.#controller.abort(new MillraceError('the flow ended; chunk cancelled'));
+    this.#wakePump?.();
+    this.#ready.length = 0;
+    this.#completed.clear();
+    const source = this.#source;
+    if (source?.return && !this.#sourceDone) {
+      void Promise.resolve()
+        .then(() => source.return!())
+        .catch(() => undefined);
+    }
+    this.#wake();
+  }
+}
+
+function isCloneError(error: unknown): boolean {
+  if (error instanceof Error) return error.name === 'DataCloneError' || /could not be cloned/i.test(error.message);
+  // tinypool rejects with a bare object when a worker's result cannot be cloned.
+  return error !== null && typeof error === 'object' && Object.keys(error).length === 0;
+}
+
+function isCloneable(value: unknown): boolean {
+  try {
+    structuredClone(value);
+    return true;
+  } catch {
+    return false;
+  }
+}

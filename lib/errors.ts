@@ -1,0 +1,294 @@
+/**
+ * Error classes thrown by millrace. Every error is a class with fields, so callers can inspect what
+ * failed instead of parsing messages.
+ *
+ * @packageDocumentation
+ */
+
+/**
+ * The base class of every error millrace throws itself.
+ *
+ * @example
+ * ```ts
+ * import { flow, MillraceError } from 'millrace';
+ * try {
+ *   await flow([1]).toArray();
+ * } catch (error) {
+ *   if (error instanceof MillraceError) console.error('millrace failed:', error.message);
+ * }
+ * ```
+ * @category Errors
+ */
+export class MillraceError extends Error {
+  override name = 'MillraceError';
+}
+
+/** A short, safe description of a value for error messages (never the whole value). */
+export function previewValue(value: unknown, maxLength = 120): string {
+  let text: string;
+  if (typeof value === 'string') text = JSON.stringify(value);
+  else if (typeof value === 'function') text = `[Function ${value.name || 'anonymous'}]`;
+  else if (typeof value === 'bigint') text = `${value}n`;
+  else if (typeof value === 'symbol') text = value.toString();
+  else if (value instanceof Map) text = `Map(${value.size})`;
+  else if (value instanceof Set) text = `Set(${value.size})`;
+  else {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      const name = (value as object | null)?.constructor?.name;
+      text = name ? `[object ${name}]` : String(value);
+    }
+  }
+  return text.length > maxLength ? `${text.slice(0, maxLength - 1)}…` : text;
+}
+
+/**
+ * Which task failed on which item, with the worker's original error as `cause`.
+ *
+ * @remarks
+ * `cause` is an `Error` rebuilt from what the worker threw: its `name`, `message`, `stack` and own
+ * enumerable plain-data fields survive the thread boundary. A thrown non-Error value (a string,
+ * `undefined`) becomes an `Error` whose message describes it, with the raw value in `cause.value`.
+ *
+ * @example
+ * ```ts
+ * import { flow, parallelMap, tasks, TaskError } from 'millrace';
+ * const math = tasks<typeof import('./math.tasks.js')>(new URL('./math.tasks.js', import.meta.url));
+ * try {
+ *   await flow([1, -1]).pipe(parallelMap(math.sqrtStrict)).toArray();
+ * } catch (error) {
+ *   if (error instanceof TaskError) console.error(error.task, error.index, error.itemPreview, error.cause);
+ * }
+ * ```
+ * @category Errors
+ */
+export class TaskError extends MillraceError {
+  override name = 'TaskError';
+  /** The task, as `module#export`. */
+  readonly task: string;
+  /** The failing item itself (the value the main thread sent). */
+  readonly item: unknown;
+  /** A short, safe text rendering of the item, for logs. */
+  readonly itemPreview: string;
+  /** The item's 0-based position in the operator's input. */
+  readonly index: number;
+  /** How many times the item's chunk was attempted (1 without retries). */
+  readonly attempts: number;
+
+  constructor(fields: { task: string; item: unknown; index: number; cause: Error; attempts?: number }) {
+    const itemPreview = previewValue(fields.item);
+    super(
+      `Task ${fields.task} failed on item #${fields.index} (${itemPreview}): ${fields.cause.message}`,
+      { cause: fields.cause },
+    );
+    this.task = fields.task;
+    this.item = fields.item;
+    this.itemPreview = itemPreview;
+    this.index = fields.index;
+    this.attempts = fields.attempts ?? 1;
+  }
+}
+
+/**
+ * A worker thread died (it called `process.exit()`, ran out of memory, was terminated) while it
+ * held a chunk; names the task and the chunk's items.
+ *
+ * @example
+ * ```ts
+ * import { WorkerCrashedError } from 'millrace';
+ * function describe(error: unknown): string {
+ *   return error instanceof WorkerCrashedError ? `lost items ${error.firstIndex}..` : String(error);
+ * }
+ * ```
+ * @category Errors
+ */
+export class WorkerCrashedError extends MillraceError {
+  override name = 'WorkerCrashedError';
+  /** The task, as `module#export`. */
+  readonly task: string;
+  /** Index of the chunk's first item in the operator's input. */
+  readonly firstIndex: number;
+  /** The chunk's items (the values the main thread sent). */
+  readonly items: readonly unknown[];
+  /** The worker's exit code, when known. */
+  readonly exitCode: number | undefined;
+
+  constructor(fields: { task: string; firstIndex: number; items: readonly unknown[]; exitCode?: number | undefined; cause?: unknown }) {
+    const last = fields.firstIndex + fields.items.length - 1;
+    const code = fields.exitCode === undefined ? '' : ` with exit code ${fields.exitCode}`;
+    super(
+      `A worker died${code} while running task ${fields.task} on items #${fields.firstIndex}..#${last} (first item ${previewValue(fields.items[0])})`,
+      fields.cause === undefined ? undefined : { cause: fields.cause },
+    );
+    this.task = fields.task;
+    this.firstIndex = fields.firstIndex;
+    this.items = fields.items;
+    this.exitCode = fields.exitCode;
+  }
+}
+
+/**
+ * An item or a result could not be sent between threads (structured clone failed); names the item.
+ *
+ * @example
+ * ```ts
+ * import { CloneError } from 'millrace';
+ * const isCloneProblem = (error: unknown) => error instanceof CloneError && error.direction === 'result';
+ * ```
+ * @category Errors
+ */
+export class CloneError extends MillraceError {
+  override name = 'CloneError';
+  /** Whether the input item or the task's result could not be cloned. */
+  readonly direction: 'item' | 'result';
+  /** The task, as `module#export`. */
+  readonly task: string;
+  /** The item's 0-based position in the operator's input, when found. */
+  readonly index: number | undefined;
+  /** A short text rendering of the item. */
+  readonly itemPreview: string;
+
+  constructor(fields: { direction: 'item' | 'result'; task: string; index?: number | undefined; item?: unknown; cause?: unknown }) {
+    const itemPreview = fields.index === undefined ? 'unknown item' : `item #${fields.index} (${previewValue(fields.item)})`;
+    const reason = fields.cause instanceof Error ? `: ${fields.cause.message}` : '';
+    const what = fields.direction === 'item' ? 'the item' : 'the result';
+    super(
+      `Task ${fields.task}: ${what} of ${itemPreview} cannot be sent between threads (not structured-cloneable)${reason}`,
+      fields.cause === undefined ? undefined : { cause: fields.cause },
+    );
+    this.direction = fields.direction;
+    this.task = fields.task;
+    this.index = fields.index;
+    this.itemPreview = itemPreview;
+  }
+}
+
+/**
+ * A task reference names a module or an export that cannot be loaded.
+ *
+ * @example
+ * ```ts
+ * import { TaskLoadError } from 'millrace';
+ * const exportsOf = (error: unknown) => (error instanceof TaskLoadError ? error.available : []);
+ * ```
+ * @category Errors
+ */
+export class TaskLoadError extends MillraceError {
+  override name = 'TaskLoadError';
+  /** The module URL. */
+  readonly moduleUrl: string;
+  /** The export that was asked for. */
+  readonly exportName: string;
+  /** The functions the module does export (empty when the module failed to load). */
+  readonly available: readonly string[];
+
+  constructor(fields: { moduleUrl: string; exportName: string; available: readonly string[]; message: string; cause?: unknown }) {
+    super(fields.message, fields.cause === undefined ? undefined : { cause: fields.cause });
+    this.moduleUrl = fields.moduleUrl;
+    this.exportName = fields.exportName;
+    this.available = fields.available;
+  }
+}
+
+/**
+ * A chunk ran longer than its time budget; its worker was terminated.
+ *
+ * @example
+ * ```ts
+ * import { TaskTimeoutError } from 'millrace';
+ * const timedOut = (error: unknown) => error instanceof TaskTimeoutError;
+ * ```
+ * @category Errors
+ */
+export class TaskTimeoutError extends MillraceError {
+  override name = 'TaskTimeoutError';
+  /** The task, as `module#export`. */
+  readonly task: string;
+  /** Index of the chunk's first item. */
+  readonly firstIndex: number;
+  /** The chunk's item count. */
+  readonly itemCount: number;
+  /** The budget that ran out, in milliseconds. */
+  readonly timeoutMs: number;
+
+  constructor(fields: { task: string; firstIndex: number; itemCount: number; timeoutMs: number }) {
+    super(
+      `Task ${fields.task} timed out after ${fields.timeoutMs} ms on items #${fields.firstIndex}..#${fields.firstIndex + fields.itemCount - 1}; its worker was terminated`,
+    );
+    this.task = fields.task;
+    this.firstIndex = fields.firstIndex;
+    this.itemCount = fields.itemCount;
+    this.timeoutMs = fields.timeoutMs;
+  }
+}
+
+/**
+ * A `Flow` was consumed a second time; flows are single-use, like the iterators they wrap.
+ *
+ * @example
+ * ```ts
+ * import { flow, FlowConsumedError } from 'millrace';
+ * const numbers = flow([1, 2]);
+ * await numbers.toArray();
+ * await numbers.toArray().catch((error) => console.assert(error instanceof FlowConsumedError));
+ * ```
+ * @category Errors
+ */
+export class FlowConsumedError extends MillraceError {
+  override name = 'FlowConsumedError';
+  constructor() {
+    super('This flow was already consumed; a Flow can be consumed once (build a new one with flow(source))');
+  }
+}
+
+/**
+ * An option value is out of range; thrown when the operator or pool is built, not when it runs.
+ *
+ * @example
+ * ```ts
+ * import { parallelMap, InvalidOptionError, tasks } from 'millrace';
+ * const math = tasks<typeof import('./math.tasks.js')>(new URL('./math.tasks.js', import.meta.url));
+ * try { parallelMap(math.square, { chunkSize: 0 }); } catch (error) { console.assert(error instanceof InvalidOptionError); }
+ * ```
+ * @category Errors
+ */
+export class InvalidOptionError extends MillraceError {
+  override name = 'InvalidOptionError';
+  /** The option's name. */
+  readonly option: string;
+  /** The rejected value. */
+  readonly value: unknown;
+  constructor(option: string, value: unknown, expected: string) {
+    super(`Invalid option ${option}: ${previewValue(value)} (expected ${expected})`);
+    this.option = option;
+    this.value = value;
+  }
+}
+
+/** Throws {@link InvalidOptionError} unless `value` is undefined or an integer within [min, max]. */
+export function checkInteger(option: string, value: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (value === undefined) return;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(option, value, `an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}`);
+  }
+}
+
+/** Rebuilds an Error from the plain data a worker sent (see worker.mjs `serializeError`). */
+export function reviveError(data: SerializedError): Error {
+  const error = new Error(data.message);
+  error.name = data.name;
+  if (data.stack !== undefined) error.stack = data.stack;
+  Object.assign(error, data.fields);
+  if (data.cause !== undefined) (error as Error & { cause?: unknown }).cause = reviveError(data.cause);
+  return error;
+}
+
+/** An error as plain, cloneable data. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  fields: Record<string, unknown>;
+  cause?: SerializedError;
+}

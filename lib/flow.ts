@@ -1,0 +1,317 @@
+/**
+ * `Flow<T>`: a lazy, single-use, typed pipeline over a source. Nothing is read and no worker
+ * starts until the flow is consumed.
+ *
+ * @packageDocumentation
+ */
+import { Readable } from 'node:stream';
+import { FlowConsumedError, MillraceError } from './errors.js';
+import { fromHighland, isHighlandStream, toHighlandStream, type HighlandStream } from './highland.js';
+import { composeOperators, type Operator, type OperatorContext } from './operator.js';
+
+/**
+ * What {@link flow} accepts: an array or any iterable, an async iterable, a Node `Readable`
+ * (object mode or bytes), or a highland stream.
+ *
+ * @example
+ * ```ts
+ * import type { FlowSource } from 'millrace';
+ * const numbers: FlowSource<number> = [1, 2, 3];
+ * ```
+ * @category Flows
+ */
+export type FlowSource<T> = Iterable<T> | AsyncIterable<T> | Readable | HighlandStream<T>;
+
+/**
+ * Options for {@link flow}.
+ *
+ * @example
+ * ```ts
+ * import { flow, type FlowOptions } from 'millrace';
+ * const options: FlowOptions = { signal: AbortSignal.timeout(60_000) };
+ * await flow([1, 2, 3], options).toArray();
+ * ```
+ * @category Flows
+ */
+export interface FlowOptions {
+  /**
+   * Aborting it ends the flow promptly: the source is closed, queued chunks are dropped, running
+   * chunks' workers are ended, and consumption rejects with the signal's reason.
+   * @defaultValue none
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** Why a flow's internal signal fired when its consumer simply stopped early. */
+export class FlowClosedReason extends MillraceError {
+  override name = 'FlowClosed';
+  constructor() {
+    super('the flow was closed by its consumer');
+  }
+}
+
+type Build<T> = (context: OperatorContext) => AsyncIterable<T>;
+
+/**
+ * A lazy, typed pipeline. Build one with {@link flow}, add steps with {@link Flow.pipe}, and consume
+ * it once: `for await`, {@link Flow.toArray}, {@link Flow.reduce}, {@link Flow.forEach},
+ * {@link Flow.toNodeStream} or {@link Flow.toHighland}.
+ *
+ * @example
+ * ```ts
+ * import { flow, map, filter } from 'millrace';
+ * const evens = flow([1, 2, 3, 4]).pipe(filter((x) => x % 2 === 0), map((x) => x * 10));
+ * for await (const x of evens) console.log(x); // 20, 40
+ * ```
+ * @category Flows
+ */
+export class Flow<T> implements AsyncIterable<T> {
+  readonly #build: Build<T>;
+  readonly #signal: AbortSignal | undefined;
+  #used = false;
+
+  /** Prefer {@link flow}. */
+  constructor(build: Build<T>, signal?: AbortSignal) {
+    this.#build = build;
+    this.#signal = signal;
+  }
+
+  /**
+   * Adds steps to the pipeline; the output type flows through each.
+   *
+   * @returns a new flow; this one must not be used again
+   * @throws {@link FlowConsumedError} if this flow was already consumed or piped
+   */
+  pipe<A>(op1: Operator<T, A>): Flow<A>;
+  pipe<A, B>(op1: Operator<T, A>, op2: Operator<A, B>): Flow<B>;
+  pipe<A, B, C>(op1: Operator<T, A>, op2: Operator<A, B>, op3: Operator<B, C>): Flow<C>;
+  pipe<A, B, C, D>(op1: Operator<T, A>, op2: Operator<A, B>, op3: Operator<B, C>, op4: Operator<C, D>): Flow<D>;
+  pipe<A, B, C, D, E>(
+    op1: Operator<T, A>, op2: Operator<A, B>, op3: Operator<B, C>, op4: Operator<C, D>, op5: Operator<D, E>,
+  ): Flow<E>;
+  pipe<A, B, C, D, E, F>(
+    op1: Operator<T, A>, op2: Operator<A, B>, op3: Operator<B, C>, op4: Operator<C, D>, op5: Operator<D, E>,
+    op6: Operator<E, F>,
+  ): Flow<F>;
+  pipe<A, B, C, D, E, F, G>(
+    op1: Operator<T, A>, op2: Operator<A, B>, op3: Operator<B, C>, op4: Operator<C, D>, op5: Operator<D, E>,
+    op6: Operator<E, F>, op7: Operator<F, G>,
+  ): Flow<G>;
+  pipe<A, B, C, D, E, F, G, H>(
+    op1: Operator<T, A>, op2: Operator<A, B>, op3: Operator<B, C>, op4: Operator<C, D>, op5: Operator<D, E>,
+    op6: Operator<E, F>, op7: Operator<F, G>, op8: Operator<G, H>,
+  ): Flow<H>;
+  pipe<A, B, C, D, E, F, G, H, I>(
+    op1: Operator<T, A>, op2: Operator<A, B>, op3: Operator<B, C>, op4: Operator<C, D>, op5: Operator<D, E>,
+    op6: Operator<E, F>, op7: Operator<F, G>, op8: Operator<G, H>, op9: Operator<H, I>,
+  ): Flow<I>;
+  pipe(...operators: Operator<never, unknown>[]): Flow<unknown> {
+    this.#claim();
+    const build = this.#build as Build<unknown>;
+    return new Flow<unknown>((context) => composeOperators(build(context), operators, context), this.#signal);
+  }
+
+  /**
+   * Iterates the flow's values. Leaving the loop early (`break`, `return`, a throw) closes the
+   * source and cancels outstanding work.
+   *
+   * @throws {@link FlowConsumedError} on a second consumption
+   */
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    this.#claim();
+    return new FlowIterator(this.#build, this.#signal);
+  }
+
+  /**
+   * Collects every value into an array.
+   *
+   * @returns the values, in emission order
+   * @example
+   * ```ts
+   * import { flow } from 'millrace';
+   * console.log(await flow(new Set([1, 2])).toArray()); // [1, 2]
+   * ```
+   */
+  async toArray(): Promise<T[]> {
+    const values: T[] = [];
+    for await (const value of this) values.push(value);
+    return values;
+  }
+
+  /**
+   * Folds every value into one, in the order of `Array.prototype.reduce`: `(accumulator, item)`.
+   *
+   * @param reducer - combines the accumulator with the next value
+   * @param initial - the starting accumulator
+   * @returns the final accumulator
+   * @example
+   * ```ts
+   * import { flow } from 'millrace';
+   * console.log(await flow([1, 2, 3]).reduce((sum, x) => sum + x, 0)); // 6
+   * ```
+   */
+  async reduce<A>(reducer: (accumulator: A, value: T) => A | Promise<A>, initial: A): Promise<A> {
+    let accumulator = initial;
+    for await (const value of this) accumulator = await reducer(accumulator, value);
+    return accumulator;
+  }
+
+  /**
+   * Calls `action` on each value in turn, awaiting it before the next is pulled.
+   *
+   * @param action - called with each value and its 0-based index
+   * @example
+   * ```ts
+   * import { flow } from 'millrace';
+   * await flow(['a', 'b']).forEach((x, i) => console.log(i, x));
+   * ```
+   */
+  async forEach(action: (value: T, index: number) => void | Promise<void>): Promise<void> {
+    let index = 0;
+    for await (const value of this) await action(value, index++);
+  }
+
+  /**
+   * A Node `Readable` in object mode over the flow; destroying it closes the flow.
+   *
+   * @returns the readable
+   * @example
+   * ```ts
+   * import { pipeline } from 'node:stream/promises';
+   * import { Writable } from 'node:stream';
+   * import { flow } from 'millrace';
+   * const sink = new Writable({ objectMode: true, write: (x, _encoding, done) => { console.log(x); done(); } });
+   * await pipeline(flow([1, 2]).toNodeStream(), sink);
+   * ```
+   */
+  toNodeStream(): Readable {
+    return Readable.from(this, { objectMode: true });
+  }
+
+  /**
+   * A highland stream over the flow; destroying it closes the flow.
+   *
+   * @returns the highland stream
+   * @example
+   * ```ts
+   * import { flow } from 'millrace';
+   * flow([1, 2, 3]).toHighland().map((x) => x * 2).toArray((xs) => console.log(xs)); // [2, 4, 6]
+   * ```
+   */
+  toHighland(): HighlandStream<T> {
+    return toHighlandStream(this);
+  }
+
+  #claim(): void {
+    if (this.#used) throw new FlowConsumedError();
+    this.#used = true;
+  }
+}
+
+/**
+ * The consumer-side iterator: owns the flow's internal abort controller, which fires when the
+ * user's signal does, and when the consumer stops early or the flow fails, so every step (and the
+ * workers it started) tears down.
+ */
+class FlowIterator<T> implements AsyncIterator<T> {
+  readonly #controller = new AbortController();
+  readonly #userSignal: AbortSignal | undefined;
+  readonly #onUserAbort = (): void => this.#controller.abort(this.#userSignal?.reason);
+  readonly #iterator: AsyncIterator<T>;
+  #done = false;
+
+  constructor(build: Build<T>, userSignal: AbortSignal | undefined) {
+    this.#userSignal = userSignal;
+    if (userSignal?.aborted) this.#controller.abort(userSignal.reason);
+    else userSignal?.addEventListener('abort', this.#onUserAbort, { once: true });
+    this.#iterator = build({ signal: this.#controller.signal })[Symbol.asyncIterator]();
+  }
+
+  async next(): Promise<IteratorResult<T>> {
+    if (this.#done) return { done: true, value: undefined };
+    if (this.#controller.signal.aborted) {
+      const reason: unknown = this.#controller.signal.reason;
+      await this.#close();
+      throw reason;
+    }
+    try {
+      const result = await this.#iterator.next();
+      if (result.done) await this.#close();
+      return result;
+    } catch (error) {
+      await this.#close();
+      // An abort surfaces as the user's reason, whichever step noticed it first.
+      throw this.#userSignal?.aborted ? this.#userSignal.reason : error;
+    }
+  }
+
+  async return(): Promise<IteratorResult<T>> {
+    if (!this.#done) {
+      try {
+        await this.#iterator.return?.();
+      } finally {
+        await this.#close();
+      }
+    }
+    return { done: true, value: undefined };
+  }
+
+  async #close(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    this.#userSignal?.removeEventListener('abort', this.#onUserAbort);
+    if (!this.#controller.signal.aborted) this.#controller.abort(new FlowClosedReason());
+  }
+}
+
+/**
+ * Starts a lazy flow over a source.
+ *
+ * @param source - an array or iterable, an async iterable, a Node `Readable` (object mode or
+ *   bytes), or a highland stream
+ * @param options - see {@link FlowOptions}
+ * @returns a {@link Flow} that reads `source` only when consumed
+ * @example
+ * ```ts
+ * import { flow, parallelMap, tasks } from 'millrace';
+ * const math = tasks<typeof import('./math.tasks.js')>(new URL('./math.tasks.js', import.meta.url));
+ * const squares = await flow([1, 2, 3], { signal: AbortSignal.timeout(10_000) })
+ *   .pipe(parallelMap(math.square))
+ *   .toArray(); // [1, 4, 9]
+ * ```
+ * @category Flows
+ */
+export function flow<T>(source: FlowSource<T>, options: FlowOptions = {}): Flow<T> {
+  return new Flow<T>(() => toAsyncIterable(source), options.signal);
+}
+
+/** Any accepted source as an async iterable whose `return()` stops it. */
+export function toAsyncIterable<T>(source: FlowSource<T>): AsyncIterable<T> {
+  if (isHighlandStream(source)) return fromHighland(source as HighlandStream<T>);
+  if (source instanceof Readable) return source as AsyncIterable<T>;
+  if (typeof (source as AsyncIterable<T>)[Symbol.asyncIterator] === 'function') return source as AsyncIterable<T>;
+  if (typeof (source as Iterable<T>)[Symbol.iterator] === 'function') return fromIterable(source as Iterable<T>);
+  throw new TypeError(`flow() needs an iterable, an async iterable, a Readable or a highland stream, not ${typeof source}`);
+}
+
+/** A sync iterable as an async one, without an async generator's per-item overhead. */
+function fromIterable<T>(iterable: Iterable<T>): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      const iterator = iterable[Symbol.iterator]();
+      return {
+        next: () => {
+          try {
+            return Promise.resolve(iterator.next());
+          } catch (error) {
+            return Promise.reject(error);
+          }
+        },
+        return: () => {
+          iterator.return?.();
+          return Promise.resolve({ done: true, value: undefined });
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * The only module that imports highland. highland streams are not async-iterable, their typings
+ * are loose, and a highland consumer that stops early does not tell its source (highland issues
+ * 172 and 691); this module converts at the boundary so none of that leaks into flows.
+ *
+ * @packageDocumentation
+ */
+import { finished, Readable } from 'node:stream';
+import highland from 'highland';
+import type { Operator } from './operator.js';
+
+/** A highland stream, typed as much as highland's own typings allow. */
+export type HighlandStream<T> = Highland.Stream<T>;
+
+/** Whether a value is a highland stream (checked before async-iterability: they are not). */
+export function isHighlandStream(value: unknown): value is HighlandStream<unknown> {
+  return highland.isStream(value);
+}
+
+/**
+ * Reads a highland stream as an async iterable, pulling one value at a time; stopping early
+ * destroys the highland stream.
+ */
+export function fromHighland<T>(stream: HighlandStream<T>): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      let ended = false;
+      return {
+        next(): Promise<IteratorResult<T>> {
+          if (ended) return Promise.resolve({ done: true, value: undefined });
+          return new Promise((resolve, reject) => {
+            stream.pull((error, value) => {
+              if (error) {
+                ended = true;
+                reject(error);
+              } else if (highland.isNil(value)) {
+                ended = true;
+                resolve({ done: true, value: undefined });
+              } else {
+                resolve({ done: false, value: value as T });
+              }
+            });
+          });
+        },
+        async return(): Promise<IteratorResult<T>> {
+          if (!ended) {
+            ended = true;
+            stream.destroy();
+          }
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Wraps an async iterable as a highland stream. Destroying the highland stream closes the
+ * iterable (its `return()` runs), which stops a flow and everything it started.
+ */
+export function toHighlandStream<T>(iterable: AsyncIterable<T>): HighlandStream<T> {
+  const readable = Readable.from(iterable, { objectMode: true });
+  return highland<T>(readable, (source: NodeJS.ReadableStream, callback: (error?: Error | null) => void) => {
+    finished(source as Readable, (error) => callback(error ?? null));
+    return { onDestroy: () => readable.destroy() };
+  });
+}
+
+/**
+ * Adapts an operator for highland's `.through()`: `stream.through(throughHighland(op))`.
+ *
+ * @param operator - any millrace operator
+ * @param signal - aborts the operator's work when fired
+ * @returns a function from a highland stream to a highland stream
+ * @example
+ * ```ts
+ * import highland from 'highland';
+ * import { map, throughHighland } from 'millrace';
+ * highland([1, 2, 3]).through(throughHighland(map((x: number) => x * 10))).toArray((xs) => console.log(xs));
+ * ```
+ * @category Authoring
+ */
+export function throughHighland<In, Out>(
+  operator: Operator<In, Out>,
+  signal?: AbortSignal,
+): (stream: HighlandStream<In>) => HighlandStream<Out> {
+  return (stream) => {
+    const controller = new AbortController();
+    signal?.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+    return toHighlandStream(operator(fromHighland(stream), { signal: controller.signal }));
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * millrace: typed, lazy, parallel streaming map-reduce for Node.js. Python's
+ * `multiprocessing.Pool` two-tier map-reduce as one pipeline expression on worker threads.
+ *
+ * @example
+ * ```ts
+ * import { flow, parallelMap, reduceBy, tasks } from 'millrace';
+ * const math = tasks<typeof import('./math.tasks.js')>(new URL('./math.tasks.js', import.meta.url));
+ * const squares = await flow([1, 2, 3]).pipe(parallelMap(math.square)).toArray(); // [1, 4, 9]
+ * ```
+ * @packageDocumentation
+ */
+export { flow, Flow, type FlowOptions, type FlowSource } from './flow.js';
+export { defineOperator, pipe, type Operator, type OperatorContext } from './operator.js';
+export { tasks, bind, type TaskRef, type Tasks, type TasksOptions } from './tasks.js';
+export {
+  createPool,
+  sharedPool,
+  Pool,
+  WorkerExitError,
+  type PoolOptions,
+  type PoolBackend,
+  type ChunkRequest,
+  type ChunkResponse,
+  type RunChunkOptions,
+  type TaskSpec,
+} from './pool.js';
+export { dispatch, type DispatchSpec, type ParallelOptions, type ErrorPolicy } from './dispatch.js';
+export { throughHighland } from './highland.js';
+export {
+  MillraceError,
+  TaskError,
+  WorkerCrashedError,
+  CloneError,
+  TaskLoadError,
+  TaskTimeoutError,
+  FlowConsumedError,
+  InvalidOptionError,
+} from './errors.js';
+export { map } from '../operators/map.js';
+export { filter } from '../operators/filter.js';
+export { flatMap } from '../operators/flat-map.js';
+export { batch } from '../operators/batch.js';
+export { take } from '../operators/take.js';
+export { tap } from '../operators/tap.js';
+export { reduce } from '../operators/reduce.js';
+export { parallelMap, type ParallelMapOptions } from '../operators/parallel-map.js';
+export { unorderedMap, type UnorderedMapOptions } from '../operators/unordered-map.js';
+export { starMap, type StarMapOptions } from '../operators/star-map.js';
+export { reduceBy, type ReduceByOptions } from '../operators/reduce-by.js';

@@ -1,0 +1,345 @@
+/**
+ * Worker pools. This is the only module that imports tinypool: everything above it talks to the
+ * small {@link PoolBackend} interface (run a chunk, capacity, close), which another backend (a
+ * queue on Redis, say) can implement.
+ *
+ * @packageDocumentation
+ */
+import { availableParallelism } from 'node:os';
+import type { TransferListItem } from 'node:worker_threads';
+import { Tinypool } from 'tinypool';
+import { checkInteger, MillraceError, type SerializedError } from './errors.js';
+
+/** One task reference as the worker sees it. */
+export interface TaskSpec {
+  readonly moduleUrl: string;
+  readonly exportName: string;
+  readonly boundArgs: readonly unknown[];
+  readonly setupArgs: readonly unknown[];
+}
+
+/**
+ * A chunk of work for a worker: call a task on each item, or fold the items by key.
+ *
+ * @example
+ * ```ts
+ * import type { ChunkRequest } from 'millrace';
+ * const request: ChunkRequest = {
+ *   mode: 'call',
+ *   task: { moduleUrl: 'file:///app/math.tasks.js', exportName: 'square', boundArgs: [], setupArgs: [] },
+ *   items: [1, 2, 3],
+ * };
+ * ```
+ * @category Authoring
+ */
+export type ChunkRequest =
+  | {
+      readonly mode: 'call';
+      readonly task: TaskSpec;
+      readonly items: readonly unknown[];
+      /** Spread each item (a tuple) into the task's arguments. */
+      readonly spread?: boolean;
+      /** Keep going after a failing item (its result slot is `undefined`). */
+      readonly continueOnError?: boolean;
+      /** Clone-check each result and report the first that fails (the diagnosis path). */
+      readonly checkClone?: boolean;
+    }
+  | {
+      readonly mode: 'fold';
+      readonly keyTask: TaskSpec;
+      readonly foldTask: TaskSpec;
+      readonly initial: unknown;
+      readonly items: readonly unknown[];
+      readonly continueOnError?: boolean;
+      readonly checkClone?: boolean;
+    };
+
+/**
+ * What a worker sends back for a chunk. Task failures are data here, not rejections.
+ *
+ * @example
+ * ```ts
+ * import type { ChunkResponse } from 'millrace';
+ * const ok = (response: ChunkResponse) => response.failures.length === 0 && !response.loadError;
+ * ```
+ * @category Authoring
+ */
+export interface ChunkResponse {
+  /** One result per item ('call'), or `[key, partial]` pairs ('fold'). */
+  results: unknown[];
+  /** Items that threw, by index within the chunk. */
+  failures: { index: number; error: SerializedError }[];
+  /** Time the worker spent on the chunk, for adaptive chunk sizing. */
+  elapsedMs: number;
+  /** The task module or export could not be loaded. */
+  loadError?: { message: string; available: string[]; cause?: SerializedError };
+  /** Set on the diagnosis path: the first result that could not be cloned. */
+  cloneFailure?: { index: number; message: string };
+}
+
+/**
+ * Options for one {@link PoolBackend.run} call.
+ *
+ * @example
+ * ```ts
+ * import type { RunChunkOptions } from 'millrace';
+ * const options: RunChunkOptions = { signal: AbortSignal.timeout(1000) };
+ * ```
+ * @category Authoring
+ */
+export interface RunChunkOptions {
+  /** Aborting it drops the chunk if queued, or ends the worker running it. */
+  readonly signal?: AbortSignal;
+  /** Buffers to move to the worker instead of copying. */
+  readonly transferList?: readonly TransferListItem[];
+}
+
+/**
+ * What the dispatch engine needs from a place that runs chunks: local threads, or remote workers.
+ *
+ * @example
+ * ```ts
+ * import { createPool, type PoolBackend } from 'millrace';
+ * const local = createPool({ threads: 2 });
+ * const backend: PoolBackend = local.backend;
+ * console.log(backend.capacity); // 2
+ * ```
+ * @category Pools and tasks
+ */
+export interface PoolBackend {
+  /** How many chunks can run at once. */
+  readonly capacity: number;
+  /**
+   * Runs one chunk. Rejects only for infrastructure failures (a dead worker: {@link WorkerExitError};
+   * an abort: the signal's reason; a clone failure); task failures come back in the response.
+   */
+  run(request: ChunkRequest, options?: RunChunkOptions): Promise<ChunkResponse>;
+  /** Ends the workers; pending chunks are rejected. */
+  close(): Promise<void>;
+}
+
+/**
+ * A worker thread exited while it held a chunk (the backend-level fact; the dispatch engine turns
+ * it into a {@link WorkerCrashedError} that names the items).
+ *
+ * @example
+ * ```ts
+ * import { WorkerExitError } from 'millrace';
+ * const crashed = (error: unknown) => error instanceof WorkerExitError;
+ * ```
+ * @category Errors
+ */
+export class WorkerExitError extends MillraceError {
+  override name = 'WorkerExitError';
+  /** The thread's exit code. */
+  readonly exitCode: number | undefined;
+  constructor(exitCode: number | undefined, cause?: unknown) {
+    super(`worker exited unexpectedly${exitCode === undefined ? '' : ` with code ${exitCode}`}`, cause === undefined ? undefined : { cause });
+    this.exitCode = exitCode;
+  }
+}
+
+/**
+ * Options for {@link createPool}.
+ *
+ * @example
+ * ```ts
+ * import { createPool, type PoolOptions } from 'millrace';
+ * const options: PoolOptions = { threads: 4, idleTimeoutMs: 5_000 };
+ * await using pool = createPool(options);
+ * ```
+ * @category Pools and tasks
+ */
+export interface PoolOptions {
+  /**
+   * Worker threads at most.
+   * @defaultValue `os.availableParallelism()`
+   */
+  readonly threads?: number;
+  /**
+   * Milliseconds an idle thread lives before it exits (idle threads never keep the process alive).
+   * @defaultValue `10_000`
+   */
+  readonly idleTimeoutMs?: number;
+  /**
+   * V8 heap limits per worker; a worker that exceeds them dies with a {@link WorkerCrashedError}.
+   * @defaultValue no limits
+   */
+  readonly resourceLimits?: {
+    readonly maxOldGenerationSizeMb?: number;
+    readonly maxYoungGenerationSizeMb?: number;
+    readonly stackSizeMb?: number;
+  };
+  /**
+   * Run chunks somewhere else than local threads (e.g. the BullMQ backend). When set, the other
+   * options are ignored.
+   * @defaultValue local worker threads (tinypool)
+   */
+  readonly backend?: PoolBackend;
+}
+
+/**
+ * A set of workers that operators send chunks to. One pool serves any number of task modules and
+ * flows at once; each flow keeps its own in-flight bound, so none starves another.
+ *
+ * @example
+ * ```ts
+ * import { createPool, flow, parallelMap, tasks } from 'millrace';
+ * const math = tasks<typeof import('./math.tasks.js')>(new URL('./math.tasks.js', import.meta.url));
+ * await using pool = createPool({ threads: 2 });
+ * console.log(await flow([1, 2]).pipe(parallelMap(math.square, { pool })).toArray());
+ * ```
+ * @category Pools and tasks
+ */
+export class Pool implements AsyncDisposable {
+  /** Where chunks run. */
+  readonly backend: PoolBackend;
+  #closed = false;
+
+  /** Prefer {@link createPool}. */
+  constructor(backend: PoolBackend) {
+    this.backend = backend;
+  }
+
+  /** How many chunks run at once. */
+  get threads(): number {
+    return this.backend.capacity;
+  }
+
+  /** Whether {@link Pool.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Ends the workers; flows still using the pool fail. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.backend.close();
+  }
+
+  /** `await using pool = createPool()` closes the pool at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/**
+ * Creates a pool of worker threads (or wraps another backend).
+ *
+ * @param options - see {@link PoolOptions}
+ * @returns a {@link Pool} to pass to operators as `{ pool }`
+ * @throws {@link InvalidOptionError} for a thread count below 1
+ * @example
+ * ```ts
+ * import { createPool, flow, unorderedMap, tasks } from 'millrace';
+ * const math = tasks<typeof import('./math.tasks.js')>(new URL('./math.tasks.js', import.meta.url));
+ * const pool = createPool({ threads: 2 });
+ * try {
+ *   console.log(await flow([1, 2, 3]).pipe(unorderedMap(math.square, { pool })).toArray());
+ * } finally {
+ *   await pool.close();
+ * }
+ * ```
+ * @category Pools and tasks
+ */
+export function createPool(options: PoolOptions = {}): Pool {
+  if (options.backend) return new Pool(options.backend);
+  checkInteger('threads', options.threads, 1, 1024);
+  checkInteger('idleTimeoutMs', options.idleTimeoutMs, 0);
+  return new Pool(new ThreadBackend(options));
+}
+
+let shared: Pool | undefined;
+
+/**
+ * The process-wide pool operators use when given none: sized to `os.availableParallelism()`,
+ * created on first use, and never keeping the process alive once flows are done.
+ *
+ * @returns the shared {@link Pool}
+ * @example
+ * ```ts
+ * import { sharedPool } from 'millrace';
+ * console.log(`running on ${sharedPool().threads} threads`);
+ * ```
+ * @category Pools and tasks
+ */
+export function sharedPool(): Pool {
+  if (!shared || shared.closed) shared = createPool();
+  return shared;
+}
+
+/** When millrace runs unbuilt (from .ts), task modules that import 'millrace' need its source. */
+function sourceAliases(): Record<string, string> | undefined {
+  if (!import.meta.url.endsWith('.ts')) return undefined;
+  return {
+    millrace: new URL('./index.ts', import.meta.url).href,
+    'millrace/testing': new URL('./testing/index.ts', import.meta.url).href,
+  };
+}
+
+interface WatchedWorker {
+  threadId: number;
+  on(event: 'exit', listener: (code: number) => void): void;
+  on(event: 'error', listener: (error: unknown) => void): void;
+  emit(event: 'error', error: unknown): boolean;
+}
+
+/** Local worker threads through tinypool, with the crash detection tinypool lacks. */
+class ThreadBackend implements PoolBackend {
+  readonly capacity: number;
+  readonly #pool: Tinypool;
+  readonly #watched = new WeakSet<object>();
+  #closing = false;
+
+  constructor(options: PoolOptions) {
+    this.capacity = options.threads ?? availableParallelism();
+    const aliases = sourceAliases();
+    this.#pool = new Tinypool({
+      filename: new URL('./worker.mjs', import.meta.url).href,
+      minThreads: 0,
+      maxThreads: this.capacity,
+      idleTimeout: options.idleTimeoutMs ?? 10_000,
+      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+      ...(aliases ? { workerData: { millraceAliases: aliases } } : {}),
+    });
+  }
+
+  run(request: ChunkRequest, options: RunChunkOptions = {}): Promise<ChunkResponse> {
+    if (this.#closing) return Promise.reject(new MillraceError('The pool is closed'));
+    const runOptions: { signal?: AbortSignal; transferList?: TransferListItem[] } = {};
+    if (options.signal) runOptions.signal = options.signal;
+    if (options.transferList) runOptions.transferList = [...options.transferList];
+    const result = this.#pool.run(request, runOptions) as Promise<ChunkResponse>;
+    this.#watchNewWorkers();
+    return result;
+  }
+
+  /**
+   * tinypool does not notice a worker that exits without an error (`process.exit()` in a task,
+   * `worker.terminate()`): its task would never settle. Turn such an exit into the 'error' event
+   * tinypool does handle, which fails the worker's tasks and replaces the worker.
+   */
+  #watchNewWorkers(): void {
+    for (const worker of this.#pool.threads as unknown as WatchedWorker[]) {
+      if (this.#watched.has(worker)) continue;
+      this.#watched.add(worker);
+      let errored = false;
+      worker.on('error', () => {
+        errored = true;
+      });
+      worker.on('exit', (code) => {
+        if (errored || this.#closing) return;
+        // Still listed by tinypool means tinypool did not end it itself (idle timeout, destroy).
+        if ((this.#pool.threads as unknown as WatchedWorker[]).includes(worker)) {
+          worker.emit('error', new WorkerExitError(code));
+        }
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    await this.#pool.destroy();
+  }
+}

@@ -1,0 +1,221 @@
+// The worker entry: runs one chunk of a task per call. Plain JavaScript (not TypeScript) so the
+// same file serves the unbuilt source tree and dist/ (the build copies it). It must not import
+// anything of millrace's own: it is loaded into fresh threads and processes.
+import { register } from 'node:module';
+import { performance } from 'node:perf_hooks';
+import { workerData } from 'node:worker_threads';
+
+/** @type {Map<string, Promise<Record<string, unknown>>>} */
+const modules = new Map();
+let hooksRegistered = false;
+
+const TS_MODULE = /\.(c|m)?tsx?$/;
+
+/**
+ * Registers the module hooks a TypeScript task module needs: tsx's loader, and (when millrace
+ * itself runs unbuilt) an alias so `import ... from 'millrace'` in a task module finds the source.
+ * Passing `--import tsx` in execArgv does not reach worker threads' ESM loader; registering the
+ * hooks from inside the worker does.
+ */
+async function registerHooks(moduleUrl) {
+  if (hooksRegistered) return;
+  const aliases = (workerData && workerData.millraceAliases) || readAliasesFromProcessState();
+  const needsTsx = TS_MODULE.test(new URL(moduleUrl).pathname) || (aliases && Object.keys(aliases).length > 0);
+  if (!needsTsx) return;
+  hooksRegistered = true;
+  let tsx;
+  try {
+    tsx = await import('tsx/esm/api');
+  } catch (cause) {
+    throw Object.assign(new Error(`Task module ${moduleUrl} is TypeScript: install tsx (npm install tsx) or compile it to JavaScript`), { cause });
+  }
+  tsx.register();
+  if (aliases && Object.keys(aliases).length > 0) {
+    const source = `const aliases = ${JSON.stringify(aliases)};
+export async function resolve(specifier, context, next) {
+  if (Object.hasOwn(aliases, specifier)) return { url: aliases[specifier], shortCircuit: true };
+  return next(specifier, context);
+}`;
+    register(`data:text/javascript,${encodeURIComponent(source)}`);
+  }
+}
+
+function readAliasesFromProcessState() {
+  const state = process.__tinypool_state__;
+  const data = state && state.workerData;
+  return data && data.millraceAliases;
+}
+
+function loadModule(moduleUrl, setupArgs) {
+  let loading = modules.get(moduleUrl);
+  if (!loading) {
+    loading = (async () => {
+      await registerHooks(moduleUrl);
+      const module = await import(moduleUrl);
+      if (typeof module.setup === 'function') await module.setup(...(setupArgs || []));
+      return module;
+    })();
+    modules.set(moduleUrl, loading);
+    // A failed load is retried by the next chunk rather than cached forever.
+    loading.catch(() => modules.delete(moduleUrl));
+  }
+  return loading;
+}
+
+/** What a module exports that is callable, for "did you mean" messages. */
+function functionExports(module) {
+  return Object.keys(module).filter((name) => typeof module[name] === 'function' && name !== 'setup');
+}
+
+async function resolveTask(task) {
+  let module;
+  try {
+    module = await loadModule(task.moduleUrl, task.setupArgs);
+  } catch (error) {
+    return { loadError: { message: `Cannot load task module ${task.moduleUrl}: ${describe(error)}`, available: [], cause: serializeError(error) } };
+  }
+  const fn = module[task.exportName];
+  if (typeof fn !== 'function') {
+    const available = functionExports(module);
+    return {
+      loadError: {
+        message: `Task module ${task.moduleUrl} has no exported function "${task.exportName}"; it exports: ${available.join(', ') || '(no functions)'}`,
+        available,
+      },
+    };
+  }
+  return { fn };
+}
+
+function describe(error) {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** An error as plain data that survives structured clone with its name, stack and own fields. */
+function serializeError(error, depth = 0) {
+  if (!(error instanceof Error)) {
+    let text;
+    try {
+      text = error === undefined ? 'undefined' : typeof error === 'string' ? JSON.stringify(error) : JSON.stringify(error) ?? String(error);
+    } catch {
+      text = String(error);
+    }
+    return { name: 'NonErrorThrown', message: `the task threw a non-Error value: ${text}`, fields: { value: cloneableOrUndefined(error) } };
+  }
+  const fields = {};
+  for (const key of Object.keys(error)) {
+    if (key === 'cause') continue;
+    const value = cloneableOrUndefined(error[key]);
+    if (value !== undefined) fields[key] = value;
+  }
+  const result = { name: error.name, message: error.message, stack: error.stack, fields };
+  if (error.cause !== undefined && depth < 4) result.cause = serializeError(error.cause, depth + 1);
+  return result;
+}
+
+function cloneableOrUndefined(value) {
+  if (value === null || ['string', 'number', 'boolean', 'bigint'].includes(typeof value)) return value;
+  if (typeof value === 'function' || typeof value === 'symbol') return undefined;
+  try {
+    return structuredClone(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs a chunk. `request.mode` is 'call' (one result per item; `spread` spreads tuple items into
+ * arguments) or 'fold' (a two-tier reduceBy: fold the chunk by key and return the partial folds).
+ * Failures come back as data, not as a rejection, so the main thread can name the item and keep
+ * the worker's stack; tinypool would otherwise flatten them.
+ */
+export default async function runChunk(request) {
+  const response = { results: [], failures: [], elapsedMs: 0 };
+  if (request.mode === 'fold') {
+    await runFold(request, response);
+  } else {
+    await runCall(request, response);
+  }
+  if (request.checkClone) findUncloneableResult(response);
+  return response;
+}
+
+async function runCall(request, response) {
+  const resolved = await resolveTask(request.task);
+  if (resolved.loadError) {
+    response.loadError = resolved.loadError;
+    return;
+  }
+  const { fn } = resolved;
+  const bound = request.task.boundArgs;
+  const { items, spread, continueOnError } = request;
+  const results = response.results;
+  // Timed after loading, so a module's load time does not make its items look slow.
+  const started = performance.now();
+  for (let i = 0; i < items.length; i++) {
+    try {
+      const item = items[i];
+      let value;
+      if (spread) value = bound.length === 0 ? fn(...item) : fn(...bound, ...item);
+      else value = bound.length === 0 ? fn(item) : fn(...bound, item);
+      // Only await real thenables: awaiting every value costs a microtask per item.
+      if (value !== null && typeof value === 'object' && typeof value.then === 'function') value = await value;
+      results.push(value);
+    } catch (error) {
+      response.failures.push({ index: i, error: serializeError(error) });
+      if (!continueOnError) break;
+      results.push(undefined);
+    }
+  }
+  response.elapsedMs = performance.now() - started;
+}
+
+async function runFold(request, response) {
+  const keyTask = await resolveTask(request.keyTask);
+  if (keyTask.loadError) {
+    response.loadError = keyTask.loadError;
+    return;
+  }
+  const foldTask = await resolveTask(request.foldTask);
+  if (foldTask.loadError) {
+    response.loadError = foldTask.loadError;
+    return;
+  }
+  const key = keyTask.fn;
+  const fold = foldTask.fn;
+  const keyBound = request.keyTask.boundArgs;
+  const foldBound = request.foldTask.boundArgs;
+  const { items, initial, continueOnError } = request;
+  const fresh = initial !== null && typeof initial === 'object';
+  const partials = new Map();
+  const started = performance.now();
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    try {
+      let k = keyBound.length === 0 ? key(item) : key(...keyBound, item);
+      if (k !== null && typeof k === 'object' && typeof k.then === 'function') k = await k;
+      let accumulator = partials.has(k) ? partials.get(k) : fresh ? structuredClone(initial) : initial;
+      accumulator = foldBound.length === 0 ? fold(accumulator, item) : fold(...foldBound, accumulator, item);
+      if (accumulator !== null && typeof accumulator === 'object' && typeof accumulator.then === 'function') accumulator = await accumulator;
+      partials.set(k, accumulator);
+    } catch (error) {
+      response.failures.push({ index: i, error: serializeError(error) });
+      if (!continueOnError) break;
+    }
+  }
+  response.results = [...partials];
+  response.elapsedMs = performance.now() - started;
+}
+
+/** The failure path for a result that cannot be cloned: find which one, and say so as data. */
+function findUncloneableResult(response) {
+  for (let i = 0; i < response.results.length; i++) {
+    try {
+      structuredClone(response.results[i]);
+    } catch (error) {
+      response.results = [];
+      response.cloneFailure = { index: i, message: describe(error) };
+      return;
+    }
+  }
+}
