@@ -19,6 +19,7 @@ import {
   checkInteger,
 } from './errors.js';
 import { type OperatorContext } from './operator.js';
+import { resolveTaskModule } from './tasks.js';
 import { sharedPool, WorkerExitError, type ChunkRequest, type ChunkResponse, type Pool } from './pool.js';
 
 /**
@@ -114,7 +115,7 @@ export interface DispatchSpec<In, Out> extends ParallelOptions {
   readonly ordered: boolean;
   /** The request for one chunk. */
   readonly request: (items: In[]) => ChunkRequest;
-  /** The outputs of one successful chunk (failed items already removed from `results`). */
+  /** The outputs of one successful chunk (items that failed under an `onError` function are already removed from `results` and `items`, so the two stay aligned). */
   readonly outputs: (response: ChunkResponse, items: readonly In[]) => readonly Out[];
 }
 
@@ -324,7 +325,7 @@ class DispatchIterator<In, Out> implements AsyncIterator<Out> {
   }
 
   #run(chunk: Chunk<In>, checkClone: boolean): void {
-    let request: ChunkRequest = this.#spec.request(chunk.items);
+    let request: ChunkRequest = withResolvedModules(this.#spec.request(chunk.items));
     if (this.#spec.onError !== undefined && this.#spec.onError !== 'fail') request = { ...request, continueOnError: true };
     if (checkClone) request = { ...request, checkClone: true };
     const timeoutMs = this.#spec.timeoutMs;
@@ -348,6 +349,7 @@ class DispatchIterator<In, Out> implements AsyncIterator<Out> {
   #onResponse(chunk: Chunk<In>, response: ChunkResponse): void {
     if (this.#stopped) return;
     const spec = this.#spec;
+    let items: readonly In[] = chunk.items;
     if (response.loadError) {
       const { message, available, cause } = response.loadError;
       const task = spec.request(chunk.items);
@@ -400,12 +402,14 @@ class DispatchIterator<In, Out> implements AsyncIterator<Out> {
       const failed = new Set(response.failures.map((failure) => failure.index));
       if (spec.request(chunk.items).mode === 'call') {
         response.results = response.results.filter((_, i) => !failed.has(i));
+        // Keep items aligned with results, so `outputs` can pair them (a custom filter does).
+        items = chunk.items.filter((_, i) => !failed.has(i));
       }
     }
     this.#sizer.record(chunk.items.length, response.elapsedMs);
     let outputs: readonly Out[];
     try {
-      outputs = spec.outputs(response, chunk.items);
+      outputs = spec.outputs(response, items);
     } catch (error) {
       this.#fail(error);
       return;
@@ -496,6 +500,22 @@ class DispatchIterator<In, Out> implements AsyncIterator<Out> {
     }
     this.#wake();
   }
+}
+
+/**
+ * A custom operator may put a task reference straight into its request: resolve its module URL
+ * (`./x.js` to `./x.ts` when only the source exists) as the built-ins' `taskSpec` does. Cached,
+ * and the request is returned as is when nothing changes.
+ */
+function withResolvedModules(request: ChunkRequest): ChunkRequest {
+  if (request.mode === 'call') {
+    const moduleUrl = resolveTaskModule(request.task.moduleUrl);
+    return moduleUrl === request.task.moduleUrl ? request : { ...request, task: { ...request.task, moduleUrl } };
+  }
+  const keyUrl = resolveTaskModule(request.keyTask.moduleUrl);
+  const foldUrl = resolveTaskModule(request.foldTask.moduleUrl);
+  if (keyUrl === request.keyTask.moduleUrl && foldUrl === request.foldTask.moduleUrl) return request;
+  return { ...request, keyTask: { ...request.keyTask, moduleUrl: keyUrl }, foldTask: { ...request.foldTask, moduleUrl: foldUrl } };
 }
 
 function isCloneError(error: unknown): boolean {

@@ -158,8 +158,10 @@ class GuardedSource<T> implements AsyncIterable<T>, AsyncIterator<T> {
 
   async next(): Promise<IteratorResult<T>> {
     if (this.#closed) return { done: true, value: undefined };
-    this.#iterator ??= this.#source[Symbol.asyncIterator]();
     try {
+      // Checked before the read starts: an aborted flow must not pull one more item.
+      if (this.#signal.aborted) throw this.#signal.reason;
+      this.#iterator ??= this.#source[Symbol.asyncIterator]();
       const result = await abortable(this.#iterator.next(), this.#signal);
       if (result.done) this.#closed = true;
       return result;
@@ -209,6 +211,8 @@ class OperatorIterator<In, Out> implements AsyncIterator<Out> {
   async next(): Promise<IteratorResult<Out>> {
     if (this.#done) return { done: true, value: undefined };
     try {
+      // Checked before the transform runs, so an aborted flow starts no work.
+      if (this.#signal.aborted) throw this.#signal.reason;
       const result = await abortable(this.#output.next(), this.#signal);
       if (result.done) await this.#finish();
       return result;
