@@ -1,11 +1,91 @@
-import { describe, expect, it } from 'vitest';
-import { flow, parallelMap, tasks } from 'millrace';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bind, flow, InvalidOptionError, parallelMap, TaskError, tasks } from 'millrace';
+import { createSlots, open, waitForPassed } from '../fixtures/gates.tasks.js';
+import { countingPool, maxLead, naturals, operatorContract, probe } from '../fixtures/harness.js';
 
 const math = tasks<typeof import('../fixtures/math.tasks.js')>(new URL('../fixtures/math.tasks.js', import.meta.url));
+const gates = tasks<typeof import('../fixtures/gates.tasks.js')>(new URL('../fixtures/gates.tasks.js', import.meta.url));
+const { pool, runs } = countingPool(2);
+afterAll(() => pool.close());
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 describe('parallelMap', () => {
-  it('maps values in input order through real worker threads', async () => {
-    const input = Array.from({ length: 1000 }, (_, i) => i);
-    expect(await flow(input).pipe(parallelMap(math.square)).toArray()).toEqual(input.map((x) => x * x));
+  it('maps values in input order through real worker threads (auto chunk size)', async () => {
+    const input = range(1000);
+    expect(await flow(input).pipe(parallelMap(math.square, { pool })).toArray()).toEqual(input.map((x) => x * x));
   });
+
+  it('keeps order with a fixed chunk size that does not divide the input', async () => {
+    const input = range(103);
+    expect(await flow(input).pipe(parallelMap(math.square, { pool, chunkSize: 7 })).toArray()).toEqual(input.map((x) => x * x));
+  });
+
+  it('yields the awaited value of an async task', async () => {
+    expect(await flow([1, 2, 3]).pipe(parallelMap(math.slowSquare, { pool })).toArray()).toEqual([1, 4, 9]);
+  });
+
+  it('runs on the shared pool when given none', async () => {
+    expect(await flow([2, 3]).pipe(parallelMap(math.square)).toArray()).toEqual([4, 9]);
+  });
+
+  it('keeps input order while an early item is held back and every later one has finished', async () => {
+    const slots = createSlots();
+    const n = 8;
+    const result = flow(range(n)).pipe(parallelMap(bind(gates.gated, slots, 0), { pool, chunkSize: 1, maxInFlight: n })).toArray();
+    // Items 1..7 all finish in the workers while item 0 still waits at the gate.
+    await waitForPassed(slots, n - 1);
+    open(slots);
+    expect(await result).toEqual(range(n).map((x) => x * 10));
+  });
+
+  it('emits nothing and runs no chunk for an empty input', async () => {
+    const before = runs();
+    expect(await flow<number>([]).pipe(parallelMap(math.square, { pool })).toArray()).toEqual([]);
+    expect(runs()).toBe(before);
+  });
+
+  it('ends the flow with a TaskError naming the task, the item and its index, with the worker stack as cause', async () => {
+    const error: unknown = await flow(range(40))
+      .pipe(parallelMap(math.failOn, { pool, chunkSize: 5 }))
+      .toArray()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TaskError);
+    const taskError = error as TaskError;
+    expect(taskError.task).toMatch(/math\.tasks\.js#failOn$/);
+    expect(taskError.item).toBe(13);
+    expect(taskError.index).toBe(13);
+    expect(taskError.message).toContain('unlucky 13');
+    const cause = taskError.cause as Error & { code?: string; detail?: unknown };
+    expect(cause).toBeInstanceOf(Error);
+    expect(cause.name).toBe('RangeError');
+    expect(cause.message).toBe('unlucky 13');
+    expect(cause.code).toBe('E_UNLUCKY');
+    expect(cause.detail).toEqual({ x: 13 });
+    // The stack is the worker's: it points into the task module, not into millrace's main thread.
+    expect(cause.stack).toMatch(/math\.tasks\.ts/);
+  });
+
+  it('holds the in-flight bound: pulled - taken <= maxInFlight * chunkSize + chunkSize', async () => {
+    const maxInFlight = 3;
+    const chunkSize = 4;
+    const source = probe(naturals);
+    const { lead, taken } = await maxLead(
+      flow(source).pipe(parallelMap(math.square, { pool, maxInFlight, chunkSize })),
+      source.stats,
+      60,
+    );
+    expect(taken).toEqual(range(60).map((x) => x * x));
+    expect(lead).toBeLessThanOrEqual(maxInFlight * chunkSize + chunkSize);
+    // Not vacuous: the engine did run ahead of the consumer.
+    expect(lead).toBeGreaterThanOrEqual(chunkSize);
+    expect(source.stats.returned).toBe(true);
+  });
+
+  it('rejects bad options when the operator is built', () => {
+    expect(() => parallelMap(math.square, { chunkSize: 0 })).toThrow(InvalidOptionError);
+    expect(() => parallelMap(math.square, { maxInFlight: 1.5 })).toThrow(InvalidOptionError);
+  });
+
+  operatorContract<number, number>({ make: (p) => parallelMap(math.square, { pool: p }), input: naturals, pool: () => pool, runs });
 });
