@@ -1,0 +1,212 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bind, createPool, flow, parallelMap, reduceBy, starMap, TaskError, tasks, unorderedMap } from 'millrace';
+
+const crash = tasks<typeof import('../fixtures/crash.tasks.js')>(new URL('../fixtures/crash.tasks.js', import.meta.url));
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'millrace-errors-'));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the flow to fail');
+}
+
+describe('error policy: fail fast', () => {
+  it('an ordered flow fails on a later item without waiting for a slow earlier item', async () => {
+    const dir = tempDir();
+    await using pool = createPool({ threads: 2 });
+    // Item 0 blocks until the test writes `release`, which it does only after the flow failed:
+    // if the flow waited for item 0, it would never fail and this test would time out.
+    // The reorder window (maxInFlight chunks) must reach item 5 while item 0 is still running.
+    const options = { pool, chunkSize: 1, maxInFlight: 8 };
+    const error = await failure(flow(range(8)).pipe(parallelMap(bind(crash.slowFirst, dir, 5), options)).toArray());
+    const doneBeforeFailure = existsSync(join(dir, 'done-0'));
+    writeFileSync(join(dir, 'release'), '');
+    expect(existsSync(join(dir, 'started-0'))).toBe(true);
+    expect(doneBeforeFailure).toBe(false);
+    expect(error).toBeInstanceOf(TaskError);
+    expect((error as TaskError).index).toBe(5);
+  });
+
+  it('the first failure ends the flow and stops pulling input', async () => {
+    let pulled = 0;
+    function* numbers(): Generator<number> {
+      for (let i = 0; i < 1_000_000; i++) {
+        pulled++;
+        yield i + 1;
+      }
+    }
+    await using pool = createPool({ threads: 2 });
+    const error = await failure(flow(numbers()).pipe(unorderedMap(bind(crash.failMultiplesOf, 50), { pool, chunkSize: 10 })).toArray());
+    expect(error).toBeInstanceOf(TaskError);
+    expect((error as TaskError).item).toBe(50);
+    // Bounded by the in-flight window (2 × threads chunks of 10), far below the million items.
+    expect(pulled).toBeLessThan(200);
+  });
+});
+
+describe('error policy: skip and report', () => {
+  it('reports each failure with item, index and cause, and keeps going', async () => {
+    const failures: TaskError[] = [];
+    await using pool = createPool({ threads: 2 });
+    const results = await flow(range(30))
+      .pipe(parallelMap(bind(crash.failMultiplesOf, 7), { pool, chunkSize: 4, onError: (error) => failures.push(error) }))
+      .toArray();
+    expect(results).toEqual(range(30).filter((x) => x % 7 !== 0).map((x) => x + 1));
+    expect(failures.map((f) => f.index).sort((a, b) => a - b)).toEqual([0, 7, 14, 21, 28]);
+    for (const f of failures) {
+      expect(f).toBeInstanceOf(TaskError);
+      expect(f.item).toBe(f.index);
+      expect(f.cause).toBeInstanceOf(Error);
+      expect((f.cause as Error).name).toBe('RangeError');
+      expect((f.cause as Error).message).toBe(`${f.index} is a multiple of 7`);
+    }
+  });
+
+  it('nothing is lost: every item is accounted for exactly once as a result or a failure', async () => {
+    const input = range(500);
+    const failed: number[] = [];
+    await using pool = createPool({ threads: 3 });
+    const ok = await flow(input)
+      .pipe(unorderedMap(bind(crash.failMultiplesOf, 3), { pool, chunkSize: 7, onError: (error) => failed.push(error.index) }))
+      .toArray();
+    const succeeded = ok.map((y) => y - 1);
+    expect([...succeeded, ...failed].sort((a, b) => a - b)).toEqual(input);
+    expect(new Set(failed).size).toBe(failed.length);
+    expect(failed.every((x) => x % 3 === 0)).toBe(true);
+  });
+
+  it('skip works for starMap and the two-tier reduceBy too', async () => {
+    await using pool = createPool({ threads: 2 });
+    const starFailures: number[] = [];
+    const sums = await flow(range(10).map((x): [number, number] => [7, x]))
+      .pipe(starMap(crash.failMultiplesOf, { pool, onError: (error) => starFailures.push(error.index) }))
+      .toArray();
+    expect(starFailures).toEqual([0, 7]);
+    expect(sums).toEqual(range(10).filter((x) => x % 7 !== 0).map((x) => x + 1));
+
+    const foldFailures: TaskError[] = [];
+    const folded = await flow([1, 2, 3, 4, 'bad' as unknown as number, 6])
+      .pipe(
+        reduceBy(bind(crash.modKey, 2), crash.sumCount, { sum: 0, count: 0 }, {
+          pool,
+          chunkSize: 3,
+          combine: (a, b) => ({ sum: a.sum + b.sum, count: a.count + b.count }),
+          onError: (error) => foldFailures.push(error),
+        }),
+      )
+      .toArray();
+    expect(foldFailures.map((f) => f.index)).toEqual([4]);
+    expect(new Map(folded)).toEqual(
+      new Map([
+        [1, { sum: 4, count: 2 }],
+        [0, { sum: 12, count: 3 }],
+      ]),
+    );
+  });
+});
+
+describe('retries', () => {
+  it('re-runs a failing chunk until it succeeds; each item is emitted exactly once', async () => {
+    const dir = tempDir();
+    await using pool = createPool({ threads: 2 });
+    const results = await flow(range(10)).pipe(parallelMap(bind(crash.flaky, dir, 2), { pool, chunkSize: 1, retries: 2 })).toArray();
+    expect(results).toEqual(range(10).map((x) => x * 2));
+    for (const x of range(10)) expect(readFileSync(join(dir, `attempts-${x}`), 'utf8')).toBe('...');
+  });
+
+  it('a retried chunk re-runs all its items (at least once), yet emits each once', async () => {
+    const dir = tempDir();
+    await using pool = createPool({ threads: 2 });
+    const results = await flow(range(12)).pipe(unorderedMap(bind(crash.flakyOn, dir, 6), { pool, chunkSize: 4, retries: 1 })).toArray();
+    expect([...results].sort((a, b) => a - b)).toEqual(range(12).map((x) => x * 2));
+    const attempts = (x: number): number => readFileSync(join(dir, `attempts-${x}`), 'utf8').length;
+    // Item 6 failed once in chunk [4..7]: the items before it in the chunk ran twice.
+    expect([4, 5, 6].map(attempts)).toEqual([2, 2, 2]);
+    expect(attempts(7)).toBe(1);
+    expect(readdirSync(dir)).toHaveLength(12);
+  });
+
+  it('gives up after the retries and reports how many attempts were made', async () => {
+    const dir = tempDir();
+    await using pool = createPool({ threads: 1 });
+    const error = await failure(flow([3]).pipe(parallelMap(bind(crash.flaky, dir, 5), { pool, retries: 2 })).toArray());
+    expect(error).toBeInstanceOf(TaskError);
+    expect((error as TaskError).attempts).toBe(3);
+    expect(readFileSync(join(dir, 'attempts-3'), 'utf8')).toBe('...');
+  });
+});
+
+describe('error objects across the thread boundary', () => {
+  it('TaskError names the task, the item (and a preview), its index, and keeps the worker error as cause', async () => {
+    await using pool = createPool({ threads: 1 });
+    const error = await failure(flow(range(5)).pipe(parallelMap(bind(crash.validateOn, 3), { pool, chunkSize: 2 })).toArray());
+    expect(error).toBeInstanceOf(TaskError);
+    const taskError = error as TaskError;
+    expect(taskError.name).toBe('TaskError');
+    expect(taskError.task).toMatch(/crash\.tasks\.js#validateOn$/);
+    expect(taskError.item).toBe(3);
+    expect(taskError.itemPreview).toBe('3');
+    expect(taskError.index).toBe(3);
+    expect(taskError.attempts).toBe(1);
+    expect(taskError.message).toMatch(/validateOn failed on item #3 \(3\): item 3 is invalid/);
+    const cause = taskError.cause as Error & Record<string, unknown>;
+    expect(cause).toBeInstanceOf(Error);
+    expect(cause.name).toBe('ValidationError');
+    expect(cause.message).toBe('item 3 is invalid');
+    // The worker's stack, pointing into the task module.
+    expect(cause.stack).toMatch(/crash\.tasks\.ts/);
+    expect(cause.stack).toMatch(/validateOn/);
+    // Own enumerable plain-data fields survive; a function field cannot cross and is dropped.
+    expect(cause['code']).toBe('E_INVALID');
+    expect(cause['details']).toEqual({ field: 'x', limits: [1, 2] });
+    expect(cause['when']).toEqual(new Date(0));
+    expect('callback' in cause).toBe(false);
+    expect((cause.cause as Error).name).toBe('TypeError');
+    expect((cause.cause as Error).message).toBe('root cause');
+  });
+
+  it('a long or odd item gets a short, safe preview', async () => {
+    const item = { text: 'x'.repeat(1000) };
+    const error = new TaskError({ task: 't#f', item, index: 0, cause: new Error('no') });
+    expect(error.itemPreview.length).toBeLessThanOrEqual(120);
+    expect(error.item).toBe(item);
+    const cyclic: Record<string, unknown> = {};
+    cyclic['self'] = cyclic;
+    expect(new TaskError({ task: 't#f', item: cyclic, index: 0, cause: new Error('no') }).itemPreview).toBe('[object Object]');
+  });
+
+  it.each([
+    ['string', /non-Error value: "plain string failure"/, 'plain string failure'],
+    ['undefined', /non-Error value: undefined/, undefined],
+    ['null', /non-Error value: null/, null],
+    ['object', /non-Error value: \{"code":42,"reason":"plain object"\}/, { code: 42, reason: 'plain object' }],
+  ] as const)('a thrown %s still gives a useful TaskError', async (kind, message, value) => {
+    await using pool = createPool({ threads: 1 });
+    const error = await failure(flow(range(3)).pipe(parallelMap(bind(crash.throwValueOn, kind, 1), { pool })).toArray());
+    expect(error).toBeInstanceOf(TaskError);
+    const taskError = error as TaskError;
+    expect(taskError.index).toBe(1);
+    const cause = taskError.cause as Error & { value?: unknown };
+    expect(cause).toBeInstanceOf(Error);
+    expect(cause.name).toBe('NonErrorThrown');
+    expect(cause.message).toMatch(message);
+    expect(taskError.message).toMatch(message);
+    expect(cause.value).toEqual(value);
+  });
+});

@@ -1,0 +1,122 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { syncBuiltinESMExports } from 'node:module';
+import workerThreads, { type Worker } from 'node:worker_threads';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
+import { bind, createPool, flow, parallelMap, TaskLoadError, TaskTimeoutError, tasks, unorderedMap, WorkerCrashedError } from 'millrace';
+
+const crash = tasks<typeof import('../fixtures/crash.tasks.js')>(new URL('../fixtures/crash.tasks.js', import.meta.url));
+const atLoad = tasks<typeof import('../fixtures/crash-at-load.tasks.js')>(new URL('../fixtures/crash-at-load.tasks.js', import.meta.url));
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'millrace-death-'));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the flow to fail');
+}
+
+describe('worker death', () => {
+  it('process.exit() in a task fails the flow with a WorkerCrashedError naming the chunk', async () => {
+    await using pool = createPool({ threads: 2 });
+    const error = await failure(flow(range(20)).pipe(parallelMap(bind(crash.exitOn, 7), { pool, chunkSize: 5 })).toArray());
+    expect(error).toBeInstanceOf(WorkerCrashedError);
+    const crashed = error as WorkerCrashedError;
+    expect(crashed.exitCode).toBe(7);
+    expect(crashed.firstIndex).toBe(5);
+    expect(crashed.items).toEqual([5, 6, 7, 8, 9]);
+    expect(crashed.task).toMatch(/crash\.tasks\.js#exitOn$/);
+    expect(crashed.message).toMatch(/#5\.\.#9/);
+  });
+
+  it('with retries, a crashed chunk runs again on a fresh worker and every item is emitted once', async () => {
+    const dir = tempDir();
+    await using pool = createPool({ threads: 2 });
+    const results = await flow(range(12)).pipe(parallelMap(bind(crash.exitOnceOn, dir, 4), { pool, chunkSize: 3, retries: 1 })).toArray();
+    expect(results.map(([x]) => x)).toEqual(range(12));
+    const crashedThread = Number(readFileSync(join(dir, 'crashed-4'), 'utf8'));
+    const rerunThread = results[4]![1];
+    expect(rerunThread).not.toBe(crashedThread);
+  });
+
+  it('a module that throws while loading fails with a TaskLoadError naming the module', async () => {
+    await using pool = createPool({ threads: 1 });
+    const error = await failure(flow(range(3)).pipe(parallelMap(atLoad.neverRuns, { pool })).toArray());
+    expect(error).toBeInstanceOf(TaskLoadError);
+    const loadError = error as TaskLoadError;
+    expect(loadError.moduleUrl).toMatch(/crash-at-load\.tasks\.ts$/);
+    expect(loadError.exportName).toBe('neverRuns');
+    expect(loadError.message).toMatch(/crash-at-load\.tasks\.ts/);
+    expect(loadError.message).toMatch(/refuses to load/);
+    expect((loadError.cause as Error).message).toMatch(/refuses to load/);
+  });
+
+  it('a worker that runs out of heap (resourceLimits) fails with a WorkerCrashedError', async () => {
+    await using pool = createPool({ threads: 1, resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 } });
+    const error = await failure(flow(range(4)).pipe(unorderedMap(bind(crash.hogOn, 2), { pool, chunkSize: 1 })).toArray());
+    expect(error).toBeInstanceOf(WorkerCrashedError);
+    const crashed = error as WorkerCrashedError;
+    expect(crashed.items).toEqual([2]);
+    expect(crashed.firstIndex).toBe(2);
+    expect(String((crashed.cause as Error).message)).toMatch(/memory/i);
+  });
+
+  it('a worker terminated from outside fails its chunk with a WorkerCrashedError', async () => {
+    const dir = tempDir();
+    // See every worker thread created from here on (tinypool's own import of Worker included).
+    const workersSeen: Worker[] = [];
+    const Original = workerThreads.Worker;
+    workerThreads.Worker = class extends Original {
+      constructor(...args: ConstructorParameters<typeof Worker>) {
+        super(...args);
+        workersSeen.push(this);
+      }
+    };
+    syncBuiltinESMExports();
+    onTestFinished(() => {
+      workerThreads.Worker = Original;
+      syncBuiltinESMExports();
+    });
+    await using pool = createPool({ threads: 1 });
+    const flowDone = failure(flow([0]).pipe(parallelMap(bind(crash.slowFirst, dir, -1), { pool })).toArray());
+    // Wait until the task runs (it writes started-0), then end its thread from outside.
+    await waitForFile(join(dir, 'started-0'));
+    const running = workersSeen.filter((worker) => worker.threadId > 0);
+    expect(running).toHaveLength(1);
+    await running[0]!.terminate();
+    const error = await flowDone;
+    expect(error).toBeInstanceOf(WorkerCrashedError);
+    expect((error as WorkerCrashedError).items).toEqual([0]);
+  });
+
+  it('a stuck synchronous task is ended by timeoutMs with a TaskTimeoutError', async () => {
+    await using pool = createPool({ threads: 2 });
+    const error = await failure(flow(range(6)).pipe(parallelMap(bind(crash.spinOn, 3), { pool, chunkSize: 2, timeoutMs: 200 })).toArray());
+    expect(error).toBeInstanceOf(TaskTimeoutError);
+    const timeout = error as TaskTimeoutError;
+    expect(timeout.firstIndex).toBe(2);
+    expect(timeout.itemCount).toBe(2);
+    expect(timeout.timeoutMs).toBe(400);
+    // The pool still works: the spinning worker was replaced.
+    expect(await flow(range(4)).pipe(parallelMap(bind(crash.exitOn, -1), { pool })).toArray()).toEqual(range(4));
+  });
+});
+
+async function waitForFile(path: string): Promise<void> {
+  const { existsSync } = await import('node:fs');
+  for (let i = 0; i < 2_000 && !existsSync(path); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  if (!existsSync(path)) throw new Error(`${path} never appeared`);
+}
