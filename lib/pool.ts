@@ -310,9 +310,28 @@ class ThreadBackend implements PoolBackend {
     const runOptions: { signal?: AbortSignal; transferList?: TransferListItem[] } = {};
     if (options.signal) runOptions.signal = options.signal;
     if (options.transferList) runOptions.transferList = [...options.transferList];
-    const result = this.#pool.run(request, runOptions) as Promise<ChunkResponse>;
-    this.#watchNewWorkers();
-    return result;
+    return this.#runOnLiveWorker(request, runOptions);
+  }
+
+  /**
+   * tinypool can hand a queued task to a worker it is already terminating (one whose running task
+   * was just aborted, when that worker's last reply arrives after the abort): the task then rejects
+   * with "Terminating worker thread" though nobody cancelled it, failing an unrelated flow. Such a
+   * chunk is submitted again, a few times at most (not when it moved buffers: they are gone).
+   */
+  async #runOnLiveWorker(request: ChunkRequest, runOptions: { signal?: AbortSignal; transferList?: TransferListItem[] }): Promise<ChunkResponse> {
+    for (let attempt = 1; ; attempt++) {
+      const running = this.#pool.run(request, runOptions) as Promise<ChunkResponse>;
+      this.#watchNewWorkers();
+      try {
+        return await running;
+      } catch (error) {
+        const stray =
+          error instanceof Error && error.message === 'Terminating worker thread' && !this.#closing &&
+          runOptions.signal?.aborted !== true && runOptions.transferList === undefined && attempt < 4;
+        if (!stray) throw error;
+      }
+    }
   }
 
   /**
