@@ -27,6 +27,7 @@ export {
 } from './pool.js';
 export { dispatch, type DispatchSpec, type ParallelOptions, type ErrorPolicy } from './dispatch.js';
 export { throughHighland } from './highland.js';
+export { toTransform, type ToTransformOptions } from './node-stream.js';
 export {
   MillraceError,
   TaskError,
@@ -48,3 +49,8 @@ export { parallelMap, type ParallelMapOptions } from '../operators/parallel-map.
 export { unorderedMap, type UnorderedMapOptions } from '../operators/unordered-map.js';
 export { starMap, type StarMapOptions } from '../operators/star-map.js';
 export { reduceBy, type ReduceByOptions } from '../operators/reduce-by.js';
+export { glob, type GlobOptions } from './sources/glob.js';
+export { readLines, lines, InputFileError, type InputFileProblem, type LineInput, type ReadLinesOptions } from './sources/lines.js';
+export { Counter } from './counter.js';
+export { ProgressBar, type ProgressOptions, type ProgressOutcome, type ProgressStream } from './progress.js';
+export { progress } from '../operators/progress.js';

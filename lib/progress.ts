@@ -1,0 +1,216 @@
+/**
+ * A progress display for long work, as tqdm users expect: a live bar on a terminal, one summary
+ * line (or nothing) otherwise. Counting an item is a field increment; drawing happens on a timer,
+ * a few times a second at most, so progress does not slow the work it measures.
+ *
+ * @packageDocumentation
+ */
+
+/** Where progress is drawn: `process.stderr` or anything shaped like it. */
+export interface ProgressStream {
+  /** Writes text. */
+  write(text: string): unknown;
+  /** Whether this is a terminal (a live bar is drawn only then). */
+  readonly isTTY?: boolean;
+  /** The terminal's width in columns. */
+  readonly columns?: number;
+}
+
+/**
+ * Options for {@link ProgressBar} and the {@link progress} operator.
+ *
+ * @example
+ * ```ts
+ * import { progress, type ProgressOptions } from 'millrace';
+ * const options: ProgressOptions = { total: 8, label: 'analysing', unit: 'files' };
+ * const step = progress<string>(options);
+ * ```
+ * @category Progress
+ */
+export interface ProgressOptions {
+  /**
+   * How many items are expected; with it the bar shows a fraction, a percentage and an ETA.
+   * @defaultValue unknown: a count and a rate only
+   */
+  readonly total?: number;
+  /**
+   * Text before the bar.
+   * @defaultValue `'progress'`
+   */
+  readonly label?: string;
+  /**
+   * What an item is called, e.g. `'files'`.
+   * @defaultValue `'items'`
+   */
+  readonly unit?: string;
+  /**
+   * Where to draw.
+   * @defaultValue `process.stderr`
+   */
+  readonly stream?: ProgressStream;
+  /**
+   * Milliseconds between redraws of the live bar.
+   * @defaultValue `250` (four times a second)
+   */
+  readonly intervalMs?: number;
+  /**
+   * When the stream is not a terminal, print one summary line when the work completes
+   * (`false`: print nothing at all).
+   * @defaultValue `true`
+   */
+  readonly summary?: boolean;
+}
+
+/** How the work ended, for {@link ProgressBar.stop}. */
+export type ProgressOutcome = 'done' | 'stopped';
+
+/**
+ * Tracks items done and draws progress: a live bar (items done of the total when known, rate,
+ * elapsed time, ETA) redrawn on a timer when the stream is a terminal, otherwise a single
+ * summary line at the end. Used by the {@link progress} operator; use it directly to count
+ * something other than a flow's items.
+ *
+ * @example
+ * ```ts
+ * import { ProgressBar } from 'millrace';
+ * const bar = new ProgressBar({ total: 3, unit: 'files' });
+ * bar.start();
+ * for (let i = 0; i < 3; i++) bar.tick();
+ * bar.stop('done'); // "progress: 3/3 files in 0.0 s (…/s)" when stderr is not a terminal
+ * ```
+ * @category Progress
+ */
+export class ProgressBar {
+  /** Items counted so far. */
+  done = 0;
+  readonly #total: number | undefined;
+  readonly #label: string;
+  readonly #unit: string;
+  readonly #stream: ProgressStream;
+  readonly #intervalMs: number;
+  readonly #summary: boolean;
+  readonly #live: boolean;
+  #started = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #stopped = false;
+  /** Redraws so far (for tests of the redraw bound). */
+  draws = 0;
+
+  /**
+   * @param options - see {@link ProgressOptions}
+   * @throws RangeError when `total` is negative or `intervalMs` is not positive
+   */
+  constructor(options: ProgressOptions = {}) {
+    if (options.total !== undefined && !(options.total >= 0)) throw new RangeError(`progress total must be >= 0, not ${options.total}`);
+    if (options.intervalMs !== undefined && !(options.intervalMs > 0)) throw new RangeError(`progress intervalMs must be > 0, not ${options.intervalMs}`);
+    this.#total = options.total;
+    this.#label = options.label ?? 'progress';
+    this.#unit = options.unit ?? 'items';
+    this.#stream = options.stream ?? process.stderr;
+    this.#intervalMs = options.intervalMs ?? 250;
+    this.#summary = options.summary ?? true;
+    this.#live = this.#stream.isTTY === true;
+  }
+
+  /** Starts the clock, and the redraw timer on a terminal (it never keeps the process alive). */
+  start(): void {
+    if (this.#started !== 0) return;
+    this.#started = performance.now();
+    if (!this.#live) return;
+    this.#draw();
+    this.#timer = setInterval(() => this.#draw(), this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  /**
+   * Counts `n` more items done; drawing is left to the timer.
+   *
+   * @param n - how many items finished
+   */
+  tick(n = 1): void {
+    this.done += n;
+  }
+
+  /**
+   * Stops the timer and leaves the display final: on a terminal the bar is drawn once more and
+   * the line ended; otherwise a summary line is printed when the work completed (`'done'`) and
+   * `summary` is on. Safe to call twice.
+   *
+   * @param outcome - `'done'` when the work completed, `'stopped'` when it failed or was cut short
+   */
+  stop(outcome: ProgressOutcome): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    if (this.#started === 0) this.#started = performance.now();
+    if (this.#live) {
+      this.#draw();
+      this.#stream.write('\n');
+    } else if (outcome === 'done' && this.#summary) {
+      this.#stream.write(`${this.summaryLine()}\n`);
+    }
+  }
+
+  /**
+   * The one-line summary printed when the stream is not a terminal.
+   *
+   * @returns e.g. `"analysing: 8/8 files in 1.2 s (6.7 files/s)"`
+   */
+  summaryLine(): string {
+    const seconds = this.#elapsedSeconds();
+    const count = this.#total === undefined ? `${this.done}` : `${this.done}/${this.#total}`;
+    return `${this.#label}: ${count} ${this.#unit} in ${seconds.toFixed(1)} s (${formatRate(this.done, seconds)} ${this.#unit}/s)`;
+  }
+
+  /**
+   * The live bar's text for a terminal `columns` wide (without control characters).
+   *
+   * @param columns - the width to fit
+   * @returns e.g. `"analysing ████████░░░░ 4/8 files 50% · 3.9 files/s · 0:01 · ETA 0:01"`
+   */
+  barLine(columns = 80): string {
+    const seconds = this.#elapsedSeconds();
+    const rate = `${formatRate(this.done, seconds)} ${this.#unit}/s`;
+    const elapsed = formatClock(seconds);
+    if (this.#total === undefined) {
+      return fit(`${this.#label} ${this.done} ${this.#unit} · ${rate} · ${elapsed}`, columns);
+    }
+    const total = this.#total;
+    const fraction = total === 0 ? 1 : Math.min(1, this.done / total);
+    const remaining = this.done === 0 || seconds === 0 ? undefined : ((total - this.done) * seconds) / this.done;
+    const eta = remaining === undefined ? '?' : formatClock(Math.max(0, remaining));
+    const tail = ` ${this.done}/${total} ${this.#unit} ${Math.floor(fraction * 100)}% · ${rate} · ${elapsed} · ETA ${eta}`;
+    const width = Math.max(0, Math.min(30, columns - 1 - this.#label.length - 1 - tail.length));
+    const filled = Math.round(fraction * width);
+    const bar = width > 0 ? ` ${'█'.repeat(filled)}${'░'.repeat(width - filled)}` : '';
+    return fit(`${this.#label}${bar}${tail}`, columns);
+  }
+
+  #elapsedSeconds(): number {
+    return this.#started === 0 ? 0 : (performance.now() - this.#started) / 1000;
+  }
+
+  #draw(): void {
+    this.draws++;
+    // Carriage return and erase-line: redraw in place.
+    this.#stream.write(`\r\x1b[2K${this.barLine((this.#stream.columns ?? 80) - 1)}`);
+  }
+}
+
+function fit(text: string, columns: number): string {
+  return text.length <= columns ? text : text.slice(0, Math.max(0, columns));
+}
+
+function formatRate(done: number, seconds: number): string {
+  if (seconds <= 0) return '…';
+  const rate = done / seconds;
+  return rate >= 100 ? rate.toFixed(0) : rate.toFixed(1);
+}
+
+function formatClock(seconds: number): string {
+  const total = Math.round(seconds);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = `${total % 60}`.padStart(2, '0');
+  return h > 0 ? `${h}:${`${m}`.padStart(2, '0')}:${s}` : `${m}:${s}`;
+}

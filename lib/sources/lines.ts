@@ -1,0 +1,288 @@
+/**
+ * Text lines from files or byte streams, gzip decompressed transparently, streamed through split2
+ * (a file is never held in memory whole). Usable on the main thread and inside task modules.
+ *
+ * @packageDocumentation
+ */
+import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
+import { pipeline, Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { createGunzip } from 'node:zlib';
+import split2 from 'split2';
+import { MillraceError } from '../errors.js';
+import { flow, type Flow } from '../flow.js';
+import { defineOperator, type Operator } from '../operator.js';
+
+/**
+ * Why a file could not be read as lines: `'missing'` (no such file), `'not-gzip'` (named `.gz`
+ * but without the gzip magic bytes), `'corrupt'` (gzip data that fails to decompress),
+ * `'unreadable'` (any other I/O error: a directory, no permission, ...).
+ *
+ * @example
+ * ```ts
+ * import type { InputFileProblem } from 'millrace';
+ * const problem: InputFileProblem = 'missing';
+ * ```
+ * @category Sources
+ */
+export type InputFileProblem = 'missing' | 'not-gzip' | 'corrupt' | 'unreadable';
+
+/**
+ * A file (or byte stream) could not be read as text lines; names the file and says why.
+ *
+ * @example
+ * ```ts
+ * import { readLines, InputFileError } from 'millrace';
+ * try {
+ *   for await (const line of readLines('access.log.gz')) console.log(line);
+ * } catch (error) {
+ *   if (error instanceof InputFileError && error.problem === 'missing') console.error(`no file ${error.path}`);
+ * }
+ * ```
+ * @category Sources
+ */
+export class InputFileError extends MillraceError {
+  override name = 'InputFileError';
+  /** The file's path as given (or the stream's label). */
+  readonly path: string;
+  /** What went wrong; see {@link InputFileProblem}. */
+  readonly problem: InputFileProblem;
+
+  constructor(fields: { path: string; problem: InputFileProblem; cause?: unknown }) {
+    super(`${fields.path}: ${describeProblem(fields.problem, fields.cause)}`, fields.cause === undefined ? undefined : { cause: fields.cause });
+    this.path = fields.path;
+    this.problem = fields.problem;
+  }
+}
+
+function describeProblem(problem: InputFileProblem, cause: unknown): string {
+  const detail = cause instanceof Error ? cause.message : '';
+  switch (problem) {
+    case 'missing':
+      return 'no such file';
+    case 'not-gzip':
+      return 'named .gz but not gzip data (no gzip magic bytes 1f 8b at its start)';
+    case 'corrupt':
+      return `gzip data is corrupt or truncated (${detail})`;
+    case 'unreadable':
+      return `cannot be read (${detail})`;
+  }
+}
+
+/**
+ * Options for {@link readLines} and {@link lines}.
+ *
+ * @example
+ * ```ts
+ * import { readLines, type ReadLinesOptions } from 'millrace';
+ * const options: ReadLinesOptions = { highWaterMark: 1 << 20, signal: AbortSignal.timeout(5_000) };
+ * const count = (await readLines('legacy.log', options).toArray()).length;
+ * ```
+ * @category Sources
+ */
+export interface ReadLinesOptions {
+  /**
+   * Bytes read from the file at a time.
+   * @defaultValue `262144` (256 KiB)
+   */
+  readonly highWaterMark?: number;
+  /**
+   * Aborting it stops reading and closes the file (only for {@link readLines}; {@link lines} uses
+   * its flow's signal).
+   * @defaultValue none
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** What {@link readLines} reads: a file path or `file:` URL, or a byte stream. */
+export type LineInput = string | URL | Readable | AsyncIterable<Uint8Array>;
+
+const GZIP_NAME = /\.gz$/i;
+const DEFAULT_HIGH_WATER_MARK = 256 * 1024;
+
+/**
+ * Reads the UTF-8 text lines of a file or byte stream as a lazy {@link Flow}. Gzip data is decompressed
+ * transparently: a file named `.gz` must start with the gzip magic bytes; any other input is
+ * sniffed for them. Lines end at `\n` or `\r\n` (the terminator is not part of the line); a last
+ * line without a newline is still a line; an empty input has no lines. Memory use is bounded by
+ * the read buffer and the longest line, whatever the file's size.
+ *
+ * @param input - a file path, a `file:` URL, a Node `Readable` of bytes, or any async iterable of
+ *   `Uint8Array` chunks
+ * @param options - see {@link ReadLinesOptions}
+ * @returns a flow of lines; nothing is opened until it is consumed, and stopping early closes the
+ *   file
+ * @throws {@link InputFileError} when consumed, naming the file: it is missing (`'missing'`), is
+ *   named `.gz` but is not gzip (`'not-gzip'`), holds corrupt gzip data (`'corrupt'`), or cannot
+ *   be read (`'unreadable'`)
+ * @example
+ * ```ts
+ * import { readLines } from 'millrace';
+ * let errors = 0;
+ * for await (const line of readLines('logs/access.log.gz')) if (line.includes('" 500 ')) errors++;
+ * console.log(errors);
+ * ```
+ * @category Sources
+ * @see {@link lines} for the operator form over a flow of paths
+ */
+export function readLines(input: LineInput, options: ReadLinesOptions = {}): Flow<string> {
+  const source: AsyncIterable<string> = { [Symbol.asyncIterator]: () => openLines(input, options) };
+  return flow(source, options.signal ? { signal: options.signal } : {});
+}
+
+/**
+ * An operator from file paths to the text lines of each file, in order, read as
+ * {@link readLines} does (gzip decompressed transparently).
+ *
+ * @param options - see {@link ReadLinesOptions} (`signal` is ignored: the flow's signal applies)
+ * @returns an {@link Operator} from paths (or `file:` URLs) to lines
+ * @throws {@link InputFileError} through the flow, naming the file that failed
+ * @example
+ * ```ts
+ * import { glob, lines, filter } from 'millrace';
+ * const errors = await glob('logs/*.log.gz', { sort: true })
+ *   .pipe(lines(), filter((line) => line.includes(' 500 ')))
+ *   .toArray();
+ * ```
+ * @category Sources
+ * @see {@link readLines} for one file or stream
+ */
+export function lines(options: Omit<ReadLinesOptions, 'signal'> = {}): Operator<string | URL, string> {
+  return defineOperator<string | URL, string>('lines', async function* (paths) {
+    for await (const path of paths) {
+      const iterator = openLines(path, options);
+      try {
+        for (;;) {
+          const result = await iterator.next();
+          if (result.done) break;
+          yield result.value;
+        }
+      } finally {
+        await iterator.return?.();
+      }
+    }
+  });
+}
+
+/** The label errors use for an input. */
+function labelOf(input: LineInput): string {
+  if (typeof input === 'string') return input;
+  if (input instanceof URL) return input.protocol === 'file:' ? fileURLToPath(input) : input.href;
+  const path = (input as { path?: unknown }).path;
+  return typeof path === 'string' ? path : Buffer.isBuffer(path) ? path.toString() : 'byte stream';
+}
+
+function errorFor(label: string, error: unknown, gzip: boolean): unknown {
+  if (error instanceof InputFileError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'ENOENT') return new InputFileError({ path: label, problem: 'missing', cause: error });
+  if (gzip && typeof code === 'string' && code.startsWith('Z_')) return new InputFileError({ path: label, problem: 'corrupt', cause: error });
+  if (code === 'ERR_STREAM_PREMATURE_CLOSE') return error;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return new InputFileError({ path: label, problem: 'unreadable', cause: error });
+  return error;
+}
+
+/**
+ * The line iterator over one input: the first chunk is read to sniff the gzip magic bytes, then the
+ * bytes flow through (gunzip and) split2 in one stream pipeline, read through the splitter's own
+ * async iterator (whose `return()` destroys the pipeline, closing the file).
+ */
+class LineIterator implements AsyncIterator<string> {
+  readonly #input: LineInput;
+  readonly #options: ReadLinesOptions;
+  readonly #label: string;
+  #lines: AsyncIterator<string> | undefined;
+  #bytes: AsyncIterator<Uint8Array> | undefined;
+  #gzip = false;
+  #done = false;
+
+  constructor(input: LineInput, options: ReadLinesOptions) {
+    this.#input = input;
+    this.#options = options;
+    this.#label = labelOf(input);
+  }
+
+  async next(): Promise<IteratorResult<string>> {
+    if (this.#done) return { done: true, value: undefined };
+    try {
+      this.#lines ??= await this.#open();
+      const result = await this.#lines.next();
+      if (result.done) this.#done = true;
+      return result;
+    } catch (error) {
+      this.#done = true;
+      await this.#close();
+      throw errorFor(this.#label, error, this.#gzip);
+    }
+  }
+
+  async return(): Promise<IteratorResult<string>> {
+    this.#done = true;
+    await this.#close();
+    return { done: true, value: undefined };
+  }
+
+  async #close(): Promise<void> {
+    const lines = this.#lines;
+    const bytes = this.#bytes;
+    this.#lines = undefined;
+    this.#bytes = undefined;
+    if (lines) await lines.return?.();
+    else if (bytes) await bytes.return?.();
+  }
+
+  async #open(): Promise<AsyncIterator<string>> {
+    const input = this.#input;
+    const isFile = typeof input === 'string' || input instanceof URL;
+    const raw: AsyncIterable<Uint8Array> = isFile
+      ? createReadStream(input, { highWaterMark: this.#options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK })
+      : input;
+    const bytes = raw[Symbol.asyncIterator]();
+    this.#bytes = bytes;
+    const first = await bytes.next();
+    if (first.done || first.value.length === 0) {
+      // Nothing to decode: an empty input has no lines (even when named .gz).
+      return emptyIterator();
+    }
+    let head = first.value;
+    if (head.length < 2) {
+      // One byte is not enough to tell; read one more chunk.
+      const second = await bytes.next();
+      if (!second.done) head = Buffer.concat([head, second.value]);
+    }
+    this.#gzip = head[0] === 0x1f && head[1] === 0x8b;
+    if (!this.#gzip && isFile && GZIP_NAME.test(basename(this.#label))) {
+      throw new InputFileError({ path: this.#label, problem: 'not-gzip' });
+    }
+    const restored = Readable.from(prepend(head, bytes), { objectMode: false });
+    const splitter = split2(/\r?\n/);
+    // Readable.from's stream owns `bytes` from here: destroying the pipeline calls its return().
+    this.#bytes = undefined;
+    const onDone = (): void => {};
+    if (this.#gzip) pipeline(restored, createGunzip(), splitter, onDone);
+    else pipeline(restored, splitter, onDone);
+    return (splitter as AsyncIterable<string>)[Symbol.asyncIterator]();
+  }
+}
+
+function openLines(input: LineInput, options: ReadLinesOptions): AsyncIterator<string> {
+  return new LineIterator(input, options);
+}
+
+async function* prepend(head: Uint8Array, rest: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
+  try {
+    yield head;
+    for (;;) {
+      const result = await rest.next();
+      if (result.done) return;
+      yield result.value;
+    }
+  } finally {
+    await rest.return?.();
+  }
+}
+
+function emptyIterator(): AsyncIterator<string> {
+  return { next: () => Promise.resolve({ done: true, value: undefined }) };
+}
