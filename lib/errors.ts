@@ -39,8 +39,19 @@ export function previewValue(value: unknown, maxLength = 120): string {
       const name = (value as object | null)?.constructor?.name;
       text = name ? `[object ${name}]` : String(value);
     }
+    // A class instance says what it is: JSON alone would hide that it is not plain data.
+    const name = className(value);
+    if (name !== undefined && !text.startsWith('[object')) text = `${name} ${text}`;
   }
   return text.length > maxLength ? `${text.slice(0, maxLength - 1)}…` : text;
+}
+
+function className(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype === null || prototype === Object.prototype) return undefined;
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' && name !== '' ? name : undefined;
 }
 
 /**
