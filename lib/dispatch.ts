@@ -19,6 +19,7 @@ import {
   checkInteger,
 } from './errors.js';
 import { type OperatorContext } from './operator.js';
+import { batchReady, DONE, isBatch, pullBatch, pullFrom, type Batch, type BatchIterator, type BatchPull } from './batch-pull.js';
 import { resolveTaskModule } from './tasks.js';
 import { sharedPool, WorkerExitError, type ChunkRequest, type ChunkResponse, type Pool } from './pool.js';
 
@@ -171,11 +172,12 @@ interface Chunk<In> {
 
 const NOTHING = Symbol('nothing');
 const FLUSH = Symbol('flush');
+const NO_ITEMS: readonly never[] = Object.freeze([]);
 
 /** How long a partly filled chunk waits for a slow source while workers sit idle. */
 const FLUSH_AFTER_MS = 2;
 
-class DispatchIterator<In, Out> implements AsyncIterator<Out> {
+class DispatchIterator<In, Out> implements BatchIterator<Out> {
   readonly #sourceIterable: AsyncIterable<In>;
   #source: AsyncIterator<In> | undefined;
   readonly #signal: AbortSignal;
@@ -188,7 +190,10 @@ class DispatchIterator<In, Out> implements AsyncIterator<Out> {
   readonly #controller = new AbortController();
 
   #started = false;
+  /** The source has ended and every item it gave is in a submitted chunk. */
   #sourceDone = false;
+  /** The source has ended (items may still wait in #carry). */
+  #sourceEnded = false;
   #stopped = false;
   #failure: { error: unknown } | undefined;
   /** Chunks submitted and not yet fully emitted: the in-flight bound applies to this. */
@@ -203,7 +208,10 @@ class DispatchIterator<In, Out> implements AsyncIterator<Out> {
   #readyPosition = 0;
   #wakeConsumer: (() => void) | undefined;
   #wakePump: (() => void) | undefined;
-  #pendingRead: Promise<IteratorResult<In>> | undefined;
+  #pendingRead: Promise<Batch<In>> | undefined;
+  /** Items read from the source but not yet put in a chunk (a read that outlived its chunk's flush). */
+  #carry: readonly In[] = NO_ITEMS;
+  #carryPosition = 0;
 
   constructor(source: AsyncIterable<In>, context: OperatorContext, spec: DispatchSpec<In, Out>) {
     this.#sourceIterable = source;
@@ -216,21 +224,42 @@ class DispatchIterator<In, Out> implements AsyncIterator<Out> {
   }
 
   async next(): Promise<IteratorResult<Out>> {
+    const pull = this[pullBatch](1);
+    const batch = isBatch(pull) ? pull : await pull;
+    return batch.items.length > 0 ? { done: false, value: batch.items[0]! } : { done: true, value: undefined };
+  }
+
+  /** A batch is a finished chunk's results: taking many starts no work. */
+  readonly [batchReady] = true;
+
+  /** Up to `max` results at once: the rest of the chunk at the head of the emit queue, or a slice. */
+  [pullBatch](max: number): BatchPull<Out> {
     if (!this.#started) this.#start();
+    return this.#takeBatch(max) ?? this.#waitBatch(max);
+  }
+
+  /** A batch at hand, or undefined when the consumer must wait; throws the flow's failure. */
+  #takeBatch(max: number): Batch<Out> | undefined {
+    if (this.#failure) {
+      this.#teardown();
+      throw this.#failure.error;
+    }
+    const items = this.#take(max);
+    if (items !== NOTHING) return { items, done: false };
+    if (this.#stopped || (this.#sourceDone && this.#running === 0 && this.#completed.size === 0)) {
+      this.#teardown();
+      return DONE;
+    }
+    return undefined;
+  }
+
+  async #waitBatch(max: number): Promise<Batch<Out>> {
     for (;;) {
-      if (this.#failure) {
-        this.#teardown();
-        throw this.#failure.error;
-      }
-      const value = this.#take();
-      if (value !== NOTHING) return { done: false, value };
-      if (this.#stopped || (this.#sourceDone && this.#running === 0 && this.#completed.size === 0)) {
-        this.#teardown();
-        return { done: true, value: undefined };
-      }
       await new Promise<void>((resolve) => {
         this.#wakeConsumer = resolve;
       });
+      const batch = this.#takeBatch(max);
+      if (batch) return batch;
     }
   }
 
@@ -252,11 +281,21 @@ class DispatchIterator<In, Out> implements AsyncIterator<Out> {
 
   readonly #onAbort = (): void => this.#fail(this.#signal.reason);
 
-  /** The next value ready to emit, or NOTHING. */
-  #take(): Out | typeof NOTHING {
+  /**
+   * Up to `max` values ready to emit, or NOTHING. A chunk counts as outstanding until the consumer
+   * comes back after its last value, exactly as when values were taken one at a time.
+   */
+  #take(max: number): readonly Out[] | typeof NOTHING {
     while (this.#ready.length > 0) {
       const head = this.#ready[0]!;
-      if (this.#readyPosition < head.length) return head[this.#readyPosition++]!;
+      const at = this.#readyPosition;
+      if (at < head.length) {
+        const count = Math.min(max, head.length - at);
+        this.#readyPosition = at + count;
+        // The whole chunk goes out as is (receivers never change a batch); else a copy of a part.
+        if (count === head.length) return head;
+        return count === 1 ? [head[at]!] : head.slice(at, at + count);
+      }
       this.#ready.shift();
       this.#readyPosition = 0;
       this.#outstanding--;
@@ -283,29 +322,46 @@ class DispatchIterator<In, Out> implements AsyncIterator<Out> {
         let flushTimer: NodeJS.Timeout | undefined;
         try {
           while (items.length < size && !this.#stopped) {
-            const read = this.#pendingRead ?? source.next();
-            this.#pendingRead = read;
-            let result: IteratorResult<In> | typeof FLUSH;
-            if (items.length > 0 && this.#running < this.#pool.threads) {
-              // Workers are idle: do not hold a partial chunk back for long on a slow source.
-              flush ??= new Promise((resolve) => {
-                flushTimer = setTimeout(() => resolve(FLUSH), FLUSH_AFTER_MS);
-              });
-              result = await Promise.race([read, flush]);
+            if (this.#carryPosition < this.#carry.length) {
+              const end = Math.min(this.#carry.length, this.#carryPosition + size - items.length);
+              for (let i = this.#carryPosition; i < end; i++) items.push(this.#carry[i]!);
+              if (end === this.#carry.length) {
+                this.#carry = NO_ITEMS; // let the batch go
+                this.#carryPosition = 0;
+              } else {
+                this.#carryPosition = end;
+              }
+              continue;
+            }
+            if (this.#sourceEnded) break;
+            // Many items per read when the source has them at hand (a sync iterable, a finished
+            // chunk upstream), never more than this chunk still needs.
+            const read: BatchPull<In> = this.#pendingRead ?? pullFrom(source, size - items.length);
+            let batch: Batch<In> | typeof FLUSH;
+            if (isBatch(read)) {
+              batch = read;
             } else {
-              result = await read;
+              this.#pendingRead = read;
+              if (items.length > 0 && this.#running < this.#pool.threads) {
+                // Workers are idle: do not hold a partial chunk back for long on a slow source.
+                flush ??= new Promise((resolve) => {
+                  flushTimer = setTimeout(() => resolve(FLUSH), FLUSH_AFTER_MS);
+                });
+                batch = await Promise.race([read, flush]);
+              } else {
+                batch = await read;
+              }
+              if (batch === FLUSH) break;
+              this.#pendingRead = undefined;
             }
-            if (result === FLUSH) break;
-            this.#pendingRead = undefined;
-            if (result.done) {
-              this.#sourceDone = true;
-              break;
-            }
-            items.push(result.value);
+            this.#carry = batch.items;
+            this.#carryPosition = 0;
+            if (batch.done) this.#sourceEnded = true;
           }
         } finally {
           if (flushTimer) clearTimeout(flushTimer);
         }
+        if (this.#sourceEnded && this.#carryPosition === this.#carry.length) this.#sourceDone = true;
         if (items.length > 0 && !this.#stopped) this.#submit(items);
       }
     } catch (error) {
@@ -493,7 +549,7 @@ class DispatchIterator<In, Out> implements AsyncIterator<Out> {
     this.#ready.length = 0;
     this.#completed.clear();
     const source = this.#source;
-    if (source?.return && !this.#sourceDone) {
+    if (source?.return && !this.#sourceEnded) {
       void Promise.resolve()
         .then(() => source.return!())
         .catch(() => undefined);

@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { FlowConsumedError, MillraceError } from './errors.js';
 import { fromHighland, isHighlandStream, toHighlandStream, type HighlandStream } from './highland.js';
 import { composeOperators, type Operator, type OperatorContext } from './operator.js';
+import { batchReady, DONE, isBatch, isBatchReady, pullBatch, pullFrom, type Batch, type BatchIterator, type BatchPull } from './batch-pull.js';
 
 /**
  * What {@link flow} accepts: an array or any iterable, an async iterable, a Node `Readable`
@@ -134,7 +135,9 @@ export class Flow<T> implements AsyncIterable<T> {
    */
   async toArray(): Promise<T[]> {
     const values: T[] = [];
-    for await (const value of this) values.push(value);
+    await this.#drain(true, (value) => {
+      values.push(value);
+    });
     return values;
   }
 
@@ -152,7 +155,16 @@ export class Flow<T> implements AsyncIterable<T> {
    */
   async reduce<A>(reducer: (accumulator: A, value: T) => A | Promise<A>, initial: A): Promise<A> {
     let accumulator = initial;
-    for await (const value of this) accumulator = await reducer(accumulator, value);
+    await this.#drain(false, (value) => {
+      const next = reducer(accumulator, value);
+      if (!isThenable(next)) {
+        accumulator = next;
+        return undefined;
+      }
+      return next.then((awaited) => {
+        accumulator = awaited;
+      });
+    });
     return accumulator;
   }
 
@@ -168,7 +180,7 @@ export class Flow<T> implements AsyncIterable<T> {
    */
   async forEach(action: (value: T, index: number) => void | Promise<void>): Promise<void> {
     let index = 0;
-    for await (const value of this) await action(value, index++);
+    await this.#drain(false, (value) => action(value, index++));
   }
 
   /**
@@ -206,6 +218,38 @@ export class Flow<T> implements AsyncIterable<T> {
     if (this.#used) throw new FlowConsumedError();
     this.#used = true;
   }
+
+  /**
+   * `for await` without a promise per value: takes the values a batch at a time where the flow
+   * has them ready (a finished chunk's results), else one at a time, so a lazy source is not read
+   * ahead of `each` (`eager` when there is no user callback to be ahead of).
+   */
+  async #drain(eager: boolean, each: (value: T) => unknown): Promise<void> {
+    const iterator = this[Symbol.asyncIterator]() as FlowIterator<T>;
+    const max = eager || iterator[batchReady] ? SINK_BATCH : 1;
+    try {
+      for (;;) {
+        const pull = iterator[pullBatch](max);
+        const batch = isBatch(pull) ? pull : await pull;
+        for (const value of batch.items) {
+          const step = each(value);
+          if (isThenable(step)) await step;
+        }
+        if (batch.done) return;
+      }
+    } catch (error) {
+      // As `for await` does when its body throws: close the flow, and keep the first error.
+      await iterator.return().catch(() => undefined);
+      throw error;
+    }
+  }
+}
+
+/** The most values a sink takes in one batch. */
+const SINK_BATCH = 16_384;
+
+function isThenable<V>(value: V | PromiseLike<V>): value is PromiseLike<V> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
 }
 
 /**
@@ -213,7 +257,7 @@ export class Flow<T> implements AsyncIterable<T> {
  * user's signal does, and when the consumer stops early or the flow fails, so every step (and the
  * workers it started) tears down.
  */
-class FlowIterator<T> implements AsyncIterator<T> {
+class FlowIterator<T> implements BatchIterator<T> {
   readonly #controller = new AbortController();
   readonly #userSignal: AbortSignal | undefined;
   readonly #onUserAbort = (): void => this.#controller.abort(this.#userSignal?.reason);
@@ -228,21 +272,42 @@ class FlowIterator<T> implements AsyncIterator<T> {
   }
 
   async next(): Promise<IteratorResult<T>> {
-    if (this.#done) return { done: true, value: undefined };
+    // One value through the batch path: no promise per step when the value is at hand.
+    const pull = this[pullBatch](1);
+    const batch = isBatch(pull) ? pull : await pull;
+    return batch.items.length > 0 ? { done: false, value: batch.items[0]! } : { done: true, value: undefined };
+  }
+
+  get [batchReady](): boolean {
+    return isBatchReady(this.#iterator);
+  }
+
+  [pullBatch](max: number): BatchPull<T> {
+    if (this.#done) return DONE;
     if (this.#controller.signal.aborted) {
       const reason: unknown = this.#controller.signal.reason;
-      await this.#close();
-      throw reason;
+      return this.#close().then(() => Promise.reject(reason));
     }
+    let pull: BatchPull<T>;
     try {
-      const result = await this.#iterator.next();
-      if (result.done) await this.#close();
-      return result;
+      pull = pullFrom(this.#iterator, max);
     } catch (error) {
-      await this.#close();
-      // An abort surfaces as the user's reason, whichever step noticed it first.
-      throw this.#userSignal?.aborted ? this.#userSignal.reason : error;
+      return this.#fail(error);
     }
+    if (isBatch(pull)) return pull.done ? this.#close().then(() => pull) : pull;
+    return pull.then(
+      async (batch) => {
+        if (batch.done) await this.#close();
+        return batch;
+      },
+      (error: unknown) => this.#fail(error),
+    );
+  }
+
+  async #fail(error: unknown): Promise<never> {
+    await this.#close();
+    // An abort surfaces as the user's reason, whichever step noticed it first.
+    throw this.#userSignal?.aborted ? this.#userSignal.reason : error;
   }
 
   async return(): Promise<IteratorResult<T>> {
@@ -294,18 +359,47 @@ export function toAsyncIterable<T>(source: FlowSource<T>): AsyncIterable<T> {
   throw new TypeError(`flow() needs an iterable, an async iterable, a Readable or a highland stream, not ${typeof source}`);
 }
 
-/** A sync iterable as an async one, without an async generator's per-item overhead. */
+/**
+ * A sync iterable as an async one, without an async generator's per-item overhead; it hands over
+ * batches synchronously, pulling exactly as many items as asked for.
+ */
 function fromIterable<T>(iterable: Iterable<T>): AsyncIterable<T> {
   return {
-    [Symbol.asyncIterator](): AsyncIterator<T> {
+    [Symbol.asyncIterator](): BatchIterator<T> {
       const iterator = iterable[Symbol.iterator]();
+      // The source threw after some items of a batch: they go out first, the error on the next pull.
+      let failure: { error: unknown } | undefined;
+      const rethrow = (): void => {
+        if (!failure) return;
+        const { error } = failure;
+        failure = undefined;
+        throw error;
+      };
       return {
         next: () => {
           try {
+            rethrow();
             return Promise.resolve(iterator.next());
           } catch (error) {
             return Promise.reject(error);
           }
+        },
+        [pullBatch]: (max: number): Batch<T> => {
+          rethrow();
+          const items: T[] = [];
+          while (items.length < max) {
+            let result: IteratorResult<T>;
+            try {
+              result = iterator.next();
+            } catch (error) {
+              if (items.length === 0) throw error;
+              failure = { error };
+              break;
+            }
+            if (result.done) return { items, done: true };
+            items.push(result.value);
+          }
+          return { items, done: false };
         },
         return: () => {
           iterator.return?.();

@@ -3,6 +3,7 @@
  *
  * @packageDocumentation
  */
+import { batchReady, DONE, isBatch, isBatchReady, pullBatch, pullFrom, type BatchIterator, type BatchPull } from './batch-pull.js';
 
 /**
  * What an operator is given besides its input: the flow's abort signal, which fires when the flow
@@ -117,31 +118,56 @@ export function composeOperators(
   return current;
 }
 
-/** A promise that rejects when `signal` aborts; made once per signal, shared by every read. */
-const abortPromises = new WeakMap<AbortSignal, Promise<never>>();
-export function whenAborted(signal: AbortSignal): Promise<never> {
-  let promise = abortPromises.get(signal);
-  if (!promise) {
-    promise = new Promise<never>((_resolve, reject) => {
-      if (signal.aborted) reject(signal.reason);
-      else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-    });
-    promise.catch(() => {}); // observed by the reads that race it, not by itself
-    abortPromises.set(signal, promise);
+/** The rejecters of the reads pending on each signal; one abort listener per signal serves them all. */
+const pendingReads = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
+
+function readsPendingOn(signal: AbortSignal): Set<(reason: unknown) => void> {
+  let pending = pendingReads.get(signal);
+  if (!pending) {
+    const rejecters = new Set<(reason: unknown) => void>();
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const reject of rejecters) reject(signal.reason);
+        rejecters.clear();
+      },
+      { once: true },
+    );
+    pendingReads.set(signal, rejecters);
+    pending = rejecters;
   }
-  return promise;
+  return pending;
 }
 
-/** Races a read against the abort signal, so an abort is felt at once even mid-read. */
+/**
+ * Races a read against the abort signal, so an abort is felt at once even mid-read. Not
+ * `Promise.race` against one shared abort promise: every race leaves a reaction on that promise
+ * until the signal fires, so a long flow leaked a closure per read (and spent most of its time
+ * in the garbage collector).
+ */
 export function abortable<T>(read: Promise<T>, signal: AbortSignal): Promise<T> {
-  return signal.aborted ? Promise.reject(signal.reason) : Promise.race([read, whenAborted(signal)]);
+  if (signal.aborted) return Promise.reject(signal.reason);
+  const pending = readsPendingOn(signal);
+  return new Promise<T>((resolve, reject) => {
+    pending.add(reject);
+    read.then(
+      (value) => {
+        pending.delete(reject);
+        resolve(value);
+      },
+      (error: unknown) => {
+        pending.delete(reject);
+        reject(error);
+      },
+    );
+  });
 }
 
 /**
  * The source as an operator's transform sees it: opened on first read, reads abortable, and
  * closed (its `return()` called once) when the operator is done with it.
  */
-class GuardedSource<T> implements AsyncIterable<T>, AsyncIterator<T> {
+class GuardedSource<T> implements AsyncIterable<T>, BatchIterator<T> {
   #iterator: AsyncIterator<T> | undefined;
   #closed = false;
   readonly #source: AsyncIterable<T>;
@@ -173,6 +199,39 @@ class GuardedSource<T> implements AsyncIterable<T>, AsyncIterator<T> {
     }
   }
 
+  /** {@link next}, many items at a time when the source can hand them over (one abort race a batch). */
+  [pullBatch](max: number): BatchPull<T> {
+    if (this.#closed) return DONE;
+    let pull: BatchPull<T>;
+    try {
+      if (this.#signal.aborted) throw this.#signal.reason;
+      this.#iterator ??= this.#source[Symbol.asyncIterator]();
+      pull = pullFrom(this.#iterator, max);
+    } catch (error) {
+      throw this.#failed(error);
+    }
+    if (isBatch(pull)) {
+      if (pull.done) this.#closed = true;
+      return pull;
+    }
+    return abortable(pull, this.#signal).then(
+      (batch) => {
+        if (batch.done) this.#closed = true;
+        return batch;
+      },
+      (error: unknown) => {
+        throw this.#failed(error);
+      },
+    );
+  }
+
+  /** After a failed read, as in {@link next}; returns the error to rethrow. */
+  #failed(error: unknown): unknown {
+    if (this.#signal.aborted) void this.return();
+    else this.#closed = true;
+    return error;
+  }
+
   async return(): Promise<IteratorResult<T>> {
     if (!this.#closed) {
       this.#closed = true;
@@ -192,7 +251,7 @@ function settleSoon(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-class OperatorIterator<In, Out> implements AsyncIterator<Out> {
+class OperatorIterator<In, Out> implements BatchIterator<Out> {
   readonly #input: GuardedSource<In>;
   readonly #signal: AbortSignal;
   readonly #output: AsyncIterator<Out>;
@@ -220,6 +279,34 @@ class OperatorIterator<In, Out> implements AsyncIterator<Out> {
       await this.#finish();
       throw error;
     }
+  }
+
+  /** Whether a batch of the transform's output is work already done (see {@link batchReady}). */
+  get [batchReady](): boolean {
+    return isBatchReady(this.#output);
+  }
+
+  /** {@link next}, many outputs at a time when the transform can hand them over (the engine does). */
+  [pullBatch](max: number): BatchPull<Out> {
+    if (this.#done) return DONE;
+    let pull: BatchPull<Out>;
+    try {
+      if (this.#signal.aborted) throw this.#signal.reason;
+      pull = pullFrom(this.#output, max);
+    } catch (error) {
+      return this.#finish().then(() => Promise.reject(error));
+    }
+    if (isBatch(pull)) return pull.done ? this.#finish().then(() => pull) : pull;
+    return abortable(pull, this.#signal).then(
+      async (batch) => {
+        if (batch.done) await this.#finish();
+        return batch;
+      },
+      async (error: unknown) => {
+        await this.#finish();
+        throw error;
+      },
+    );
   }
 
   async return(): Promise<IteratorResult<Out>> {
