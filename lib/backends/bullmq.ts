@@ -1,0 +1,405 @@
+/**
+ * The scale-out backend: runs each chunk as one BullMQ job on Redis, executed by `millrace worker`
+ * processes on any number of hosts, and brings the result back into the flow. The dispatch engine
+ * above it is the same as for local threads, so ordering, retries, error reporting and the
+ * in-flight bound do not change. `bullmq` is an optional peer dependency, imported only when this
+ * backend is created.
+ *
+ * @packageDocumentation
+ */
+import { randomBytes } from 'node:crypto';
+import { resolve as resolvePath } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { JobsOptions, Queue, QueueEvents } from 'bullmq';
+import { checkInteger, InvalidOptionError, MillraceError } from '../errors.js';
+import { WorkerExitError, type ChunkRequest, type ChunkResponse, type PoolBackend, type RunChunkOptions } from '../pool.js';
+import { resolveCodeVersion } from '../remote/code-version.js';
+import { describeEndpoint, redisClientOptions, type RedisEndpoint } from '../remote/connection.js';
+import { CodeVersionMismatchError, RedisUnavailableError, RemoteWorkerError, TaskModuleOutsideRootError } from '../remote/errors.js';
+import { decode, decodeFailure, encode, mapModules, PROTOCOL, requestTaskName, toRootRelative, type JobData } from '../remote/protocol.js';
+
+/**
+ * Options for {@link bullmq}.
+ *
+ * @example
+ * ```ts
+ * import { bullmq, type BullmqOptions } from 'millrace';
+ * const options: BullmqOptions = { connection: 'redis://10.0.0.5:6379', queue: 'logs', capacity: 16 };
+ * const backend = bullmq(options);
+ * ```
+ * @category Scale-out
+ */
+export interface BullmqOptions {
+  /** Redis: a `redis://[user:password@]host:port[/db]` URL (`rediss://` for TLS) or an endpoint object. */
+  readonly connection: string | RedisEndpoint;
+  /** The queue name, shared with the workers (`millrace worker --queue NAME`); no `:`. */
+  readonly queue: string;
+  /**
+   * How many chunks the workers run at once, all hosts together (the sum of their
+   * `--concurrency`). Flows keep up to twice this many chunks in flight by default.
+   * @defaultValue `4`
+   */
+  readonly capacity?: number;
+  /**
+   * The version of the task code; a worker with another version refuses the job
+   * ({@link CodeVersionMismatchError}). A release tag or a commit hash works well.
+   * @defaultValue `$MILLRACE_CODE_VERSION`, else `name@version` of the nearest `package.json` at or above `root`
+   */
+  readonly codeVersion?: string;
+  /**
+   * The directory task modules are named relative to: a job names `src/x.tasks.js`, and each
+   * worker loads it from its own `--root`. Task modules must be under it.
+   * @defaultValue `process.cwd()`
+   */
+  readonly root?: string | URL;
+  /**
+   * How long Redis may be unreachable (at start, or lost mid-run) before the chunks waiting on it
+   * fail with a {@link RedisUnavailableError}.
+   * @defaultValue `10_000`
+   */
+  readonly redisTimeoutMs?: number;
+  /**
+   * BullMQ's key prefix.
+   * @defaultValue `'bull'`
+   */
+  readonly prefix?: string;
+  /**
+   * How many failed jobs (infrastructure failures only: task errors complete their job) BullMQ
+   * keeps for inspection; completed jobs are always removed once their result is delivered.
+   * @defaultValue `0`
+   */
+  readonly keepFailedJobs?: number;
+}
+
+/**
+ * Creates a backend that runs chunks on BullMQ workers over Redis; pass it to
+ * {@link createPool} and use the pool like a local one.
+ *
+ * @param options - see {@link BullmqOptions}
+ * @returns a {@link PoolBackend}; close it through its pool
+ * @throws {@link InvalidOptionError} for a bad queue name, connection, capacity or timeout, or
+ *   when no code version can be found
+ * @remarks
+ * Start workers with `npx millrace worker --redis redis://host:port --queue NAME` on each host,
+ * from the root of an installed copy of the same code. Each chunk is one job (id
+ * `<run>-<sequence>`); execution is at least once (a worker killed mid-chunk has the chunk re-run
+ * by another), emission exactly once. Task errors reach the flow as the usual {@link TaskError}
+ * with the remote stack. Aborting a flow removes its waiting jobs; chunks already running finish
+ * on their worker and their results are dropped. See the scale-out guide.
+ * @example
+ * ```ts
+ * import { bullmq, createPool, flow, parallelMap, tasks } from 'millrace';
+ * const math = tasks<typeof import('./math.tasks.js')>(new URL('./math.tasks.js', import.meta.url));
+ * await using pool = createPool({ backend: bullmq({ connection: 'redis://127.0.0.1:6379', queue: 'math', capacity: 8 }) });
+ * console.log(await flow([1, 2, 3]).pipe(parallelMap(math.square, { pool, chunkSize: 500 })).toArray());
+ * ```
+ * @category Scale-out
+ */
+export function bullmq(options: BullmqOptions): PoolBackend {
+  return new BullmqBackend(options);
+}
+
+interface Pending {
+  resolve(response: ChunkResponse): void;
+  reject(error: unknown): void;
+  /** Settles when the job is in Redis (or failed to get there). */
+  added: Promise<unknown> | undefined;
+  detach(): void;
+}
+
+/** Per-flow job numbering: one run id per signal (dispatch gives each flow its own). */
+interface RunIds {
+  readonly id: string;
+  next: number;
+}
+
+/** The parts of an ioredis client the liveness watchdog needs. */
+interface WatchedClient {
+  readonly status: string;
+  on(event: 'ready' | 'close', listener: () => void): unknown;
+}
+
+/** Keep flows' jobs apart; BullMQ ids may not contain ':'. */
+function newRunId(): string {
+  return `${Date.now().toString(36)}${randomBytes(5).toString('hex')}`;
+}
+
+class BullmqBackend implements PoolBackend {
+  readonly capacity: number;
+  readonly #queueName: string;
+  readonly #prefix: string;
+  readonly #root: string;
+  readonly #codeVersion: string;
+  readonly #endpoint: string;
+  readonly #connection: ReturnType<typeof redisClientOptions>;
+  readonly #redisTimeoutMs: number;
+  readonly #removeOnFail: NonNullable<JobsOptions['removeOnFail']>;
+  readonly #started: Promise<Queue>;
+  readonly #pending = new Map<string, Pending>();
+  readonly #runs = new WeakMap<AbortSignal, RunIds>();
+  readonly #unsignalledRun: RunIds = { id: newRunId(), next: 0 };
+  /** Job removals in progress; close() waits for them so a finished flow leaves no waiting job. */
+  readonly #removals = new Set<Promise<unknown>>();
+  #queue: Queue | undefined;
+  #events: QueueEvents | undefined;
+  #closed = false;
+  /** Connections not ready; 'start' until the first connection is made. */
+  readonly #down = new Set<unknown>(['start']);
+  #downTimer: NodeJS.Timeout | undefined;
+  #unavailable: RedisUnavailableError | undefined;
+  #lastError: unknown;
+
+  constructor(options: BullmqOptions) {
+    if (typeof options.queue !== 'string' || options.queue === '' || options.queue.includes(':')) {
+      throw new InvalidOptionError('queue', options.queue, 'a non-empty queue name without ":"');
+    }
+    checkInteger('capacity', options.capacity, 1);
+    checkInteger('keepFailedJobs', options.keepFailedJobs, 0);
+    if (options.redisTimeoutMs !== undefined && !(options.redisTimeoutMs > 0)) {
+      throw new InvalidOptionError('redisTimeoutMs', options.redisTimeoutMs, 'a positive number of milliseconds');
+    }
+    this.capacity = options.capacity ?? 4;
+    this.#queueName = options.queue;
+    this.#prefix = options.prefix ?? 'bull';
+    this.#root = options.root === undefined ? process.cwd() : resolvePath(typeof options.root === 'string' ? options.root : fileURLToPath(options.root));
+    this.#codeVersion = resolveCodeVersion(options.codeVersion, this.#root);
+    this.#endpoint = describeEndpoint(options.connection);
+    this.#connection = redisClientOptions(options.connection);
+    this.#redisTimeoutMs = options.redisTimeoutMs ?? 10_000;
+    this.#removeOnFail = options.keepFailedJobs ? { count: options.keepFailedJobs } : true;
+    this.#armWatchdog();
+    this.#started = this.#start();
+    // Failures surface through run(); keep an unobserved start from crashing the process.
+    this.#started.catch(() => undefined);
+  }
+
+  async #start(): Promise<Queue> {
+    let bull: typeof import('bullmq');
+    try {
+      bull = await import('bullmq');
+    } catch (cause) {
+      throw new MillraceError('The BullMQ backend needs the bullmq package: npm install bullmq', { cause });
+    }
+    if (this.#closed) throw new MillraceError('The pool is closed');
+    const common = { connection: this.#connection, prefix: this.#prefix };
+    const queue = new bull.Queue(this.#queueName, common);
+    this.#queue = queue;
+    queue.on('error', (error) => {
+      this.#lastError = error;
+    });
+    const client = await queue.client;
+    this.#watch(client as unknown as WatchedClient);
+    // Read events from the stream's current end, fixed now, before any job of ours exists: the
+    // default ('$' at the time of the first XREAD) could miss a result that arrives first.
+    const lastEventId = await lastStreamId(client, queue.keys.events ?? `${this.#prefix}:${this.#queueName}:events`);
+    const events = new bull.QueueEvents(this.#queueName, { ...common, ...(lastEventId !== undefined ? { lastEventId } : {}) });
+    this.#events = events;
+    events.on('error', (error) => {
+      this.#lastError = error;
+    });
+    events.on('completed', ({ jobId, returnvalue }) => this.#onCompleted(jobId, returnvalue));
+    events.on('failed', ({ jobId, failedReason }) => this.#onFailed(jobId, failedReason));
+    this.#watch((await events.client) as unknown as WatchedClient);
+    this.#up('start');
+    if (this.#closed) throw new MillraceError('The pool is closed');
+    return queue;
+  }
+
+  run(request: ChunkRequest, options: RunChunkOptions = {}): Promise<ChunkResponse> {
+    const { signal } = options;
+    if (this.#closed) return Promise.reject(new MillraceError('The pool is closed'));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#unavailable) return Promise.reject(this.#unavailable);
+    let data: JobData;
+    try {
+      const remote = mapModules(request, (moduleUrl) => {
+        const name = toRootRelative(moduleUrl, this.#root);
+        if (name === undefined) throw new TaskModuleOutsideRootError({ moduleUrl, root: this.#root });
+        return name;
+      });
+      // Throws a DataCloneError for an item that cannot be sent, which the engine pins on the item.
+      data = { protocol: PROTOCOL, codeVersion: this.#codeVersion, task: requestTaskName(remote), request: encode(remote) };
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const run = this.#runIds(signal);
+    const jobId = `${run.id}-${run.next++}`;
+    return new Promise<ChunkResponse>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.#settle(jobId, { error: signal?.reason });
+        this.#remove(jobId, pending.added);
+      };
+      const pending: Pending = {
+        resolve,
+        reject,
+        added: undefined,
+        detach: () => signal?.removeEventListener('abort', onAbort),
+      };
+      this.#pending.set(jobId, pending);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      pending.added = this.#started
+        .then((queue) =>
+          queue.add(data.task, data, { jobId, attempts: 1, removeOnComplete: true, removeOnFail: this.#removeOnFail }),
+        )
+        .catch((error: unknown) => {
+          this.#settle(jobId, {
+            error:
+              error instanceof MillraceError
+                ? error
+                : new MillraceError(`Could not queue job ${jobId} on ${this.#endpoint} (queue ${this.#queueName}): ${describe(error)}`, { cause: error }),
+          });
+        });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#downTimer);
+    const closed = new MillraceError('The pool is closed');
+    for (const [jobId, pending] of [...this.#pending]) {
+      this.#settle(jobId, { error: closed });
+      if (!this.#unavailable) this.#remove(jobId, pending.added);
+    }
+    const bound = this.#redisTimeoutMs;
+    await withTimeout(Promise.allSettled([...this.#removals]), bound);
+    const events = this.#events;
+    const queue = this.#queue;
+    if (events) await withTimeout(events.close(), bound).catch(() => undefined);
+    if (queue) {
+      // close() sends QUIT, which waits for a lost Redis; disconnect() does not.
+      if (this.#down.size > 0) await queue.disconnect().catch(() => undefined);
+      else await withTimeout(queue.close(), bound).catch(() => queue.disconnect());
+    }
+  }
+
+  #runIds(signal: AbortSignal | undefined): RunIds {
+    if (!signal) return this.#unsignalledRun;
+    let run = this.#runs.get(signal);
+    if (!run) {
+      run = { id: newRunId(), next: 0 };
+      this.#runs.set(signal, run);
+    }
+    return run;
+  }
+
+  /** Settles a run() promise once; later outcomes for the job (a duplicate delivery) are dropped. */
+  #settle(jobId: string, outcome: { response: ChunkResponse } | { error: unknown }): void {
+    const pending = this.#pending.get(jobId);
+    if (!pending) return;
+    this.#pending.delete(jobId);
+    pending.detach();
+    if ('response' in outcome) pending.resolve(outcome.response);
+    else pending.reject(outcome.error);
+  }
+
+  #onCompleted(jobId: string, returnvalue: unknown): void {
+    if (!this.#pending.has(jobId)) return;
+    let response: unknown;
+    try {
+      response = typeof returnvalue === 'string' ? decode(returnvalue) : undefined;
+    } catch (error) {
+      response = error;
+    }
+    if (!isChunkResponse(response)) {
+      this.#settle(jobId, { error: new RemoteWorkerError({ jobId, message: 'the worker returned something that is not a millrace chunk result (is a non-millrace worker consuming this queue?)' }) });
+      return;
+    }
+    this.#settle(jobId, { response });
+  }
+
+  #onFailed(jobId: string, failedReason: string): void {
+    if (!this.#pending.has(jobId)) return;
+    const failure = decodeFailure(failedReason);
+    let error: unknown;
+    if (failure === undefined) {
+      // BullMQ's own reasons; a job that stalled too often lost its worker each time.
+      error = /stalled/i.test(failedReason)
+        ? new WorkerExitError(undefined, new Error(`job ${jobId}: ${failedReason}`))
+        : new RemoteWorkerError({ jobId, message: failedReason });
+    } else if (failure.kind === 'version') {
+      error = new CodeVersionMismatchError({ jobVersion: this.#codeVersion, workerVersion: failure.workerVersion, workerHost: failure.host });
+    } else if (failure.kind === 'crash') {
+      error = new WorkerExitError(failure.exitCode, new Error(`${failure.message} (worker ${failure.host})`));
+    } else if (failure.kind === 'clone') {
+      // The engine recognises this and re-runs the chunk to find the offending result.
+      error = Object.assign(new Error(failure.message), { name: 'DataCloneError' });
+    } else {
+      error = new RemoteWorkerError({ jobId, message: failure.message, workerHost: failure.host });
+    }
+    this.#settle(jobId, { error });
+  }
+
+  /** Removes a job that is still waiting (a running one cannot be, and finishes unobserved). */
+  #remove(jobId: string, added: Promise<unknown> | undefined): void {
+    const removal = Promise.resolve(added)
+      .then(() => this.#queue?.remove(jobId))
+      .catch(() => undefined);
+    this.#removals.add(removal);
+    void removal.finally(() => this.#removals.delete(removal));
+  }
+
+  #watch(client: WatchedClient): void {
+    client.on('close', () => this.#markDown(client));
+    client.on('ready', () => this.#up(client));
+    if (client.status !== 'ready') this.#markDown(client);
+  }
+
+  #markDown(client: unknown): void {
+    this.#down.add(client);
+    this.#armWatchdog();
+  }
+
+  #up(client: unknown): void {
+    this.#down.delete(client);
+    if (this.#down.size > 0) return;
+    clearTimeout(this.#downTimer);
+    this.#downTimer = undefined;
+    this.#unavailable = undefined;
+  }
+
+  /** While a connection is down, chunks wait at most redisTimeoutMs (ioredis alone would wait forever). */
+  #armWatchdog(): void {
+    if (this.#downTimer || this.#unavailable || this.#closed) return;
+    this.#downTimer = setTimeout(() => {
+      this.#downTimer = undefined;
+      if (this.#down.size === 0) return;
+      const error = new RedisUnavailableError({ endpoint: this.#endpoint, waitedMs: this.#redisTimeoutMs, cause: this.#lastError });
+      this.#unavailable = error;
+      for (const jobId of [...this.#pending.keys()]) this.#settle(jobId, { error });
+    }, this.#redisTimeoutMs);
+    // An idle backend waiting for Redis must not keep the process alive.
+    this.#downTimer.unref();
+  }
+}
+
+/** The id of the newest entry of a stream, `0-0` for an empty stream, undefined if unknown. */
+async function lastStreamId(client: unknown, key: string): Promise<string | undefined> {
+  const raw = client as { xrevrange?: (key: string, end: string, start: string, count: 'COUNT', n: number) => Promise<[string, string[]][]> };
+  if (typeof raw.xrevrange !== 'function') return undefined;
+  const entries = await raw.xrevrange(key, '+', '-', 'COUNT', 1);
+  return entries[0]?.[0] ?? '0-0';
+}
+
+function isChunkResponse(value: unknown): value is ChunkResponse {
+  return value !== null && typeof value === 'object' && 'results' in value && Array.isArray(value.results) && 'failures' in value && Array.isArray(value.failures);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Resolves when `promise` settles or after `ms`, whichever comes first; never rejects on timeout. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * The remote worker: takes chunk jobs off a BullMQ queue and runs them on local worker threads
+ * (the same pool and worker entry as a local flow), loading task modules from this host's copy of
+ * the code. `millrace worker` is a thin command around {@link startWorker}.
+ *
+ * @packageDocumentation
+ */
+import { hostname } from 'node:os';
+import { availableParallelism } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
+import type { Job, Worker } from 'bullmq';
+import { checkInteger, InvalidOptionError, MillraceError } from '../errors.js';
+import { createPool, WorkerExitError, type ChunkRequest, type ChunkResponse } from '../pool.js';
+import { resolveCodeVersion } from './code-version.js';
+import { describeEndpoint, redisClientOptions, type RedisEndpoint } from './connection.js';
+import { decode, encode, encodeFailure, fromRootRelative, mapModules, PROTOCOL, type JobData, type JobFailure } from './protocol.js';
+
+/**
+ * Options for {@link startWorker} (the `millrace worker` flags).
+ *
+ * @example
+ * ```ts
+ * import { startWorker, type RemoteWorkerOptions } from 'millrace';
+ * const options: RemoteWorkerOptions = { connection: 'redis://10.0.0.5:6379', queue: 'logs', concurrency: 8 };
+ * const worker = await startWorker(options);
+ * ```
+ * @category Scale-out
+ */
+export interface RemoteWorkerOptions {
+  /** Redis: a `redis://host:port` URL or an endpoint object (`--redis`). */
+  readonly connection: string | RedisEndpoint;
+  /** The queue to take jobs from (`--queue`), as given to {@link bullmq}. */
+  readonly queue: string;
+  /**
+   * Chunks run at once, each on its own worker thread (`--concurrency`).
+   * @defaultValue `os.availableParallelism()`
+   */
+  readonly concurrency?: number;
+  /**
+   * The directory job module paths are relative to (`--root`): the root of this host's copy of
+   * the code, matching the submitter's `root`.
+   * @defaultValue `process.cwd()`
+   */
+  readonly root?: string;
+  /**
+   * This host's code version (`--code-version`); jobs from another version are refused.
+   * @defaultValue `$MILLRACE_CODE_VERSION`, else `name@version` of the nearest `package.json` at or above `root`
+   */
+  readonly codeVersion?: string;
+  /**
+   * How long a job's lock lasts without renewal (`--lock-ms`); a worker that dies has its jobs
+   * re-run by another worker after at most about twice this long (the lock expires, then the next
+   * stalled-job check, which runs this often, moves them back to the queue).
+   * @defaultValue `5_000`
+   */
+  readonly lockDurationMs?: number;
+  /**
+   * How many times a job may lose its worker before it fails (the flow then sees a
+   * {@link WorkerCrashedError}, subject to its `retries`).
+   * @defaultValue `1`
+   */
+  readonly maxStalledCount?: number;
+  /**
+   * BullMQ's key prefix, as given to {@link bullmq}.
+   * @defaultValue `'bull'`
+   */
+  readonly prefix?: string;
+  /**
+   * Where progress lines go (ready, refused jobs, connection trouble, draining).
+   * @defaultValue `console.error`
+   */
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * A running remote worker.
+ *
+ * @example
+ * ```ts
+ * import { startWorker, type RemoteWorker } from 'millrace';
+ * const worker: RemoteWorker = await startWorker({ connection: 'redis://127.0.0.1:6379', queue: 'logs' });
+ * process.once('SIGINT', () => void worker.close());
+ * ```
+ * @category Scale-out
+ */
+export interface RemoteWorker {
+  /** The code version this worker accepts jobs for. */
+  readonly codeVersion: string;
+  /** Chunks running now. */
+  readonly active: number;
+  /** Stops taking jobs, lets the running ones finish and report, then ends the threads. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a worker that runs chunk jobs from a queue until closed; resolves once connected to Redis.
+ *
+ * @param options - see {@link RemoteWorkerOptions}
+ * @returns the running {@link RemoteWorker}
+ * @throws {@link InvalidOptionError} for a bad option or no code version; a `MillraceError` when
+ *   the bullmq package is not installed
+ * @example
+ * ```ts
+ * import { startWorker } from 'millrace';
+ * const worker = await startWorker({ connection: 'redis://127.0.0.1:6379', queue: 'logs', concurrency: 4 });
+ * process.once('SIGTERM', () => void worker.close().then(() => process.exit(0)));
+ * ```
+ * @category Scale-out
+ */
+export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteWorker> {
+  if (typeof options.queue !== 'string' || options.queue === '' || options.queue.includes(':')) {
+    throw new InvalidOptionError('queue', options.queue, 'a non-empty queue name without ":"');
+  }
+  checkInteger('concurrency', options.concurrency, 1, 1024);
+  checkInteger('lockDurationMs', options.lockDurationMs, 100);
+  checkInteger('maxStalledCount', options.maxStalledCount, 0);
+  const root = resolvePath(options.root ?? process.cwd());
+  const codeVersion = resolveCodeVersion(options.codeVersion, root);
+  const concurrency = options.concurrency ?? availableParallelism();
+  const lockDuration = options.lockDurationMs ?? 5_000;
+  const log = options.log ?? ((line: string) => console.error(line));
+  const host = `${hostname()}/${process.pid}`;
+  const endpoint = describeEndpoint(options.connection);
+
+  let bull: typeof import('bullmq');
+  try {
+    bull = await import('bullmq');
+  } catch (cause) {
+    throw new MillraceError('millrace worker needs the bullmq package: npm install bullmq', { cause });
+  }
+  // Chunks run on threads, not on this event loop, so lock renewals stay on time however long a
+  // chunk computes (a blocked loop would let the lock lapse and the job run twice).
+  const pool = createPool({ threads: concurrency });
+  let active = 0;
+  const refusedVersions = new Set<string>();
+
+  const fail = (failure: JobFailure): Error => new Error(encodeFailure(failure));
+
+  const processor = async (job: Job<unknown, string>): Promise<string> => {
+    const data = job.data;
+    if (!isJobData(data)) throw fail({ kind: 'protocol', message: `job ${String(job.id)} is not a millrace chunk job`, host });
+    if (data.protocol !== PROTOCOL) {
+      throw fail({ kind: 'protocol', message: `the job uses millrace wire protocol ${data.protocol}, this worker speaks ${PROTOCOL}: run the same millrace version everywhere`, host });
+    }
+    if (data.codeVersion !== codeVersion) {
+      if (!refusedVersions.has(data.codeVersion)) {
+        refusedVersions.add(data.codeVersion);
+        log(`millrace worker: refusing jobs of code version ${JSON.stringify(data.codeVersion)}; this worker runs ${JSON.stringify(codeVersion)}`);
+      }
+      throw fail({ kind: 'version', message: `code version mismatch`, workerVersion: codeVersion, host });
+    }
+    let request: ChunkRequest;
+    try {
+      request = mapModules(decode(data.request) as ChunkRequest, (name) => fromRootRelative(name, root));
+    } catch (error) {
+      throw fail({ kind: 'protocol', message: `cannot decode the chunk (different Node.js versions?): ${describe(error)}`, host });
+    }
+    active++;
+    let response: ChunkResponse;
+    try {
+      response = await pool.backend.run(request);
+    } catch (error) {
+      if (error instanceof WorkerExitError) throw fail({ kind: 'crash', message: error.message, exitCode: error.exitCode, host });
+      if (isCloneError(error)) throw fail({ kind: 'clone', message: describe(error) || 'a result could not be cloned', host });
+      throw fail({ kind: 'error', message: describe(error), host });
+    } finally {
+      active--;
+    }
+    // Name the host in each task error, so a remote failure can be traced to its machine.
+    for (const failure of response.failures) failure.error.fields['workerHost'] = host;
+    return encode(response);
+  };
+
+  const worker: Worker<unknown, string> = new bull.Worker(options.queue, processor, {
+    connection: redisClientOptions(options.connection),
+    prefix: options.prefix ?? 'bull',
+    concurrency,
+    lockDuration,
+    stalledInterval: lockDuration,
+    maxStalledCount: options.maxStalledCount ?? 1,
+    autorun: true,
+  });
+  let connectionTrouble = false;
+  worker.on('error', (error) => {
+    // ioredis reports every failed reconnect; say it once per outage.
+    if (connectionTrouble) return;
+    connectionTrouble = true;
+    log(`millrace worker: Redis at ${endpoint}: ${describe(error)} (retrying)`);
+  });
+  const client = await worker.waitUntilReady();
+  (client as unknown as { on(event: 'ready', listener: () => void): unknown }).on('ready', () => {
+    if (connectionTrouble) log(`millrace worker: reconnected to Redis at ${endpoint}`);
+    connectionTrouble = false;
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    codeVersion,
+    get active() {
+      return active;
+    },
+    close() {
+      closing ??= (async () => {
+        await worker.close();
+        await pool.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function isJobData(value: unknown): value is JobData {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    'protocol' in value &&
+    typeof value.protocol === 'number' &&
+    'codeVersion' in value &&
+    typeof value.codeVersion === 'string' &&
+    'request' in value &&
+    typeof value.request === 'string'
+  );
+}
+
+/** tinypool rejects with a bare `{}` when a thread's result cannot be cloned. */
+function isCloneError(error: unknown): boolean {
+  if (error instanceof Error) return error.name === 'DataCloneError' || /could not be cloned/i.test(error.message);
+  return error !== null && typeof error === 'object' && Object.keys(error).length === 0;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
