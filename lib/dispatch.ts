@@ -141,7 +141,8 @@ export function checkParallelOptions(options: ParallelOptions): void {
  * @param context - the operator context (its signal cancels everything)
  * @param spec - what to send and how to read results; see {@link DispatchSpec}
  * @returns the outputs, in input order when `spec.ordered`
- * @throws {@link TaskError} when a task fails (policy `'fail'`), {@link WorkerCrashedError},
+ * @throws {@link InvalidOptionError} at once for out-of-range options; then, while consumed,
+ *   {@link TaskError} when a task fails (policy `'fail'`), {@link WorkerCrashedError},
  *   {@link TaskTimeoutError}, {@link CloneError}, {@link TaskLoadError}
  * @example
  * ```ts
@@ -160,6 +161,9 @@ export function checkParallelOptions(options: ParallelOptions): void {
  * @category Authoring
  */
 export function dispatch<In, Out>(source: AsyncIterable<In>, context: OperatorContext, spec: DispatchSpec<In, Out>): AsyncIterable<Out> {
+  // Built-ins check when they are built; a custom operator's options are checked here, since a
+  // chunk size of 0 would otherwise spin forever.
+  checkParallelOptions(spec);
   return { [Symbol.asyncIterator]: () => new DispatchIterator(source, context, spec) };
 }
 
