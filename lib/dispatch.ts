@@ -18,6 +18,7 @@ import {
   WorkerCrashedError,
   checkInteger,
 } from './errors.js';
+import { chunkDeadline } from './chunk-deadline.js';
 import { type OperatorContext } from './operator.js';
 import { batchReady, DONE, isBatch, pullBatch, pullFrom, type Batch, type BatchIterator, type BatchPull } from './batch-pull.js';
 import { resolveTaskModule } from './tasks.js';
@@ -389,20 +390,32 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     if (this.#spec.onError !== undefined && this.#spec.onError !== 'fail') request = { ...request, continueOnError: true };
     if (checkClone) request = { ...request, checkClone: true };
     const timeoutMs = this.#spec.timeoutMs;
-    const timeout = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs * chunk.items.length);
+    // Counted from when a worker starts the chunk (where the backend can tell), not from queueing.
+    const deadline = timeoutMs === undefined ? undefined : chunkDeadline(timeoutMs * chunk.items.length, this.#pool.backend.reportsStart === true);
+    const timeout = deadline?.signal;
     const signal = timeout ? AbortSignal.any([this.#controller.signal, timeout]) : this.#controller.signal;
     const transfer = this.#spec.transfer as ((item: In) => readonly TransferListItem[]) | undefined;
     let transferList: TransferListItem[] | undefined;
     if (transfer) transferList = chunk.items.flatMap((item) => [...transfer(item)]);
     let running: Promise<ChunkResponse>;
     try {
-      running = this.#pool.backend.run(request, transferList ? { signal, transferList } : { signal });
+      running = this.#pool.backend.run(request, {
+        signal,
+        ...(transferList ? { transferList } : {}),
+        ...(deadline?.startClock ? { startClock: deadline.startClock } : {}),
+      });
     } catch (error) {
       running = Promise.reject(error);
     }
     running.then(
-      (response) => this.#onResponse(chunk, response),
-      (error: unknown) => this.#onRejected(chunk, error, timeout),
+      (response) => {
+        deadline?.clear();
+        this.#onResponse(chunk, response);
+      },
+      (error: unknown) => {
+        deadline?.clear();
+        this.#onRejected(chunk, error, timeout);
+      },
     );
   }
 

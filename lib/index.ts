@@ -23,6 +23,7 @@ export {
   type ChunkRequest,
   type ChunkResponse,
   type RunChunkOptions,
+  type StartClock,
   type TaskSpec,
 } from './pool.js';
 export { dispatch, type DispatchSpec, type ParallelOptions, type ErrorPolicy } from './dispatch.js';

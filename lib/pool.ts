@@ -92,6 +92,29 @@ export interface RunChunkOptions {
   readonly signal?: AbortSignal;
   /** Buffers to move to the worker instead of copying. */
   readonly transferList?: readonly TransferListItem[];
+  /**
+   * Where a backend that sets {@link PoolBackend.reportsStart} records when a worker starts the
+   * chunk (after loading its task module), so a timeout does not count queueing time.
+   */
+  readonly startClock?: StartClock;
+}
+
+/**
+ * Shared memory a worker writes once it starts a chunk: `cell[0]` becomes the milliseconds since
+ * `origin` (a `Date.now()` value) plus one; 0 means not started yet.
+ *
+ * @example
+ * ```ts
+ * import type { StartClock } from 'millrace';
+ * const started = (clock: StartClock) => Atomics.load(clock.cell, 0) !== 0;
+ * ```
+ * @category Authoring
+ */
+export interface StartClock {
+  /** A `Date.now()` value the stamp counts from. */
+  readonly origin: number;
+  /** One 32-bit cell over a `SharedArrayBuffer`. */
+  readonly cell: Int32Array;
 }
 
 /**
@@ -109,6 +132,11 @@ export interface RunChunkOptions {
 export interface PoolBackend {
   /** How many chunks can run at once. */
   readonly capacity: number;
+  /**
+   * Whether {@link PoolBackend.run} fills in {@link RunChunkOptions.startClock}; when not, a
+   * chunk's timeout counts from submission.
+   */
+  readonly reportsStart?: boolean;
   /**
    * Runs one chunk. Rejects only for infrastructure failures (a dead worker: {@link WorkerExitError};
    * an abort: the signal's reason; a clone failure); task failures come back in the response.
@@ -288,6 +316,7 @@ interface WatchedWorker {
 /** Local worker threads through tinypool, with the crash detection tinypool lacks. */
 class ThreadBackend implements PoolBackend {
   readonly capacity: number;
+  readonly reportsStart = true;
   readonly #pool: Tinypool;
   readonly #watched = new WeakSet<object>();
   #closing = false;
@@ -310,6 +339,11 @@ class ThreadBackend implements PoolBackend {
     const runOptions: { signal?: AbortSignal; transferList?: TransferListItem[] } = {};
     if (options.signal) runOptions.signal = options.signal;
     if (options.transferList) runOptions.transferList = [...options.transferList];
+    // The worker stamps the clock (shared memory) when it starts the chunk; see worker.mjs.
+    if (options.startClock) {
+      const stamped: ChunkRequest & { readonly startClock: StartClock } = { ...request, startClock: options.startClock };
+      request = stamped;
+    }
     return this.#runOnLiveWorker(request, runOptions);
   }
 

@@ -147,6 +147,7 @@ async function runCall(request, response) {
     return;
   }
   const { fn } = resolved;
+  stampStart(request);
   const bound = request.task.boundArgs;
   const { items, spread, continueOnError } = request;
   const results = response.results;
@@ -181,6 +182,7 @@ async function runFold(request, response) {
     response.loadError = foldTask.loadError;
     return;
   }
+  stampStart(request);
   const key = keyTask.fn;
   const fold = foldTask.fn;
   const keyBound = request.keyTask.boundArgs;
@@ -205,6 +207,16 @@ async function runFold(request, response) {
   }
   response.results = [...partials];
   response.elapsedMs = performance.now() - started;
+}
+
+/**
+ * Tells the main thread, through shared memory, that the chunk's task is loaded and running, so
+ * its timeout counts from now (see lib/chunk-deadline.ts). A clock that crossed a process
+ * boundary is a copy, not shared memory: writing it is harmless.
+ */
+function stampStart(request) {
+  const clock = request.startClock;
+  if (clock && clock.cell instanceof Int32Array) Atomics.store(clock.cell, 0, Math.max(1, Date.now() - clock.origin + 1));
 }
 
 /** The failure path for a result that cannot be cloned: find which one, and say so as data. */

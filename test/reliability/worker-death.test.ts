@@ -113,6 +113,15 @@ describe('worker death', () => {
     // The pool still works: the spinning worker was replaced.
     expect(await flow(range(4)).pipe(parallelMap(bind(crash.exitOn, -1), { pool })).toArray()).toEqual(range(4));
   });
+
+  it('the timeout counts from when a worker starts the chunk, not while it waits in the queue', async () => {
+    const dir = tempDir();
+    await using pool = createPool({ threads: 1 });
+    // Six 150 ms items queue behind each other on one thread: the last waits 750 ms, well past its
+    // 400 ms budget, yet none of them runs for longer than 150 ms, so none may time out.
+    const options = { pool, chunkSize: 1, maxInFlight: 6, timeoutMs: 400 };
+    expect(await flow(range(6)).pipe(parallelMap(bind(crash.recordAndBlock, dir, 150), options)).toArray()).toEqual(range(6));
+  });
 });
 
 async function waitForFile(path: string): Promise<void> {
