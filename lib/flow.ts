@@ -286,7 +286,10 @@ class FlowIterator<T> implements BatchIterator<T> {
     if (this.#done) return DONE;
     if (this.#controller.signal.aborted) {
       const reason: unknown = this.#controller.signal.reason;
-      return this.#close().then(() => Promise.reject(reason));
+      // Steps paused at a yield have no read pending on the signal, so they would not notice the
+      // abort: close them, which closes the source.
+      const closeSteps = Promise.resolve(this.#iterator.return?.()).catch(() => undefined);
+      return closeSteps.then(() => this.#close()).then(() => Promise.reject(reason));
     }
     let pull: BatchPull<T>;
     try {

@@ -146,7 +146,12 @@ function readsPendingOn(signal: AbortSignal): Set<(reason: unknown) => void> {
  * in the garbage collector).
  */
 export function abortable<T>(read: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+  if (signal.aborted) {
+    // The read may have aborted the flow itself (a source whose next() fires the signal) and will
+    // then reject too; nobody awaits it any more, so keep that from being an unhandled rejection.
+    read.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
   const pending = readsPendingOn(signal);
   return new Promise<T>((resolve, reject) => {
     pending.add(reject);

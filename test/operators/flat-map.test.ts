@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { createPool, flatMap, flow } from 'millrace';
+import { naturals, operatorContract, probe } from '../fixtures/harness.js';
+
+const pool = createPool({ threads: 1 }); // never started: flatMap runs in the main thread
+
+describe('flatMap', () => {
+  it('flattens iterables in order, passing the index', async () => {
+    expect(await flow([1, 2, 3]).pipe(flatMap((x: number, i) => Array(x).fill(i))).toArray()).toEqual([0, 1, 1, 2, 2, 2]);
+  });
+
+  it('flattens async iterables and promises of iterables', async () => {
+    async function* twice(x: number): AsyncGenerator<number> {
+      yield x;
+      await Promise.resolve();
+      yield x;
+    }
+    expect(await flow([1, 2]).pipe(flatMap((x: number) => twice(x))).toArray()).toEqual([1, 1, 2, 2]);
+    expect(await flow([1, 2]).pipe(flatMap(async (x: number) => [x, -x])).toArray()).toEqual([1, -1, 2, -2]);
+  });
+
+  it('emits nothing for an empty input or empty inner iterables', async () => {
+    expect(await flow<number>([]).pipe(flatMap((x: number) => [x])).toArray()).toEqual([]);
+    expect(await flow([1, 2]).pipe(flatMap(() => [])).toArray()).toEqual([]);
+  });
+
+  it('ends the flow with the error the function (or an inner iterable) threw, unchanged', async () => {
+    const error = new Error('inner broke');
+    function* broken(): Generator<number> {
+      yield 1;
+      throw error;
+    }
+    const source = probe(naturals);
+    await expect(flow(source).pipe(flatMap(() => broken())).toArray()).rejects.toBe(error);
+    expect(source.stats.returned).toBe(true);
+  });
+
+  it('pulls one source value per inner iterable, and break closes both the inner iterable and the source', async () => {
+    const source = probe(naturals);
+    let innerClosed = 0;
+    function* triple(x: number): Generator<number> {
+      try {
+        yield x;
+        yield x;
+        yield x;
+      } finally {
+        innerClosed++;
+      }
+    }
+    const seen: number[] = [];
+    for await (const x of flow(source).pipe(flatMap((n: number) => triple(n)))) {
+      seen.push(x);
+      expect(source.stats.pulled).toBe(Math.floor((seen.length - 1) / 3) + 1);
+      if (seen.length === 5) break;
+    }
+    expect(seen).toEqual([0, 0, 0, 1, 1]);
+    expect(innerClosed).toBe(2);
+    expect(source.stats.returned).toBe(true);
+  });
+
+  operatorContract<number, number>({ make: () => flatMap((x: number) => [x, x]), input: naturals, pool: () => pool });
+});
