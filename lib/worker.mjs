@@ -33,7 +33,8 @@ async function registerHooks(moduleUrl) {
   if (aliases && Object.keys(aliases).length > 0) {
     const source = `const aliases = ${JSON.stringify(aliases)};
 export async function resolve(specifier, context, next) {
-  if (Object.hasOwn(aliases, specifier)) return { url: aliases[specifier], shortCircuit: true };
+  // Resolve the alias through the chain (not shortCircuit) so tsx sees the .ts target and loads it.
+  if (Object.hasOwn(aliases, specifier)) return next(aliases[specifier], context);
   return next(specifier, context);
 }`;
     register(`data:text/javascript,${encodeURIComponent(source)}`);
