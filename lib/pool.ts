@@ -137,6 +137,8 @@ export interface PoolBackend {
    * chunk's timeout counts from submission.
    */
   readonly reportsStart?: boolean;
+  /** Worker threads (or processes) alive right now, when the backend knows. */
+  readonly liveThreads?: number;
   /**
    * Runs one chunk. Rejects only for infrastructure failures (a dead worker: {@link WorkerExitError};
    * an abort: the signal's reason; a clone failure); task failures come back in the response.
@@ -232,6 +234,14 @@ export class Pool implements AsyncDisposable {
   /** How many chunks run at once. */
   get threads(): number {
     return this.backend.capacity;
+  }
+
+  /**
+   * Worker threads alive right now (idle ones exit after `idleTimeoutMs`), for leak checks;
+   * `undefined` for a backend that does not say.
+   */
+  get liveThreads(): number | undefined {
+    return this.backend.liveThreads;
   }
 
   /** Whether {@link Pool.close} was called. */
@@ -389,6 +399,10 @@ class ThreadBackend implements PoolBackend {
         }
       });
     }
+  }
+
+  get liveThreads(): number {
+    return this.#pool.threads.length;
   }
 
   async close(): Promise<void> {
