@@ -43,7 +43,7 @@ async function runAndStop(how: Stop, dir: string, pool: Pool, numbers: Iterable<
   if (how === 'take') mapped = mapped.pipe(take(1));
   if (how === 'downstream error') {
     mapped = mapped.pipe(
-      map((x: number) => {
+      map((x: number): number => {
         throw new Error(`downstream refuses ${x}`);
       }),
     );
