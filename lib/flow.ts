@@ -339,6 +339,7 @@ class FlowIterator<T> implements BatchIterator<T> {
  *   bytes), or a highland stream
  * @param options - see {@link FlowOptions}
  * @returns a {@link Flow} that reads `source` only when consumed
+ * @throws `TypeError` when `source` is none of the accepted kinds
  * @example
  * ```ts
  * import { flow, parallelMap, tasks } from 'millrace';
@@ -350,7 +351,9 @@ class FlowIterator<T> implements BatchIterator<T> {
  * @category Flows
  */
 export function flow<T>(source: FlowSource<T>, options: FlowOptions = {}): Flow<T> {
-  return new Flow<T>(() => toAsyncIterable(source), options.signal);
+  // Checked here, so a wrong source fails where it is passed; nothing is read until consumption.
+  const iterable = toAsyncIterable(source);
+  return new Flow<T>(() => iterable, options.signal);
 }
 
 /** Any accepted source as an async iterable whose `return()` stops it. */
