@@ -1,0 +1,93 @@
+// Custom operators are typed exactly like the built-ins: defineOperator, dispatch, the adapters.
+import type { Transform } from 'node:stream';
+import { describe, expectTypeOf, it } from 'vitest';
+import {
+  defineOperator,
+  dispatch,
+  flow,
+  map,
+  pipe,
+  tasks,
+  throughHighland,
+  toTransform,
+  type Flow,
+  type Operator,
+  type OperatorContext,
+  type TaskRef,
+} from 'millrace';
+import { checkOperator, type ConformanceResult } from 'millrace/testing';
+import { dedupe } from '../../examples/custom-operators/dedupe.js';
+import { parallelFilter } from '../../examples/custom-operators/parallel-filter.js';
+import { window } from '../../examples/custom-operators/window.js';
+
+const math = tasks<typeof import('../fixtures/math.tasks.js')>(new URL('../fixtures/math.tasks.js', import.meta.url));
+const checks = tasks<typeof import('../../examples/custom-operators/checks.tasks.js')>(
+  new URL('../../examples/custom-operators/checks.tasks.js', import.meta.url),
+);
+
+describe('defineOperator', () => {
+  it('makes an Operator of the declared types, usable in flows and pipe', () => {
+    const runningTotal = defineOperator<number, number>('runningTotal', async function* (source, context) {
+      expectTypeOf(source).toEqualTypeOf<AsyncIterable<number>>();
+      expectTypeOf(context).toEqualTypeOf<OperatorContext>();
+      let total = 0;
+      for await (const x of source) yield (total += x);
+    });
+    expectTypeOf(runningTotal).toEqualTypeOf<Operator<number, number>>();
+    expectTypeOf(flow([1, 2]).pipe(runningTotal, map((n) => n.toFixed(1)))).toEqualTypeOf<Flow<string>>();
+    expectTypeOf(pipe(runningTotal, runningTotal)).toEqualTypeOf<Operator<number, number>>();
+  });
+
+  it('rejects a transform that yields the wrong type', () => {
+    // @ts-expect-error: the operator promises strings but yields numbers
+    defineOperator<number, string>('wrong', async function* (source) {
+      for await (const x of source) yield x;
+    });
+  });
+
+  it('keeps generic custom operators generic', () => {
+    expectTypeOf(flow(['a', 'a']).pipe(dedupe())).toEqualTypeOf<Flow<string>>();
+    expectTypeOf(flow([{ id: 1 }]).pipe(dedupe((row) => row.id))).toEqualTypeOf<Flow<{ id: number }>>();
+    expectTypeOf(flow([1, 2]).pipe(window({ count: 2, ms: 10 }))).toEqualTypeOf<Flow<number[]>>();
+  });
+});
+
+describe('worker-backed custom operators', () => {
+  it('infers the item type from the task reference', () => {
+    expectTypeOf(checks.isPrime).toEqualTypeOf<TaskRef<[n: number], boolean>>();
+    expectTypeOf(flow([1, 2]).pipe(parallelFilter(checks.isPrime))).toEqualTypeOf<Flow<number>>();
+    // @ts-expect-error: isPrime takes numbers, the flow carries strings
+    flow(['x']).pipe(parallelFilter(checks.isPrime));
+    // @ts-expect-error: a predicate must return a boolean; square returns a number
+    parallelFilter(math.square);
+  });
+
+  it('types dispatch outputs from the spec', () => {
+    const squares = defineOperator<number, number>('squares', (source, context) => {
+      const outputs = dispatch(source, context, {
+        name: 'square',
+        ordered: true,
+        request: (items) => ({ mode: 'call', task: math.square, items }),
+        outputs: (response) => response.results as number[],
+      });
+      expectTypeOf(outputs).toEqualTypeOf<AsyncIterable<number>>();
+      return outputs;
+    });
+    expectTypeOf(flow([1]).pipe(squares)).toEqualTypeOf<Flow<number>>();
+  });
+});
+
+describe('adapters and the conformance kit', () => {
+  it('toTransform gives a Node Transform, throughHighland a highland through-function', () => {
+    expectTypeOf(toTransform(map((s: string) => s.length))).toEqualTypeOf<Transform>();
+    expectTypeOf(throughHighland(map((s: string) => s.length))).toEqualTypeOf<
+      (stream: Highland.Stream<string>) => Highland.Stream<number>
+    >();
+  });
+
+  it('checkOperator takes a factory and input of the operator input type', () => {
+    expectTypeOf(checkOperator(() => dedupe<number>(), { input: [1, 2] })).resolves.toEqualTypeOf<ConformanceResult>();
+    // @ts-expect-error: the sample input must be of the operator's input type
+    void checkOperator(() => dedupe<number>(), { input: ['a'] });
+  });
+});
