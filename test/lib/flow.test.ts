@@ -102,7 +102,7 @@ describe('flow sources', () => {
     });
     expect(await flow(stream).pipe(take(3)).toArray()).toEqual([0, 1, 2]);
     const after = generated;
-    expect(stream.ended).toBe(true);
+    expect((stream as unknown as { ended: boolean }).ended).toBe(true);
     // Nothing keeps generating once the flow is done.
     await new Promise((resolve) => setImmediate(resolve));
     expect(generated).toBe(after);
