@@ -1,0 +1,123 @@
+/**
+ * The main job: the top request paths of a directory of gzipped access logs, one file per task on
+ * every core, the per-file counts merged on the main thread (a two-tier map-reduce, as with
+ * Python's `Pool.imap_unordered` and `Counter.update`).
+ *
+ * Usage: `npm start -- [GLOB...] [--top N] [--json] [--threads N] [--chunk-size N]`
+ * With no GLOB, a sample corpus is generated once into .cache/sample-logs and analysed.
+ *
+ * @packageDocumentation
+ */
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createPool, flow, glob, progress, tasks, unorderedMap } from 'millrace';
+import { ensureSampleLogs } from './generate-sample-logs.js';
+import { addResult, emptySummary, humanReport, jsonReport } from './report.js';
+
+const logs = tasks<typeof import('./analysis.js')>(new URL('./analysis.js', import.meta.url));
+
+const DEFAULT_CORPUS = fileURLToPath(new URL('../../.cache/sample-logs', import.meta.url));
+const DEFAULT_CORPUS_SIZE = { files: 8, lines: 50_000, seed: 1 };
+const USAGE = `usage: npm start -- [GLOB...] [--top N] [--json] [--threads N] [--chunk-size N]
+
+  GLOB            log files to analyse, gzip or plain (default: a generated sample corpus)
+  --top N         how many paths to list (default 10)
+  --json          print {"files","lines","malformed","matched","top"} as JSON
+  --threads N     worker threads (default: ${availableParallelism()}, the available cores)
+  --chunk-size N  files per task message (default 1)`;
+
+/** Thrown (as the abort reason) when the user presses Ctrl-C. */
+class Interrupted extends Error {
+  override name = 'Interrupted';
+}
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function positiveInteger(name: string, text: string | undefined, fallback: number, min = 1): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) throw new UsageError(`--${name} must be an integer >= ${min}, not ${JSON.stringify(text)}`);
+  return value;
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    options: {
+      top: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      threads: { type: 'string' },
+      'chunk-size': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const top = positiveInteger('top', values.top, 10, 0);
+  const threads = positiveInteger('threads', values.threads, availableParallelism());
+  const chunkSize = positiveInteger('chunk-size', values['chunk-size'], 1);
+
+  // Ctrl-C aborts the flow: queued files are dropped, running workers are ended.
+  const controller = new AbortController();
+  const onSigint = (): void => {
+    if (controller.signal.aborted) process.exit(130); // a second Ctrl-C: leave at once
+    controller.abort(new Interrupted('interrupted'));
+  };
+  process.on('SIGINT', onSigint);
+
+  let files: string[];
+  if (positionals.length === 0) {
+    const fresh = performance.now();
+    const dir = await ensureSampleLogs(DEFAULT_CORPUS, { ...DEFAULT_CORPUS_SIZE, signal: controller.signal });
+    if (performance.now() - fresh > 100) console.error(`generated the sample corpus in ${dir}`);
+    files = await glob('*.log.gz', { cwd: dir, absolute: true, sort: true, signal: controller.signal }).toArray();
+  } else {
+    files = await glob(positionals, { sort: true, signal: controller.signal }).toArray();
+    if (files.length === 0) {
+      console.error(`no files match ${positionals.map((p) => JSON.stringify(p)).join(' ')}`);
+      return 1;
+    }
+  }
+
+  console.error(`analysing ${files.length} file${files.length === 1 ? '' : 's'} on ${threads} thread${threads === 1 ? '' : 's'}`);
+  const started = performance.now();
+  const summary = emptySummary();
+  const pool = createPool({ threads });
+  try {
+    await flow(files, { signal: controller.signal })
+      .pipe(
+        unorderedMap(logs.analysis, { pool, chunkSize }),
+        progress({ total: files.length, label: 'analysing', unit: 'files', summary: !values.json }),
+      )
+      .forEach((result) => addResult(summary, result));
+  } finally {
+    await pool.close();
+  }
+  const elapsedMs = performance.now() - started;
+  console.log(values.json ? JSON.stringify(jsonReport(summary, top)) : humanReport(summary, top, elapsedMs));
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof Interrupted) {
+      console.error('interrupted');
+      process.exit(130);
+    }
+    if (error instanceof UsageError || (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      console.error(`${(error as Error).message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    // Errors name what failed (the task, the file); a stack trace would only bury that.
+    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);
