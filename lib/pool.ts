@@ -370,8 +370,10 @@ class ThreadBackend implements PoolBackend {
       try {
         return await running;
       } catch (error) {
+        // Not a crash: say so, or the engine reports "a worker died" for a deliberate close().
+        if (this.#closing) throw new MillraceError('The pool was closed while this chunk was queued or running', { cause: error });
         const stray =
-          error instanceof Error && error.message === 'Terminating worker thread' && !this.#closing &&
+          error instanceof Error && error.message === 'Terminating worker thread' &&
           runOptions.signal?.aborted !== true && runOptions.transferList === undefined && attempt < 4;
         if (!stray) throw error;
       }
