@@ -1,0 +1,37 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'vitest';
+
+const script = fileURLToPath(new URL('../fixtures/scripts/exit-after.ts', import.meta.url));
+
+/**
+ * Runs one scenario in a child `node` (vitest itself would exit anyway, so only a separate process
+ * shows whether something keeps the event loop alive). The bound is a hang check, generous for a
+ * loaded machine, not a timing assertion: a healthy run exits in about two seconds.
+ */
+function runScenario(scenario: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', script, scenario], { timeout: 45_000, killSignal: 'SIGKILL' }, (_error, stdout, stderr) =>
+      resolve({ code: child.exitCode, signal: child.signalCode, stdout, stderr }),
+    );
+  });
+}
+
+// Each scenario is its own process, so they can run side by side.
+describe.concurrent('processes that run flows exit by themselves', () => {
+  it.for([
+    'finished',
+    'failed',
+    'aborted',
+    'broken out of',
+    'take',
+    'worker crashed',
+    'timed out',
+    'abandoned mid-way',
+    'own pool never closed',
+  ])('%s', async (scenario, { expect }) => {
+    const { code, signal, stdout, stderr } = await runScenario(scenario);
+    expect({ code, signal, stderr }).toEqual({ code: 0, signal: null, stderr: '' });
+    expect(stdout).toBe(`done ${scenario}\n`);
+  });
+});
