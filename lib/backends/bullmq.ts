@@ -265,12 +265,12 @@ class BullmqBackend implements PoolBackend {
     await withTimeout(Promise.allSettled([...this.#removals]), bound);
     const events = this.#events;
     const queue = this.#queue;
-    if (events) await withTimeout(events.close(), bound).catch(() => undefined);
-    if (queue) {
-      // close() sends QUIT, which waits for a lost Redis; disconnect() does not.
-      if (this.#down.size > 0) await queue.disconnect().catch(() => undefined);
-      else await withTimeout(queue.close(), bound).catch(() => queue.disconnect());
-    }
+    const connected = !this.#down.has('start');
+    // close() sends QUIT, which waits for a lost Redis; disconnect() does not, but it waits for a
+    // first connection that may never come, which close() does not.
+    const lost = connected && this.#down.size > 0;
+    if (events) await withTimeout(lost ? events.disconnect() : events.close(), bound).catch(() => undefined);
+    if (queue) await withTimeout(lost ? queue.disconnect() : queue.close(), bound).catch(() => undefined);
   }
 
   #runIds(signal: AbortSignal | undefined): RunIds {

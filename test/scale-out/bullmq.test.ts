@@ -1,0 +1,243 @@
+// The BullMQ backend against a real redis-server and real `millrace worker` processes.
+import { setTimeout as delay } from 'node:timers/promises';
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  bullmq,
+  CodeVersionMismatchError,
+  createPool,
+  flow,
+  parallelMap,
+  RedisUnavailableError,
+  reduceBy,
+  starMap,
+  take,
+  TaskError,
+  tasks,
+  unorderedMap,
+  type Pool,
+} from 'millrace';
+import { startRedis, startWorkerProcess, waitForLine, type RedisServer, type WorkerProcess } from './harness.js';
+
+const t = tasks<typeof import('./scale-out.tasks.js')>(new URL('./scale-out.tasks.js', import.meta.url));
+
+let redis: RedisServer;
+const started: WorkerProcess[] = [];
+const inspectors: Queue[] = [];
+
+async function worker(queue: string, extra: readonly string[] = [], env: Record<string, string> = {}): Promise<WorkerProcess> {
+  const process = await startWorkerProcess(redis.url, queue, extra, env);
+  started.push(process);
+  return process;
+}
+
+function remotePool(queue: string, capacity = 4): Pool {
+  return createPool({ backend: bullmq({ connection: redis.url, queue, capacity, redisTimeoutMs: 2_000 }) });
+}
+
+/** A plain BullMQ handle on a queue, to look at what the flows left in Redis. */
+function inspect(queue: string): Queue {
+  const inspector = new Queue(queue, { connection: { host: '127.0.0.1', port: redis.port } });
+  inspectors.push(inspector);
+  return inspector;
+}
+
+beforeAll(async () => {
+  redis = await startRedis();
+  await Promise.all([worker('parity'), worker('parity')]);
+});
+
+afterAll(async () => {
+  await Promise.all(inspectors.map((inspector) => inspector.close()));
+  // SIGKILL: some workers hold jobs that never finish on purpose.
+  await Promise.all(started.map((process) => process.stop('SIGKILL')));
+  await redis?.stop();
+});
+
+describe('the BullMQ backend', () => {
+  it('gives the same results as the local pool: ordered, unordered, starMap, two-tier reduceBy, Map results', async () => {
+    const input = Array.from({ length: 300 }, (_, i) => i);
+    const run = async (pool: Pool) => ({
+      ordered: await flow(input).pipe(parallelMap(t.square, { pool, chunkSize: 16 })).toArray(),
+      unordered: (await flow(input).pipe(unorderedMap(t.square, { pool, chunkSize: 16 })).toArray()).sort((a, b) => a - b),
+      star: await flow(input.map((i): [number, number] => [i, 2 * i])).pipe(starMap(t.add, { pool, chunkSize: 16 })).toArray(),
+      maps: await flow(input).pipe(parallelMap(t.digits, { pool, chunkSize: 16 })).toArray(),
+      reduced: new Map(
+        await flow(input)
+          .pipe(
+            reduceBy(t.bucket, t.collect, { sum: 0, seen: new Set<number>() }, {
+              pool,
+              chunkSize: 16,
+              combine: (a, b) => ({ sum: a.sum + b.sum, seen: new Set([...a.seen, ...b.seen]) }),
+            }),
+          )
+          .toArray(),
+      ),
+    });
+    const local = createPool({ threads: 2 });
+    const remote = remotePool('parity');
+    try {
+      const [expected, actual] = [await run(local), await run(remote)];
+      expect(actual).toEqual(expected);
+      expect(actual.ordered).toEqual(input.map((x) => x * x));
+      expect(actual.maps[12]).toEqual(new Map([['1', 0], ['2', 1]]));
+      expect(actual.reduced.get('b3')?.seen.size).toBe(43);
+    } finally {
+      await Promise.all([local.close(), remote.close()]);
+    }
+  });
+
+  it('reports a task error as the same TaskError, with the item and the remote stack', async () => {
+    const pool = remotePool('parity');
+    try {
+      const error: unknown = await flow(Array.from({ length: 20 }, (_, i) => i))
+        .pipe(parallelMap(t.failOn13, { pool, chunkSize: 4 }))
+        .toArray()
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(TaskError);
+      const taskError = error as TaskError;
+      expect(taskError.item).toBe(13);
+      expect(taskError.index).toBe(13);
+      expect(taskError.task).toMatch(/scale-out\.tasks\.(js|ts)#failOn13$/);
+      const cause = taskError.cause as Error & { code?: string; workerHost?: string };
+      expect(cause.name).toBe('RangeError');
+      expect(cause.code).toBe('E_UNLUCKY');
+      expect(cause.stack).toMatch(/at failOn13 .*scale-out\.tasks\.ts/);
+      expect(cause.workerHost).toMatch(/\/\d+$/);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('completes with nothing lost or duplicated when a worker holding jobs is SIGKILLed', async () => {
+    const doomed = await worker('crash', [], { MILLRACE_TEST_HANG: '1' });
+    await worker('crash');
+    const pool = remotePool('crash');
+    try {
+      const input = Array.from({ length: 60 }, (_, i) => i);
+      const results = flow(input).pipe(unorderedMap(t.squareOrHang, { pool, chunkSize: 2 })).toArray();
+      // The doomed worker now holds jobs it will never finish; killing it leaves them to stalled-job recovery.
+      await waitForLine(doomed.process, 'stdout', /HANGING/, 'the doomed worker');
+      await doomed.stop('SIGKILL');
+      const squares = await results;
+      expect(squares).toHaveLength(input.length);
+      expect([...squares].sort((a, b) => a - b)).toEqual(input.map((x) => x * x));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('leaves no waiting jobs when the flow ends early (take)', async () => {
+    const stuck = await worker('take', ['--concurrency', '1']);
+    const pool = remotePool('take');
+    const queue = inspect('take');
+    try {
+      // Item 0 comes back, every other item hangs on the only worker: what is still waiting stays waiting unless removed.
+      const first = await flow(Array.from({ length: 50 }, (_, i) => i))
+        .pipe(parallelMap(t.firstOnly, { pool, chunkSize: 1 }), take(1))
+        .toArray();
+      expect(first).toEqual([0]);
+      await pool.close();
+      const counts = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'completed');
+      expect(counts).toMatchObject({ waiting: 0, prioritized: 0, delayed: 0, active: 1, completed: 0 });
+    } finally {
+      await pool.close();
+      await stuck.stop('SIGKILL');
+    }
+  });
+
+  it('removes the waiting jobs of an aborted flow', async () => {
+    // No worker serves this queue, so jobs wait until the abort removes them.
+    const pool = remotePool('orphan');
+    const queue = inspect('orphan');
+    const controller = new AbortController();
+    const reason = new Error('stop');
+    const results = flow(Array.from({ length: 20 }, (_, i) => i), { signal: controller.signal })
+      .pipe(parallelMap(t.square, { pool, chunkSize: 1 }))
+      .toArray();
+    while ((await queue.getWaitingCount()) === 0) await delay(10);
+    controller.abort(reason);
+    await expect(results).rejects.toBe(reason);
+    await pool.close();
+    expect(await queue.getJobCounts('waiting', 'active', 'completed', 'failed')).toMatchObject({ waiting: 0, active: 0, completed: 0, failed: 0 });
+  });
+
+  it('refuses a job from another code version clearly', async () => {
+    const other = await worker('version', ['--code-version', 'other-build']);
+    const pool = remotePool('version');
+    try {
+      const error: unknown = await flow([1, 2, 3])
+        .pipe(parallelMap(t.square, { pool }))
+        .toArray()
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(CodeVersionMismatchError);
+      const mismatch = error as CodeVersionMismatchError;
+      expect(mismatch.workerVersion).toBe('other-build');
+      expect(mismatch.jobVersion).toBe('millrace@0.1.0');
+      expect(mismatch.message).toMatch(/"other-build".*"millrace@0\.1\.0"/);
+      expect(other.stderr()).toMatch(/refusing jobs of code version "millrace@0\.1\.0"/);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('lets a worker finish its running job on SIGINT, then exit 0', async () => {
+    const draining = await worker('drain', ['--concurrency', '1']);
+    const pool = remotePool('drain');
+    try {
+      const results: [number, number][] = [];
+      let exited: Promise<number | null> | undefined;
+      let replacement: Promise<WorkerProcess> | undefined;
+      for await (const result of flow([0, 1, 2, 3]).pipe(parallelMap(t.slowSquareWithPid, { pool, chunkSize: 1 }))) {
+        results.push(result);
+        if (results.length === 1) {
+          // BullMQ hands a worker its next job as it completes one: the worker now runs item 1.
+          exited = draining.stop('SIGINT');
+          replacement = exited.then(() => worker('drain'));
+        }
+      }
+      expect(await exited).toBe(0);
+      const next = await replacement!;
+      expect(results.map(([square]) => square)).toEqual([0, 1, 4, 9]);
+      expect(results.map(([, pid]) => pid)).toEqual([draining.process.pid, draining.process.pid, next.process.pid, next.process.pid]);
+      expect(draining.stderr()).toMatch(/SIGINT: finishing 1 running chunk/);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('when Redis is unavailable', () => {
+  it('fails the flow with a clear error when Redis is lost mid-run', async () => {
+    const doomedRedis = await startRedis();
+    const queueWorker = await startWorkerProcess(doomedRedis.url, 'lost');
+    started.push(queueWorker);
+    const pool = createPool({ backend: bullmq({ connection: doomedRedis.url, queue: 'lost', capacity: 2, redisTimeoutMs: 1_000 }) });
+    try {
+      const seen: number[] = [];
+      const error: unknown = await (async () => {
+        for await (const value of flow(Array.from({ length: 20 }, (_, i) => i)).pipe(parallelMap(t.firstOnly, { pool, chunkSize: 1 }))) {
+          seen.push(value);
+          await doomedRedis.stop();
+        }
+      })().catch((caught: unknown) => caught);
+      expect(seen).toEqual([0]);
+      expect(error).toBeInstanceOf(RedisUnavailableError);
+      expect((error as RedisUnavailableError).message).toContain(`127.0.0.1:${doomedRedis.port}`);
+    } finally {
+      await pool.close();
+      await doomedRedis.stop();
+    }
+  }, 30_000);
+
+  it('fails the flow with a clear error when Redis is unreachable from the start', async () => {
+    const gone = await startRedis();
+    await gone.stop();
+    const pool = createPool({ backend: bullmq({ connection: gone.url, queue: 'nowhere', redisTimeoutMs: 500 }) });
+    try {
+      await expect(flow([1, 2]).pipe(parallelMap(t.square, { pool })).toArray()).rejects.toBeInstanceOf(RedisUnavailableError);
+    } finally {
+      await pool.close();
+    }
+  }, 30_000);
+});

@@ -1,0 +1,44 @@
+// Task module for the scale-out tests, run by `millrace worker` processes (through tsx).
+export function square(x: number): number {
+  return x * x;
+}
+export function add(a: number, b: number): number {
+  return a + b;
+}
+/** A Map result: structured clone (not JSON) must carry it through Redis. */
+export function digits(x: number): Map<string, number> {
+  return new Map([...String(x)].map((digit, i) => [digit, i]));
+}
+export function bucket(x: number): string {
+  return `b${x % 7}`;
+}
+export function collect(accumulator: { sum: number; seen: Set<number> }, x: number): { sum: number; seen: Set<number> } {
+  accumulator.sum += x;
+  accumulator.seen.add(x);
+  return accumulator;
+}
+export function failOn13(x: number): number {
+  if (x === 13) throw Object.assign(new RangeError(`unlucky ${x}`), { code: 'E_UNLUCKY' });
+  return x;
+}
+/**
+ * In a worker started with MILLRACE_TEST_HANG=1: announce on stdout, then never finish (the worker
+ * holds the job until it is killed). Elsewhere: square after a short pause.
+ */
+export async function squareOrHang(x: number): Promise<number> {
+  if (process.env['MILLRACE_TEST_HANG'] === '1') {
+    process.stdout.write(`HANGING on ${x}\n`);
+    return new Promise<number>(() => undefined);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 2));
+  return x * x;
+}
+/** Item 0 comes back at once; every other item never finishes. */
+export function firstOnly(x: number): Promise<number> | number {
+  return x === 0 ? 0 : new Promise<number>(() => undefined);
+}
+/** Squares after 150 ms, and says which process did it. */
+export async function slowSquareWithPid(x: number): Promise<[number, number]> {
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  return [x * x, process.pid];
+}
