@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { bind, flow, InvalidOptionError, parallelMap, TaskError, tasks } from 'millrace';
-import { createSlots, open, waitForPassed } from '../fixtures/gates.tasks.js';
+import { bind, createPool, flow, InvalidOptionError, parallelMap, TaskError, tasks } from 'millrace';
+import { createSlots, HELD_DONE, open, waitForPassed } from '../fixtures/gates.tasks.js';
 import { countingPool, maxLead, naturals, operatorContract, probe } from '../fixtures/harness.js';
 
 const math = tasks<typeof import('../fixtures/math.tasks.js')>(new URL('../fixtures/math.tasks.js', import.meta.url));
@@ -37,6 +37,20 @@ describe('parallelMap', () => {
     await waitForPassed(slots, n - 1);
     open(slots);
     expect(await result).toEqual(range(n).map((x) => x * 10));
+  });
+
+  it('releases the worker of a running chunk when the consumer breaks out', async () => {
+    await using single = createPool({ threads: 1 });
+    const slots = createSlots();
+    // Item 1 comes back; item 0 then holds the only worker at a gate that is never opened.
+    for await (const value of flow([1, 0, 2]).pipe(parallelMap(bind(gates.gated, slots, 0), { pool: single, chunkSize: 1, maxInFlight: 3 }))) {
+      expect(value).toBe(10);
+      await waitForPassed(slots, 1);
+      break;
+    }
+    // Had the held chunk kept its worker, this flow would wait for the gate's own timeout first.
+    expect(await flow([3]).pipe(parallelMap(math.square, { pool: single })).toArray()).toEqual([9]);
+    expect(Atomics.load(slots, HELD_DONE)).toBe(0);
   });
 
   it('emits nothing and runs no chunk for an empty input', async () => {
