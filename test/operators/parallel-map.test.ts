@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { bind, createPool, flow, InvalidOptionError, parallelMap, TaskError, tasks } from 'millrace';
+import { bind, createPool, flow, InvalidOptionError, map, parallelMap, TaskError, tasks } from 'millrace';
 import { createSlots, HELD_DONE, open, waitForPassed } from '../fixtures/gates.tasks.js';
 import { countingPool, maxLead, naturals, operatorContract, probe } from '../fixtures/harness.js';
 
@@ -93,6 +93,25 @@ describe('parallelMap', () => {
     expect(lead).toBeLessThanOrEqual(maxInFlight * chunkSize + chunkSize);
     // Not vacuous: the engine did run ahead of the consumer.
     expect(lead).toBeGreaterThanOrEqual(chunkSize);
+    expect(source.stats.returned).toBe(true);
+  });
+
+  it('holds the default bound of twice the thread count in chunks', async () => {
+    const chunkSize = 3;
+    const source = probe(naturals);
+    const { lead } = await maxLead(flow(source).pipe(parallelMap(math.square, { pool, chunkSize })), source.stats, 40);
+    expect(pool.threads).toBe(2);
+    expect(lead).toBeLessThanOrEqual(2 * pool.threads * chunkSize + chunkSize);
+  });
+
+  it('a failing later step cancels the work and closes the source', async () => {
+    const error = new Error('downstream broke');
+    const source = probe(naturals);
+    const failing = map((x: number) => {
+      if (x === 100) throw error;
+      return x;
+    });
+    await expect(flow(source).pipe(parallelMap(math.square, { pool }), failing).toArray()).rejects.toBe(error);
     expect(source.stats.returned).toBe(true);
   });
 
