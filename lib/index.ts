@@ -9,6 +9,7 @@
  * const squares = await flow([1, 2, 3]).pipe(parallelMap(math.square)).toArray(); // [1, 4, 9]
  * ```
  * @packageDocumentation
+ * @module millrace
  */
 export { flow, Flow, type FlowOptions, type FlowSource } from './flow.js';
 export { defineOperator, pipe, type Operator, type OperatorContext } from './operator.js';
