@@ -414,7 +414,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
       },
       (error: unknown) => {
         deadline?.clear();
-        this.#onRejected(chunk, error, timeout);
+        this.#onRejected(chunk, error, timeout, checkClone);
       },
     );
   }
@@ -490,11 +490,13 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     this.#deliver(chunk, outputs);
   }
 
-  #onRejected(chunk: Chunk<In>, error: unknown, timeout: AbortSignal | undefined): void {
+  #onRejected(chunk: Chunk<In>, error: unknown, timeout: AbortSignal | undefined, diagnosing: boolean): void {
     if (this.#stopped) return;
     const spec = this.#spec;
     const timedOut = timeout?.aborted === true && !this.#controller.signal.aborted;
-    if (isCloneError(error) && !timedOut) {
+    // A diagnosis run that dies too was no clone failure (a worker can die with a bare `{}` for
+    // other reasons, e.g. an uncaught non-Error): a crash, not a reason to diagnose forever.
+    if (isCloneError(error) && !timedOut && !diagnosing) {
       // A clone failure rejects before the chunk runs (an item) or kills the worker (a result,
       // which tinypool reports as a bare `{}`). Find the culprit only now, off the fast path.
       const culprit = chunk.items.findIndex((item) => !isCloneable(item));

@@ -342,6 +342,10 @@ class ThreadBackend implements PoolBackend {
       ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
       ...(aliases ? { workerData: { millraceAliases: aliases } } : {}),
     });
+    // tinypool re-emits the error of a worker that dies holding no chunk (terminated while idle)
+    // on the pool itself; unheard, that 'error' event would throw in the main thread and kill the
+    // process. Nothing was lost (the worker is replaced on demand), so there is nothing to report.
+    this.#pool.on('error', () => {});
   }
 
   run(request: ChunkRequest, options: RunChunkOptions = {}): Promise<ChunkResponse> {

@@ -76,20 +76,7 @@ describe('worker death', () => {
 
   it('a worker terminated from outside fails its chunk with a WorkerCrashedError', async () => {
     const dir = tempDir();
-    // See every worker thread created from here on (tinypool's own import of Worker included).
-    const workersSeen: Worker[] = [];
-    const Original = workerThreads.Worker;
-    workerThreads.Worker = class extends Original {
-      constructor(...args: ConstructorParameters<typeof Worker>) {
-        super(...args);
-        workersSeen.push(this);
-      }
-    };
-    syncBuiltinESMExports();
-    onTestFinished(() => {
-      workerThreads.Worker = Original;
-      syncBuiltinESMExports();
-    });
+    const workersSeen = recordWorkers();
     await using pool = createPool({ threads: 1 });
     const flowDone = failure(flow([0]).pipe(parallelMap(bind(crash.slowFirst, dir, -1), { pool })).toArray());
     // Wait until the task runs (it writes started-0), then end its thread from outside.
@@ -114,6 +101,24 @@ describe('worker death', () => {
     expect(await flow(range(4)).pipe(parallelMap(bind(crash.exitOn, -1), { pool })).toArray()).toEqual(range(4));
   });
 
+  it('a worker that dies while idle (terminated from outside) does not bring the main thread down', async () => {
+    const workersSeen = recordWorkers();
+    await using pool = createPool({ threads: 1 });
+    expect(await flow(range(3)).pipe(parallelMap(bind(crash.exitOn, -1), { pool })).toArray()).toEqual(range(3));
+    expect(workersSeen).toHaveLength(1);
+    await workersSeen[0]!.terminate();
+    // The dead worker is replaced on demand: the next flow runs as if nothing happened.
+    expect(await flow(range(3)).pipe(parallelMap(bind(crash.exitOn, -1), { pool })).toArray()).toEqual(range(3));
+    expect(workersSeen).toHaveLength(2);
+  });
+
+  it('an uncaught non-Error thrown asynchronously in a worker fails with a WorkerCrashedError', async () => {
+    await using pool = createPool({ threads: 1 });
+    const error = await failure(flow(range(3)).pipe(parallelMap(bind(crash.throwBareObjectLaterOn, 1), { pool, chunkSize: 1 })).toArray());
+    expect(error).toBeInstanceOf(WorkerCrashedError);
+    expect((error as WorkerCrashedError).items).toEqual([1]);
+  });
+
   it('the timeout counts from when a worker starts the chunk, not while it waits in the queue', async () => {
     const dir = tempDir();
     await using pool = createPool({ threads: 1 });
@@ -123,6 +128,24 @@ describe('worker death', () => {
     expect(await flow(range(6)).pipe(parallelMap(bind(crash.recordAndBlock, dir, 150), options)).toArray()).toEqual(range(6));
   });
 });
+
+/** Records every worker thread created during the current test (tinypool's own import included). */
+function recordWorkers(): Worker[] {
+  const workersSeen: Worker[] = [];
+  const Original = workerThreads.Worker;
+  workerThreads.Worker = class extends Original {
+    constructor(...args: ConstructorParameters<typeof Worker>) {
+      super(...args);
+      workersSeen.push(this);
+    }
+  };
+  syncBuiltinESMExports();
+  onTestFinished(() => {
+    workerThreads.Worker = Original;
+    syncBuiltinESMExports();
+  });
+  return workersSeen;
+}
 
 async function waitForFile(path: string): Promise<void> {
   const { existsSync } = await import('node:fs');
