@@ -60,10 +60,44 @@ export function fromHighland<T>(stream: HighlandStream<T>): AsyncIterable<T> {
  */
 export function toHighlandStream<T>(iterable: AsyncIterable<T>): HighlandStream<T> {
   const readable = Readable.from(iterable, { objectMode: true });
-  return highland<T>(readable, (source: NodeJS.ReadableStream, callback: (error?: Error | null) => void) => {
+  const stream = highland<T>(readable, (source: NodeJS.ReadableStream, callback: (error?: Error | null) => void) => {
     finished(source as Readable, (error) => callback(error ?? null));
     return { onDestroy: () => readable.destroy() };
   });
+  closeWhenAbandoned(stream);
+  return stream;
+}
+
+/**
+ * highland does not tell a stream that its last consumer stopped early (`take`, `slice`, a
+ * destroyed consumer: highland issues 172 and 691), so the flow behind it would stay open. Destroy
+ * such a stream (which closes the flow), and give every stream derived from it (`map`, `filter`,
+ * ... are all made with `consume`) the same rule, so a stop further down reaches the flow too.
+ * `pull` also removes its consumer, but without ending it, so that is left alone.
+ */
+function closeWhenAbandoned(stream: HighlandStream<unknown>): void {
+  const internals = stream as unknown as HighlandInternals;
+  const removeConsumer = internals._removeConsumer;
+  const consume = internals.consume;
+  internals._removeConsumer = function (consumer) {
+    removeConsumer.call(this, consumer);
+    const stoppedEarly = consumer.ended === true || consumer._nil_pushed === true;
+    if (stoppedEarly && !this.ended && !this._nil_pushed && this._consumers.length === 0) stream.destroy();
+  };
+  internals.consume = function (handler) {
+    const derived = consume.call(this, handler);
+    closeWhenAbandoned(derived);
+    return derived;
+  };
+}
+
+/** The highland 2 internals the early-stop fix relies on (not in its typings). */
+interface HighlandInternals {
+  readonly ended: boolean;
+  readonly _nil_pushed: boolean;
+  readonly _consumers: readonly unknown[];
+  _removeConsumer(this: HighlandInternals, consumer: { readonly ended?: boolean; readonly _nil_pushed?: boolean }): void;
+  consume(this: HighlandInternals, handler: unknown): HighlandStream<unknown>;
 }
 
 /**

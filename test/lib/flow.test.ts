@@ -240,6 +240,43 @@ describe('flow sinks', () => {
     expect(values).toEqual([2, 4, 6]);
   });
 
+  it('toHighland: a highland take() closes the flow and its source (unlike highland issues 172 and 691)', async () => {
+    const source = probe(naturals);
+    const values = await new Promise<number[]>((resolve) => flow(source).toHighland().take(2).toArray(resolve));
+    expect(values).toEqual([0, 1]);
+    for (let i = 0; i < 5 && !source.stats.returned; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(source.stats.returned).toBe(true);
+    expect(source.stats.pulled).toBeLessThanOrEqual(3);
+  });
+
+  it('toHighland: a stop further down a highland chain closes the flow too', async () => {
+    const source = probe(naturals);
+    const values = await new Promise<number[]>((resolve) =>
+      flow(source)
+        .toHighland()
+        .map((x) => x * 2)
+        .filter((x) => x % 4 === 0)
+        .take(3)
+        .toArray(resolve),
+    );
+    expect(values).toEqual([0, 4, 8]);
+    for (let i = 0; i < 5 && !source.stats.returned; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(source.stats.returned).toBe(true);
+  });
+
+  it('toHighland: pulling values one at a time does not close the flow between pulls', async () => {
+    const source = probe([1, 2, 3]);
+    const stream = flow(source).toHighland();
+    const pull = (): Promise<unknown> =>
+      new Promise((resolve, reject) => stream.pull((error, value) => (error ? reject(error) : resolve(value))));
+    expect(await pull()).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(source.stats.returned).toBe(false);
+    expect(await pull()).toBe(2);
+    expect(await pull()).toBe(3);
+    expect(highland.isNil(await pull())).toBe(true);
+  });
+
   it('toHighland: destroying the highland stream closes the flow and its source', async () => {
     const source = probe(naturals);
     const stream = flow(source).toHighland();
