@@ -75,7 +75,7 @@ export function toHighlandStream<T>(iterable: AsyncIterable<T>): HighlandStream<
  * ... are all made with `consume`) the same rule, so a stop further down reaches the flow too.
  * `pull` also removes its consumer, but without ending it, so that is left alone.
  */
-function closeWhenAbandoned(stream: HighlandStream<unknown>): void {
+function closeWhenAbandoned<T>(stream: HighlandStream<T>): void {
   const internals = stream as unknown as HighlandInternals;
   const removeConsumer = internals._removeConsumer;
   const consume = internals.consume;
