@@ -6,7 +6,19 @@
  * @packageDocumentation
  */
 
-/** Where progress is drawn: `process.stderr` or anything shaped like it. */
+/**
+ * Where progress is drawn: `process.stderr`, or anything with `write` (and `isTTY`, `columns`
+ * for a live bar).
+ *
+ * @example
+ * ```ts
+ * import { ProgressBar, type ProgressStream } from 'millrace';
+ * const lines: string[] = [];
+ * const stream: ProgressStream = { isTTY: false, write: (text: string) => lines.push(text) };
+ * const bar = new ProgressBar({ stream });
+ * ```
+ * @category Progress
+ */
 export interface ProgressStream {
   /** Writes text. */
   write(text: string): unknown;
@@ -61,7 +73,17 @@ export interface ProgressOptions {
   readonly summary?: boolean;
 }
 
-/** How the work ended, for {@link ProgressBar.stop}. */
+/**
+ * How the work ended, for {@link ProgressBar.stop}.
+ *
+ * @example
+ * ```ts
+ * import { ProgressBar, type ProgressOutcome } from 'millrace';
+ * const outcome: ProgressOutcome = 'done';
+ * new ProgressBar().stop(outcome);
+ * ```
+ * @category Progress
+ */
 export type ProgressOutcome = 'done' | 'stopped';
 
 /**

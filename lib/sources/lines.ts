@@ -40,9 +40,10 @@ export type InputFileProblem = 'missing' | 'not-gzip' | 'corrupt' | 'unreadable'
  *   if (error instanceof InputFileError && error.problem === 'missing') console.error(`no file ${error.path}`);
  * }
  * ```
- * @category Sources
+ * @category Errors
  */
 export class InputFileError extends MillraceError {
+  /** Always `'InputFileError'`; survives a trip through a worker, unlike the class. */
   override name = 'InputFileError';
   /** The file's path as given (or the stream's label). */
   readonly path: string;
@@ -95,7 +96,18 @@ export interface ReadLinesOptions {
   readonly signal?: AbortSignal;
 }
 
-/** What {@link readLines} reads: a file path or `file:` URL, or a byte stream. */
+/**
+ * What {@link readLines} reads: a file path or `file:` URL, or a byte stream (a Node `Readable`
+ * or any async iterable of `Uint8Array` chunks).
+ *
+ * @example
+ * ```ts
+ * import { createReadStream } from 'node:fs';
+ * import type { LineInput } from 'millrace';
+ * const inputs: LineInput[] = ['a.log', new URL('file:///var/log/b.log.gz'), createReadStream('c.log')];
+ * ```
+ * @category Sources
+ */
 export type LineInput = string | URL | Readable | AsyncIterable<Uint8Array>;
 
 const GZIP_NAME = /\.gz$/i;
