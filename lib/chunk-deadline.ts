@@ -8,8 +8,17 @@
  */
 import type { StartClock } from './pool.js';
 
-/** How often a queued chunk is checked for having started (a cheap read of shared memory). */
-const QUEUED_POLL_MS = 25;
+/** How often a chunk not yet started is checked (a cheap read of shared memory). */
+const POLL_MS = 25;
+
+/**
+ * How long loading the task module (and its `setup`) may take before the chunk counts as timed
+ * out: generous, since a cold start (tsx, imports) can take seconds on a loaded machine, but
+ * finite, so a module whose top level never returns cannot hang the flow.
+ */
+export function loadAllowanceMs(budgetMs: number): number {
+  return Math.max(10 * budgetMs, 5_000);
+}
 
 /** A running budget for one chunk; {@link ChunkDeadline.clear} it when the chunk settles. */
 export interface ChunkDeadline {
@@ -32,22 +41,29 @@ export interface ChunkDeadline {
 export function chunkDeadline(budgetMs: number, fromStart: boolean): ChunkDeadline {
   const controller = new AbortController();
   const created = Date.now();
-  const startClock: StartClock | undefined = fromStart ? { origin: created, cell: new Int32Array(new SharedArrayBuffer(4)) } : undefined;
+  const startClock: StartClock | undefined = fromStart ? { origin: created, cell: new Int32Array(new SharedArrayBuffer(8)) } : undefined;
+  const at = (stamp: number): number => created + stamp - 1;
   let timer: NodeJS.Timeout | undefined;
   const check = (): void => {
-    const stamp = startClock ? Atomics.load(startClock.cell, 0) : 1;
-    let wait: number;
-    if (stamp === 0) {
-      wait = Math.min(budgetMs, QUEUED_POLL_MS); // still queued, or its worker is loading the task
+    let deadline: number | undefined;
+    if (!startClock) {
+      deadline = created + budgetMs;
     } else {
-      const startedAt = startClock ? startClock.origin + stamp - 1 : created;
-      wait = startedAt + budgetMs - Date.now();
+      const received = Atomics.load(startClock.cell, 0);
+      const started = Atomics.load(startClock.cell, 1);
+      if (started !== 0) deadline = at(started) + budgetMs;
+      else if (received !== 0) deadline = at(received) + loadAllowanceMs(budgetMs);
+      // else: still queued; no budget runs yet.
     }
-    if (wait <= 0 && stamp !== 0) {
+    const now = Date.now();
+    if (deadline !== undefined && now >= deadline) {
       timer = undefined;
       controller.abort(new DOMException(`the chunk ran longer than its ${budgetMs} ms budget`, 'TimeoutError'));
       return;
     }
+    // Re-check at the deadline, and meanwhile often enough to see the chunk start.
+    const started = startClock !== undefined && Atomics.load(startClock.cell, 1) !== 0;
+    const wait = deadline === undefined ? POLL_MS : started || !startClock ? deadline - now : Math.min(deadline - now, POLL_MS);
     timer = setTimeout(check, Math.max(1, wait));
     // The worker running the chunk keeps the process alive, not this timer.
     timer.unref();

@@ -100,8 +100,9 @@ export interface RunChunkOptions {
 }
 
 /**
- * Shared memory a worker writes once it starts a chunk: `cell[0]` becomes the milliseconds since
- * `origin` (a `Date.now()` value) plus one; 0 means not started yet.
+ * Shared memory a worker writes as it takes up a chunk: `cell[0]` when it receives the chunk,
+ * `cell[1]` when the task module is loaded and the chunk starts running; each as milliseconds since
+ * `origin` (a `Date.now()` value) plus one, 0 meaning not yet.
  *
  * @example
  * ```ts
@@ -113,7 +114,7 @@ export interface RunChunkOptions {
 export interface StartClock {
   /** A `Date.now()` value the stamp counts from. */
   readonly origin: number;
-  /** One 32-bit cell over a `SharedArrayBuffer`. */
+  /** Two 32-bit cells over a `SharedArrayBuffer`: received, started. */
   readonly cell: Int32Array;
 }
 

@@ -132,6 +132,7 @@ function cloneableOrUndefined(value) {
  */
 export default async function runChunk(request) {
   const response = { results: [], failures: [], elapsedMs: 0 };
+  stampStart(request, 0);
   if (request.mode === 'fold') {
     await runFold(request, response);
   } else {
@@ -211,13 +212,13 @@ async function runFold(request, response) {
 }
 
 /**
- * Tells the main thread, through shared memory, that the chunk's task is loaded and running, so
- * its timeout counts from now (see lib/chunk-deadline.ts). A clock that crossed a process
+ * Tells the main thread, through shared memory, that the chunk was received (cell 0) or that its
+ * task is loaded and running (cell 1), so its timeout counts from then (see lib/chunk-deadline.ts). A clock that crossed a process
  * boundary is a copy, not shared memory: writing it is harmless.
  */
-function stampStart(request) {
+function stampStart(request, cell = 1) {
   const clock = request.startClock;
-  if (clock && clock.cell instanceof Int32Array) Atomics.store(clock.cell, 0, Math.max(1, Date.now() - clock.origin + 1));
+  if (clock && clock.cell instanceof Int32Array) Atomics.store(clock.cell, cell, Math.max(1, Date.now() - clock.origin + 1));
 }
 
 /** The failure path for a result that cannot be cloned: find which one, and say so as data. */

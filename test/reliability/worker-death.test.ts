@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { syncBuiltinESMExports } from 'node:module';
@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { bind, createPool, flow, parallelMap, TaskLoadError, TaskTimeoutError, tasks, unorderedMap, WorkerCrashedError } from 'millrace';
 
 const crash = tasks<typeof import('../fixtures/crash.tasks.js')>(new URL('../fixtures/crash.tasks.js', import.meta.url));
+const hangs = tasks<typeof import('../fixtures/crash-load-hang.tasks.js')>(new URL('../fixtures/crash-load-hang.tasks.js', import.meta.url));
 const atLoad = tasks<typeof import('../fixtures/crash-at-load.tasks.js')>(new URL('../fixtures/crash-at-load.tasks.js', import.meta.url));
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -119,6 +120,21 @@ describe('worker death', () => {
     expect((error as WorkerCrashedError).items).toEqual([1]);
   });
 
+  it('with retries, a timed-out chunk runs again on a fresh worker', async () => {
+    const dir = tempDir();
+    await using pool = createPool({ threads: 1 });
+    const options = { pool, chunkSize: 1, timeoutMs: 200, retries: 1 };
+    expect(await flow(range(4)).pipe(parallelMap(bind(crash.spinOnceOn, dir, 2), options)).toArray()).toEqual(range(4));
+    expect(existsSync(join(dir, 'spun-2'))).toBe(true);
+  });
+
+  it('a task module whose top level never returns is ended too (loading has its own, longer allowance)', async () => {
+    await using pool = createPool({ threads: 1 });
+    const error = await failure(flow([1, 2]).pipe(parallelMap(hangs.neverRuns, { pool, timeoutMs: 100 })).toArray());
+    expect(error).toBeInstanceOf(TaskTimeoutError);
+    expect((error as TaskTimeoutError).firstIndex).toBe(0);
+  });
+
   it('the timeout counts from when a worker starts the chunk, not while it waits in the queue', async () => {
     const dir = tempDir();
     await using pool = createPool({ threads: 1 });
@@ -148,7 +164,6 @@ function recordWorkers(): Worker[] {
 }
 
 async function waitForFile(path: string): Promise<void> {
-  const { existsSync } = await import('node:fs');
   for (let i = 0; i < 2_000 && !existsSync(path); i++) await new Promise((resolve) => setTimeout(resolve, 5));
   if (!existsSync(path)) throw new Error(`${path} never appeared`);
 }
