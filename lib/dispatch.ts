@@ -410,11 +410,21 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     running.then(
       (response) => {
         deadline?.clear();
-        this.#onResponse(chunk, response);
+        // User code runs in here (onError, a spec's outputs): whatever it throws ends the flow,
+        // rather than becoming an unhandled rejection and a flow that never settles.
+        try {
+          this.#onResponse(chunk, response);
+        } catch (error) {
+          this.#fail(error);
+        }
       },
       (error: unknown) => {
         deadline?.clear();
-        this.#onRejected(chunk, error, timeout, checkClone);
+        try {
+          this.#onRejected(chunk, error, timeout, checkClone);
+        } catch (failure) {
+          this.#fail(failure);
+        }
       },
     );
   }

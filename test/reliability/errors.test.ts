@@ -121,6 +121,26 @@ describe('error policy: skip and report', () => {
   });
 });
 
+describe('error policy: a throwing onError callback', () => {
+  it('ends the flow with what the callback threw (never an unhandled rejection)', async () => {
+    await using pool = createPool({ threads: 1 });
+    const complaint = new Error('onError gave up');
+    const error = await failure(
+      flow(range(10))
+        .pipe(
+          parallelMap(bind(crash.failMultiplesOf, 4), {
+            pool,
+            onError: () => {
+              throw complaint;
+            },
+          }),
+        )
+        .toArray(),
+    );
+    expect(error).toBe(complaint);
+  });
+});
+
 describe('retries', () => {
   it('re-runs a failing chunk until it succeeds; each item is emitted exactly once', async () => {
     const dir = tempDir();
