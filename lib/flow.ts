@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { FlowConsumedError, MillraceError } from './errors.js';
 import { fromHighland, isHighlandStream, toHighlandStream, type HighlandStream } from './highland.js';
 import { composeOperators, type Operator, type OperatorContext } from './operator.js';
-import { batchReady, DONE, isBatch, isBatchReady, pullBatch, pullFrom, type Batch, type BatchIterator, type BatchPull } from './batch-pull.js';
+import { batchReady, canPullBatch, DONE, isBatch, isBatchReady, pullBatch, pullFrom, type Batch, type BatchIterator, type BatchPull } from './batch-pull.js';
 
 /**
  * What {@link flow} accepts: an array or any iterable, an async iterable, a Node `Readable`
@@ -271,11 +271,33 @@ class FlowIterator<T> implements BatchIterator<T> {
     this.#iterator = build({ signal: this.#controller.signal })[Symbol.asyncIterator]();
   }
 
-  async next(): Promise<IteratorResult<T>> {
-    // One value through the batch path: no promise per step when the value is at hand.
+  next(): Promise<IteratorResult<T>> {
+    return canPullBatch(this.#iterator) ? this.#nextOfBatch() : this.#nextOne();
+  }
+
+  /** One value through the batch path: no promise per step when the value is at hand. */
+  async #nextOfBatch(): Promise<IteratorResult<T>> {
     const pull = this[pullBatch](1);
     const batch = isBatch(pull) ? pull : await pull;
     return batch.items.length > 0 ? { done: false, value: batch.items[0]! } : { done: true, value: undefined };
+  }
+
+  /** `next()` of an inner iterator that does not speak the batch protocol (a stream, a generator). */
+  async #nextOne(): Promise<IteratorResult<T>> {
+    if (this.#done) return { done: true, value: undefined };
+    if (this.#controller.signal.aborted) {
+      const reason: unknown = this.#controller.signal.reason;
+      await this.#close();
+      throw reason;
+    }
+    let result: IteratorResult<T>;
+    try {
+      result = await this.#iterator.next();
+    } catch (error) {
+      return this.#fail(error);
+    }
+    if (result.done) await this.#close();
+    return result;
   }
 
   get [batchReady](): boolean {
