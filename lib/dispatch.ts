@@ -126,6 +126,10 @@ export function checkParallelOptions(options: ParallelOptions): void {
   checkInteger('chunkSize', options.chunkSize, 1);
   checkInteger('maxInFlight', options.maxInFlight, 1);
   checkInteger('retries', options.retries, 0);
+  if (options.transfer !== undefined && (options.retries ?? 0) > 0) {
+    // A retry would send the chunk again, but its transferred buffers now belong to the dead worker.
+    throw new InvalidOptionError('retries', options.retries, '0 when `transfer` is set (moved buffers cannot be sent again)');
+  }
   if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) {
     throw new InvalidOptionError('timeoutMs', options.timeoutMs, 'a positive number of milliseconds');
   }

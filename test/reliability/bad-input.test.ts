@@ -139,6 +139,12 @@ describe('wrong option values are rejected when the operator or pool is built', 
     }
   });
 
+  it('retries cannot be combined with transfer (moved buffers cannot be sent twice)', () => {
+    const transfer = (item: Uint8Array): ArrayBuffer[] => [item.buffer as ArrayBuffer];
+    expect(() => unorderedMap(crash.byteLength, { transfer, retries: 1 })).toThrow(InvalidOptionError);
+    expect(() => unorderedMap(crash.byteLength, { transfer, retries: 0 })).not.toThrow();
+  });
+
   it('onError must be "fail" or a function', () => {
     expect(() => parallelMap(math.square, { onError: 'skip' as unknown as 'fail' })).toThrow(InvalidOptionError);
   });
