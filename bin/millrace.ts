@@ -87,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
         process.exit(130);
       }
       stopping = true;
-      log(`millrace worker: ${signal}: finishing ${worker.active} running chunk(s), then exiting (${signal} again to exit now)`);
+      log(`millrace worker: ${signal}: taking no more jobs; finishing the running ones, then exiting (${signal} again to exit now)`);
       worker.close().then(
         () => resolve(0),
         (error: unknown) => {

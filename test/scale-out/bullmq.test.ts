@@ -15,6 +15,7 @@ import {
   TaskError,
   tasks,
   unorderedMap,
+  WorkerCrashedError,
   type Pool,
 } from 'millrace';
 import { startRedis, startWorkerProcess, waitForLine, type RedisServer, type WorkerProcess } from './harness.js';
@@ -104,6 +105,21 @@ describe('the BullMQ backend', () => {
       expect(cause.code).toBe('E_UNLUCKY');
       expect(cause.stack).toMatch(/at failOn13 .*scale-out\.tasks\.ts/);
       expect(cause.workerHost).toMatch(/\/\d+$/);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('fails the flow with a WorkerCrashedError when a task ends its worker thread', async () => {
+    const pool = remotePool('parity');
+    try {
+      const error: unknown = await flow([0, 1, 2, 3, 4])
+        .pipe(parallelMap(t.exitOn3, { pool, chunkSize: 1 }))
+        .toArray()
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(WorkerCrashedError);
+      expect((error as WorkerCrashedError).items).toEqual([3]);
+      expect((error as WorkerCrashedError).exitCode).toBe(3);
     } finally {
       await pool.close();
     }
@@ -200,7 +216,7 @@ describe('the BullMQ backend', () => {
       const next = await replacement!;
       expect(results.map(([square]) => square)).toEqual([0, 1, 4, 9]);
       expect(results.map(([, pid]) => pid)).toEqual([draining.process.pid, draining.process.pid, next.process.pid, next.process.pid]);
-      expect(draining.stderr()).toMatch(/SIGINT: finishing 1 running chunk/);
+      expect(draining.stderr()).toMatch(/SIGINT: taking no more jobs; finishing the running ones/);
     } finally {
       await pool.close();
     }

@@ -42,3 +42,8 @@ export async function slowSquareWithPid(x: number): Promise<[number, number]> {
   await new Promise((resolve) => setTimeout(resolve, 150));
   return [x * x, process.pid];
 }
+/** Ends its worker thread (not the worker process) on item 3. */
+export function exitOn3(x: number): number {
+  if (x === 3) process.exit(3);
+  return x;
+}
