@@ -103,15 +103,47 @@ function serializeError(error, depth = 0) {
     }
     return { name: 'NonErrorThrown', message: `the task threw a non-Error value: ${text}`, fields: { value: cloneableOrUndefined(error) } };
   }
+  // Errors are user objects: any property read may throw (a getter, a Proxy). A field that cannot
+  // be read is dropped; the error still crosses as a task failure, never as a dead worker.
+  const read = (key) => {
+    try {
+      return error[key];
+    } catch {
+      return undefined;
+    }
+  };
   const fields = {};
-  for (const key of Object.keys(error)) {
+  let keys = [];
+  try {
+    keys = Object.keys(error);
+  } catch {
+    // a Proxy that refuses to list its keys: no fields
+  }
+  for (const key of keys) {
     if (key === 'cause') continue;
-    const value = cloneableOrUndefined(error[key]);
+    const value = cloneableOrUndefined(read(key));
     if (value !== undefined) fields[key] = value;
   }
-  const result = { name: error.name, message: error.message, stack: error.stack, fields };
-  if (error.cause !== undefined && depth < 4) result.cause = serializeError(error.cause, depth + 1);
+  const name = read('name');
+  const message = read('message');
+  const stack = read('stack');
+  const result = {
+    name: typeof name === 'string' ? name : 'Error',
+    message: typeof message === 'string' ? message : safeString(message),
+    stack: typeof stack === 'string' ? stack : undefined,
+    fields,
+  };
+  const cause = read('cause');
+  if (cause !== undefined && depth < 4) result.cause = serializeError(cause, depth + 1);
   return result;
+}
+
+function safeString(value) {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }
 
 function cloneableOrUndefined(value) {

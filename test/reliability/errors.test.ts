@@ -201,6 +201,16 @@ describe('error objects across the thread boundary', () => {
     expect((cause.cause as Error).message).toBe('root cause');
   });
 
+  it('an error with a field that throws when read still crosses, minus that field', async () => {
+    await using pool = createPool({ threads: 1 });
+    const error = await failure(flow(range(3)).pipe(parallelMap(bind(crash.hostileErrorOn, 2), { pool })).toArray());
+    expect(error).toBeInstanceOf(TaskError);
+    const cause = (error as TaskError).cause as Error & Record<string, unknown>;
+    expect(cause.message).toBe('hostile 2');
+    expect(cause['code']).toBe('E_HOSTILE');
+    expect('trap' in cause).toBe(false);
+  });
+
   it('a long or odd item gets a short, safe preview', async () => {
     const item = { text: 'x'.repeat(1000) };
     const error = new TaskError({ task: 't#f', item, index: 0, cause: new Error('no') });
