@@ -20,6 +20,7 @@
  * @category Errors
  */
 export class MillraceError extends Error {
+  /** The class's name, as `error.name` and stack traces show it (each subclass sets its own). */
   override name = 'MillraceError';
 }
 

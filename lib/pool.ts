@@ -10,11 +10,24 @@ import type { TransferListItem } from 'node:worker_threads';
 import { Tinypool } from 'tinypool';
 import { checkInteger, MillraceError, type SerializedError } from './errors.js';
 
-/** One task reference as the worker sees it. */
+/**
+ * One task reference as the worker sees it: plain data (a {@link TaskRef} is one).
+ *
+ * @example
+ * ```ts
+ * import type { TaskSpec } from 'millrace';
+ * const square: TaskSpec = { moduleUrl: 'file:///app/math.tasks.js', exportName: 'square', boundArgs: [], setupArgs: [] };
+ * ```
+ * @category Authoring
+ */
 export interface TaskSpec {
+  /** The task module's URL. */
   readonly moduleUrl: string;
+  /** The exported function to call. */
   readonly exportName: string;
+  /** Leading arguments passed before each item (see {@link bind}). */
   readonly boundArgs: readonly unknown[];
+  /** Arguments for the module's `setup` export, run once per worker. */
   readonly setupArgs: readonly unknown[];
 }
 
@@ -34,8 +47,11 @@ export interface TaskSpec {
  */
 export type ChunkRequest =
   | {
+      /** Call `task` on each item; one result per item. */
       readonly mode: 'call';
+      /** The task to call. */
       readonly task: TaskSpec;
+      /** The chunk's items. */
       readonly items: readonly unknown[];
       /** Spread each item (a tuple) into the task's arguments. */
       readonly spread?: boolean;
@@ -45,12 +61,19 @@ export type ChunkRequest =
       readonly checkClone?: boolean;
     }
   | {
+      /** Fold the items by key inside the worker; one `[key, partial]` pair per key. */
       readonly mode: 'fold';
+      /** Gives each item's key. */
       readonly keyTask: TaskSpec;
+      /** `(accumulator, item) => accumulator`. */
       readonly foldTask: TaskSpec;
+      /** Each key's first accumulator (structured-cloned per key). */
       readonly initial: unknown;
+      /** The chunk's items. */
       readonly items: readonly unknown[];
+      /** Keep going after a failing item. */
       readonly continueOnError?: boolean;
+      /** Clone-check each partial and report the first that fails (the diagnosis path). */
       readonly checkClone?: boolean;
     };
 
@@ -68,13 +91,30 @@ export interface ChunkResponse {
   /** One result per item ('call'), or `[key, partial]` pairs ('fold'). */
   results: unknown[];
   /** Items that threw, by index within the chunk. */
-  failures: { index: number; error: SerializedError }[];
+  failures: {
+    /** The item's index within the chunk. */
+    index: number;
+    /** What the task threw, as plain data. */
+    error: SerializedError;
+  }[];
   /** Time the worker spent on the chunk, for adaptive chunk sizing. */
   elapsedMs: number;
   /** The task module or export could not be loaded. */
-  loadError?: { message: string; available: string[]; cause?: SerializedError };
+  loadError?: {
+    /** What went wrong. */
+    message: string;
+    /** The functions the module does export. */
+    available: string[];
+    /** The import's error, when the module itself failed to load. */
+    cause?: SerializedError;
+  };
   /** Set on the diagnosis path: the first result that could not be cloned. */
-  cloneFailure?: { index: number; message: string };
+  cloneFailure?: {
+    /** The item's index within the chunk. */
+    index: number;
+    /** The clone error's message. */
+    message: string;
+  };
 }
 
 /**
@@ -88,13 +128,20 @@ export interface ChunkResponse {
  * @category Authoring
  */
 export interface RunChunkOptions {
-  /** Aborting it drops the chunk if queued, or ends the worker running it. */
+  /**
+   * Aborting it drops the chunk if queued, or ends the worker running it.
+   * @defaultValue none
+   */
   readonly signal?: AbortSignal;
-  /** Buffers to move to the worker instead of copying. */
+  /**
+   * Buffers to move to the worker instead of copying.
+   * @defaultValue nothing is transferred
+   */
   readonly transferList?: readonly TransferListItem[];
   /**
    * Where a backend that sets {@link PoolBackend.reportsStart} records when a worker starts the
    * chunk (after loading its task module), so a timeout does not count queueing time.
+   * @defaultValue none: timeouts count from submission
    */
   readonly startClock?: StartClock;
 }
@@ -197,8 +244,11 @@ export interface PoolOptions {
    * @defaultValue no limits
    */
   readonly resourceLimits?: {
+    /** The main heap's limit, in megabytes. */
     readonly maxOldGenerationSizeMb?: number;
+    /** The young generation's limit, in megabytes. */
     readonly maxYoungGenerationSizeMb?: number;
+    /** The thread's stack size, in megabytes. */
     readonly stackSizeMb?: number;
   };
   /**
