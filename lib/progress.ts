@@ -215,7 +215,9 @@ export class ProgressBar {
   #draw(): void {
     this.draws++;
     // Carriage return and erase-line: redraw in place.
-    this.#stream.write(`\r\x1b[2K${this.barLine((this.#stream.columns ?? 80) - 1)}`);
+    // One column short of the width, so the cursor never wraps; some terminals report 0 columns.
+    const columns = this.#stream.columns !== undefined && this.#stream.columns > 1 ? this.#stream.columns : 80;
+    this.#stream.write(`\r\x1b[2K${this.barLine(columns - 1)}`);
   }
 }
 

@@ -50,6 +50,12 @@ describe('progress', () => {
     expect(text).toMatch(/4\/4 files 100% · .* files\/s · \d+:\d\d · ETA 0:00\n$/);
   });
 
+  it('draws a readable bar when the terminal reports no width', async () => {
+    const stream = { ...recorder(true), columns: 0 };
+    await flow([1]).pipe(progress({ total: 1, stream })).toArray();
+    expect(stream.text()).toMatch(/1\/1 items 100%/);
+  });
+
   it('shows a count and a rate when the total is unknown', () => {
     const bar = new ProgressBar({ label: 'lines', stream: recorder(true) });
     bar.start();
