@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,6 +95,11 @@ describe('readLines', () => {
     expect(error).toMatchObject({ path: at('truncated.log.gz'), problem: 'corrupt' });
   });
 
+  it('fails with an error naming a path that cannot be read as a file', async () => {
+    const error = await readLines(dir).toArray().catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'InputFileError', path: dir, problem: 'unreadable' });
+  });
+
   it('opens nothing until consumed, and stops early', async () => {
     // A missing file fails only when read: building the flow does not touch the disk.
     const lazy = readLines(at('missing-but-never-read.log'));
@@ -105,6 +111,15 @@ describe('readLines', () => {
       if (++seen === 5) break;
     }
     expect(seen).toBe(5);
+  });
+
+  it('destroys the byte stream when the consumer stops early', async () => {
+    const source = Readable.from((function* () {
+      for (let i = 0; ; i++) yield Buffer.from(`line ${i}\n`);
+    })(), { objectMode: false });
+    expect(await readLines(source).pipe(take(2)).toArray()).toEqual(['line 0', 'line 1']);
+    await finished(source).catch(() => undefined);
+    expect(source.destroyed).toBe(true);
   });
 
   it('stops with the signal reason when aborted', async () => {
