@@ -80,6 +80,8 @@ export class Flow<T> implements AsyncIterable<T> {
   /**
    * Adds steps to the pipeline; the output type flows through each.
    *
+   * @param op1 - the first step, taking this flow's items; each further step (`op2` to `op9`) takes
+   *   what the one before emits
    * @returns a new flow; this one must not be used again
    * @throws {@link FlowConsumedError} if this flow was already consumed or piped
    */
@@ -116,6 +118,7 @@ export class Flow<T> implements AsyncIterable<T> {
    * Iterates the flow's values. Leaving the loop early (`break`, `return`, a throw) closes the
    * source and cancels outstanding work.
    *
+   * @returns the iterator (`for await` calls this)
    * @throws {@link FlowConsumedError} on a second consumption
    */
   [Symbol.asyncIterator](): AsyncIterator<T> {

@@ -75,6 +75,7 @@ export function defineOperator<In, Out>(
 /**
  * Composes operators into one, left to right, with the types flowing through.
  *
+ * @param op1 - the first step; each further step (`op2` to `op8`) takes what the one before emits
  * @returns an {@link Operator} from the first step's input to the last step's output
  * @example
  * ```ts

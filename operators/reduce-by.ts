@@ -58,6 +58,18 @@ export function reduceBy<T, K, A>(
   reducer: (accumulator: A, item: T) => A,
   initial: A | (() => A),
 ): Operator<T, [K, A]>;
+/**
+ * The two-tier form of {@link reduceBy}: each chunk is folded by key inside a worker, and the
+ * partial accumulators are merged on the main thread with `options.combine`.
+ *
+ * @param key - a task giving the item's key
+ * @param reducer - a task `(accumulator, item) => accumulator`
+ * @param initial - the first accumulator of each key (structured-cloned per key)
+ * @param options - `combine` (required: merges two partials of a key) and the worker options of
+ *   {@link ParallelOptions}
+ * @returns an {@link Operator} emitting one `[key, accumulator]` pair per key
+ * @throws {@link InvalidOptionError} without `combine`, or for bad worker options
+ */
 export function reduceBy<T, K, A>(
   key: TaskRef<[T], K>,
   reducer: TaskRef<[A, T], A>,
