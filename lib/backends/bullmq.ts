@@ -64,6 +64,13 @@ export interface BullmqOptions {
    */
   readonly prefix?: string;
   /**
+   * How often chunks still waiting for a result are checked in Redis. A chunk whose job vanished
+   * without a result reaching the flow (removed by hand, or its completion event trimmed away
+   * before it was read) is queued again after two checks, so it is never waited on forever.
+   * @defaultValue `5_000`
+   */
+  readonly recheckMs?: number;
+  /**
    * How many failed jobs (infrastructure failures only: task errors complete their job) BullMQ
    * keeps for inspection; completed jobs are always removed once their result is delivered.
    * @defaultValue `0`
@@ -105,6 +112,10 @@ interface Pending {
   /** Settles when the job is in Redis (or failed to get there). */
   added: Promise<unknown> | undefined;
   detach(): void;
+  /** What was queued, to queue it again if the job vanishes. */
+  readonly data: JobData;
+  /** Consecutive rechecks that found no job and no result. */
+  missing: number;
 }
 
 /** Per-flow job numbering: one run id per signal (dispatch gives each flow its own). */
@@ -134,6 +145,9 @@ class BullmqBackend implements PoolBackend {
   readonly #connection: ReturnType<typeof redisClientOptions>;
   readonly #redisTimeoutMs: number;
   readonly #removeOnFail: NonNullable<JobsOptions['removeOnFail']>;
+  readonly #recheckMs: number;
+  #recheckTimer: NodeJS.Timeout | undefined;
+  #rechecking = false;
   readonly #started: Promise<Queue>;
   readonly #pending = new Map<string, Pending>();
   readonly #runs = new WeakMap<AbortSignal, RunIds>();
@@ -155,8 +169,9 @@ class BullmqBackend implements PoolBackend {
     }
     checkInteger('capacity', options.capacity, 1);
     checkInteger('keepFailedJobs', options.keepFailedJobs, 0);
-    if (options.redisTimeoutMs !== undefined && !(options.redisTimeoutMs > 0)) {
-      throw new InvalidOptionError('redisTimeoutMs', options.redisTimeoutMs, 'a positive number of milliseconds');
+    for (const option of ['redisTimeoutMs', 'recheckMs'] as const) {
+      const value = options[option];
+      if (value !== undefined && !(value > 0)) throw new InvalidOptionError(option, value, 'a positive number of milliseconds');
     }
     this.capacity = options.capacity ?? 4;
     this.#queueName = options.queue;
@@ -167,6 +182,7 @@ class BullmqBackend implements PoolBackend {
     this.#connection = redisClientOptions(options.connection);
     this.#redisTimeoutMs = options.redisTimeoutMs ?? 10_000;
     this.#removeOnFail = options.keepFailedJobs ? { count: options.keepFailedJobs } : true;
+    this.#recheckMs = options.recheckMs ?? 5_000;
     this.#armWatchdog();
     this.#started = this.#start();
     // Failures surface through run(); keep an unobserved start from crashing the process.
@@ -234,28 +250,76 @@ class BullmqBackend implements PoolBackend {
         reject,
         added: undefined,
         detach: () => signal?.removeEventListener('abort', onAbort),
+        data,
+        missing: 0,
       };
       this.#pending.set(jobId, pending);
       signal?.addEventListener('abort', onAbort, { once: true });
-      pending.added = this.#started
-        .then((queue) =>
-          queue.add(data.task, data, { jobId, attempts: 1, removeOnComplete: true, removeOnFail: this.#removeOnFail }),
-        )
-        .catch((error: unknown) => {
-          this.#settle(jobId, {
-            error:
-              error instanceof MillraceError
-                ? error
-                : new MillraceError(`Could not queue job ${jobId} on ${this.#endpoint} (queue ${this.#queueName}): ${describe(error)}`, { cause: error }),
-          });
-        });
+      this.#add(jobId, pending);
+      this.#recheckTimer ??= setInterval(() => void this.#recheck(), this.#recheckMs).unref();
     });
+  }
+
+  #add(jobId: string, pending: Pending): void {
+    const { data } = pending;
+    pending.added = this.#started
+      .then((queue) => queue.add(data.task, data, { jobId, attempts: 1, removeOnComplete: true, removeOnFail: this.#removeOnFail }))
+      .catch((error: unknown) => {
+        this.#settle(jobId, {
+          error:
+            error instanceof MillraceError
+              ? error
+              : new MillraceError(`Could not queue job ${jobId} on ${this.#endpoint} (queue ${this.#queueName}): ${describe(error)}`, { cause: error }),
+        });
+      });
+  }
+
+  /**
+   * The safety net under the event stream: a job that is gone from Redis while its chunk still
+   * waits had its result (or failure) lost on the way; queue it again (at-least-once). Two misses
+   * in a row, because a result can be in the stream, not yet read, just after its job is removed.
+   */
+  async #recheck(): Promise<void> {
+    if (this.#pending.size === 0) {
+      clearInterval(this.#recheckTimer);
+      this.#recheckTimer = undefined;
+      return;
+    }
+    const queue = this.#queue;
+    if (this.#rechecking || !queue || this.#down.size > 0) return;
+    this.#rechecking = true;
+    try {
+      for (const [jobId, pending] of [...this.#pending]) {
+        await pending.added;
+        if (this.#pending.get(jobId) !== pending) continue;
+        const state = await queue.getJobState(jobId);
+        if (this.#pending.get(jobId) !== pending) continue;
+        if (state === 'failed' || state === 'completed') {
+          // Only when BullMQ keeps finished jobs (keepFailedJobs): the event was missed, the job is there.
+          const job = await queue.getJob(jobId);
+          if (job && state === 'failed') this.#onFailed(jobId, job.failedReason);
+          else if (job) this.#onCompleted(jobId, job.returnvalue);
+        } else if (state === 'unknown') {
+          if (++pending.missing >= 2) {
+            pending.missing = 0;
+            this.#add(jobId, pending);
+          }
+        } else {
+          pending.missing = 0;
+        }
+      }
+    } catch {
+      // Redis trouble: the watchdog deals with it; check again next time.
+    } finally {
+      this.#rechecking = false;
+    }
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#downTimer);
+    clearInterval(this.#recheckTimer);
     const closed = new MillraceError('The pool is closed');
     for (const [jobId, pending] of [...this.#pending]) {
       this.#settle(jobId, { error: closed });

@@ -178,6 +178,21 @@ describe('the BullMQ backend', () => {
     expect(await queue.getJobCounts('waiting', 'active', 'completed', 'failed')).toMatchObject({ waiting: 0, active: 0, completed: 0, failed: 0 });
   });
 
+  it('queues a chunk again when its job vanishes from Redis before a result came back', async () => {
+    const pool = createPool({ backend: bullmq({ connection: redis.url, queue: 'vanish', capacity: 2, recheckMs: 100 }) });
+    const queue = inspect('vanish');
+    try {
+      // No worker yet: the jobs wait, and are then deleted behind the flow's back.
+      const results = flow([1, 2]).pipe(parallelMap(t.square, { pool, chunkSize: 1 })).toArray();
+      while ((await queue.getWaitingCount()) < 2) await delay(10);
+      for (const job of await queue.getWaiting()) await queue.remove(job.id!);
+      await worker('vanish');
+      expect(await results).toEqual([1, 4]);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('refuses a job from another code version clearly', async () => {
     const other = await worker('version', ['--code-version', 'other-build']);
     const pool = remotePool('version');
