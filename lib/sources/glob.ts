@@ -3,7 +3,7 @@
  *
  * @packageDocumentation
  */
-import fastGlob from 'fast-glob';
+import type fastGlob from 'fast-glob';
 import { InvalidOptionError } from '../errors.js';
 import { flow, type Flow } from '../flow.js';
 
@@ -88,6 +88,9 @@ class PathIterator implements AsyncIterator<string> {
   async next(): Promise<IteratorResult<string>> {
     if (this.#done) return { done: true, value: undefined };
     if (!this.#iterator) {
+      // Loaded on first use: task modules import 'millrace' in every worker, and most never glob.
+      const { default: fastGlob } = await import('fast-glob');
+      if (this.#done) return { done: true, value: undefined };
       this.#stream = fastGlob.stream(this.#patterns, { ...this.#options, objectMode: false, stats: false }) as NodeJS.ReadableStream & { destroy(): void };
       this.#iterator = (this.#stream as AsyncIterable<string>)[Symbol.asyncIterator]();
     }
