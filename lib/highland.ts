@@ -120,7 +120,9 @@ export function throughHighland<In, Out>(
 ): (stream: HighlandStream<In>) => HighlandStream<Out> {
   return (stream) => {
     const controller = new AbortController();
-    signal?.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+    // An already-aborted signal fires no event: check it first.
+    if (signal?.aborted) controller.abort(signal.reason);
+    else signal?.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
     return toHighlandStream(operator(fromHighland(stream), { signal: controller.signal }));
   };
 }
