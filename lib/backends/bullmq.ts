@@ -185,8 +185,9 @@ class BullmqBackend implements PoolBackend {
     this.#recheckMs = options.recheckMs ?? 5_000;
     this.#armWatchdog();
     this.#started = this.#start();
-    // Failures surface through run(); keep an unobserved start from crashing the process.
-    this.#started.catch(() => undefined);
+    // Failures surface through run() (each chunk rejects with the start's error); a start that
+    // failed (no bullmq package) has no connection for the watchdog to wait on.
+    this.#started.catch(() => this.#up('start'));
   }
 
   async #start(): Promise<Queue> {

@@ -130,7 +130,8 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
   }
   // Chunks run on threads, not on this event loop, so lock renewals stay on time however long a
   // chunk computes (a blocked loop would let the lock lapse and the job run twice).
-  const pool = createPool({ threads: concurrency });
+  // Idle threads stay a while: a restarted thread reloads its task modules and runs `setup` again.
+  const pool = createPool({ threads: concurrency, idleTimeoutMs: 600_000 });
   let active = 0;
   const refusedVersions = new Set<string>();
 
