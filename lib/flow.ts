@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import { FlowConsumedError, MillraceError } from './errors.js';
 import { fromHighland, isHighlandStream, toHighlandStream, type HighlandStream } from './highland.js';
-import { composeOperators, type Operator, type OperatorContext } from './operator.js';
+import { abortable, composeOperators, type Operator, type OperatorContext } from './operator.js';
 import { batchReady, canPullBatch, DONE, isBatch, isBatchReady, pullBatch, pullFrom, type Batch, type BatchIterator, type BatchPull } from './batch-pull.js';
 
 /**
@@ -290,12 +290,13 @@ class FlowIterator<T> implements BatchIterator<T> {
     if (this.#done) return { done: true, value: undefined };
     if (this.#controller.signal.aborted) {
       const reason: unknown = this.#controller.signal.reason;
+      await this.#closeSteps();
       await this.#close();
       throw reason;
     }
     let result: IteratorResult<T>;
     try {
-      result = await this.#iterator.next();
+      result = await abortable(this.#iterator.next(), this.#controller.signal);
     } catch (error) {
       return this.#fail(error);
     }
@@ -313,8 +314,7 @@ class FlowIterator<T> implements BatchIterator<T> {
       const reason: unknown = this.#controller.signal.reason;
       // Steps paused at a yield have no read pending on the signal, so they would not notice the
       // abort: close them, which closes the source.
-      const closeSteps = Promise.resolve(this.#iterator.return?.()).catch(() => undefined);
-      return closeSteps.then(() => this.#close()).then(() => Promise.reject(reason));
+      return this.#closeSteps().then(() => this.#close()).then(() => Promise.reject(reason));
     }
     let pull: BatchPull<T>;
     try {
@@ -323,7 +323,8 @@ class FlowIterator<T> implements BatchIterator<T> {
       return this.#fail(error);
     }
     if (isBatch(pull)) return pull.done ? this.#close().then(() => pull) : pull;
-    return pull.then(
+    // Raced against the signal: with no steps, nothing else would notice an abort during a read.
+    return abortable(pull, this.#controller.signal).then(
       async (batch) => {
         if (batch.done) await this.#close();
         return batch;
@@ -332,7 +333,14 @@ class FlowIterator<T> implements BatchIterator<T> {
     );
   }
 
+  /** Closes the steps, and so the source; a failure while closing is not the flow's result. */
+  #closeSteps(): Promise<unknown> {
+    return Promise.resolve(this.#iterator.return?.()).catch(() => undefined);
+  }
+
   async #fail(error: unknown): Promise<never> {
+    // An abort rejected a pending read: close the steps and the source without waiting on that read.
+    if (this.#controller.signal.aborted) void this.#closeSteps();
     await this.#close();
     // An abort surfaces as the user's reason, whichever step noticed it first.
     throw this.#userSignal?.aborted ? this.#userSignal.reason : error;
@@ -384,10 +392,29 @@ export function flow<T>(source: FlowSource<T>, options: FlowOptions = {}): Flow<
 /** Any accepted source as an async iterable whose `return()` stops it. */
 export function toAsyncIterable<T>(source: FlowSource<T>): AsyncIterable<T> {
   if (isHighlandStream(source)) return fromHighland(source as HighlandStream<T>);
-  if (source instanceof Readable) return source as AsyncIterable<T>;
+  if (source instanceof Readable) return fromReadable<T>(source);
   if (typeof (source as AsyncIterable<T>)[Symbol.asyncIterator] === 'function') return source as AsyncIterable<T>;
   if (typeof (source as Iterable<T>)[Symbol.iterator] === 'function') return fromIterable(source as Iterable<T>);
   throw new TypeError(`flow() needs an iterable, an async iterable, a Readable or a highland stream, not ${typeof source}`);
+}
+
+/**
+ * A Readable as an async iterable whose `return()` destroys it at once: the Readable's own iterator
+ * queues `return()` behind a pending read, so a stream with no data yet would never be closed.
+ */
+function fromReadable<T>(readable: Readable): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      const iterator = readable[Symbol.asyncIterator]() as AsyncIterator<T>;
+      return {
+        next: () => iterator.next(),
+        return: () => {
+          readable.destroy();
+          return Promise.resolve({ done: true, value: undefined });
+        },
+      };
+    },
+  };
 }
 
 /**

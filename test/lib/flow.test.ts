@@ -131,6 +131,67 @@ describe('flow sources', () => {
   });
 });
 
+describe('aborting a flow', () => {
+  /** A source whose reads never settle until it is closed. */
+  function stuckSource(): AsyncIterable<number> & { closed: boolean } {
+    const state = {
+      closed: false,
+      [Symbol.asyncIterator]: (): AsyncIterator<number> => ({
+        next: () => new Promise<IteratorResult<number>>(() => undefined),
+        return: async () => {
+          state.closed = true;
+          return { done: true, value: undefined };
+        },
+      }),
+    };
+    return state;
+  }
+
+  it('rejects with signal.reason while a read of the source is pending (no steps), and closes it', async () => {
+    const source = stuckSource();
+    const controller = new AbortController();
+    const reason = new Error('gave up waiting');
+    const pending = flow(source, { signal: controller.signal }).toArray();
+    await new Promise((resolve) => setImmediate(resolve));
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    expect(source.closed).toBe(true);
+  });
+
+  it('rejects with signal.reason while a read is pending through steps, and closes the source', async () => {
+    const source = stuckSource();
+    const controller = new AbortController();
+    const reason = new Error('gave up waiting');
+    const pending = flow(source, { signal: controller.signal }).pipe(map((x: number) => x)).toArray();
+    await new Promise((resolve) => setImmediate(resolve));
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    expect(source.closed).toBe(true);
+  });
+
+  it('rejects with signal.reason while a Readable has no data yet, and destroys it', async () => {
+    const idle = new Readable({ objectMode: true, read() {} });
+    const controller = new AbortController();
+    const reason = new Error('stream too slow');
+    const pending = flow(idle, { signal: controller.signal }).toArray();
+    await new Promise((resolve) => setImmediate(resolve));
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    expect(idle.destroyed).toBe(true);
+  });
+
+  it('closes a generator source when aborted between values (no steps)', async () => {
+    const { iterable, state } = countingGenerator();
+    const controller = new AbortController();
+    const reason = new Error('enough');
+    const run = async (): Promise<void> => {
+      for await (const x of flow(iterable, { signal: controller.signal })) if (x === 2) controller.abort(reason);
+    };
+    await expect(run()).rejects.toBe(reason);
+    expect(state.finalized).toBe(true);
+  });
+});
+
 describe('a flow is consumed once', () => {
   it('a second toArray rejects with FlowConsumedError', async () => {
     const numbers = flow([1, 2]);
