@@ -48,6 +48,19 @@ describe('tasks references', () => {
   });
 });
 
+describe('values crossing threads', () => {
+  it('are structured clones: a Map subclass comes back as a plain Map, a Date as a Date', async () => {
+    class Counts extends Map<string, number> {}
+    const [counts, date] = await flow<unknown>([new Counts([['a', 1]]), new Date(0)])
+      .pipe(parallelMap(math.identity, { pool }))
+      .toArray();
+    expect(counts).toBeInstanceOf(Map);
+    expect(counts).not.toBeInstanceOf(Counts);
+    expect([...(counts as Map<string, number>)]).toEqual([['a', 1]]);
+    expect(date).toEqual(new Date(0));
+  });
+});
+
 describe('task module URLs', () => {
   it('resolve a TypeScript-style .js URL to the .ts source when only that exists', async () => {
     expect(existsSync(fileURLToPath(mathUrl))).toBe(false);

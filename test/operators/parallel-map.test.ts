@@ -25,6 +25,21 @@ describe('parallelMap', () => {
     expect(await flow([1, 2, 3]).pipe(parallelMap(math.slowSquare, { pool })).toArray()).toEqual([1, 4, 9]);
   });
 
+  it('passes falsy and empty values through unchanged', async () => {
+    const values = [undefined, null, 0, '', Number.NaN, [undefined], {}];
+    expect(await flow(values).pipe(parallelMap(math.identity, { pool, chunkSize: 3 })).toArray()).toEqual(values);
+  });
+
+  it('keeps values flowing from a slow async source (partial chunks go out)', async () => {
+    async function* slow(): AsyncGenerator<number> {
+      for (let i = 0; i < 12; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        yield i;
+      }
+    }
+    expect(await flow(slow()).pipe(parallelMap(math.square, { pool })).toArray()).toEqual(range(12).map((x) => x * x));
+  });
+
   it('runs on the shared pool when given none', async () => {
     expect(await flow([2, 3]).pipe(parallelMap(math.square)).toArray()).toEqual([4, 9]);
   });
