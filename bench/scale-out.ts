@@ -5,8 +5,9 @@
  * chunks (throughput with the default in-flight window) and from one chunk at a time (latency).
  *
  * Standalone: `node --import tsx bench/scale-out.ts [--quick] [--runs=N] [--json]` (from source),
- * or `node dist/bench/scale-out.js` after `npm run build`. Needs `redis-server` on PATH; starts it
- * on a free loopback port with persistence off and stops it at the end.
+ * or `node dist/bench/scale-out.js` after `npm run build`; also a {@link Scenario} for the bench
+ * runner. Needs `redis-server` on PATH; starts it on a free loopback port with persistence off and
+ * stops it at the end.
  *
  * @packageDocumentation
  */
@@ -20,6 +21,8 @@ import { fileURLToPath } from 'node:url';
 import { bullmq, createPool, flow, parallelMap, tasks, unorderedMap, type Pool } from 'millrace';
 import { ensureSampleLogs } from '../examples/log-analysis/generate-sample-logs.js';
 import { addResult, emptySummary, jsonReport } from '../examples/log-analysis/report.js';
+import { isMain } from './lib/measure.js';
+import type { Context, Scenario, ScenarioResult } from './lib/scenario.js';
 
 const logs = tasks<typeof import('../examples/log-analysis/analysis.js')>(new URL('../examples/log-analysis/analysis.js', import.meta.url));
 const micro = tasks<typeof import('./tasks/micro.tasks.js')>(new URL('./tasks/micro.tasks.js', import.meta.url));
@@ -30,11 +33,18 @@ const base = fileURLToPath(new URL('..', import.meta.url));
 /** Where job module paths are relative to, on both sides: the repository root. */
 const root = fromSource ? base : fileURLToPath(new URL('../..', import.meta.url));
 
-const argv = process.argv.slice(2);
-const quick = argv.includes('--quick');
-const asJson = argv.includes('--json');
-const runs = Number(argv.find((arg) => arg.startsWith('--runs='))?.slice('--runs='.length) ?? (quick ? 3 : 5));
 const WORKERS = 2;
+
+/** What one benchmark run measured (medians, milliseconds). */
+export interface ScaleOutResult {
+  corpus: string;
+  workers: string;
+  runs: number;
+  analysisMs: { local: number; remote: number };
+  perChunkMsThroughput: { local: number; remote: number; chunks: number };
+  perChunkMsLatency: { local: number; remote: number; chunks: number };
+  raw: Record<'analysis' | 'many' | 'latency', { local: number[]; remote: number[] }>;
+}
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -57,6 +67,7 @@ function waitFor(child: ChildProcess, pattern: RegExp, what: string): Promise<vo
     };
     child.stdout!.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${what} exited with ${code}: ${seen}`)));
+    child.once('error', (error) => reject(new Error(`${what} could not start (is it installed?): ${error.message}`)));
   });
 }
 
@@ -79,7 +90,9 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
   return performance.now() - start;
 }
 
-async function main(): Promise<void> {
+/** Starts Redis and two workers, measures, stops them. */
+export async function measureScaleOut(options: { quick: boolean; runs: number; log: (line: string) => void }): Promise<ScaleOutResult> {
+  const { quick, runs, log } = options;
   const port = await freePort();
   const redisUrl = `redis://127.0.0.1:${port}`;
   const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -129,7 +142,7 @@ async function main(): Promise<void> {
     await manyChunks(local);
     await manyChunks(remote);
 
-    const samples = { analysis: { local: [] as number[], remote: [] as number[] }, many: { local: [] as number[], remote: [] as number[] }, latency: { local: [] as number[], remote: [] as number[] } };
+    const samples: ScaleOutResult['raw'] = { analysis: { local: [] as number[], remote: [] as number[] }, many: { local: [] as number[], remote: [] as number[] }, latency: { local: [] as number[], remote: [] as number[] } };
     for (let run = 0; run < runs; run++) {
       for (const name of ['local', 'remote'] as const) {
         const pool = pools[name];
@@ -139,9 +152,9 @@ async function main(): Promise<void> {
         samples.many[name].push(await timed(() => manyChunks(pool)));
         samples.latency[name].push(await timed(() => oneAtATime(pool)));
       }
-      if (!asJson) process.stderr.write(`run ${run + 1} of ${runs} done\n`);
+      log(`scale-out: run ${run + 1} of ${runs} done`);
     }
-    const result = {
+    return {
       corpus: `${corpus.files} files x ${corpus.lines} lines`,
       workers: `${WORKERS} worker processes x concurrency 1 vs a local pool of ${WORKERS} threads`,
       runs,
@@ -150,23 +163,6 @@ async function main(): Promise<void> {
       perChunkMsLatency: { local: median(samples.latency.local) / latencyChunks, remote: median(samples.latency.remote) / latencyChunks, chunks: latencyChunks },
       raw: samples,
     };
-    if (asJson) {
-      process.stdout.write(`${JSON.stringify(result)}\n`);
-      return;
-    }
-    const f = (ms: number, digits = 1) => ms.toFixed(digits);
-    process.stdout.write(
-      [
-        `Scale-out benchmark (median of ${runs}; ${result.workers}; redis-server on loopback)`,
-        '',
-        '| measurement | local pool | through Redis | ratio |',
-        '| --- | --- | --- | --- |',
-        `| log analysis, ${result.corpus}, wall ms | ${f(result.analysisMs.local)} | ${f(result.analysisMs.remote)} | ${(result.analysisMs.remote / result.analysisMs.local).toFixed(2)}x |`,
-        `| per chunk, ${chunks} one-item chunks in flight together, ms | ${f(result.perChunkMsThroughput.local, 3)} | ${f(result.perChunkMsThroughput.remote, 3)} | ${(result.perChunkMsThroughput.remote / result.perChunkMsThroughput.local).toFixed(1)}x |`,
-        `| per chunk, ${latencyChunks} one-item chunks one at a time (round trip), ms | ${f(result.perChunkMsLatency.local, 3)} | ${f(result.perChunkMsLatency.remote, 3)} | ${(result.perChunkMsLatency.remote / result.perChunkMsLatency.local).toFixed(1)}x |`,
-        '',
-      ].join('\n'),
-    );
   } finally {
     await local?.close();
     await remote?.close();
@@ -175,4 +171,55 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+function rows(result: ScaleOutResult): { measurement: string; local: string; remote: string; ratio: string }[] {
+  const f = (ms: number, digits: number) => ms.toFixed(digits);
+  const { analysisMs: a, perChunkMsThroughput: t, perChunkMsLatency: l } = result;
+  return [
+    { measurement: `log analysis, ${result.corpus}, wall ms`, local: f(a.local, 1), remote: f(a.remote, 1), ratio: `${(a.remote / a.local).toFixed(2)}x` },
+    { measurement: `per chunk, ${t.chunks} one-item chunks in flight together, ms`, local: f(t.local, 3), remote: f(t.remote, 3), ratio: `${(t.remote / t.local).toFixed(1)}x` },
+    { measurement: `per chunk, ${l.chunks} one-item chunks one at a time (round trip), ms`, local: f(l.local, 3), remote: f(l.remote, 3), ratio: `${(l.remote / l.local).toFixed(1)}x` },
+  ];
+}
+
+/** The benchmark as a scenario of the bench runner (bench/run.ts). */
+export const scenario: Scenario = {
+  id: 'scale-out',
+  title: 'Scale-out: log analysis through Redis (2 worker processes) vs the local pool',
+  async run(context: Context): Promise<ScenarioResult> {
+    const result = await measureScaleOut({ quick: context.quick, runs: context.repeats, log: context.log });
+    return {
+      id: this.id,
+      title: this.title,
+      columns: ['measurement', 'local pool', 'through Redis', 'ratio'],
+      rows: rows(result).map((row) => ({ measurement: row.measurement, 'local pool': row.local, 'through Redis': row.remote, ratio: row.ratio })),
+      targets: [],
+      notes: [
+        `${result.workers}; redis-server, the workers and the flow share this machine's cores, so the Redis figures include their CPU contention.`,
+        'Per chunk = wall time / chunks, one-item chunks of a trivial task: the cost of the round trip itself.',
+      ],
+      raw: result,
+    };
+  },
+};
+
+if (isMain(import.meta.url)) {
+  const argv = process.argv.slice(2);
+  const quick = argv.includes('--quick');
+  const asJson = argv.includes('--json');
+  const runs = Number(argv.find((arg) => arg.startsWith('--runs='))?.slice('--runs='.length) ?? (quick ? 3 : 5));
+  const result = await measureScaleOut({ quick, runs, log: (line) => process.stderr.write(`${line}\n`) });
+  if (asJson) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } else {
+    process.stdout.write(
+      [
+        `Scale-out benchmark (median of ${runs}; ${result.workers}; redis-server on loopback)`,
+        '',
+        '| measurement | local pool | through Redis | ratio |',
+        '| --- | --- | --- | --- |',
+        ...rows(result).map((row) => `| ${row.measurement} | ${row.local} | ${row.remote} | ${row.ratio} |`),
+        '',
+      ].join('\n'),
+    );
+  }
+}
