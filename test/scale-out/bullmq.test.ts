@@ -1,24 +1,30 @@
 // The BullMQ backend against a real redis-server and real `millrace worker` processes.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  bind,
   bullmq,
   CodeVersionMismatchError,
   createPool,
   flow,
+  InvalidOptionError,
   parallelMap,
   RedisUnavailableError,
   reduceBy,
   starMap,
   take,
   TaskError,
+  TaskModuleOutsideRootError,
   tasks,
   unorderedMap,
   WorkerCrashedError,
   type Pool,
 } from 'millrace';
-import { startRedis, startWorkerProcess, waitForLine, type RedisServer, type WorkerProcess } from './harness.js';
+import { repoRoot, startRedis, startWorkerProcess, waitForLine, type RedisServer, type WorkerProcess } from './harness.js';
 
 const t = tasks<typeof import('./scale-out.tasks.js')>(new URL('./scale-out.tasks.js', import.meta.url));
 
@@ -105,6 +111,38 @@ describe('the BullMQ backend', () => {
       expect(cause.code).toBe('E_UNLUCKY');
       expect(cause.stack).toMatch(/at failOn13 .*scale-out\.tasks\.ts/);
       expect(cause.workerHost).toMatch(/\/\d+$/);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('re-runs a failed chunk as a new job with the same retries option as the local pool', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'millrace-retry-'));
+    const pool = remotePool('parity');
+    try {
+      const results = await flow(Array.from({ length: 10 }, (_, i) => i))
+        .pipe(parallelMap(bind(t.failOnceOn5, dir), { pool, chunkSize: 2, retries: 1 }))
+        .toArray();
+      expect(results).toEqual(Array.from({ length: 10 }, (_, i) => i));
+      expect(existsSync(join(dir, 'failed-once'))).toBe(true);
+    } finally {
+      await pool.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects bad options when the backend is created, and task modules outside the root when a chunk is sent', async () => {
+    expect(() => bullmq({ connection: 'http://127.0.0.1:6379', queue: 'q' })).toThrow(InvalidOptionError);
+    expect(() => bullmq({ connection: redis.url, queue: 'a:b' })).toThrow(InvalidOptionError);
+    expect(() => bullmq({ connection: redis.url, queue: 'q', capacity: 0 })).toThrow(InvalidOptionError);
+    const pool = createPool({ backend: bullmq({ connection: redis.url, queue: 'parity', root: join(repoRoot, 'lib') }) });
+    try {
+      const error: unknown = await flow([1])
+        .pipe(parallelMap(t.square, { pool }))
+        .toArray()
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(TaskModuleOutsideRootError);
+      expect((error as TaskModuleOutsideRootError).moduleUrl).toMatch(/scale-out\.tasks\.ts$/);
     } finally {
       await pool.close();
     }

@@ -47,3 +47,13 @@ export function exitOn3(x: number): number {
   if (x === 3) process.exit(3);
   return x;
 }
+/** Throws on item 5 the first time any process runs it (a marker file in `dir` remembers). */
+export async function failOnceOn5(dir: string, x: number): Promise<number> {
+  const { existsSync, writeFileSync } = await import('node:fs');
+  const marker = `${dir}/failed-once`;
+  if (x === 5 && !existsSync(marker)) {
+    writeFileSync(marker, String(process.pid));
+    throw new Error('first attempt fails');
+  }
+  return x;
+}
