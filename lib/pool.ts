@@ -409,7 +409,60 @@ class ThreadBackend implements PoolBackend {
       const stamped: ChunkRequest & { readonly startClock: StartClock } = { ...request, startClock: options.startClock };
       request = stamped;
     }
-    return this.#runOnLiveWorker(request, runOptions);
+    const chunk = request;
+    return this.#admit(() => this.#runOnLiveWorker(chunk, runOptions), options.signal);
+  }
+
+  /** Chunks handed to tinypool and not yet settled: never more than there are threads. */
+  #active = 0;
+  /** Chunks waiting for a thread, first come first served. */
+  readonly #waiting: { start: () => void; fail: (error: unknown) => void }[] = [];
+
+  /**
+   * tinypool queues tasks beyond its threads, but when a worker dies (a crash, a timeout, a chunk
+   * of another flow being cancelled) with `minThreads: 0` it starts no worker for that queue: the
+   * queued chunks of every other flow on the pool would wait forever. So the queue lives here:
+   * tinypool only ever holds as many chunks as the pool has threads, and each hand-over starts a
+   * worker when one is missing. A waiting chunk that is cancelled just leaves the queue.
+   */
+  #admit(start: () => Promise<ChunkResponse>, signal: AbortSignal | undefined): Promise<ChunkResponse> {
+    if (this.#active < this.capacity && this.#waiting.length === 0) return this.#handOver(start);
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<ChunkResponse>((resolve, reject) => {
+      const onAbort = (): void => {
+        const at = this.#waiting.indexOf(entry);
+        if (at >= 0) this.#waiting.splice(at, 1);
+        reject(signal?.reason);
+      };
+      const entry = {
+        start: (): void => {
+          signal?.removeEventListener('abort', onAbort);
+          this.#handOver(start).then(resolve, reject);
+        },
+        fail: (error: unknown): void => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiting.push(entry);
+    });
+  }
+
+  #handOver(start: () => Promise<ChunkResponse>): Promise<ChunkResponse> {
+    this.#active++;
+    let running: Promise<ChunkResponse>;
+    try {
+      running = start();
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    const next = (): void => {
+      this.#active--;
+      if (!this.#closing) this.#waiting.shift()?.start();
+    };
+    running.then(next, next);
+    return running;
   }
 
   /**
@@ -464,6 +517,7 @@ class ThreadBackend implements PoolBackend {
 
   async close(): Promise<void> {
     this.#closing = true;
+    for (const waiting of this.#waiting.splice(0)) waiting.fail(new MillraceError('The pool is closed'));
     await this.#pool.destroy();
   }
 }

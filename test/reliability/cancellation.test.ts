@@ -121,6 +121,29 @@ describe('cancellation', () => {
   });
 });
 
+describe('isolation between flows on one pool', () => {
+  it('flows that fail, crash, time out or are aborted do not disturb another flow on the same pool', async () => {
+    await using pool = createPool({ threads: 2 });
+    const steady = flow(range(400)).pipe(parallelMap(bind(crash.recordAndBlock, tempDir(), 2), { pool, chunkSize: 4 })).toArray();
+    const disturbances: Promise<unknown>[] = [];
+    for (let round = 0; round < 3; round++) {
+      const controller = new AbortController();
+      disturbances.push(
+        flow(range(50)).pipe(unorderedMap(bind(crash.failMultiplesOf, 13), { pool, chunkSize: 2 })).toArray().catch((e: unknown) => e),
+        flow(range(50)).pipe(parallelMap(bind(crash.exitOn, 9), { pool, chunkSize: 2 })).toArray().catch((e: unknown) => e),
+        flow(range(4)).pipe(parallelMap(bind(crash.spinOn, 1), { pool, chunkSize: 1, timeoutMs: 50 })).toArray().catch((e: unknown) => e),
+        (async () => {
+          for await (const _ of flow(range(1_000), { signal: controller.signal }).pipe(unorderedMap(crash.echo, { pool }))) controller.abort();
+        })().catch((e: unknown) => e),
+      );
+    }
+    const outcomes = await Promise.all(disturbances);
+    expect(outcomes.every((outcome) => outcome instanceof Error)).toBe(true);
+    // The steady flow saw none of it: every item, in order, no error.
+    expect(await steady).toEqual(range(400));
+  });
+});
+
 describe('Symbol.asyncDispose on pools', () => {
   it('await using closes the pool and ends its threads at the end of the scope', async () => {
     let escaped: Pool | undefined;
