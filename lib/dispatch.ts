@@ -215,7 +215,10 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   readonly #completed = new Map<number, readonly Out[]>();
   readonly #ready: (readonly Out[])[] = [];
   #readyPosition = 0;
-  #wakeConsumer: (() => void) | undefined;
+  /** Consumers waiting for results, woken on every change. */
+  #sleepers: (() => void)[] = [];
+  /** Pulls that are waiting, in call order: concurrent next() calls are served in that order. */
+  readonly #waiting: object[] = [];
   #wakePump: (() => void) | undefined;
   #pendingRead: Promise<Batch<In>> | undefined;
   /** Items read from the source but not yet put in a chunk (a read that outlived its chunk's flush). */
@@ -244,6 +247,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   /** Up to `max` results at once: the rest of the chunk at the head of the emit queue, or a slice. */
   [pullBatch](max: number): BatchPull<Out> {
     if (!this.#started) this.#start();
+    if (this.#waiting.length > 0) return this.#waitBatch(max); // earlier pulls first
     return this.#takeBatch(max) ?? this.#waitBatch(max);
   }
 
@@ -263,12 +267,21 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   }
 
   async #waitBatch(max: number): Promise<Batch<Out>> {
-    for (;;) {
-      await new Promise<void>((resolve) => {
-        this.#wakeConsumer = resolve;
-      });
-      const batch = this.#takeBatch(max);
-      if (batch) return batch;
+    const turn = {};
+    this.#waiting.push(turn);
+    try {
+      for (;;) {
+        await new Promise<void>((resolve) => {
+          this.#sleepers.push(resolve);
+        });
+        if (this.#waiting[0] !== turn) continue;
+        const batch = this.#takeBatch(max);
+        if (batch) return batch;
+      }
+    } finally {
+      // Only the first in line leaves (with a batch or the flow's failure); the next one may go on.
+      this.#waiting.shift();
+      if (this.#waiting.length > 0) this.#wake();
     }
   }
 
@@ -567,9 +580,10 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   }
 
   #wake(): void {
-    const wake = this.#wakeConsumer;
-    this.#wakeConsumer = undefined;
-    wake?.();
+    if (this.#sleepers.length === 0) return;
+    const sleepers = this.#sleepers;
+    this.#sleepers = [];
+    for (const wake of sleepers) wake();
   }
 
   /** Stops everything this iterator started: the source, queued and running chunks. */

@@ -68,6 +68,12 @@ describe('parallelMap', () => {
     expect(Atomics.load(slots, HELD_DONE)).toBe(0);
   });
 
+  it('serves concurrent next() calls in call order, then done to all', async () => {
+    const iterator = flow([1, 2, 3, 4, 5]).pipe(parallelMap(math.slowSquare, { pool, chunkSize: 2 }))[Symbol.asyncIterator]();
+    const results = await Promise.all(Array.from({ length: 7 }, () => iterator.next()));
+    expect(results.map((r) => (r.done ? 'done' : r.value))).toEqual([1, 4, 9, 16, 25, 'done', 'done']);
+  });
+
   it('emits nothing and runs no chunk for an empty input', async () => {
     const before = runs();
     expect(await flow<number>([]).pipe(parallelMap(math.square, { pool })).toArray()).toEqual([]);

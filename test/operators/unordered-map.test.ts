@@ -40,6 +40,13 @@ describe('unorderedMap', () => {
     expect(sorted(seen)).toEqual(range(n).map((x) => x * 10));
   });
 
+  it('serves concurrent next() calls without losing or repeating a value', async () => {
+    const iterator = flow([1, 2, 3, 4, 5]).pipe(unorderedMap(math.slowSquare, { pool, chunkSize: 1 }))[Symbol.asyncIterator]();
+    const results = await Promise.all(Array.from({ length: 6 }, () => iterator.next()));
+    expect(results[5]).toEqual({ done: true, value: undefined });
+    expect(sorted(results.slice(0, 5).map((r) => r.value as number))).toEqual([1, 4, 9, 16, 25]);
+  });
+
   it('emits nothing and runs no chunk for an empty input', async () => {
     const before = runs();
     expect(await flow<number>([]).pipe(unorderedMap(math.square, { pool })).toArray()).toEqual([]);
