@@ -8,8 +8,12 @@
 
 /** The worker time one chunk should take; long enough to hide the ~30 µs per-chunk round trip. */
 export const TARGET_CHUNK_MS = 8;
-/** The largest automatic chunk, which bounds memory per chunk and the reorder window. */
-export const MAX_AUTO_CHUNK = 16_384;
+/**
+ * The largest automatic chunk, which bounds memory per chunk and the reorder window. For trivial
+ * tasks the main thread's cloning is the cost, and past a few thousand items a chunk gets dearer
+ * per item (16k numbers cost ~30% more main-thread CPU per item than 4-8k: bench/, "overhead").
+ */
+export const MAX_AUTO_CHUNK = 8192;
 /** How much an automatic chunk may grow from one chunk to the next, so one noisy timing cannot jump. */
 const GROWTH = 8;
 

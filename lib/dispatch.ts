@@ -339,14 +339,16 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
           continue;
         }
         const size = this.#sizer.next();
-        const items: In[] = [];
+        let items: In[] = [];
         let flush: Promise<typeof FLUSH> | undefined;
         let flushTimer: NodeJS.Timeout | undefined;
         try {
           while (items.length < size && !this.#stopped) {
             if (this.#carryPosition < this.#carry.length) {
               const end = Math.min(this.#carry.length, this.#carryPosition + size - items.length);
-              for (let i = this.#carryPosition; i < end; i++) items.push(this.#carry[i]!);
+              // A whole chunk's worth at once is one copy (batches may be their producer's buffer).
+              if (items.length === 0) items = this.#carry.slice(this.#carryPosition, end);
+              else for (let i = this.#carryPosition; i < end; i++) items.push(this.#carry[i]!);
               if (end === this.#carry.length) {
                 this.#carry = NO_ITEMS; // let the batch go
                 this.#carryPosition = 0;

@@ -425,6 +425,9 @@ function fromIterable<T>(iterable: Iterable<T>): AsyncIterable<T> {
   return {
     [Symbol.asyncIterator](): BatchIterator<T> {
       const iterator = iterable[Symbol.iterator]();
+      // A plain array (its own iterator not replaced) is read by index, by `next()` and batches alike.
+      const array = Array.isArray(iterable) && iterable[Symbol.iterator] === Array.prototype[Symbol.iterator] ? (iterable as readonly T[]) : undefined;
+      let position = 0;
       // The source threw after some items of a batch: they go out first, the error on the next pull.
       let failure: { error: unknown } | undefined;
       const rethrow = (): void => {
@@ -437,6 +440,9 @@ function fromIterable<T>(iterable: Iterable<T>): AsyncIterable<T> {
         next: () => {
           try {
             rethrow();
+            if (array) {
+              return Promise.resolve<IteratorResult<T>>(position < array.length ? { done: false, value: array[position++]! } : { done: true, value: undefined });
+            }
             return Promise.resolve(iterator.next());
           } catch (error) {
             return Promise.reject(error);
@@ -444,6 +450,14 @@ function fromIterable<T>(iterable: Iterable<T>): AsyncIterable<T> {
         },
         [pullBatch]: (max: number): Batch<T> => {
           rethrow();
+          if (array) {
+            // An array walked by index: what its iterator does, without a result object per item.
+            const end = Math.min(array.length, position + max);
+            const items: T[] = [];
+            while (position < end) items.push(array[position++]!);
+            // Done only on a pull that finds nothing, as the iterator (which sees later pushes) would.
+            return { items, done: items.length === 0 };
+          }
           const items: T[] = [];
           while (items.length < max) {
             let result: IteratorResult<T>;
