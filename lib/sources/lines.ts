@@ -111,6 +111,23 @@ export interface ReadLinesOptions {
 export type LineInput = string | URL | Readable | AsyncIterable<Uint8Array>;
 
 const GZIP_NAME = /\.gz$/i;
+
+/**
+ * split2's matcher: `\n` or `\r\n`. A string split plus a check of each line's last character is
+ * several times faster than splitting on the regular expression `/\r?\n/`. split2 keeps the last
+ * piece as the start of the next line, so it is left as it is: its `\r` may precede a `\n` still
+ * to come.
+ */
+const LINE_BREAK = {
+  [Symbol.split](text: string): string[] {
+    const pieces = text.split('\n');
+    for (let i = 0; i < pieces.length - 1; i++) {
+      const piece = pieces[i]!;
+      if (piece.charCodeAt(piece.length - 1) === 13) pieces[i] = piece.slice(0, -1);
+    }
+    return pieces;
+  },
+};
 const DEFAULT_HIGH_WATER_MARK = 256 * 1024;
 
 /**
@@ -309,7 +326,7 @@ class LineIterator implements AsyncIterator<string> {
       return;
     }
     const restored = Readable.from(prepend(head, bytes), { objectMode: false });
-    const splitter = split2(/\r?\n/);
+    const splitter = split2(LINE_BREAK);
     // Readable.from's stream owns `bytes` from here: destroying the pipeline calls its return().
     this.#bytes = undefined;
     // Any stream's failure destroys the splitter with that error: one place to listen.

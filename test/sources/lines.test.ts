@@ -43,6 +43,11 @@ describe('readLines', () => {
     expect(await readLines(at('no-newline.log')).toArray()).toEqual(['first', 'last without newline']);
   });
 
+  it('handles a CRLF split between two reads', async () => {
+    const chunks = ['one\r', '\ntwo\r\n\r', '\nthree'].map((text) => Buffer.from(text));
+    expect(await readLines(Readable.from(chunks)).toArray()).toEqual(['one', 'two', '', 'three']);
+  });
+
   it('gives no lines for empty files, plain or .gz', async () => {
     expect(await readLines(at('empty.log')).toArray()).toEqual([]);
     expect(await readLines(at('empty.log.gz')).toArray()).toEqual([]);
