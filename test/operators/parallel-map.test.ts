@@ -54,6 +54,19 @@ describe('parallelMap', () => {
     expect(await result).toEqual(range(n).map((x) => x * 10));
   });
 
+  it('stops dispatching at the reorder window while an early item is held back', async () => {
+    const slots = createSlots();
+    const maxInFlight = 3;
+    const before = runs();
+    const result = flow(range(10)).pipe(parallelMap(bind(gates.gated, slots, 0), { pool, chunkSize: 1, maxInFlight })).toArray();
+    await waitForPassed(slots, maxInFlight - 1);
+    // Give the engine every chance to overrun the window before checking that it did not.
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(runs() - before).toBe(maxInFlight);
+    open(slots);
+    expect(await result).toEqual(range(10).map((x) => x * 10));
+  });
+
   it('releases the worker of a running chunk when the consumer breaks out', async () => {
     await using single = createPool({ threads: 1 });
     const slots = createSlots();
