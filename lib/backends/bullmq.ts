@@ -205,7 +205,7 @@ class BullmqBackend implements PoolBackend {
       this.#lastError = error;
     });
     const client = await queue.client;
-    this.#watch(client as unknown as WatchedClient);
+    this.#watch(client);
     // Read events from the stream's current end, fixed now, before any job of ours exists: the
     // default ('$' at the time of the first XREAD) could miss a result that arrives first.
     const lastEventId = await lastStreamId(client, queue.keys.events ?? `${this.#prefix}:${this.#queueName}:events`);
@@ -216,7 +216,7 @@ class BullmqBackend implements PoolBackend {
     });
     events.on('completed', ({ jobId, returnvalue }) => this.#onCompleted(jobId, returnvalue));
     events.on('failed', ({ jobId, failedReason }) => this.#onFailed(jobId, failedReason));
-    this.#watch((await events.client) as unknown as WatchedClient);
+    this.#watch(await events.client);
     this.#up('start');
     if (this.#closed) throw new MillraceError('The pool is closed');
     return queue;

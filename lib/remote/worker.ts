@@ -5,8 +5,7 @@
  *
  * @packageDocumentation
  */
-import { hostname } from 'node:os';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import type { Job, Worker } from 'bullmq';
 import { checkInteger, InvalidOptionError, MillraceError } from '../errors.js';
@@ -189,7 +188,7 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
     log(`millrace worker: Redis at ${endpoint}: ${describe(error)} (retrying)`);
   });
   const client = await worker.waitUntilReady();
-  (client as unknown as { on(event: 'ready', listener: () => void): unknown }).on('ready', () => {
+  client.on('ready', () => {
     if (connectionTrouble) log(`millrace worker: reconnected to Redis at ${endpoint}`);
     connectionTrouble = false;
   });

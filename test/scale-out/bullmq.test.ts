@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bind,
   bullmq,
+  CloneError,
   CodeVersionMismatchError,
   createPool,
   flow,
@@ -143,6 +144,21 @@ describe('the BullMQ backend', () => {
         .catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(TaskModuleOutsideRootError);
       expect((error as TaskModuleOutsideRootError).moduleUrl).toMatch(/scale-out\.tasks\.ts$/);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('names the item whose result cannot be sent back, as with local threads', async () => {
+    const pool = remotePool('parity');
+    try {
+      const error: unknown = await flow([0, 1, 2, 3])
+        .pipe(parallelMap(t.functionOn2, { pool, chunkSize: 4 }))
+        .toArray()
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(CloneError);
+      expect((error as CloneError).direction).toBe('result');
+      expect((error as CloneError).index).toBe(2);
     } finally {
       await pool.close();
     }

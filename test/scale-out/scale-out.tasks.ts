@@ -57,3 +57,7 @@ export async function failOnceOn5(dir: string, x: number): Promise<number> {
   }
   return x;
 }
+/** Item 2's result is a function, which cannot leave the worker thread. */
+export function functionOn2(x: number): number | (() => number) {
+  return x === 2 ? () => x : x;
+}
