@@ -6,6 +6,7 @@
  * results markers; `--only=overhead,compute` runs some scenarios; `--repeats=N` changes the
  * repeat count (median of N after a warm-up; at least 5 in a full run).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,8 +23,9 @@ import { scenario as memory } from './scenarios/memory.js';
 import { scenario as overhead } from './scenarios/overhead.js';
 import { scenario as skew } from './scenarios/skew.js';
 import { scenario as zeroCopy } from './scenarios/zero-copy.js';
+import { scenario as scaleOut } from './scale-out.js';
 
-const ALL: readonly Scenario[] = [logAnalysis, overhead, lines, compute, skew, memory, zeroCopy];
+const ALL: readonly Scenario[] = [logAnalysis, overhead, lines, compute, skew, memory, zeroCopy, scaleOut];
 const START = '<!-- bench:results:start -->';
 const END = '<!-- bench:results:end -->';
 
@@ -44,6 +46,14 @@ async function main(): Promise<void> {
   const failures: { id: string; error: string }[] = [];
   for (const scenario of ALL) {
     if (only && !only.includes(scenario.id)) continue;
+    if (scenario === scaleOut && !only) {
+      // Needs redis-server and spawns worker processes: in full runs only, when Redis is there.
+      if (quick) continue;
+      if (!hasCommand('redis-server')) {
+        log('scale-out: skipped (no redis-server on PATH)');
+        continue;
+      }
+    }
     log(`${scenario.title} ...`);
     try {
       const result = await scenario.run(context);
@@ -85,6 +95,10 @@ async function main(): Promise<void> {
   }
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; results in bench/results/${name}.json`);
   if (failures.length > 0) process.exitCode = 1;
+}
+
+function hasCommand(command: string): boolean {
+  return spawnSync(command, ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
 await main();
