@@ -1,5 +1,6 @@
 // The conformance kit over every built-in operator (they must pass), and over broken operators
 // (the kit must catch each kind of breakage).
+import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   batch,
@@ -8,6 +9,7 @@ import {
   flatMap,
   map,
   parallelMap,
+  progress,
   reduce,
   reduceBy,
   starMap,
@@ -42,6 +44,7 @@ const builtIns: Case[] = [
   operatorCase('batch', () => batch<number>(2), { input: numbers, expected: [[1, 2], [3, 4], [5]] }),
   operatorCase('take', () => take<number>(100), { input: numbers, expected: numbers }),
   operatorCase('tap', () => tap((_x: number) => undefined), { input: numbers, expected: numbers }),
+  operatorCase('progress', () => progress<number>({ stream: { isTTY: false, write: () => undefined } }), { input: numbers, expected: numbers }),
   operatorCase('reduce', () => reduce((sum: number, x: number) => sum + x, 0), { input: numbers, expected: [15], emitsBeforeEnd: false }),
   operatorCase('reduceBy (main thread)', () => reduceBy((w: string) => w, (n: number) => n + 1, 0), {
     input: ['a', 'b', 'a'],
@@ -67,6 +70,15 @@ describe('built-in operators pass the conformance kit', () => {
   it.each(builtIns)('$name', async ({ factory, options }) => {
     const result = await checkOperator(factory, options);
     expect(result.passed).toEqual(['laziness', 'values', 'early-termination', 'errors', 'abort']);
+  });
+
+  it('covers every operator file in operators/', () => {
+    // One exported operator per file, named like the file in camelCase: a new file needs a case above.
+    const names = readdirSync(new URL('../../operators/', import.meta.url))
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => file.slice(0, -3).replace(/-(\w)/g, (_, letter: string) => letter.toUpperCase()));
+    const covered = new Set(builtIns.map((entry) => entry.name.split(' ')[0]));
+    expect(names.filter((name) => !covered.has(name))).toEqual([]);
   });
 });
 
