@@ -87,6 +87,21 @@ describe('parallelMap', () => {
     expect(results.map((r) => (r.done ? 'done' : r.value))).toEqual([1, 4, 9, 16, 25, 'done', 'done']);
   });
 
+  it('rejects with signal.reason when aborted while a chunk runs, and releases its worker', async () => {
+    await using single = createPool({ threads: 1 });
+    const slots = createSlots();
+    const controller = new AbortController();
+    const reason = new Error('user cancelled');
+    const pending = flow([1, 0, 2], { signal: controller.signal })
+      .pipe(parallelMap(bind(gates.gated, slots, 0), { pool: single, chunkSize: 1 }))
+      .toArray();
+    await waitForPassed(slots, 1);
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    expect(await flow([4]).pipe(parallelMap(math.square, { pool: single })).toArray()).toEqual([16]);
+    expect(Atomics.load(slots, HELD_DONE)).toBe(0);
+  });
+
   it('emits nothing and runs no chunk for an empty input', async () => {
     const before = runs();
     expect(await flow<number>([]).pipe(parallelMap(math.square, { pool })).toArray()).toEqual([]);
@@ -112,6 +127,16 @@ describe('parallelMap', () => {
     expect(cause.detail).toEqual({ x: 13 });
     // The stack is the worker's: it points into the task module, not into millrace's main thread.
     expect(cause.stack).toMatch(/math\.tasks\.ts/);
+  });
+
+  it('wraps a thrown non-Error value in an Error cause that describes it', async () => {
+    const error: unknown = await flow([1, 2, 3]).pipe(parallelMap(math.throwString, { pool })).toArray().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TaskError);
+    expect((error as TaskError).index).toBe(1);
+    const cause = (error as TaskError).cause as Error & { value?: unknown };
+    expect(cause).toBeInstanceOf(Error);
+    expect(cause.message).toContain('not an Error');
+    expect(cause.value).toBe('not an Error');
   });
 
   it('holds the in-flight bound: pulled - taken <= maxInFlight * chunkSize + chunkSize', async () => {
