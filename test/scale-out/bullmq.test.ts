@@ -50,6 +50,19 @@ function inspect(queue: string): Queue {
   return inspector;
 }
 
+/** Redis keys of individual jobs (`bull:<queue>:<run>-<seq>...`) that are still there. */
+async function jobKeys(queue: string): Promise<string[]> {
+  const client = await inspect(queue).client;
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await client.scan(cursor, { MATCH: `bull:${queue}:*`, COUNT: 1000 });
+    keys.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys.filter((key) => /^bull:[^:]+:[0-9a-z]+-\d+/.test(key));
+}
+
 beforeAll(async () => {
   redis = await startRedis();
   await Promise.all([worker('parity'), worker('parity')]);
@@ -93,6 +106,8 @@ describe('the BullMQ backend', () => {
     } finally {
       await Promise.all([local.close(), remote.close()]);
     }
+    // Every job was removed once its result was in: only BullMQ's per-queue bookkeeping is left.
+    expect(await jobKeys('parity')).toEqual([]);
   });
 
   it('reports a task error as the same TaskError, with the item and the remote stack', async () => {
@@ -230,6 +245,7 @@ describe('the BullMQ backend', () => {
     await expect(results).rejects.toBe(reason);
     await pool.close();
     expect(await queue.getJobCounts('waiting', 'active', 'completed', 'failed')).toMatchObject({ waiting: 0, active: 0, completed: 0, failed: 0 });
+    expect(await jobKeys('orphan')).toEqual([]);
   });
 
   it('queues a chunk again when its job vanishes from Redis before a result came back', async () => {
