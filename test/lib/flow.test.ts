@@ -338,6 +338,19 @@ describe('flow sinks', () => {
     expect(highland.isNil(await pull())).toBe(true);
   });
 
+  it('toHighland: a flow error reaches highland as a stream error', async () => {
+    const error = new Error('mid-flow');
+    const stream = flow(probe(naturals, { failAt: 2, error })).toHighland();
+    const seen: number[] = [];
+    const caught = await new Promise<unknown>((resolve) => {
+      stream.stopOnError(resolve).each((x) => {
+        seen.push(x);
+      }).done(() => resolve('ended without error'));
+    });
+    expect(caught).toBe(error);
+    expect(seen).toEqual([0, 1]);
+  });
+
   it('toHighland: destroying the highland stream closes the flow and its source', async () => {
     const source = probe(naturals);
     const stream = flow(source).toHighland();
