@@ -209,6 +209,8 @@ class BullmqBackend implements PoolBackend {
     // Read events from the stream's current end, fixed now, before any job of ours exists: the
     // default ('$' at the time of the first XREAD) could miss a result that arrives first.
     const lastEventId = await lastStreamId(client, queue.keys.events ?? `${this.#prefix}:${this.#queueName}:events`);
+    // close() sets #closed before it looks for connections to end: none may be opened after that.
+    if (this.#closed) throw new MillraceError('The pool is closed');
     const events = new bull.QueueEvents(this.#queueName, { ...common, ...(lastEventId !== undefined ? { lastEventId } : {}) });
     this.#events = events;
     events.on('error', (error) => {
