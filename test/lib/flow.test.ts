@@ -2,8 +2,10 @@ import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import highland from 'highland';
 import { describe, expect, it } from 'vitest';
-import { Flow, flow, FlowConsumedError, map, take } from 'millrace';
+import { Flow, flow, FlowConsumedError, map, parallelMap, take, tasks, throughHighland } from 'millrace';
 import { naturals, probe } from '../fixtures/harness.js';
+
+const math = tasks<typeof import('../fixtures/math.tasks.js')>(new URL('../fixtures/math.tasks.js', import.meta.url));
 
 /** A sync generator that records how far it got and whether its finally ran. */
 function countingGenerator(limit = Infinity): { iterable: Iterable<number>; state: { pulled: number; finalized: boolean } } {
@@ -361,5 +363,35 @@ describe('flow sinks', () => {
     stream.destroy();
     for (let i = 0; i < 5 && !source.stats.returned; i++) await new Promise((resolve) => setImmediate(resolve));
     expect(source.stats.returned).toBe(true);
+  });
+});
+
+describe('throughHighland', () => {
+  it('runs a millrace operator inside a highland pipeline', async () => {
+    const doubled = await new Promise<number[]>((resolve) =>
+      highland([1, 2, 3]).through(throughHighland(map((x: number) => x * 2))).toArray(resolve),
+    );
+    expect(doubled).toEqual([2, 4, 6]);
+    const squares = await new Promise<number[]>((resolve) =>
+      highland([1, 2, 3]).through(throughHighland(parallelMap(math.square))).toArray(resolve),
+    );
+    expect(squares).toEqual([1, 4, 9]);
+  });
+
+  it('stops the highland source when the highland consumer stops early', async () => {
+    let generated = 0;
+    const source = highland<number>((push, next) => {
+      push(null, generated++);
+      next();
+    });
+    const values = await new Promise<number[]>((resolve) =>
+      source.through(throughHighland(map((x: number) => x + 100))).take(3).toArray(resolve),
+    );
+    expect(values).toEqual([100, 101, 102]);
+    for (let i = 0; i < 5 && !(source as unknown as { ended: boolean }).ended; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect((source as unknown as { ended: boolean }).ended).toBe(true);
+    const after = generated;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(generated).toBe(after);
   });
 });
