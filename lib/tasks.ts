@@ -17,9 +17,10 @@ declare const taskSignature: unique symbol;
  * @typeParam Result - what the function returns, awaited
  * @remarks
  * Task arguments and results cross threads by structured clone: plain data, arrays, `Map`, `Set`,
- * `Date`, typed arrays and `Buffer`s work; a `Map` subclass comes back as a plain `Map`, class
- * instances lose their prototype, and functions cannot cross at all (a {@link CloneError} names
- * the item).
+ * `Date` and typed arrays work; a `Buffer` arrives as a plain `Uint8Array` (wrap it with
+ * `Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)` to get a `Buffer` back without
+ * copying), a `Map` subclass comes back as a plain `Map`, class instances lose their prototype, and
+ * functions cannot cross at all (a {@link CloneError} names the item).
  * @example
  * ```ts
  * import { tasks, type TaskRef } from 'millrace';

@@ -59,6 +59,13 @@ describe('values crossing threads', () => {
     expect([...(counts as Map<string, number>)]).toEqual([['a', 1]]);
     expect(date).toEqual(new Date(0));
   });
+
+  it('a Buffer arrives as a plain Uint8Array with the same bytes', async () => {
+    const [bytes] = await flow([Buffer.from('hi')]).pipe(parallelMap(math.identity, { pool })).toArray();
+    expect(Buffer.isBuffer(bytes)).toBe(false);
+    expect(bytes).toBeInstanceOf(Uint8Array);
+    expect(Buffer.from(bytes as Uint8Array).toString()).toBe('hi');
+  });
 });
 
 describe('task module URLs', () => {
