@@ -462,7 +462,10 @@ class ThreadBackend implements PoolBackend {
       if (!this.#closing) this.#waiting.shift()?.start();
     };
     running.then(next, next);
-    return running;
+    // A chunk cut off by close() is no crash: say what happened.
+    return running.catch((error: unknown) => {
+      throw this.#closing ? new MillraceError('The pool was closed while the chunk ran', { cause: error }) : error;
+    });
   }
 
   /**

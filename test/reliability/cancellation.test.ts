@@ -172,6 +172,7 @@ describe('Symbol.asyncDispose on pools', () => {
     await pool[Symbol.asyncDispose]();
     const error = await outcome;
     expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/pool (is|was) closed/);
     expect(existsSync(join(dir, 'done-1'))).toBe(false);
   });
 });
