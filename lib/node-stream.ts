@@ -36,6 +36,10 @@ export interface ToTransformOptions {
  * its outputs are readable. Backpressure holds both ways (the operator pulls input only as it
  * needs it, and stops pulling while the readable side is full), and destroying the stream, or an
  * error on either side, stops the operator: its source is closed and its work in flight cancelled.
+ * An operator that stops reading early (`take`) ends the readable side after its last output; a
+ * write after that destroys the stream once those outputs are read, so an endless upstream is not
+ * read forever (a `pipeline` then rejects with Node's error for a stage that ended early): prefer
+ * `take` in a flow.
  *
  * @param operator - any operator, built-in or made with {@link defineOperator}
  * @param options - see {@link ToTransformOptions}
@@ -102,7 +106,14 @@ class OperatorTransform<In, Out> extends Transform {
 
   override _transform(item: In, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (this.#inputClosed) {
-      callback();
+      // The operator wants no more input (take): rather than read an endless upstream forever,
+      // hold this write (backpressure) until every output has been read, then end the stream.
+      const stop = (): void => {
+        callback();
+        this.destroy();
+      };
+      if (this.readableEnded) stop();
+      else this.once('end', stop);
       return;
     }
     // The write completes when the operator pulls the item: that is the input backpressure.
