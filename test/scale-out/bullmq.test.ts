@@ -1,4 +1,6 @@
 // The BullMQ backend against a real redis-server and real `millrace worker` processes.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -305,6 +307,29 @@ describe('the BullMQ backend', () => {
     } finally {
       await pool.close();
     }
+  });
+});
+
+describe('process lifetime', () => {
+  it('lets the submitting process exit by itself once the pool is closed (used or not)', async () => {
+    const script = `
+      import { bullmq, createPool, flow, parallelMap, tasks } from './lib/index.ts';
+      const t = tasks(new URL('./test/scale-out/scale-out.tasks.ts', import.meta.url));
+      const used = createPool({ backend: bullmq({ connection: process.argv[1], queue: 'parity' }) });
+      console.log(JSON.stringify(await flow([1, 2]).pipe(parallelMap(t.square, { pool: used })).toArray()));
+      await used.close();
+      await createPool({ backend: bullmq({ connection: process.argv[1], queue: 'parity' }) }).close();
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, redis.url], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (data: Buffer) => (output += data.toString()));
+    child.stderr.on('data', (data: Buffer) => (output += data.toString()));
+    // A hang guard, not a timing assert: a process kept alive by a leftover connection never exits.
+    const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    clearTimeout(guard);
+    expect(output.trim()).toBe('[1,4]');
+    expect(code).toBe(0);
   });
 });
 
