@@ -48,6 +48,7 @@ export { take } from '../operators/take.js';
 export { tap } from '../operators/tap.js';
 export { reduce } from '../operators/reduce.js';
 export { parallelMap, type ParallelMapOptions } from '../operators/parallel-map.js';
+export { transferResult } from './transfer.js';
 export { unorderedMap, type UnorderedMapOptions } from '../operators/unordered-map.js';
 export { starMap, type StarMapOptions } from '../operators/star-map.js';
 export { reduceBy, type ReduceByOptions } from '../operators/reduce-by.js';

@@ -171,7 +171,32 @@ export default async function runChunk(request) {
     await runCall(request, response);
   }
   if (request.checkClone) findUncloneableResult(response);
-  return response;
+  return withTransfers(response, request.mode);
+}
+
+/** Where `transferResult` (lib/transfer.ts) keeps a result's transfer list. */
+const TRANSFER = Symbol.for('millrace.transfer');
+/** @type {undefined | ((value: object) => object)} */
+let move;
+
+/**
+ * Results marked with `transferResult` move their buffers to the main thread instead of being
+ * copied: the response goes back wrapped the way tinypool's worker recognises (`Tinypool.move`
+ * on an object carrying its transfer list and value), loaded only when a chunk moves something.
+ */
+async function withTransfers(response, mode) {
+  let buffers;
+  for (const result of response.results) {
+    const value = mode === 'fold' ? result[1] : result;
+    const list = value !== null && typeof value === 'object' ? value[TRANSFER] : undefined;
+    if (list) for (const buffer of list) (buffers ??= new Set()).add(buffer);
+  }
+  if (!buffers) return response;
+  if (!move) {
+    const { Tinypool } = await import('tinypool');
+    move = (value) => Tinypool.move(value);
+  }
+  return move({ [Symbol.for('Tinypool.transferable')]: [...buffers], [Symbol.for('Tinypool.valueOf')]: response });
 }
 
 async function runCall(request, response) {

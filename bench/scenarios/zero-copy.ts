@@ -1,7 +1,7 @@
 /**
  * Zero-copy: binary payloads (ArrayBuffers of a few MB) sent to workers copied (structured clone)
- * or moved (`transfer`). A move costs the main thread nothing per byte; a copy costs a memcpy on
- * the way in.
+ * or moved (`transfer`), and payload-sized results sent back copied or moved (`transferResult`).
+ * A move costs nothing per byte; a copy costs a memcpy each way.
  */
 import { performance } from 'node:perf_hooks';
 import { createPool, flow, parallelMap, tasks, type Pool } from 'millrace';
@@ -14,6 +14,10 @@ const micro = tasks<typeof import('../tasks/micro.tasks.js')>(new URL('../tasks/
 
 interface Samples {
   [variant: string]: { wallMs: number[]; cpuMs: number[]; mainBusyMs: number[] };
+}
+
+function firstBytes(results: ArrayBuffer[]): number[] {
+  return results.map((buffer) => new Uint8Array(buffer)[0]!);
 }
 
 function payloads(count: number, megabytes: number): ArrayBuffer[] {
@@ -34,6 +38,9 @@ async function child(): Promise<void> {
   const variants: Record<string, (data: ArrayBuffer[]) => Promise<number[]>> = {
     'copied (structured clone)': (data) => flow(data).pipe(parallelMap(micro.checksum, { pool })).toArray(),
     'moved (transfer: (buffer) => [buffer])': (data) => flow(data).pipe(parallelMap(micro.checksum, { pool, transfer: (buffer: ArrayBuffer) => [buffer] })).toArray(),
+    'round trip, copied both ways': (data) => flow(data).pipe(parallelMap(micro.invert, { pool })).toArray().then(firstBytes),
+    'round trip, moved both ways (transfer + transferResult)': (data) =>
+      flow(data).pipe(parallelMap(micro.invertMoved, { pool, transfer: (buffer: ArrayBuffer) => [buffer] })).toArray().then(firstBytes),
   };
   const samples: Samples = {};
   try {
@@ -43,8 +50,10 @@ async function child(): Promise<void> {
         const elu = performance.eventLoopUtilization();
         const result = await measure(() => run(data));
         const busy = performance.eventLoopUtilization(elu);
-        result.value.forEach((sum, i) => {
-          if (sum !== expected(i)) throw new Error(`${name}: checksum ${sum} at ${i}, expected ${expected(i)}`);
+        const roundTrip = name.startsWith('round trip');
+        result.value.forEach((value, i) => {
+          const want = roundTrip ? 255 - (i & 0xff) : expected(i);
+          if (value !== want) throw new Error(`${name}: ${value} at ${i}, expected ${want}`);
         });
         if (round < 0) continue;
         const entry = (samples[name] ??= { wallMs: [], cpuMs: [], mainBusyMs: [] });
@@ -76,13 +85,20 @@ export const scenario: Scenario = {
     }));
     const copied = median(result.samples['copied (structured clone)']!.wallMs);
     const moved = median(result.samples['moved (transfer: (buffer) => [buffer])']!.wallMs);
+    const bothCopied = median(result.samples['round trip, copied both ways']!.wallMs);
+    const bothMoved = median(result.samples['round trip, moved both ways (transfer + transferResult)']!.wallMs);
     return {
       id: this.id,
       title: this.title,
       columns: ['variant', 'payload', 'wall ms', 'CPU ms (all threads)', 'main thread busy ms'],
       rows,
-      targets: [{ name: 'Buffer/ArrayBuffer payloads can be moved instead of copied', goal: 'shown', measured: `moved ${fmt(moved)} ms vs copied ${fmt(copied)} ms (${fmt(copied / moved)}x)`, met: moved < copied }],
-      notes: ['The task reads every 64th byte, so moving the payload dominates. Inputs are moved with the `transfer` option of the parallel operators.'],
+      targets: [
+        { name: 'Buffer/ArrayBuffer inputs moved instead of copied', goal: 'shown', measured: `moved ${fmt(moved)} ms vs copied ${fmt(copied)} ms (${fmt(copied / moved)}x)`, met: moved < copied },
+        { name: 'results moved back too (transferResult)', goal: 'shown', measured: `moved ${fmt(bothMoved)} ms vs copied ${fmt(bothCopied)} ms (${fmt(bothCopied / bothMoved)}x)`, met: bothMoved < bothCopied },
+      ],
+      notes: [
+        'The one-way task reads every 64th byte, so moving the payload dominates. Inputs move with the `transfer` option of the parallel operators; results move when the task returns `transferResult(value)`. The round-trip task returns a new buffer of the same size (a memset).',
+      ],
       raw: result,
     };
   },

@@ -1,0 +1,52 @@
+/**
+ * Zero-copy results: a task marks a result so that its buffers move to the main thread instead of
+ * being copied. (Inputs move with the `transfer` option of the parallel operators.)
+ *
+ * @packageDocumentation
+ */
+import type { TransferListItem } from 'node:worker_threads';
+import { InvalidOptionError } from './errors.js';
+
+/**
+ * Where a marked result keeps its transfer list: a registered symbol, because the worker entry
+ * (lib/worker.mjs, plain JavaScript that imports nothing of millrace's) reads it by name.
+ */
+const TRANSFER = Symbol.for('millrace.transfer');
+
+/**
+ * Marks a task's result so that its buffers are moved to the main thread (zero-copy) rather than
+ * cloned. Use it in a task module, on the value the task returns: the returned value is the same
+ * object, so the task still works when called directly (a serial baseline, a test). After a move
+ * the worker must not touch the buffers again.
+ *
+ * @param value - the result: an `ArrayBuffer`, a typed array or `Buffer`, or any object holding them
+ * @param buffers - what to move; by default the value itself when it is an `ArrayBuffer`, or its
+ *   `.buffer` when it is a typed array or `Buffer`
+ * @returns `value`, marked
+ * @throws {@link InvalidOptionError} when nothing is given to move and `value` is not a buffer,
+ *   or `value` is not an object (primitives are copied anyway)
+ * @example
+ * ```ts
+ * // images.tasks.ts: the resized pixels come back without a copy.
+ * import { transferResult } from 'millrace';
+ * export function invert(pixels: Uint8Array): Uint8Array {
+ *   const out = new Uint8Array(pixels.length);
+ *   for (let i = 0; i < pixels.length; i++) out[i] = 255 - pixels[i]!;
+ *   return transferResult(out);
+ * }
+ * ```
+ * @category Parallel
+ */
+export function transferResult<T extends object>(value: T, buffers?: readonly TransferListItem[]): T {
+  if (typeof value !== 'object' || value === null) throw new InvalidOptionError('value', value, 'an object (a buffer, or an object holding buffers)');
+  let list = buffers;
+  if (list === undefined) {
+    if (value instanceof ArrayBuffer) list = [value];
+    else if (ArrayBuffer.isView(value) && value.buffer instanceof ArrayBuffer) list = [value.buffer];
+    else throw new InvalidOptionError('buffers', buffers, 'the buffers to move (value is not a buffer itself)');
+  }
+  // Not enumerable and symbol-keyed: structured clone leaves it behind, and code using the value
+  // directly never sees it.
+  Object.defineProperty(value, TRANSFER, { value: [...list], enumerable: false, configurable: true, writable: true });
+  return value;
+}
