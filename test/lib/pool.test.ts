@@ -93,6 +93,24 @@ describe('two flows on one pool', () => {
   });
 });
 
+describe('one flow ending early', () => {
+  it('does not fail the next flow on the same pool (tinypool handing it to a worker it is terminating)', async () => {
+    await using pool = createPool({ threads: 2 });
+    for (let round = 0; round < 15; round++) {
+      const controller = new AbortController();
+      const reason = new Error('stop');
+      let seen = 0;
+      const aborted = (async () => {
+        for await (const _ of flow(probe(naturals), { signal: controller.signal }).pipe(parallelMap(math.square, { pool }))) {
+          if (++seen === 20) controller.abort(reason);
+        }
+      })();
+      await expect(aborted).rejects.toBe(reason);
+      expect(await flow(range(3)).pipe(parallelMap(math.square, { pool })).toArray()).toEqual([0, 1, 4]);
+    }
+  });
+});
+
 describe('closing a pool', () => {
   it('`await using` closes it at the end of the scope; later flows on it fail with a clear error', async () => {
     let outer: Pool | undefined;
