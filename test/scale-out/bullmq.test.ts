@@ -16,6 +16,7 @@ import {
   flow,
   InvalidOptionError,
   parallelMap,
+  progress,
   RedisUnavailableError,
   reduceBy,
   starMap,
@@ -110,6 +111,27 @@ describe('the BullMQ backend', () => {
     }
     // Every job was removed once its result was in: only BullMQ's per-queue bookkeeping is left.
     expect(await jobKeys('parity')).toEqual([]);
+  });
+
+  it('counts progress as with the local pool', async () => {
+    const lines = { local: [] as string[], remote: [] as string[] };
+    const local = createPool({ threads: 2 });
+    const remote = remotePool('parity');
+    try {
+      for (const [name, pool] of [['local', local], ['remote', remote]] as const) {
+        const stream = { isTTY: false, write: (text: string) => lines[name].push(text) };
+        const squares = await flow(Array.from({ length: 120 }, (_, i) => i))
+          .pipe(unorderedMap(t.square, { pool, chunkSize: 8 }), progress({ stream, total: 120, label: 'squares', unit: 'n' }))
+          .toArray();
+        expect(squares).toHaveLength(120);
+      }
+      expect(lines.remote).toHaveLength(1);
+      // The same summary, apart from the timing after ' in '.
+      expect(lines.remote[0]?.split(' in ')[0]).toBe('squares: 120/120 n');
+      expect(lines.local[0]?.split(' in ')[0]).toBe('squares: 120/120 n');
+    } finally {
+      await Promise.all([local.close(), remote.close()]);
+    }
   });
 
   it('reports a task error as the same TaskError, with the item and the remote stack', async () => {
