@@ -214,15 +214,21 @@ export async function generateSampleLogs(options: SampleLogOptions): Promise<str
   const written: string[] = [];
   // zlib compresses on libuv's thread pool: compress one file while generating the next.
   let pending: Promise<void> = Promise.resolve();
-  for (let f = 0; f < files; f++) {
-    options.signal?.throwIfAborted();
-    const path = join(out, `access-${String(f + 1).padStart(4, '0')}.log.gz`);
-    const text = fileText(seed, f, lines, pages, assets, clients);
+  try {
+    for (let f = 0; f < files; f++) {
+      options.signal?.throwIfAborted();
+      const path = join(out, `access-${String(f + 1).padStart(4, '0')}.log.gz`);
+      const text = fileText(seed, f, lines, pages, assets, clients);
+      await pending;
+      pending = gzipAsync(text).then((zipped) => writeFile(path, zipped));
+      written.push(path);
+    }
     await pending;
-    pending = gzipAsync(text).then((zipped) => writeFile(path, zipped));
-    written.push(path);
+  } catch (error) {
+    // Let the write in flight finish before the caller cleans up, and report the first failure.
+    await pending.catch(() => undefined);
+    throw error;
   }
-  await pending;
   return written;
 }
 
@@ -232,7 +238,10 @@ export async function generateSampleLogs(options: SampleLogOptions): Promise<str
  *
  * @returns the directory
  */
-export async function ensureSampleLogs(dir: string, options: Omit<SampleLogOptions, 'out'>): Promise<string> {
+export async function ensureSampleLogs(
+  dir: string,
+  options: Omit<SampleLogOptions, 'out'> & { readonly onGenerate?: () => void },
+): Promise<string> {
   const stamp = JSON.stringify({ files: options.files, lines: options.lines, seed: options.seed, version: 1 });
   const marker = join(dir, '.complete');
   try {
@@ -241,10 +250,11 @@ export async function ensureSampleLogs(dir: string, options: Omit<SampleLogOptio
   } catch {
     // Not there yet.
   }
+  options.onGenerate?.();
   const temporary = `${dir}.tmp-${process.pid}`;
   await rm(temporary, { recursive: true, force: true });
   try {
-    await generateSampleLogs({ ...options, out: temporary });
+    await generateSampleLogs({ files: options.files, lines: options.lines, seed: options.seed, out: temporary, ...(options.signal ? { signal: options.signal } : {}) });
     await writeFile(join(temporary, '.complete'), stamp);
     await rm(dir, { recursive: true, force: true });
     await rename(temporary, dir);
