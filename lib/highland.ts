@@ -5,7 +5,6 @@
  *
  * @packageDocumentation
  */
-import { finished, Readable } from 'node:stream';
 import highland from 'highland';
 import type { Operator } from './operator.js';
 
@@ -55,14 +54,41 @@ export function fromHighland<T>(stream: HighlandStream<T>): AsyncIterable<T> {
 }
 
 /**
- * Wraps an async iterable as a highland stream. Destroying the highland stream closes the
- * iterable (its `return()` runs), which stops a flow and everything it started.
+ * Wraps an async iterable as a highland stream that reads one value each time highland asks for
+ * one, so nothing is read before the stream is consumed (a Node stream in between would read
+ * ahead as soon as highland attached to it). Destroying the highland stream closes the iterable
+ * (its `return()` runs), which stops a flow and everything it started.
  */
 export function toHighlandStream<T>(iterable: AsyncIterable<T>): HighlandStream<T> {
-  const readable = Readable.from(iterable, { objectMode: true });
-  const stream = highland<T>(readable, (source: NodeJS.ReadableStream, callback: (error?: Error | null) => void) => {
-    finished(source as Readable, (error) => callback(error ?? null));
-    return { onDestroy: () => readable.destroy() };
+  // Opened now (a flow is claimed by its sink at once); nothing is read until highland pulls.
+  const iterator = iterable[Symbol.asyncIterator]();
+  let finished = false;
+  const stream = highland<T>((push, next) => {
+    iterator.next().then(
+      (result) => {
+        if (finished) return; // destroyed while the read was pending
+        if (result.done) {
+          finished = true;
+          push(null, highland.nil);
+        } else {
+          push(null, result.value);
+          if (!finished) next(); // the push may have ended the stream (a take() reached its count)
+        }
+      },
+      (error: unknown) => {
+        if (finished) return;
+        finished = true;
+        push(error as Error); // passed through as thrown, even when not an Error
+        // A consumer that stops on the error has ended the stream already.
+        const internals = stream as unknown as HighlandInternals;
+        if (!internals.ended && !internals._nil_pushed) push(null, highland.nil);
+      },
+    );
+  });
+  (stream as unknown as HighlandInternals)._destructors.push(() => {
+    if (finished) return;
+    finished = true;
+    void Promise.resolve(iterator.return?.()).catch(() => undefined);
   });
   closeWhenAbandoned(stream);
   return stream;
@@ -98,6 +124,8 @@ interface HighlandInternals {
   readonly _consumers: readonly unknown[];
   _removeConsumer(this: HighlandInternals, consumer: { readonly ended?: boolean; readonly _nil_pushed?: boolean }): void;
   consume(this: HighlandInternals, handler: unknown): HighlandStream<unknown>;
+  /** Run when the stream ends or is destroyed (highland 2's stand-in for `onDestroy`). */
+  readonly _destructors: (() => void)[];
 }
 
 /**
