@@ -32,8 +32,9 @@ describe('error policy: fail fast', () => {
     await using pool = createPool({ threads: 2 });
     // Item 0 blocks until the test writes `release`, which it does only after the flow failed:
     // if the flow waited for item 0, it would never fail and this test would time out.
-    // The reorder window (maxInFlight chunks) must reach item 5 while item 0 is still running.
-    const options = { pool, chunkSize: 1, maxInFlight: 8 };
+    // Chunks of 2 with the default in-flight window (2 × threads = 4 chunks): item 5 is in flight
+    // while item 0 still runs.
+    const options = { pool, chunkSize: 2 };
     const error = await failure(flow(range(8)).pipe(parallelMap(bind(crash.slowFirst, dir, 5), options)).toArray());
     const doneBeforeFailure = existsSync(join(dir, 'done-0'));
     writeFileSync(join(dir, 'release'), '');
