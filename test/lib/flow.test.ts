@@ -280,6 +280,14 @@ describe('flow sinks', () => {
     expect(received).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
   });
 
+  it('toNodeStream reads nothing until the Readable is read', async () => {
+    const source = probe(naturals);
+    const readable = flow(source).toNodeStream();
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(source.stats.pulled).toBe(0);
+    readable.destroy();
+  });
+
   it('toNodeStream: destroying the Readable closes the flow and its source', async () => {
     const source = probe(naturals);
     const readable = flow(source).toNodeStream();
