@@ -84,6 +84,33 @@ describe('properties (fast-check, real worker threads)', () => {
     );
   });
 
+  it('with onError, every item is accounted for exactly once as a result or a failure', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 10_000 }), { maxLength: 80 }),
+        fc.integer({ min: 2, max: 5 }),
+        threadIndex,
+        chunkSize,
+        fc.boolean(),
+        async (input, divisor, t, size, ordered) => {
+          const failed: number[] = [];
+          const operator = ordered ? parallelMap : unorderedMap;
+          const results = await flow(input)
+            .pipe(operator(bind(crash.failMultiplesOf, divisor), { ...options(pools[t]!, size, undefined), onError: (error) => failed.push(error.index) }))
+            .toArray();
+          // failMultiplesOf returns x + 1; a failure reports the item's index.
+          const accounted = [...results.map((y) => y - 1), ...failed.map((index) => input[index]!)];
+          const byValue = (a: number, b: number): number => a - b;
+          expect(accounted.sort(byValue)).toEqual([...input].sort(byValue));
+          expect(new Set(failed).size).toBe(failed.length);
+          expect(failed.every((index) => input[index]! % divisor === 0)).toBe(true);
+          if (ordered) expect(results).toEqual(input.filter((x) => x % divisor !== 0).map((x) => x + 1));
+        },
+      ),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
   it('the in-flight count never exceeds its bound', async () => {
     await fc.assert(
       fc.asyncProperty(
