@@ -7,6 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { InvalidOptionError } from './errors.js';
 
 declare const taskSignature: unique symbol;
 
@@ -161,8 +162,12 @@ export function bind<Bound extends unknown[], Rest extends unknown[], Result>(
   return Object.freeze({ moduleUrl, exportName, setupArgs, boundArgs: [...task.boundArgs, ...args] });
 }
 
-/** `module#export`, the name errors use for a task. */
+/** `module#export`, the name errors use for a task; throws {@link InvalidOptionError} for a non-reference. */
 export function taskName(task: AnyTaskRef): string {
+  // Operators call this when built, so a plain function (JavaScript callers) fails clearly there.
+  if (task === null || typeof task !== 'object' || typeof task.moduleUrl !== 'string' || typeof task.exportName !== 'string') {
+    throw new InvalidOptionError('task', task, 'a task reference from tasks(url); functions cannot be sent to worker threads');
+  }
   const module = task.moduleUrl.startsWith('file:') ? shortPath(task.moduleUrl) : task.moduleUrl;
   return `${module}#${task.exportName}`;
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bind, createPool, flow, parallelMap, starMap, TaskLoadError, tasks, type ChunkRequest, type Tasks } from 'millrace';
+import { bind, createPool, flow, InvalidOptionError, parallelMap, starMap, TaskLoadError, tasks, unorderedMap, type ChunkRequest, type Tasks } from 'millrace';
 import { resolveTaskModule } from '../../lib/tasks.js';
 import type { SetupReport } from '../fixtures/setup.tasks.js';
 
@@ -65,6 +65,16 @@ describe('values crossing threads', () => {
     expect(Buffer.isBuffer(bytes)).toBe(false);
     expect(bytes).toBeInstanceOf(Uint8Array);
     expect(Buffer.from(bytes as Uint8Array).toString()).toBe('hi');
+  });
+});
+
+describe('operators given something else than a task reference', () => {
+  it('throw an InvalidOptionError when built', () => {
+    const double = (x: number): number => x * 2;
+    expect(() => parallelMap(double as never)).toThrow(InvalidOptionError);
+    expect(() => parallelMap(double as never)).toThrow(/task reference/);
+    expect(() => unorderedMap(undefined as never)).toThrow(InvalidOptionError);
+    expect(() => starMap({ exportName: 'add' } as never)).toThrow(InvalidOptionError);
   });
 });
 
