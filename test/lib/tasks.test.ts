@@ -94,6 +94,11 @@ describe('task module URLs', () => {
     expect(await flow([1, 2]).pipe(parallelMap(plain.triple, { pool })).toArray()).toEqual([3, 6]);
   });
 
+  it('load a task module that imports millrace itself, from source', async () => {
+    const selfImport = tasks<typeof import('../fixtures/self-import.tasks.js')>(new URL('../fixtures/self-import.tasks.js', import.meta.url));
+    expect(await flow([[1, 2, 3], [10]]).pipe(parallelMap(selfImport.sumOfDoubles, { pool })).toArray()).toEqual([12, 20]);
+  });
+
   it('accept a path string relative to the working directory', async () => {
     const relative = tasks<MathTasks>('test/fixtures/math.tasks.js');
     expect(relative.square.moduleUrl).toBe(mathUrl.href);
