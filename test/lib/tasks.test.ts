@@ -99,6 +99,12 @@ describe('task module URLs', () => {
     expect(await flow([[1, 2, 3], [10]]).pipe(parallelMap(selfImport.sumOfDoubles, { pool })).toArray()).toEqual([12, 20]);
   });
 
+  it('accept the .ts source URL itself', async () => {
+    const direct = tasks<MathTasks>(new URL('../fixtures/math.tasks.ts', import.meta.url));
+    expect(resolveTaskModule(direct.square.moduleUrl)).toBe(direct.square.moduleUrl);
+    expect(await flow([6]).pipe(parallelMap(direct.square, { pool })).toArray()).toEqual([36]);
+  });
+
   it('accept a path string relative to the working directory', async () => {
     const relative = tasks<MathTasks>('test/fixtures/math.tasks.js');
     expect(relative.square.moduleUrl).toBe(mathUrl.href);
