@@ -15,7 +15,8 @@ import { probeSource } from './probe-source.js';
 /**
  * The checks {@link checkOperator} runs:
  * - `'laziness'`: applying the operator and creating an iterator reads nothing;
- * - `'values'`: consuming the operator over the sample input finishes (and matches `expected`);
+ * - `'values'`: consuming the operator over the sample input finishes (and matches `expected`),
+ *   and so does consuming it over an empty input, without an error;
  * - `'early-termination'`: a consumer that stops early gets the source closed;
  * - `'errors'`: an error thrown by the source reaches the consumer unchanged;
  * - `'abort'`: aborting mid-stream rejects with the signal's reason and closes the source, and an
@@ -188,6 +189,14 @@ const CHECKS: Record<ConformanceCheck, Check> = {
     const probe = probeSource(options.input);
     const outputs = await within(flow(probe).pipe(factory()).toArray(), timeoutMs, operator, 'values', 'consuming the sample input');
     if (!probe.closed) fail(operator, 'values', 'it finished without reading its input to the end');
+    // Empty input is the classic edge case: it must finish, and without an error.
+    const empty = probeSource(options.input.slice(0, 0));
+    try {
+      await within(flow(empty).pipe(factory()).toArray(), timeoutMs, operator, 'values', 'consuming an empty input');
+    } catch (error) {
+      if (error instanceof ConformanceError) throw error;
+      fail(operator, 'values', `it failed on empty input: ${describe(error)}`, error);
+    }
     if (options.expected === undefined) return;
     const same = options.unordered ? sameMultiset(outputs, options.expected) : isDeepStrictEqual(outputs, options.expected);
     if (!same) {

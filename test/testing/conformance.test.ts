@@ -110,6 +110,21 @@ describe('the conformance kit catches broken operators', () => {
     expect(error.check).toBe('values');
   });
 
+  it('an operator that fails on empty input fails values', async () => {
+    const needsOne = () =>
+      defineOperator<number, number>('needsOne', async function* (source) {
+        let seen = 0;
+        for await (const x of source) {
+          seen++;
+          yield x;
+        }
+        if (seen === 0) throw new Error('no input');
+      });
+    const error = await failure(checkOperator(needsOne, { ...fast, checks: ['values'] }));
+    expect(error.check).toBe('values');
+    expect(error.message).toContain('empty input');
+  });
+
   it('an operator that does not close its source when stopped fails early termination', async () => {
     const leaky = (): Operator<number, number> => (source) => ({
       [Symbol.asyncIterator]() {
