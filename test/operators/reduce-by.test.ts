@@ -120,6 +120,16 @@ describe('reduceBy (two-tier: partial folds in the workers, combined in the main
     expect(cause.stack).toMatch(/fold\.tasks\.ts/);
   });
 
+  it('lets an error thrown by combine end the flow unchanged, and closes the source', async () => {
+    const error = new Error('cannot merge');
+    const source = probe(naturals);
+    const failingCombine = (): number => {
+      throw error;
+    };
+    await expect(flow(source).pipe(reduceBy(fold.mod3, fold.sum, 0, { combine: failingCombine, pool, chunkSize: 4 })).toArray()).rejects.toBe(error);
+    expect(source.stats.returned).toBe(true);
+  });
+
   it('needs a combine function, and both key and fold as task references', () => {
     // @ts-expect-error combine is required for the two-tier form
     expect(() => reduceBy(fold.mod3, fold.sum, 0, {})).toThrow(InvalidOptionError);
