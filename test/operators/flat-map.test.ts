@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createPool, flatMap, flow } from 'millrace';
 import { naturals, operatorContract, probe } from '../fixtures/harness.js';
@@ -56,6 +57,34 @@ describe('flatMap', () => {
     expect(seen).toEqual([0, 0, 0, 1, 1]);
     expect(innerClosed).toBe(2);
     expect(source.stats.returned).toBe(true);
+  });
+
+  it('an abort while an inner async iterable is mid-read closes it (an inner Readable is destroyed)', async () => {
+    const inner = new Readable({ objectMode: true, read() {} });
+    inner.push('first'); // then nothing more: the next read waits
+    const controller = new AbortController();
+    const reason = new Error('stop');
+    const seen: string[] = [];
+    const run = flow([1], { signal: controller.signal })
+      .pipe(flatMap(() => inner as AsyncIterable<string>))
+      .forEach((x) => {
+        seen.push(x);
+        if (seen.length === 1) setImmediate(() => controller.abort(reason));
+      });
+    await expect(run).rejects.toBe(reason);
+    expect(seen).toEqual(['first']);
+    expect(inner.destroyed).toBe(true);
+  });
+
+  it('break closes an inner async iterable', async () => {
+    const inner = new Readable({ objectMode: true, read() {} });
+    inner.push('a');
+    inner.push('b');
+    for await (const x of flow([1]).pipe(flatMap(() => inner as AsyncIterable<string>))) {
+      expect(x).toBe('a');
+      break;
+    }
+    expect(inner.destroyed).toBe(true);
   });
 
   operatorContract<number, number>({ make: () => flatMap((x: number) => [x, x]), input: naturals, pool: () => pool });
