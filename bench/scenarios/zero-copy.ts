@@ -11,6 +11,7 @@ import type { Context, Row, Scenario, ScenarioResult } from '../lib/scenario.js'
 import { fmt, median } from '../lib/stats.js';
 
 const micro = tasks<typeof import('../tasks/micro.tasks.js')>(new URL('../tasks/micro.tasks.js', import.meta.url));
+const buffers = tasks<typeof import('../tasks/buffers.tasks.js')>(new URL('../tasks/buffers.tasks.js', import.meta.url));
 
 interface Samples {
   [variant: string]: { wallMs: number[]; cpuMs: number[]; mainBusyMs: number[] };
@@ -38,9 +39,9 @@ async function child(): Promise<void> {
   const variants: Record<string, (data: ArrayBuffer[]) => Promise<number[]>> = {
     'copied (structured clone)': (data) => flow(data).pipe(parallelMap(micro.checksum, { pool })).toArray(),
     'moved (transfer: (buffer) => [buffer])': (data) => flow(data).pipe(parallelMap(micro.checksum, { pool, transfer: (buffer: ArrayBuffer) => [buffer] })).toArray(),
-    'round trip, copied both ways': (data) => flow(data).pipe(parallelMap(micro.invert, { pool })).toArray().then(firstBytes),
+    'round trip, copied both ways': (data) => flow(data).pipe(parallelMap(buffers.invert, { pool })).toArray().then(firstBytes),
     'round trip, moved both ways (transfer + transferResult)': (data) =>
-      flow(data).pipe(parallelMap(micro.invertMoved, { pool, transfer: (buffer: ArrayBuffer) => [buffer] })).toArray().then(firstBytes),
+      flow(data).pipe(parallelMap(buffers.invertMoved, { pool, transfer: (buffer: ArrayBuffer) => [buffer] })).toArray().then(firstBytes),
   };
   const samples: Samples = {};
   try {

@@ -1,6 +1,5 @@
 // Task module for the benchmarks: tiny and CPU-bound tasks, loaded in worker threads from dist/.
 import { createHash } from 'node:crypto';
-import { transferResult } from 'millrace';
 
 /** The trivial task of the per-item overhead benchmark. */
 export function double(x: number): number {
@@ -27,15 +26,4 @@ export function checksum(data: ArrayBuffer | Uint8Array): number {
   let sum = 0;
   for (let i = 0; i < bytes.length; i += 64) sum = (sum + bytes[i]!) | 0;
   return sum;
-}
-
-/** A payload-sized result (the input's first byte, inverted, everywhere), copied back. */
-export function invert(data: ArrayBuffer): ArrayBuffer {
-  const out = new Uint8Array(data.byteLength).fill(255 - new Uint8Array(data)[0]!);
-  return out.buffer;
-}
-
-/** {@link invert}, with the result moved back instead of copied. */
-export function invertMoved(data: ArrayBuffer): ArrayBuffer {
-  return transferResult(invert(data));
 }
