@@ -371,6 +371,7 @@ interface WatchedWorker {
   threadId: number;
   on(event: 'exit', listener: (code: number) => void): void;
   on(event: 'error', listener: (error: unknown) => void): void;
+  on(event: 'message', listener: (message: unknown) => void): void;
   emit(event: 'error', error: unknown): boolean;
 }
 
@@ -401,20 +402,20 @@ class ThreadBackend implements PoolBackend {
 
   run(request: ChunkRequest, options: RunChunkOptions = {}): Promise<ChunkResponse> {
     if (this.#closing) return Promise.reject(new MillraceError('The pool is closed'));
-    const runOptions: { signal?: AbortSignal; transferList?: TransferListItem[] } = {};
-    if (options.signal) runOptions.signal = options.signal;
+    const runOptions: { transferList?: TransferListItem[] } = {};
     if (options.transferList) runOptions.transferList = [...options.transferList];
     // The worker stamps the clock (shared memory) when it starts the chunk; see worker.mjs.
     if (options.startClock) {
       const stamped: ChunkRequest & { readonly startClock: StartClock } = { ...request, startClock: options.startClock };
       request = stamped;
     }
-    const chunk = request;
-    return this.#admit(() => this.#runOnLiveWorker(chunk, runOptions), options.signal);
+    return this.#admit(request, runOptions, options.signal);
   }
 
   /** Chunks handed to tinypool and not yet settled: never more than there are threads. */
   #active = 0;
+  /** The controllers that can withdraw the chunks handed to tinypool. */
+  readonly #handedOver = new Set<AbortController>();
   /** Chunks waiting for a thread, first come first served. */
   readonly #waiting: { start: () => void; fail: (error: unknown) => void }[] = [];
 
@@ -425,8 +426,8 @@ class ThreadBackend implements PoolBackend {
    * tinypool only ever holds as many chunks as the pool has threads, and each hand-over starts a
    * worker when one is missing. A waiting chunk that is cancelled just leaves the queue.
    */
-  #admit(start: () => Promise<ChunkResponse>, signal: AbortSignal | undefined): Promise<ChunkResponse> {
-    if (this.#active < this.capacity && this.#waiting.length === 0) return this.#handOver(start);
+  #admit(request: ChunkRequest, runOptions: { transferList?: TransferListItem[] }, signal: AbortSignal | undefined): Promise<ChunkResponse> {
+    if (this.#active < this.capacity && this.#waiting.length === 0) return this.#handOver(request, runOptions, signal);
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<ChunkResponse>((resolve, reject) => {
       const onAbort = (): void => {
@@ -437,7 +438,7 @@ class ThreadBackend implements PoolBackend {
       const entry = {
         start: (): void => {
           signal?.removeEventListener('abort', onAbort);
-          this.#handOver(start).then(resolve, reject);
+          this.#handOver(request, runOptions, signal).then(resolve, reject);
         },
         fail: (error: unknown): void => {
           signal?.removeEventListener('abort', onAbort);
@@ -449,23 +450,46 @@ class ThreadBackend implements PoolBackend {
     });
   }
 
-  #handOver(start: () => Promise<ChunkResponse>): Promise<ChunkResponse> {
+  /**
+   * Gives one chunk to tinypool under a signal of the backend's own (which the caller's signal
+   * aborts), so the backend can withdraw it too: see {@link ThreadBackend.#withdrawQueued}.
+   */
+  #handOver(request: ChunkRequest, runOptions: { transferList?: TransferListItem[] }, signal: AbortSignal | undefined): Promise<ChunkResponse> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     this.#active++;
+    const own = new AbortController();
+    const forward = (): void => own.abort(signal?.reason);
+    signal?.addEventListener('abort', forward, { once: true });
+    this.#handedOver.add(own);
     let running: Promise<ChunkResponse>;
     try {
-      running = start();
+      running = this.#runOnLiveWorker(request, { ...runOptions, signal: own.signal });
     } catch (error) {
       running = Promise.reject(error);
     }
-    const next = (): void => {
+    const settle = (): void => {
+      signal?.removeEventListener('abort', forward);
+      this.#handedOver.delete(own);
       this.#active--;
       if (!this.#closing) this.#waiting.shift()?.start();
     };
-    running.then(next, next);
-    // A chunk cut off by close() is no crash: say what happened.
+    running.then(settle, settle);
     return running.catch((error: unknown) => {
-      throw this.#closing ? new MillraceError('The pool was closed while the chunk ran', { cause: error }) : error;
+      // Withdrawn because no worker could start: the worker's start-up error says why.
+      if (own.signal.reason instanceof WorkerExitError) throw own.signal.reason;
+      throw error;
     });
+  }
+
+  /**
+   * A worker that dies before it is ready (resourceLimits too small to boot, say) leaves the chunks
+   * tinypool queued for it waiting for a worker that never comes: tinypool starts none after a
+   * bootstrap failure. With no worker left, every chunk handed over is such a queued one (it never
+   * started): withdraw them with the start-up error.
+   */
+  #withdrawQueued(cause: unknown): void {
+    if (this.#pool.threads.length > 0) return;
+    for (const own of this.#handedOver) own.abort(new WorkerExitError(undefined, cause));
   }
 
   /**
@@ -501,8 +525,13 @@ class ThreadBackend implements PoolBackend {
       if (this.#watched.has(worker)) continue;
       this.#watched.add(worker);
       let errored = false;
-      worker.on('error', () => {
+      let ready = false;
+      worker.on('message', (message) => {
+        if ((message as { ready?: unknown } | null)?.ready === true) ready = true;
+      });
+      worker.on('error', (error) => {
         errored = true;
+        if (!ready && !this.#closing) this.#withdrawQueued(error);
       });
       worker.on('exit', (code) => {
         if (errored || this.#closing) return;

@@ -75,6 +75,13 @@ describe('worker death', () => {
     expect(String((crashed.cause as Error).message)).toMatch(/memory/i);
   });
 
+  it('a worker that cannot even start (heap limit too small to boot) fails the flow instead of hanging', async () => {
+    await using pool = createPool({ threads: 2, resourceLimits: { maxOldGenerationSizeMb: 2, maxYoungGenerationSizeMb: 1 } });
+    const error = await failure(flow(range(5)).pipe(parallelMap(bind(crash.exitOn, -1), { pool, chunkSize: 1, retries: 1 })).toArray());
+    expect(error).toBeInstanceOf(WorkerCrashedError);
+    expect(String(((error as WorkerCrashedError).cause as Error).cause)).toMatch(/memory/i);
+  });
+
   it('a worker terminated from outside fails its chunk with a WorkerCrashedError', async () => {
     const dir = tempDir();
     const workersSeen = recordWorkers();
