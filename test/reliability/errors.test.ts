@@ -55,7 +55,8 @@ describe('error policy: fail fast', () => {
     await using pool = createPool({ threads: 2 });
     const error = await failure(flow(numbers()).pipe(unorderedMap(bind(crash.failMultiplesOf, 50), { pool, chunkSize: 10 })).toArray());
     expect(error).toBeInstanceOf(TaskError);
-    expect((error as TaskError).item).toBe(50);
+    // Unordered: the first failure to come back is one of the multiples of 50 in flight.
+    expect((error as TaskError).item as number % 50).toBe(0);
     // Bounded by the in-flight window (2 × threads chunks of 10), far below the million items.
     expect(pulled).toBeLessThan(200);
   });
