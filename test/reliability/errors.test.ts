@@ -56,7 +56,7 @@ describe('error policy: fail fast', () => {
     const error = await failure(flow(numbers()).pipe(unorderedMap(bind(crash.failMultiplesOf, 50), { pool, chunkSize: 10 })).toArray());
     expect(error).toBeInstanceOf(TaskError);
     // Unordered: the first failure to come back is one of the multiples of 50 in flight.
-    expect((error as TaskError).item as number % 50).toBe(0);
+    expect(((error as TaskError).item as number) % 50).toBe(0);
     // Bounded by the in-flight window (2 × threads chunks of 10), far below the million items.
     expect(pulled).toBeLessThan(200);
   });
