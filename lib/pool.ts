@@ -452,7 +452,7 @@ class ThreadBackend implements PoolBackend {
 
   /**
    * Gives one chunk to tinypool under a signal of the backend's own (which the caller's signal
-   * aborts), so the backend can withdraw it too: see {@link ThreadBackend.#withdrawQueued}.
+   * aborts), so the backend can withdraw it too (see `#withdrawQueued`).
    */
   #handOver(request: ChunkRequest, runOptions: { transferList?: TransferListItem[] }, signal: AbortSignal | undefined): Promise<ChunkResponse> {
     if (signal?.aborted) return Promise.reject(signal.reason);
