@@ -164,6 +164,30 @@ describe('retries', () => {
     expect(readdirSync(dir)).toHaveLength(12);
   });
 
+  it('with onError and retries, a failure is reported once, after its last attempt, and nothing is emitted twice', async () => {
+    const dir = tempDir();
+    const failures: TaskError[] = [];
+    await using pool = createPool({ threads: 2 });
+    // Item 3 fails once; the retry of its chunk succeeds: nothing is reported, each item comes out once.
+    const results = await flow(range(8))
+      .pipe(parallelMap(bind(crash.flakyOn, dir, 3), { pool, chunkSize: 4, retries: 1, onError: (error) => failures.push(error) }))
+      .toArray();
+    expect(results).toEqual(range(8).map((x) => x * 2));
+    expect(failures).toEqual([]);
+    expect(readFileSync(join(dir, 'attempts-0'), 'utf8')).toBe('..');
+
+    // Every item fails on every attempt: each is reported once, after all its attempts.
+
+    const stubborn = tempDir();
+    const reported: TaskError[] = [];
+    const rerun = await flow(range(8))
+      .pipe(parallelMap(bind(crash.flaky, stubborn, 9), { pool, chunkSize: 4, retries: 2, onError: (error) => reported.push(error) }))
+      .toArray();
+    expect(rerun).toEqual([]);
+    expect(reported.map((f) => f.index).sort((a, b) => a - b)).toEqual(range(8));
+    expect(reported.every((f) => f.attempts === 3)).toBe(true);
+  });
+
   it('gives up after the retries and reports how many attempts were made', async () => {
     const dir = tempDir();
     await using pool = createPool({ threads: 1 });
