@@ -144,6 +144,19 @@ describe('error policy: a throwing onError callback', () => {
 });
 
 describe('retries', () => {
+  it('without retries, each item runs exactly once, failing or not', async () => {
+    const dir = tempDir();
+    const failed: number[] = [];
+    await using pool = createPool({ threads: 2 });
+    // flaky(dir, 1, x) fails the first attempt of every item: with no retries, all fail, once each.
+    const results = await flow(range(20))
+      .pipe(unorderedMap(bind(crash.flaky, dir, 1), { pool, chunkSize: 3, onError: (error) => failed.push(error.index) }))
+      .toArray();
+    expect(results).toEqual([]);
+    expect(failed.sort((a, b) => a - b)).toEqual(range(20));
+    for (const x of range(20)) expect(readFileSync(join(dir, `attempts-${x}`), 'utf8')).toBe('.');
+  });
+
   it('re-runs a failing chunk until it succeeds; each item is emitted exactly once', async () => {
     const dir = tempDir();
     await using pool = createPool({ threads: 2 });
