@@ -8,7 +8,7 @@
  */
 import type { StartClock } from './pool.js';
 
-/** How often a chunk not yet started is checked (a cheap read of shared memory). */
+/** How often a chunk not yet started is checked at most (a cheap read of shared memory). */
 const POLL_MS = 25;
 
 /**
@@ -63,7 +63,9 @@ export function chunkDeadline(budgetMs: number, fromStart: boolean): ChunkDeadli
     }
     // Re-check at the deadline, and meanwhile often enough to see the chunk start.
     const started = startClock !== undefined && Atomics.load(startClock.cell, 1) !== 0;
-    const wait = deadline === undefined ? POLL_MS : started || !startClock ? deadline - now : Math.min(deadline - now, POLL_MS);
+    // Polling no slower than the budget itself, so even a tiny budget is seen to run out.
+    const poll = Math.min(POLL_MS, budgetMs);
+    const wait = deadline === undefined ? poll : started || !startClock ? deadline - now : Math.min(deadline - now, poll);
     timer = setTimeout(check, Math.max(1, wait));
     // The worker running the chunk keeps the process alive, not this timer.
     timer.unref();
