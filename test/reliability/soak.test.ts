@@ -2,7 +2,7 @@ import { getEventListeners } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bind, createPool, flow, parallelMap, reduceBy, sharedPool, take, TaskError, TaskTimeoutError, tasks, unorderedMap, WorkerCrashedError } from 'millrace';
 
 const crash = tasks<typeof import('../fixtures/crash.tasks.js')>(new URL('../fixtures/crash.tasks.js', import.meta.url));
@@ -12,7 +12,10 @@ const soak = process.env['MILLRACE_SOAK'];
 const FLOWS = soak === undefined ? 36 : Number(soak) > 1 ? Number(soak) : 3_000;
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-const dir = mkdtempSync(join(tmpdir(), 'millrace-soak-'));
+let dir = '';
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'millrace-soak-'));
+});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The resources that keep the event loop alive, counted by type. */
