@@ -15,6 +15,9 @@ const POLL_MS = 25;
  * How long loading the task module (and its `setup`) may take before the chunk counts as timed
  * out: generous, since a cold start (tsx, imports) can take seconds on a loaded machine, but
  * finite, so a module whose top level never returns cannot hang the flow.
+ *
+ * @param budgetMs - the chunk's running budget, in milliseconds
+ * @returns the loading allowance, in milliseconds
  */
 export function loadAllowanceMs(budgetMs: number): number {
   return Math.max(10 * budgetMs, 5_000);
