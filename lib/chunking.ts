@@ -6,8 +6,13 @@
  * @packageDocumentation
  */
 
-/** The worker time one chunk should take; long enough to hide the ~30 µs per-chunk round trip. */
-export const TARGET_CHUNK_MS = 8;
+/**
+ * The worker time one chunk should take: long enough that the hand-over between two chunks (a
+ * message each way and a thread wake-up, 0.1-0.3 ms, during which the worker waits) costs a few
+ * percent at most, short enough that the last chunks leave little imbalance. 16 ms beat 8 and 24
+ * on the pure-compute and skewed benchmarks (bench/, "compute" and "skew").
+ */
+export const TARGET_CHUNK_MS = 16;
 /**
  * The largest automatic chunk, which bounds memory per chunk and the reorder window. For trivial
  * tasks the main thread's cloning is the cost, and past a few thousand items a chunk gets dearer

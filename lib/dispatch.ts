@@ -53,7 +53,7 @@ export type ErrorPolicy = 'fail' | ((error: TaskError) => void);
 export interface ParallelOptions {
   /**
    * Items per chunk (one chunk is one message to a worker).
-   * @defaultValue adaptive: aims each chunk at a few milliseconds of worker time, from 1 item up
+   * @defaultValue adaptive: aims each chunk at about 16 ms of worker time, from 1 item up to 8192
    */
   readonly chunkSize?: number;
   /**

@@ -40,7 +40,7 @@ export const scenario: Scenario = {
   id: 'compute',
   title: 'Pure compute (CPU-bound kernel per item)',
   async run(context: Context): Promise<ScenarioResult> {
-    const items = context.quick ? 400 : 2000;
+    const items = context.quick ? 400 : 1500;
     const cores = context.machine.cores;
     const maxThreads = context.quick ? cores : cores * 2;
     context.log(`compute: ${items} items of ~1 ms, 1..${maxThreads} threads`);

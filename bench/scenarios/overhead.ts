@@ -42,7 +42,6 @@ function variants(n: number, n1: number, sizes: readonly number[]): Variant[] {
   }
   list.push(
     { name: 'parallelMap chunkSize 1', items: n1, run: (data, pool) => flow(data.slice(0, n1)).pipe(parallelMap(micro.double, { pool, chunkSize: 1 })).reduce(add, 0) },
-    { name: 'unorderedMap chunkSize 1', items: n1, run: (data, pool) => flow(data.slice(0, n1)).pipe(unorderedMap(micro.double, { pool, chunkSize: 1 })).reduce(add, 0) },
   );
   return list;
 }

@@ -29,7 +29,7 @@ export const scenario: Scenario = {
   id: 'skew',
   title: 'Skewed work (item cost varies 100x)',
   async run(context: Context): Promise<ScenarioResult> {
-    const items = context.quick ? 800 : 4000;
+    const items = context.quick ? 800 : 3000;
     const cores = context.machine.cores;
     context.log(`skew: ${items} items of 0.02-2 ms, ${cores} threads`);
     const { result } = await runNodeScript<{ samples: Samples }>('scenarios/skew', { items, threads: cores, repeats: context.repeats });
