@@ -231,6 +231,14 @@ export class Flow<T> implements AsyncIterable<T> {
     const iterator = this[Symbol.asyncIterator]() as FlowIterator<T>;
     const max = eager || iterator[batchReady] ? SINK_BATCH : 1;
     try {
+      if (!iterator.batches) {
+        // A source that hands over one value at a time (a stream): its own `next()` is cheapest.
+        for (let result = await iterator.next(); !result.done; result = await iterator.next()) {
+          const step = each(result.value);
+          if (isThenable(step)) await step;
+        }
+        return;
+      }
       for (;;) {
         const pull = iterator[pullBatch](max);
         const batch = isBatch(pull) ? pull : await pull;
@@ -306,6 +314,11 @@ class FlowIterator<T> implements BatchIterator<T> {
 
   get [batchReady](): boolean {
     return isBatchReady(this.#iterator);
+  }
+
+  /** Whether the steps (or the source) hand over batches; else every pull is one `next()`. */
+  get batches(): boolean {
+    return canPullBatch(this.#iterator);
   }
 
   [pullBatch](max: number): BatchPull<T> {
