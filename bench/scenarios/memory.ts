@@ -53,12 +53,14 @@ export const scenario: Scenario = {
   id: 'memory',
   title: 'Memory (endless source, slow consumer)',
   async run(context: Context): Promise<ScenarioResult> {
-    const seconds = context.quick ? 8 : 30;
+    const seconds = context.quick ? 11 : 30;
     context.log(`memory: ${seconds} s`);
     const { result } = await runNodeScript<ChildResult>('scenarios/memory', { seconds, threads: context.machine.cores });
     const samples = result.rssMb;
-    // Warm-up: the first fifth (JIT, worker start). Then compare the halves of the rest.
-    const steady = samples.filter((s) => s.seconds >= seconds / 5);
+    // Warm-up: the first fifth, and at least 5 s (JIT, worker start, the heap's first expansions,
+    // which here come in a step at ~4-5 s). Then compare the halves of the rest.
+    const warmUp = Math.max(seconds / 5, 5);
+    const steady = samples.filter((s) => s.seconds >= warmUp);
     const half = Math.floor(steady.length / 2);
     // Medians, not peaks: a peak is wherever the collector happened to run; a leak moves the median.
     const firstHalf = median(steady.slice(0, half).map((s) => s.rss));
