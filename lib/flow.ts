@@ -280,6 +280,7 @@ class FlowIterator<T> implements BatchIterator<T> {
     if (userSignal?.aborted) this.#controller.abort(userSignal.reason);
     else userSignal?.addEventListener('abort', this.#onUserAbort, { once: true });
     this.#iterator = build({ signal: this.#controller.signal })[Symbol.asyncIterator]();
+    this.#controller.signal.addEventListener('abort', this.#onAbort, { once: true });
   }
 
   next(): Promise<IteratorResult<T>> {
@@ -293,24 +294,46 @@ class FlowIterator<T> implements BatchIterator<T> {
     return batch.items.length > 0 ? { done: false, value: batch.items[0]! } : { done: true, value: undefined };
   }
 
-  /** `next()` of an inner iterator that does not speak the batch protocol (a stream, a generator). */
-  async #nextOne(): Promise<IteratorResult<T>> {
-    if (this.#done) return { done: true, value: undefined };
+  /**
+   * `next()` of an inner iterator that does not speak the batch protocol (a stream, a generator).
+   * Called once per value, so it is written without `async` frames: one promise per read, which
+   * an abort rejects through {@link FlowIterator.#failRead} (the read itself may never settle).
+   */
+  #nextOne(): Promise<IteratorResult<T>> {
+    if (this.#done) return Promise.resolve({ done: true, value: undefined });
     if (this.#controller.signal.aborted) {
       const reason: unknown = this.#controller.signal.reason;
-      await this.#closeSteps();
-      await this.#close();
-      throw reason;
+      return this.#closeSteps()
+        .then(() => this.#close())
+        .then(() => Promise.reject(reason));
     }
-    let result: IteratorResult<T>;
+    let read: Promise<IteratorResult<T>>;
     try {
-      result = await abortable(this.#iterator.next(), this.#controller.signal);
+      read = this.#iterator.next();
     } catch (error) {
       return this.#fail(error);
     }
-    if (result.done) await this.#close();
-    return result;
+    return new Promise<IteratorResult<T>>((resolve, reject) => {
+      const fail = (error: unknown): void => {
+        if (this.#failRead !== fail) return; // settled already
+        this.#failRead = undefined;
+        this.#fail(error).then(resolve, reject);
+      };
+      this.#failRead = fail;
+      read.then((result) => {
+        if (this.#failRead !== fail) return; // an abort got there first
+        this.#failRead = undefined;
+        if (result.done) this.#close().then(() => resolve(result), reject);
+        else resolve(result);
+      }, fail);
+    });
   }
+
+  /** Rejects the read in flight (through {@link FlowIterator.#fail}); set while one is. */
+  #failRead: ((error: unknown) => void) | undefined;
+
+  /** An abort must be felt by a read in flight even with no steps to notice it. */
+  readonly #onAbort = (): void => this.#failRead?.(this.#controller.signal.reason);
 
   get [batchReady](): boolean {
     return isBatchReady(this.#iterator);
