@@ -5,6 +5,7 @@
  *
  * @packageDocumentation
  */
+import { randomUUID } from 'node:crypto';
 import type { TransferListItem } from 'node:worker_threads';
 import { createChunkSizer, type ChunkSizer } from './chunking.js';
 import {
@@ -79,6 +80,12 @@ export interface ParallelOptions {
    */
   readonly retries?: number;
   /**
+   * Backoff before a retry, in milliseconds: the n-th retry of a chunk waits
+   * `retryDelayMs × 2^(n-1)`, at most 30 s, so a failing dependency is not hammered.
+   * @defaultValue `100`
+   */
+  readonly retryDelayMs?: number;
+  /**
    * Time budget per item in milliseconds, enforced per chunk (items × timeout); a chunk over
    * budget has its worker terminated and fails with a {@link TaskTimeoutError}.
    * @defaultValue no timeout
@@ -126,6 +133,7 @@ export function checkParallelOptions(options: ParallelOptions): void {
   checkInteger('chunkSize', options.chunkSize, 1);
   checkInteger('maxInFlight', options.maxInFlight, 1);
   checkInteger('retries', options.retries, 0);
+  checkInteger('retryDelayMs', options.retryDelayMs, 0);
   if (options.transfer !== undefined && (options.retries ?? 0) > 0) {
     // A retry would send the chunk again, but its transferred buffers now belong to the dead worker.
     throw new InvalidOptionError('retries', options.retries, '0 when `transfer` is set (moved buffers cannot be sent again)');
@@ -197,6 +205,11 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   readonly #retries: number;
   /** Cancels every chunk this iterator started (tinypool drops queued ones, ends running ones). */
   readonly #controller = new AbortController();
+  /** Names this flow's chunks for backends that need ids (a job id on Redis). */
+  readonly #runId = randomUUID().replaceAll('-', '');
+  readonly #retryDelayMs: number;
+  /** Retries waiting out their backoff; cleared on teardown. */
+  readonly #retryTimers = new Set<NodeJS.Timeout>();
 
   #started = false;
   /** The source has ended and every item it gave is in a submitted chunk. */
@@ -233,6 +246,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     this.#sizer = createChunkSizer(spec.chunkSize);
     this.#maxInFlight = spec.maxInFlight ?? Math.max(2, 2 * this.#pool.threads);
     this.#retries = spec.retries ?? 0;
+    this.#retryDelayMs = spec.retryDelayMs ?? 100;
   }
 
   async next(): Promise<IteratorResult<Out>> {
@@ -420,6 +434,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     try {
       running = this.#pool.backend.run(request, {
         signal,
+        chunk: { runId: this.#runId, seq: chunk.seq, attempt: chunk.attempt },
         ...(transferList ? { transferList } : {}),
         ...(deadline?.startClock ? { startClock: deadline.startClock } : {}),
       });
@@ -446,6 +461,21 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
         }
       },
     );
+  }
+
+  /** Runs a failed chunk again after its backoff (the chunk stays in flight meanwhile). */
+  #retry(chunk: Chunk<In>): void {
+    const delay = Math.min(30_000, this.#retryDelayMs * 2 ** (chunk.attempt - 1));
+    chunk.attempt++;
+    if (delay === 0) {
+      this.#run(chunk, false);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#retryTimers.delete(timer);
+      if (!this.#stopped) this.#run(chunk, false);
+    }, delay);
+    this.#retryTimers.add(timer);
   }
 
   #onResponse(chunk: Chunk<In>, response: ChunkResponse): void {
@@ -482,8 +512,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     }
     if (response.failures.length > 0) {
       if (chunk.attempt <= this.#retries) {
-        chunk.attempt++;
-        this.#run(chunk, false);
+        this.#retry(chunk);
         return;
       }
       const errors = response.failures.map(
@@ -539,8 +568,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
       return;
     }
     if (chunk.attempt <= this.#retries) {
-      chunk.attempt++;
-      this.#run(chunk, false);
+      this.#retry(chunk);
       return;
     }
     if (timedOut) {
@@ -594,6 +622,8 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     this.#stopped = true;
     this.#signal.removeEventListener('abort', this.#onAbort);
     if (this.#running > 0) this.#controller.abort(new MillraceError('the flow ended; chunk cancelled'));
+    for (const timer of this.#retryTimers) clearTimeout(timer);
+    this.#retryTimers.clear();
     this.#wakePump?.();
     this.#ready.length = 0;
     this.#completed.clear();

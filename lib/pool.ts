@@ -144,6 +144,12 @@ export interface RunChunkOptions {
    * @defaultValue none: timeouts count from submission
    */
   readonly startClock?: StartClock;
+  /**
+   * Which chunk this is: the flow's run id, the chunk's sequence number within the run, and the
+   * attempt (1, then 2, ... on retries); a backend that needs ids (a job queue) derives them from it.
+   * @defaultValue none
+   */
+  readonly chunk?: { readonly runId: string; readonly seq: number; readonly attempt: number };
 }
 
 /**

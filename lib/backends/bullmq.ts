@@ -241,8 +241,7 @@ class BullmqBackend implements PoolBackend {
     } catch (error) {
       return Promise.reject(error);
     }
-    const run = this.#runIds(signal);
-    const jobId = `${run.id}-${run.next++}`;
+    const jobId = this.#jobId(options);
     return new Promise<ChunkResponse>((resolve, reject) => {
       const onAbort = (): void => {
         this.#settle(jobId, { error: signal?.reason });
@@ -338,6 +337,17 @@ class BullmqBackend implements PoolBackend {
     const lost = connected && this.#down.size > 0;
     if (events) await withTimeout(lost ? events.disconnect() : events.close(), bound).catch(() => undefined);
     if (queue) await withTimeout(lost ? queue.disconnect() : queue.close(), bound).catch(() => undefined);
+  }
+
+  /**
+   * `<run>-<sequence>` from the engine's chunk identity (a retry gets its own id, so a late copy of
+   * the failed attempt cannot stand in for it); callers that give none get ids per signal.
+   */
+  #jobId(options: RunChunkOptions): string {
+    const chunk = options.chunk;
+    if (chunk) return `${chunk.runId}-${chunk.seq}${chunk.attempt > 1 ? `-r${chunk.attempt}` : ''}`;
+    const run = this.#runIds(options.signal);
+    return `${run.id}-${run.next++}`;
   }
 
   #runIds(signal: AbortSignal | undefined): RunIds {

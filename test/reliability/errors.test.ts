@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { bind, createPool, flow, parallelMap, reduceBy, starMap, TaskError, tasks, unorderedMap } from 'millrace';
 
 const crash = tasks<typeof import('../fixtures/crash.tasks.js')>(new URL('../fixtures/crash.tasks.js', import.meta.url));
@@ -155,6 +155,26 @@ describe('retries', () => {
     expect(results).toEqual([]);
     expect(failed.sort((a, b) => a - b)).toEqual(range(20));
     for (const x of range(20)) expect(readFileSync(join(dir, `attempts-${x}`), 'utf8')).toBe('.');
+  });
+
+  it('a retry waits out its backoff, and an abort during the backoff ends the flow without running it', async () => {
+    const dir = tempDir();
+    await using pool = createPool({ threads: 1 });
+    const controller = new AbortController();
+    let settled = false;
+    const running = flow([0], { signal: controller.signal })
+      .pipe(parallelMap(bind(crash.flaky, dir, 1), { pool, chunkSize: 1, retries: 1, retryDelayMs: 600_000 }))
+      .toArray()
+      .finally(() => {
+        settled = true;
+      });
+    // The first attempt has failed once its marker exists; the retry is now waiting out 10 minutes.
+    await vi.waitFor(() => expect(existsSync(join(dir, 'attempts-0'))).toBe(true), { timeout: 20_000 });
+    expect(settled).toBe(false);
+    const reason = new Error('stop waiting');
+    controller.abort(reason);
+    await expect(running).rejects.toBe(reason);
+    expect(readFileSync(join(dir, 'attempts-0'), 'utf8')).toBe('.');
   });
 
   it('re-runs a failing chunk until it succeeds; each item is emitted exactly once', async () => {
