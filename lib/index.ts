@@ -24,6 +24,7 @@ export {
   type ChunkRequest,
   type ChunkResponse,
   type RunChunkOptions,
+  type ChunkIdentity,
   type StartClock,
   type TaskSpec,
 } from './pool.js';

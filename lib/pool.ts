@@ -149,7 +149,26 @@ export interface RunChunkOptions {
    * attempt (1, then 2, ... on retries); a backend that needs ids (a job queue) derives them from it.
    * @defaultValue none
    */
-  readonly chunk?: { readonly runId: string; readonly seq: number; readonly attempt: number };
+  readonly chunk?: ChunkIdentity;
+}
+
+/**
+ * Which chunk a {@link PoolBackend.run} call carries, for backends that need stable ids.
+ *
+ * @example
+ * ```ts
+ * import type { ChunkIdentity } from 'millrace';
+ * const jobId = (chunk: ChunkIdentity) => `${chunk.runId}-${chunk.seq}${chunk.attempt > 1 ? `-r${chunk.attempt}` : ''}`;
+ * ```
+ * @category Authoring
+ */
+export interface ChunkIdentity {
+  /** Unique per consumption of a worker-backed step (letters and digits only). */
+  readonly runId: string;
+  /** The chunk's 0-based sequence number within the run (input order). */
+  readonly seq: number;
+  /** 1 for the first run of the chunk, then 2, 3, ... for its retries. */
+  readonly attempt: number;
 }
 
 /**
