@@ -147,10 +147,8 @@ export function throughHighland<In, Out>(
   signal?: AbortSignal,
 ): (stream: HighlandStream<In>) => HighlandStream<Out> {
   return (stream) => {
-    const controller = new AbortController();
-    // An already-aborted signal fires no event: check it first.
-    if (signal?.aborted) controller.abort(signal.reason);
-    else signal?.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
-    return toHighlandStream(operator(fromHighland(stream), { signal: controller.signal }));
+    // The caller's signal is the operator's own (no listener to leak on a long-lived signal); a
+    // highland consumer that stops destroys the stream, which closes the operator instead.
+    return toHighlandStream(operator(fromHighland(stream), { signal: signal ?? new AbortController().signal }));
   };
 }
