@@ -239,12 +239,15 @@ export class Flow<T> implements AsyncIterable<T> {
         }
         return;
       }
+      const signal = this.#signal;
       for (;;) {
         const pull = iterator[pullBatch](max);
         const batch = isBatch(pull) ? pull : await pull;
         for (const value of batch.items) {
           const step = each(value);
           if (isThenable(step)) await step;
+          // The user's abort (from the callback, say) stops the callbacks at once, not at the batch's end.
+          if (signal?.aborted) throw signal.reason;
         }
         if (batch.done) return;
       }
