@@ -4,7 +4,7 @@
  * strings, odd but valid lines, and a small share of malformed lines. The same options give the
  * same bytes on every machine.
  *
- * Usage: `npm run sample-logs -- --files 8 --lines 50000 --seed 1 --out DIR`
+ * Usage: `npm run sample-logs -- --files 16 --lines 100000 --seed 1 --out DIR`
  *
  * @packageDocumentation
  */

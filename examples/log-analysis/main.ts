@@ -18,7 +18,7 @@ import { addResult, emptySummary, humanReport, jsonReport } from './report.js';
 const logs = tasks<typeof import('./analysis.js')>(new URL('./analysis.js', import.meta.url));
 
 const DEFAULT_CORPUS = fileURLToPath(new URL('../../.cache/sample-logs', import.meta.url));
-const DEFAULT_CORPUS_SIZE = { files: 8, lines: 50_000, seed: 1 };
+const DEFAULT_CORPUS_SIZE = { files: 16, lines: 100_000, seed: 1 };
 const USAGE = `usage: npm start -- [GLOB...] [--top N] [--json] [--threads N] [--chunk-size N]
 
   GLOB            log files to analyse, gzip or plain (default: a generated sample corpus)

@@ -48,6 +48,13 @@ describe('readLines', () => {
     expect(await readLines(Readable.from(chunks)).toArray()).toEqual(['one', 'two', '', 'three']);
   });
 
+  it('keeps CRLF and multi-byte characters whole across tiny reads of a file', async () => {
+    await writeFile(at('tiny-reads.log'), 'a\r\nbé☕\r\n\r\nlast ☕');
+    for (const highWaterMark of [1, 2, 3, 5]) {
+      expect(await readLines(at('tiny-reads.log'), { highWaterMark }).toArray()).toEqual(['a', 'bé☕', '', 'last ☕']);
+    }
+  });
+
   it('gives no lines for empty files, plain or .gz', async () => {
     expect(await readLines(at('empty.log')).toArray()).toEqual([]);
     expect(await readLines(at('empty.log.gz')).toArray()).toEqual([]);
