@@ -99,6 +99,8 @@ export interface ChunkResponse {
   }[];
   /** Time the worker spent on the chunk, for adaptive chunk sizing. */
   elapsedMs: number;
+  /** The task returned a promise for some item (the worker may have waited, idle, on it). */
+  awaited?: boolean;
   /** The task module or export could not be loaded. */
   loadError?: {
     /** What went wrong. */
@@ -398,6 +400,31 @@ interface WatchedWorker {
   on(event: 'error', listener: (error: unknown) => void): void;
   on(event: 'message', listener: (message: unknown) => void): void;
   emit(event: 'error', error: unknown): boolean;
+  terminate(): Promise<unknown>;
+}
+
+/** Chunks a worker holds at most: the one it runs and one queued behind it (worker.mjs runs them in turn). */
+const PER_WORKER = 2;
+/**
+ * A worker gets its next chunk while the current one runs only while chunks are short and
+ * synchronous (the last one ran for less than this, in worker time, and awaited nothing): then a
+ * round trip per chunk is a real share of the time, while a chunk queued behind a long or waiting
+ * one would stay there as another worker sits idle.
+ */
+const PREFETCH_BELOW_MS = 2;
+/** How often a chunk that never started is handed over again after its worker died. */
+const MAX_RESUBMITS = 3;
+
+/** A chunk handed to tinypool, until it settles for the caller and tinypool is done with it. */
+interface HandedOver {
+  readonly slot: number;
+  readonly ticket: number;
+  /** Rejects the caller's promise (first settlement wins). */
+  readonly fail: (error: unknown) => void;
+  /** The caller's promise has settled (a response, a failure, a cancellation). */
+  settled: boolean;
+  /** Its slot and its place in the hand-over limit are given back. */
+  released: boolean;
 }
 
 /** Local worker threads through tinypool, with the crash detection tinypool lacks. */
@@ -407,17 +434,38 @@ class ThreadBackend implements PoolBackend {
   readonly #pool: Tinypool;
   readonly #watched = new WeakSet<object>();
   #closing = false;
+  readonly #slotCount: number;
+  /**
+   * Per task (module and export), whether its last chunk was short and synchronous (see
+   * {@link PREFETCH_BELOW_MS}); a task not seen yet gets no prefetch.
+   */
+  readonly #shortTasks = new Map<string, boolean>();
+  /**
+   * One cell per chunk handed over, shared with the workers: the chunk's ticket while it waits,
+   * `-threadId` once a worker has taken it up, 0 once cancelled. A worker takes a chunk up with a
+   * compare-and-swap on its ticket, so a chunk the main thread cancelled (or a stale message whose
+   * slot was reused) never runs, and a chunk whose cell still holds its ticket never ran.
+   */
+  readonly #cells: Int32Array;
+  readonly #freeSlots: number[];
+  #nextTicket = 0;
 
   constructor(options: PoolOptions) {
     this.capacity = options.threads ?? availableParallelism();
+    const slots = (this.#slotCount = this.capacity * PER_WORKER);
+    this.#cells = new Int32Array(new SharedArrayBuffer(4 * slots));
+    this.#freeSlots = Array.from({ length: slots }, (_, i) => slots - 1 - i);
     const aliases = sourceAliases();
     this.#pool = new Tinypool({
       filename: new URL('./worker.mjs', import.meta.url).href,
       minThreads: 0,
       maxThreads: this.capacity,
+      // A second chunk waits in the worker while the first runs, so no item waits for a round
+      // trip; worker.mjs runs them one after the other, never interleaved.
+      concurrentTasksPerWorker: PER_WORKER,
       idleTimeout: options.idleTimeoutMs ?? 10_000,
       ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
-      ...(aliases ? { workerData: { millraceAliases: aliases } } : {}),
+      workerData: { millraceCells: this.#cells, ...(aliases ? { millraceAliases: aliases } : {}) },
     });
     // tinypool re-emits the error of a worker that dies holding no chunk (terminated while idle)
     // on the pool itself; unheard, that 'error' event would throw in the main thread and kill the
@@ -427,20 +475,14 @@ class ThreadBackend implements PoolBackend {
 
   run(request: ChunkRequest, options: RunChunkOptions = {}): Promise<ChunkResponse> {
     if (this.#closing) return Promise.reject(new MillraceError('The pool is closed'));
-    const runOptions: { transferList?: TransferListItem[] } = {};
-    if (options.transferList) runOptions.transferList = [...options.transferList];
-    // The worker stamps the clock (shared memory) when it starts the chunk; see worker.mjs.
-    if (options.startClock) {
-      const stamped: ChunkRequest & { readonly startClock: StartClock } = { ...request, startClock: options.startClock };
-      request = stamped;
-    }
-    return this.#admit(request, runOptions, options.signal);
+    const transferList = options.transferList ? [...options.transferList] : undefined;
+    return this.#admit(request, options.startClock, transferList, options.signal);
   }
 
-  /** Chunks handed to tinypool and not yet settled: never more than there are threads. */
+  /** Chunks handed to tinypool and not yet released: never more than {@link ThreadBackend.#limit}. */
   #active = 0;
-  /** The controllers that can withdraw the chunks handed to tinypool. */
-  readonly #handedOver = new Set<AbortController>();
+  /** The chunks handed to tinypool and not yet released. */
+  readonly #handedOver = new Set<HandedOver>();
   /** Chunks waiting for a thread, first come first served. */
   readonly #waiting: { start: () => void; fail: (error: unknown) => void }[] = [];
 
@@ -448,11 +490,20 @@ class ThreadBackend implements PoolBackend {
    * tinypool queues tasks beyond its threads, but when a worker dies (a crash, a timeout, a chunk
    * of another flow being cancelled) with `minThreads: 0` it starts no worker for that queue: the
    * queued chunks of every other flow on the pool would wait forever. So the queue lives here:
-   * tinypool only ever holds as many chunks as the pool has threads, and each hand-over starts a
-   * worker when one is missing. A waiting chunk that is cancelled just leaves the queue.
+   * tinypool only ever holds two chunks a thread, and each hand-over starts a worker when one is
+   * missing. A waiting chunk that is cancelled just leaves the queue.
    */
-  #admit(request: ChunkRequest, runOptions: { transferList?: TransferListItem[] }, signal: AbortSignal | undefined): Promise<ChunkResponse> {
-    if (this.#active < this.capacity && this.#waiting.length === 0) return this.#handOver(request, runOptions, signal);
+  #admit(
+    request: ChunkRequest,
+    startClock: StartClock | undefined,
+    transferList: TransferListItem[] | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<ChunkResponse> {
+    const task = request.mode === 'call' ? request.task : request.foldTask;
+    const key = task.exportName + '#' + task.moduleUrl;
+    // One running and, for short chunks, one queued per thread.
+    const limit = this.#shortTasks.get(key) === true ? this.#slotCount : this.capacity;
+    if (this.#active < limit && this.#waiting.length === 0) return this.#handOver(request, key, startClock, transferList, signal);
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<ChunkResponse>((resolve, reject) => {
       const onAbort = (): void => {
@@ -463,7 +514,7 @@ class ThreadBackend implements PoolBackend {
       const entry = {
         start: (): void => {
           signal?.removeEventListener('abort', onAbort);
-          this.#handOver(request, runOptions, signal).then(resolve, reject);
+          this.#handOver(request, key, startClock, transferList, signal).then(resolve, reject);
         },
         fail: (error: unknown): void => {
           signal?.removeEventListener('abort', onAbort);
@@ -476,34 +527,99 @@ class ThreadBackend implements PoolBackend {
   }
 
   /**
-   * Gives one chunk to tinypool under a signal of the backend's own (which the caller's signal
-   * aborts), so the backend can withdraw it too (see `#withdrawQueued`).
+   * Gives one chunk to tinypool. Cancellation is ours, not tinypool's (tinypool never queues a
+   * task with a signal behind another on a worker): a chunk not yet taken up is marked cancelled
+   * in its cell and skipped by the worker; a running one has its worker ended.
    */
-  #handOver(request: ChunkRequest, runOptions: { transferList?: TransferListItem[] }, signal: AbortSignal | undefined): Promise<ChunkResponse> {
+  #handOver(
+    request: ChunkRequest,
+    key: string,
+    startClock: StartClock | undefined,
+    transferList: TransferListItem[] | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<ChunkResponse> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     this.#active++;
-    const own = new AbortController();
-    const forward = (): void => own.abort(signal?.reason);
-    signal?.addEventListener('abort', forward, { once: true });
-    this.#handedOver.add(own);
-    let running: Promise<ChunkResponse>;
-    try {
-      running = this.#runOnLiveWorker(request, { ...runOptions, signal: own.signal });
-    } catch (error) {
-      running = Promise.reject(error);
-    }
-    const settle = (): void => {
-      signal?.removeEventListener('abort', forward);
-      this.#handedOver.delete(own);
-      this.#active--;
-      if (!this.#closing) this.#waiting.shift()?.start();
-    };
-    running.then(settle, settle);
-    return running.catch((error: unknown) => {
-      // Withdrawn because no worker could start: the worker's start-up error says why.
-      if (own.signal.reason instanceof WorkerExitError) throw own.signal.reason;
-      throw error;
+    const slot = this.#freeSlots.pop()!;
+    const ticket = (this.#nextTicket = (this.#nextTicket % 0x7fff_fffe) + 1);
+    Atomics.store(this.#cells, slot, ticket);
+    // The worker stamps the clock (shared memory) when it starts the chunk; see worker.mjs.
+    const message: ChunkRequest & { readonly slot: number; readonly ticket: number; readonly startClock?: StartClock } = startClock
+      ? { ...request, slot, ticket, startClock }
+      : { ...request, slot, ticket };
+    const runOptions = transferList ? { transferList } : undefined;
+    return new Promise<ChunkResponse>((resolve, reject) => {
+      const chunk: HandedOver = { slot, ticket, fail: reject, settled: false, released: false };
+      const onAbort = (): void => this.#cancel(chunk, signal?.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#handedOver.add(chunk);
+      const release = (): void => {
+        signal?.removeEventListener('abort', onAbort);
+        this.#release(chunk);
+      };
+      const submit = (resubmits: number): void => {
+        let running: Promise<ChunkResponse>;
+        try {
+          running = this.#pool.run(message, runOptions) as Promise<ChunkResponse>;
+        } catch (error) {
+          running = Promise.reject(error);
+        }
+        this.#watchNewWorkers();
+        running.then(
+          (response) => {
+            if (this.#shortTasks.size > 1024) this.#shortTasks.clear();
+            this.#shortTasks.set(key, response.awaited !== true && response.elapsedMs < PREFETCH_BELOW_MS);
+            release();
+            if (chunk.settled) return;
+            chunk.settled = true;
+            resolve(response);
+          },
+          (error: unknown) => {
+            // Its worker died (or was ended) while the chunk waited behind another: it never ran,
+            // so it is handed over again rather than failed (not a retry; buffers it moved are
+            // gone with the worker, so such a chunk fails instead).
+            const neverStarted = Atomics.load(this.#cells, slot) === ticket;
+            if (!chunk.settled && !this.#closing && neverStarted && transferList === undefined && resubmits < MAX_RESUBMITS) {
+              submit(resubmits + 1);
+              return;
+            }
+            release();
+            if (chunk.settled) return;
+            chunk.settled = true;
+            // Not a crash: say so, or the engine reports "a worker died" for a deliberate close().
+            reject(this.#closing ? new MillraceError('The pool was closed while this chunk was queued or running', { cause: error }) : error);
+          },
+        );
+      };
+      submit(0);
     });
+  }
+
+  /** Gives a chunk's slot and its place back, once (a cancelled chunk may settle again later). */
+  #release(chunk: HandedOver): void {
+    if (chunk.released) return;
+    chunk.released = true;
+    this.#handedOver.delete(chunk);
+    this.#freeSlots.push(chunk.slot);
+    this.#active--;
+    if (!this.#closing) this.#waiting.shift()?.start();
+  }
+
+  /** Fails a chunk with `reason` now; a worker running it is ended, one holding it skips it. */
+  #cancel(chunk: HandedOver, reason: unknown): void {
+    if (chunk.settled) return;
+    chunk.settled = true;
+    chunk.fail(reason);
+    // Not taken up: the worker will skip it. Its place is given back only when tinypool settles
+    // it (the skip, or its worker's exit), so tinypool never holds more than the limit: chunks it
+    // queued itself could wait for a worker it never starts.
+    const cell = Atomics.compareExchange(this.#cells, chunk.slot, chunk.ticket, 0);
+    // Running: synchronous JavaScript cannot be interrupted, so its worker is ended (the chunk
+    // queued behind it, if any, never started and is handed over again).
+    if (cell < 0) {
+      const worker = (this.#pool.threads as unknown as WatchedWorker[]).find((thread) => thread.threadId === -cell);
+      void worker?.terminate();
+    }
   }
 
   /**
@@ -514,29 +630,11 @@ class ThreadBackend implements PoolBackend {
    */
   #withdrawQueued(cause: unknown): void {
     if (this.#pool.threads.length > 0) return;
-    for (const own of this.#handedOver) own.abort(new WorkerExitError(undefined, cause));
-  }
-
-  /**
-   * tinypool can hand a queued task to a worker it is already terminating (one whose running task
-   * was just aborted, when that worker's last reply arrives after the abort): the task then rejects
-   * with "Terminating worker thread" though nobody cancelled it, failing an unrelated flow. Such a
-   * chunk is submitted again, a few times at most (not when it moved buffers: they are gone).
-   */
-  async #runOnLiveWorker(request: ChunkRequest, runOptions: { signal?: AbortSignal; transferList?: TransferListItem[] }): Promise<ChunkResponse> {
-    for (let attempt = 1; ; attempt++) {
-      const running = this.#pool.run(request, runOptions) as Promise<ChunkResponse>;
-      this.#watchNewWorkers();
-      try {
-        return await running;
-      } catch (error) {
-        // Not a crash: say so, or the engine reports "a worker died" for a deliberate close().
-        if (this.#closing) throw new MillraceError('The pool was closed while this chunk was queued or running', { cause: error });
-        const stray =
-          error instanceof Error && error.message === 'Terminating worker thread' &&
-          runOptions.signal?.aborted !== true && runOptions.transferList === undefined && attempt < 4;
-        if (!stray) throw error;
-      }
+    for (const chunk of [...this.#handedOver]) {
+      this.#cancel(chunk, new WorkerExitError(undefined, cause));
+      // They wait in tinypool's own queue, which only a later hand-over gives a worker again (one
+      // that skips them): their places go to the next chunks now.
+      this.#release(chunk);
     }
   }
 

@@ -3,7 +3,7 @@
 // anything of millrace's own: it is loaded into fresh threads and processes.
 import { register } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { workerData } from 'node:worker_threads';
+import { threadId, workerData } from 'node:worker_threads';
 
 /** @type {Map<string, Promise<Record<string, unknown>>>} */
 const modules = new Map();
@@ -42,9 +42,14 @@ export async function resolve(specifier, context, next) {
 }
 
 function readAliasesFromProcessState() {
-  const state = process.__tinypool_state__;
-  const data = state && state.workerData;
+  const data = readStateData();
   return data && data.millraceAliases;
+}
+
+/** The pool's workerData as tinypool passes it on (its own `workerData` is a pair). */
+function readStateData() {
+  const state = process.__tinypool_state__;
+  return state && state.workerData;
 }
 
 function loadModule(moduleUrl, setupArgs) {
@@ -156,13 +161,59 @@ function cloneableOrUndefined(value) {
   }
 }
 
+/** The cells a thread pool shares with its workers (see ThreadBackend in lib/pool.ts), if any. */
+const cells = readStateData()?.millraceCells;
+/** A chunk the main thread cancelled before this worker took it up: nobody waits for this. */
+const SKIPPED = { results: [], failures: [], elapsedMs: 0 };
+/** Chunks that arrived while another ran: a worker runs one chunk at a time, in arrival order. */
+const backlog = [];
+let busy = false;
+
 /**
  * Runs a chunk. `request.mode` is 'call' (one result per item; `spread` spreads tuple items into
  * arguments) or 'fold' (a two-tier reduceBy: fold the chunk by key and return the partial folds).
  * Failures come back as data, not as a rejection, so the main thread can name the item and keep
  * the worker's stack; tinypool would otherwise flatten them.
+ *
+ * The pool hands a worker its next chunk while the current one runs (so no item waits for a round
+ * trip); that chunk waits here, and only counts as started (for timeouts, and for a crash) once
+ * it is taken up.
  */
-export default async function runChunk(request) {
+export default function runChunk(request) {
+  if (busy || backlog.length > 0) return new Promise((resolve, reject) => backlog.push({ request, resolve, reject }));
+  return runInTurn(request);
+}
+
+async function runInTurn(request) {
+  busy = true;
+  try {
+    if (!takeUp(request)) return SKIPPED;
+    return await runTakenUp(request);
+  } finally {
+    busy = false;
+    // After tinypool has posted this chunk's response (its continuation runs first), not before:
+    // the main thread gets each result as soon as it exists.
+    if (backlog.length > 0) setImmediate(runNext);
+  }
+}
+
+function runNext() {
+  if (busy) return;
+  const next = backlog.shift();
+  if (next) runInTurn(next.request).then(next.resolve, next.reject);
+}
+
+/**
+ * Claims the chunk in shared memory: its cell goes from its ticket to `-threadId`; a cell that no
+ * longer holds the ticket means the main thread cancelled it (or reused its slot). A request that
+ * came without a slot (another backend, a process) always runs.
+ */
+function takeUp(request) {
+  if (cells === undefined || typeof request.slot !== 'number') return true;
+  return Atomics.compareExchange(cells, request.slot, request.ticket, -threadId) === request.ticket;
+}
+
+async function runTakenUp(request) {
   const response = { results: [], failures: [], elapsedMs: 0 };
   stampStart(request, 0);
   if (request.mode === 'fold') {
@@ -219,7 +270,10 @@ async function runCall(request, response) {
       if (spread) value = bound.length === 0 ? fn(...item) : fn(...bound, ...item);
       else value = bound.length === 0 ? fn(item) : fn(...bound, item);
       // Only await real thenables: awaiting every value costs a microtask per item.
-      if (value !== null && typeof value === 'object' && typeof value.then === 'function') value = await value;
+      if (value !== null && typeof value === 'object' && typeof value.then === 'function') {
+        response.awaited = true;
+        value = await value;
+      }
       results.push(value);
     } catch (error) {
       response.failures.push({ index: i, error: serializeError(error) });
@@ -254,10 +308,16 @@ async function runFold(request, response) {
     const item = items[i];
     try {
       let k = keyBound.length === 0 ? key(item) : key(...keyBound, item);
-      if (k !== null && typeof k === 'object' && typeof k.then === 'function') k = await k;
+      if (k !== null && typeof k === 'object' && typeof k.then === 'function') {
+        response.awaited = true;
+        k = await k;
+      }
       let accumulator = partials.has(k) ? partials.get(k) : fresh ? structuredClone(initial) : initial;
       accumulator = foldBound.length === 0 ? fold(accumulator, item) : fold(...foldBound, accumulator, item);
-      if (accumulator !== null && typeof accumulator === 'object' && typeof accumulator.then === 'function') accumulator = await accumulator;
+      if (accumulator !== null && typeof accumulator === 'object' && typeof accumulator.then === 'function') {
+        response.awaited = true;
+        accumulator = await accumulator;
+      }
       partials.set(k, accumulator);
     } catch (error) {
       response.failures.push({ index: i, error: serializeError(error) });
