@@ -70,6 +70,11 @@ export function isAsset(path: string): boolean {
   return ASSET.test(path);
 }
 
+/** A copy of a string that shares no memory with the string it was sliced from. */
+function ownCopy(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
+}
+
 /** One file's counts: what the task returns (plain data, structured-cloneable). */
 export interface Tally {
   /** Lines read. */
@@ -106,7 +111,11 @@ export class LogTally {
     if (path === undefined || ASSET.test(path)) return;
     this.matched++;
     const counts = this.counts;
-    counts.set(path, (counts.get(path) ?? 0) + 1);
+    const count = counts.get(path);
+    // A new key is copied: the path is a slice of the line, itself a slice of the whole decoded
+    // chunk, which a key kept as it is would keep alive (thousands of keys, tens of KiB each).
+    if (count === undefined) counts.set(ownCopy(path), 1);
+    else counts.set(path, count + 1);
   }
 
   /** The counts as plain data. */
