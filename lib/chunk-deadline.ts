@@ -44,11 +44,17 @@ export interface ChunkDeadline {
 export function chunkDeadline(budgetMs: number, fromStart: boolean): ChunkDeadline {
   const controller = new AbortController();
   const created = Date.now();
-  const startClock: StartClock | undefined = fromStart ? { origin: created, cell: new Int32Array(new SharedArrayBuffer(8)) } : undefined;
+  const startClock: StartClock | undefined = fromStart ? { origin: created, cell: new Int32Array(new SharedArrayBuffer(12)) } : undefined;
   const at = (stamp: number): number => created + stamp - 1;
   let timer: NodeJS.Timeout | undefined;
   const check = (): void => {
     let deadline: number | undefined;
+    // The worker is done with its items and the response is on its way: nothing runs to end, and
+    // a main thread or a worker slow to deliver it (a loaded machine) is no timeout.
+    if (startClock && Atomics.load(startClock.cell, 2) !== 0) {
+      timer = undefined;
+      return;
+    }
     if (!startClock) {
       deadline = created + budgetMs;
     } else {

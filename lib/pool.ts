@@ -174,9 +174,10 @@ export interface ChunkIdentity {
 }
 
 /**
- * Shared memory a worker writes as it takes up a chunk: `cell[0]` when it receives the chunk,
- * `cell[1]` when the task module is loaded and the chunk starts running; each as milliseconds since
- * `origin` (a `Date.now()` value) plus one, 0 meaning not yet.
+ * Shared memory a worker writes as it takes up a chunk: `cell[0]` when it takes the chunk up,
+ * `cell[1]` when the task module is loaded and the chunk starts running, `cell[2]` when its items
+ * are done; each as milliseconds since `origin` (a `Date.now()` value) plus one, 0 meaning not yet.
+ * A backend may pass a clock with only the first two cells.
  *
  * @example
  * ```ts
@@ -188,7 +189,7 @@ export interface ChunkIdentity {
 export interface StartClock {
   /** A `Date.now()` value the stamp counts from. */
   readonly origin: number;
-  /** Two 32-bit cells over a `SharedArrayBuffer`: received, started. */
+  /** Three 32-bit cells over a `SharedArrayBuffer`: taken up, started, finished. */
   readonly cell: Int32Array;
 }
 

@@ -221,6 +221,7 @@ async function runTakenUp(request) {
   } else {
     await runCall(request, response);
   }
+  stampStart(request, 2);
   if (request.checkClone) findUncloneableResult(response);
   return withTransfers(response, request.mode);
 }
@@ -329,13 +330,14 @@ async function runFold(request, response) {
 }
 
 /**
- * Tells the main thread, through shared memory, that the chunk was received (cell 0) or that its
- * task is loaded and running (cell 1), so its timeout counts from then (see lib/chunk-deadline.ts). A clock that crossed a process
- * boundary is a copy, not shared memory: writing it is harmless.
+ * Tells the main thread, through shared memory, that the chunk was taken up (cell 0), that its
+ * task is loaded and running (cell 1), so its timeout counts from then, or that its items are done
+ * (cell 2), so it no longer can time out (see lib/chunk-deadline.ts). A clock that crossed a
+ * process boundary is a copy, not shared memory: writing it is harmless.
  */
 function stampStart(request, cell = 1) {
   const clock = request.startClock;
-  if (clock && clock.cell instanceof Int32Array) Atomics.store(clock.cell, cell, Math.max(1, Date.now() - clock.origin + 1));
+  if (clock && clock.cell instanceof Int32Array && cell < clock.cell.length) Atomics.store(clock.cell, cell, Math.max(1, Date.now() - clock.origin + 1));
 }
 
 /** The failure path for a result that cannot be cloned: find which one, and say so as data. */
