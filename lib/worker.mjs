@@ -73,7 +73,17 @@ function functionExports(module) {
   return Object.keys(module).filter((name) => typeof module[name] === 'function' && name !== 'setup');
 }
 
+/** Task functions already loaded, by module URL then export name: found without an await. */
+const loaded = new Map();
+
+function loadedTask(task) {
+  const exports = loaded.get(task.moduleUrl);
+  return exports === undefined ? undefined : exports.get(task.exportName);
+}
+
 async function resolveTask(task) {
+  const known = loadedTask(task);
+  if (known !== undefined) return { fn: known };
   let module;
   try {
     module = await loadModule(task.moduleUrl, task.setupArgs);
@@ -81,6 +91,11 @@ async function resolveTask(task) {
     return { loadError: { message: `Cannot load task module ${task.moduleUrl}: ${describe(error)}`, available: [], cause: serializeError(error) } };
   }
   const fn = module[task.exportName];
+  if (typeof fn === 'function') {
+    let exports = loaded.get(task.moduleUrl);
+    if (exports === undefined) loaded.set(task.moduleUrl, (exports = new Map()));
+    exports.set(task.exportName, fn);
+  }
   if (typeof fn !== 'function') {
     const available = functionExports(module);
     return {
@@ -236,14 +251,18 @@ let move;
  * copied: the response goes back wrapped the way tinypool's worker recognises (`Tinypool.move`
  * on an object carrying its transfer list and value), loaded only when a chunk moves something.
  */
-async function withTransfers(response, mode) {
+function withTransfers(response, mode) {
   let buffers;
   for (const result of response.results) {
     const value = mode === 'fold' ? result[1] : result;
     const list = value !== null && typeof value === 'object' ? value[TRANSFER] : undefined;
     if (list) for (const buffer of list) (buffers ??= new Set()).add(buffer);
   }
-  if (!buffers) return response;
+  // Synchronous unless something moves: a promise here costs a microtask hop per chunk.
+  return buffers ? moved(response, buffers) : response;
+}
+
+async function moved(response, buffers) {
   if (!move) {
     const { Tinypool } = await import('tinypool');
     move = (value) => Tinypool.move(value);
@@ -252,12 +271,15 @@ async function withTransfers(response, mode) {
 }
 
 async function runCall(request, response) {
-  const resolved = await resolveTask(request.task);
-  if (resolved.loadError) {
-    response.loadError = resolved.loadError;
-    return;
+  let fn = loadedTask(request.task);
+  if (fn === undefined) {
+    const resolved = await resolveTask(request.task);
+    if (resolved.loadError) {
+      response.loadError = resolved.loadError;
+      return;
+    }
+    fn = resolved.fn;
   }
-  const { fn } = resolved;
   stampStart(request);
   const bound = request.task.boundArgs;
   const { items, spread, continueOnError } = request;
