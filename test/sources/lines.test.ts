@@ -85,6 +85,16 @@ describe('readLines', () => {
     expect(await readLines(chunks()).toArray()).toEqual(['p', 'q']);
   });
 
+  it('splits on a custom separator through split2, found even when split between reads, gzip or not', async () => {
+    const chunks = ['a;;b;', ';c;;', ';d'].map((text) => Buffer.from(text));
+    expect(await readLines(Readable.from(chunks), { separator: ';;' }).toArray()).toEqual(['a', 'b', 'c', ';d']);
+    await writeFile(at('records.gz'), gzipSync('x=1\u001ey=2\u001e\u001ez=☕'));
+    expect(await readLines(at('records.gz'), { separator: '\u001e', highWaterMark: 2 }).toArray()).toEqual(['x=1', 'y=2', '', 'z=☕']);
+    // A regular expression; no \r is stripped unless the separator says so.
+    expect(await readLines(at('crlf.log'), { separator: /\r?\n/ }).toArray()).toEqual(['one', 'two', '', 'three']);
+    expect(await readLines(at('crlf.log'), { separator: '\n' }).toArray()).toEqual(['one\r', 'two\r', '\r', 'three']);
+  });
+
   it('fails with an error naming a missing file', async () => {
     const missing = at('nope.log.gz');
     const error = await readLines(missing).toArray().catch((e: unknown) => e);
