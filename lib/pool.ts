@@ -413,8 +413,13 @@ const PER_WORKER = 2;
  * one would stay there as another worker sits idle.
  */
 const PREFETCH_BELOW_MS = 2;
-/** How often a chunk that never started is handed over again after its worker died. */
-const MAX_RESUBMITS = 3;
+/**
+ * How often a chunk that never started is handed over again after its worker died: each time
+ * needs another worker to die holding it (a chunk of another flow crashed, timed out or was
+ * cancelled ahead of it), so a busy pool shared with failing flows can need many; the bound is
+ * only a guard against a loop nobody foresaw.
+ */
+const MAX_RESUBMITS = 100;
 
 /** A chunk handed to tinypool, until it settles for the caller and tinypool is done with it. */
 interface HandedOver {
@@ -485,7 +490,7 @@ class ThreadBackend implements PoolBackend {
   /** The chunks handed to tinypool and not yet released. */
   readonly #handedOver = new Set<HandedOver>();
   /** Chunks waiting for a thread, first come first served. */
-  readonly #waiting: { start: () => void; fail: (error: unknown) => void }[] = [];
+  readonly #waiting: { readonly limit: number; start: () => void; fail: (error: unknown) => void }[] = [];
 
   /**
    * tinypool queues tasks beyond its threads, but when a worker dies (a crash, a timeout, a chunk
@@ -513,6 +518,7 @@ class ThreadBackend implements PoolBackend {
         reject(signal?.reason);
       };
       const entry = {
+        limit,
         start: (): void => {
           signal?.removeEventListener('abort', onAbort);
           this.#handOver(request, key, startClock, transferList, signal).then(resolve, reject);
@@ -603,7 +609,13 @@ class ThreadBackend implements PoolBackend {
     this.#handedOver.delete(chunk);
     this.#freeSlots.push(chunk.slot);
     this.#active--;
-    if (!this.#closing) this.#waiting.shift()?.start();
+    // Within the next chunk's own limit: a long task's chunk must not queue behind a busy worker
+    // just because a short task's chunk left a prefetch place.
+    const next = this.#waiting[0];
+    if (next && !this.#closing && this.#active < next.limit) {
+      this.#waiting.shift();
+      next.start();
+    }
   }
 
   /** Fails a chunk with `reason` now; a worker running it is ended, one holding it skips it. */
