@@ -5,6 +5,7 @@
  *
  * @packageDocumentation
  */
+import { InvalidOptionError } from './errors.js';
 
 /**
  * Where progress is drawn: `process.stderr`, or anything with `write` (and `isTTY`, `columns`
@@ -120,11 +121,11 @@ export class ProgressBar {
 
   /**
    * @param options - see {@link ProgressOptions}
-   * @throws RangeError when `total` is negative or `intervalMs` is not positive
+   * @throws {@link InvalidOptionError} when `total` is negative or `intervalMs` is not positive
    */
   constructor(options: ProgressOptions = {}) {
-    if (options.total !== undefined && !(options.total >= 0)) throw new RangeError(`progress total must be >= 0, not ${options.total}`);
-    if (options.intervalMs !== undefined && !(options.intervalMs > 0)) throw new RangeError(`progress intervalMs must be > 0, not ${options.intervalMs}`);
+    if (options.total !== undefined && !(options.total >= 0)) throw new InvalidOptionError('total', options.total, 'a number >= 0');
+    if (options.intervalMs !== undefined && !(options.intervalMs > 0)) throw new InvalidOptionError('intervalMs', options.intervalMs, 'a number of milliseconds > 0');
     this.#total = options.total;
     this.#label = options.label ?? 'progress';
     this.#unit = options.unit ?? 'items';

@@ -14,7 +14,7 @@ import { ProgressBar, type ProgressOptions } from '../lib/progress.js';
  *
  * @param options - see {@link ProgressOptions}
  * @returns an {@link Operator} that passes every item on as it comes
- * @throws RangeError when called with a negative `total` or a non-positive `intervalMs`
+ * @throws {@link InvalidOptionError} when called with a negative `total` or a non-positive `intervalMs`
  * @example
  * ```ts
  * import { glob, progress, unorderedMap, tasks } from 'millrace';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { flow, map, progress, ProgressBar, take, type ProgressStream } from 'millrace';
+import { flow, InvalidOptionError, map, progress, ProgressBar, take, type ProgressStream } from 'millrace';
 
 /** A stream that records what is written to it. */
 function recorder(isTTY: boolean): ProgressStream & { text: () => string; writes: string[] } {
@@ -87,7 +87,7 @@ describe('progress', () => {
   });
 
   it('rejects a negative total and a non-positive interval where the pipeline is written', () => {
-    expect(() => progress({ total: -1 })).toThrow(RangeError);
-    expect(() => progress({ intervalMs: 0 })).toThrow(RangeError);
+    expect(() => progress({ total: -1 })).toThrow(InvalidOptionError);
+    expect(() => progress({ intervalMs: 0 })).toThrow(InvalidOptionError);
   });
 });
