@@ -13,22 +13,12 @@ import {
   tasks,
   unorderedMap,
 } from 'millrace';
+import { failure, range } from './helpers.js';
 
 const crash = tasks<typeof import('../fixtures/crash.tasks.js')>(new URL('../fixtures/crash.tasks.js', import.meta.url));
 const math = tasks<typeof import('../fixtures/math.tasks.js')>(new URL('../fixtures/math.tasks.js', import.meta.url));
 // A module that does not exist, typed as if it did.
 const missing = tasks<typeof import('../fixtures/math.tasks.js')>(new URL('../fixtures/no-such-module.tasks.js', import.meta.url));
-
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the flow to fail');
-}
 
 class Connection {
   readonly host = 'localhost';

@@ -1,30 +1,12 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { bind, createPool, flow, parallelMap, reduceBy, starMap, TaskError, tasks, unorderedMap } from 'millrace';
+import { failure, range, tempDirs } from './helpers.js';
 
 const crash = tasks<typeof import('../fixtures/crash.tasks.js')>(new URL('../fixtures/crash.tasks.js', import.meta.url));
 
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'millrace-errors-'));
-  dirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the flow to fail');
-}
+const tempDir = tempDirs('errors');
 
 describe('error policy: fail fast', () => {
   it('an ordered flow fails on a later item without waiting for a slow earlier item', async () => {

@@ -1,36 +1,14 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bind, createPool, flow, parallelMap, WorkerCrashedError, tasks, type Pool } from 'millrace';
+import { failure, tempDirs, waitForFile } from './helpers.js';
 
 // The pool hands each worker its next chunk while the current one runs. These tests pin that
 // second chunk behind a first one that holds the only worker, then end or cancel around it.
 const prefetch = tasks<typeof import('../fixtures/prefetch.tasks.js')>(new URL('../fixtures/prefetch.tasks.js', import.meta.url));
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'millrace-prefetch-'));
-  dirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the flow to fail');
-}
-
-async function waitForFile(path: string): Promise<void> {
-  for (let i = 0; i < 2_000 && !existsSync(path); i++) await new Promise((resolve) => setTimeout(resolve, 5));
-  if (!existsSync(path)) throw new Error(`${path} never appeared`);
-}
+const tempDir = tempDirs('prefetch');
 
 /**
  * A source of `items` that resolves `handedOver` when asked for more: with chunk size 1 the

@@ -1,34 +1,16 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { syncBuiltinESMExports } from 'node:module';
 import workerThreads, { type Worker } from 'node:worker_threads';
-import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { bind, createPool, flow, parallelMap, TaskLoadError, TaskTimeoutError, tasks, unorderedMap, WorkerCrashedError } from 'millrace';
+import { failure, range, tempDirs, waitForFile } from './helpers.js';
 
 const crash = tasks<typeof import('../fixtures/crash.tasks.js')>(new URL('../fixtures/crash.tasks.js', import.meta.url));
 const hangs = tasks<typeof import('../fixtures/crash-load-hang.tasks.js')>(new URL('../fixtures/crash-load-hang.tasks.js', import.meta.url));
 const atLoad = tasks<typeof import('../fixtures/crash-at-load.tasks.js')>(new URL('../fixtures/crash-at-load.tasks.js', import.meta.url));
 
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'millrace-death-'));
-  dirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the flow to fail');
-}
+const tempDir = tempDirs('death');
 
 describe('worker death', () => {
   it('process.exit() in a task fails the flow with a WorkerCrashedError naming the chunk', async () => {
@@ -174,7 +156,3 @@ function recordWorkers(): Worker[] {
   return workersSeen;
 }
 
-async function waitForFile(path: string): Promise<void> {
-  for (let i = 0; i < 2_000 && !existsSync(path); i++) await new Promise((resolve) => setTimeout(resolve, 5));
-  if (!existsSync(path)) throw new Error(`${path} never appeared`);
-}

@@ -1,0 +1,38 @@
+// Helpers shared by the reliability tests: temp dirs that tasks mark their progress in, and
+// ways to wait on those marks and on failing flows.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+
+/** 0, 1, ..., n - 1. */
+export const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** A maker of temp dirs (named after `prefix`) that are all removed after the file's tests. */
+export function tempDirs(prefix: string): () => string {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+  return () => {
+    const dir = mkdtempSync(join(tmpdir(), `millrace-${prefix}-`));
+    dirs.push(dir);
+    return dir;
+  };
+}
+
+/** What the promise rejected with; throws if it fulfilled. */
+export async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the flow to fail');
+}
+
+/** Waits (polling, up to ~10 s) for a task to create a marker file; throws if it never does. */
+export async function waitForFile(path: string): Promise<void> {
+  for (let i = 0; i < 2_000 && !existsSync(path); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  if (!existsSync(path)) throw new Error(`${path} never appeared`);
+}
