@@ -123,7 +123,7 @@ function serializeError(error, depth = 0) {
     }
     return { name: 'NonErrorThrown', message: `the task threw a non-Error value: ${text}`, fields: { value: cloneableOrUndefined(error) } };
   }
-  // Errors are user objects: any property read may throw (a getter, a Proxy). A field that cannot
+  // Errors are user objects: a property read may throw (a getter, a Proxy). A field that cannot
   // be read is dropped; the error still crosses as a task failure, never as a dead worker.
   const read = (key) => {
     try {

@@ -402,7 +402,7 @@ class LineIterator implements BatchIterator<string> {
       if (error && this.#failure === undefined && !this.#done) this.#failure = error;
       this.#onEvent();
     };
-    // Plain text goes through a PassThrough too: any stream's failure then reaches the pipeline's
+    // Plain text goes through a PassThrough too: a failure of either stream then reaches the pipeline's
     // callback, and destroying the last stream of the pipeline closes them all.
     const separator = this.#options.separator;
     let stream: Readable;
