@@ -152,8 +152,12 @@ export class WorkerCrashedError extends MillraceError {
  */
 export class CloneError extends MillraceError {
   override name = 'CloneError';
-  /** Whether the input item or the task's result could not be cloned. */
-  readonly direction: 'item' | 'result';
+  /**
+   * What could not be sent: the input item, the task's result, the arguments given to `bind`, the
+   * task module's `setupArgs`, a `reduceBy` initial value, or the chunk's transfer list (a buffer
+   * named twice, or one already moved).
+   */
+  readonly direction: CloneDirection;
   /** The task, as `module#export`. */
   readonly task: string;
   /** The item's 0-based position in the operator's input, when found. */
@@ -161,12 +165,19 @@ export class CloneError extends MillraceError {
   /** A short text rendering of the item. */
   readonly itemPreview: string;
 
-  constructor(fields: { direction: 'item' | 'result'; task: string; index?: number | undefined; item?: unknown; cause?: unknown }) {
+  constructor(fields: { direction: CloneDirection; task: string; index?: number | undefined; item?: unknown; cause?: unknown }) {
     const itemPreview = fields.index === undefined ? 'unknown item' : `item #${fields.index} (${previewValue(fields.item)})`;
     const reason = fields.cause instanceof Error ? `: ${fields.cause.message}` : '';
-    const what = fields.direction === 'item' ? 'the item' : 'the result';
+    const what = {
+      item: `the item of ${itemPreview}`,
+      result: `the result of ${itemPreview}`,
+      'bound-arguments': 'an argument given to bind()',
+      'setup-arguments': "the task module's setupArgs",
+      initial: "reduceBy's initial value",
+      'transfer-list': `the transfer list of the chunk from ${itemPreview}`,
+    }[fields.direction];
     super(
-      `Task ${fields.task}: ${what} of ${itemPreview} cannot be sent between threads (not structured-cloneable)${reason}`,
+      `Task ${fields.task}: ${what} cannot be sent between threads (not structured-cloneable)${reason}`,
       fields.cause === undefined ? undefined : { cause: fields.cause },
     );
     this.direction = fields.direction;
@@ -175,6 +186,18 @@ export class CloneError extends MillraceError {
     this.itemPreview = itemPreview;
   }
 }
+
+/**
+ * What a {@link CloneError} could not send.
+ *
+ * @example
+ * ```ts
+ * import type { CloneDirection } from 'millrace';
+ * const mine: CloneDirection[] = ['item', 'bound-arguments'];
+ * ```
+ * @category Errors
+ */
+export type CloneDirection = 'item' | 'result' | 'bound-arguments' | 'setup-arguments' | 'initial' | 'transfer-list';
 
 /**
  * A task reference names a module or an export that cannot be loaded.
