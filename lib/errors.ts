@@ -59,9 +59,18 @@ function className(value: unknown): string | undefined {
  * Which task failed on which item, with the worker's original error as `cause`.
  *
  * @remarks
- * `cause` is an `Error` rebuilt from what the worker threw: its `name`, `message`, `stack` and own
- * enumerable plain-data fields survive the thread boundary. A thrown non-Error value (a string,
- * `undefined`) becomes an `Error` whose message describes it, with the raw value in `cause.value`.
+ * `cause` is an `Error` rebuilt from what the worker threw: its `name`, `message`, `stack`, own
+ * enumerable plain-data fields and `cause` survive the thread boundary. The standard classes come
+ * back as themselves (`cause instanceof RangeError`; an `AggregateError` with its `errors`); any
+ * other class (your own `class QuotaError extends Error`) comes back as an `Error` whose `name` is
+ * the class's. A thrown non-Error value (a string, `undefined`) becomes an `Error` whose message
+ * describes it, with the raw value in `cause.value`.
+ *
+ * The TaskError's own `stack` opens on the worker's frames, so the first frame a reader sees (in
+ * `console.error(error)` or an uncaught-error report) is the task's; millrace's main-thread frames
+ * follow a `--- main thread (millrace) ---` line. When the task called a method that does not
+ * exist (`x.method is not a function`) on an item that was a class instance, the message adds that
+ * class instances reach workers without their prototype (structured clone copies fields only).
  *
  * @example
  * ```ts
