@@ -99,10 +99,8 @@ export class TaskError extends MillraceError {
 
   constructor(fields: { task: string; item: unknown; index: number; cause: Error; attempts?: number }) {
     const itemPreview = previewValue(fields.item);
-    super(
-      `Task ${fields.task} failed on item #${fields.index} (${itemPreview}): ${fields.cause.message}${prototypeHint(fields.item, fields.cause)}`,
-      { cause: fields.cause },
-    );
+    const hint = prototypeHint(fields.item, fields.cause);
+    super(`Task ${fields.task} failed on item #${fields.index} (${itemPreview}): ${fields.cause.message}${hint}`, { cause: fields.cause });
     this.task = fields.task;
     this.item = fields.item;
     this.itemPreview = itemPreview;

@@ -159,7 +159,8 @@ describe('progress and Ctrl-C', () => {
   const script = fileURLToPath(new URL('../fixtures/scripts/progress-sigint.ts', import.meta.url));
 
   /** Runs the probe, sends SIGINT once it has drawn its bar, and reports how it ended. */
-  function interrupt(mode: 'bar' | 'handled' | 'deferring' | 'plain'): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  type Ending = { code: number | null; signal: NodeJS.Signals | null; stderr: string };
+  function interrupt(mode: 'bar' | 'handled' | 'deferring' | 'plain'): Promise<Ending> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, ['--import', 'tsx', script, mode], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
