@@ -294,7 +294,13 @@ function stopEndingLineOnSigint(endLine: () => void): void {
  * signal-exit's own defer to the last one in the same way, so they count as absent here.
  */
 function onSigint(): void {
-  for (const endLine of endLines) endLine();
+  for (const endLine of endLines) {
+    try {
+      endLine();
+    } catch {
+      // A stream that cannot be written (closed, EPIPE) must not turn Ctrl-C into a crash report.
+    }
+  }
   const signalExit = (globalThis as { [key: symbol]: { count?: unknown } | undefined })[Symbol.for('signal-exit emitter')];
   const deferring = typeof signalExit?.count === 'number' ? signalExit.count : 0;
   if (process.listenerCount('SIGINT') - 1 > deferring) return;
