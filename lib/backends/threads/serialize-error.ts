@@ -65,7 +65,7 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
   if (cause !== undefined && depth < MAX_DEPTH) result.cause = serializeError(cause, depth + 1);
   const errors = read('errors');
   if (Array.isArray(errors) && depth < MAX_DEPTH) {
-    (result as SerializedError & { errors?: SerializedError[] }).errors = errors
+    result.errors = errors
       .slice(0, MAX_ERRORS)
       .map((inner: unknown) => serializeError(inner, depth + 1));
   }
