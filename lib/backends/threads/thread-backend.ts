@@ -82,6 +82,8 @@ interface Channel {
   readonly jobs: Map<number, Job>;
   nextId: number;
   lingerTimer: NodeJS.Timeout | undefined;
+  /** The worker's thread id, once it is ready. */
+  threadId: number | undefined;
   /** What the worker said before it went (its uncaught error, its exit code). */
   crash: unknown;
   exitCode: number | undefined;
@@ -98,6 +100,8 @@ export class ThreadBackend implements PoolBackend {
   readonly #aliases: Readonly<Record<string, string>> | undefined;
   /** Per task, whether its last chunk was short and synchronous (see {@link PREFETCH_BELOW_MS}). */
   readonly #shortTasks = new Map<string, boolean>();
+  /** tinypool's workers we listen to for an exit tinypool did not cause. */
+  readonly #watched = new WeakSet<object>();
   #closing = false;
 
   constructor(options: PoolOptions, aliases: Readonly<Record<string, string>> | undefined) {
@@ -234,6 +238,7 @@ export class ThreadBackend implements PoolBackend {
       jobs: new Map(),
       nextId: 0,
       lingerTimer: undefined,
+      threadId: undefined,
       crash: undefined,
       exitCode: undefined,
     };
@@ -253,6 +258,27 @@ export class ThreadBackend implements PoolBackend {
       () => this.#onGone(channel, undefined),
       (error: unknown) => this.#onGone(channel, error),
     );
+    this.#watchWorkers();
+  }
+
+  /**
+   * A worker that exits while idle in tinypool (ended from outside, say) is not noticed by
+   * tinypool, which would hand it the next attach task, never to be answered. An exit of a worker
+   * tinypool still lists, and that no channel of ours is on (our channel's port closing covers
+   * those), makes tinypool drop its idle workers (`recycleWorkers`, public API); new ones start on
+   * demand.
+   */
+  #watchWorkers(): void {
+    for (const worker of this.#pool.threads) {
+      if (this.#watched.has(worker)) continue;
+      this.#watched.add(worker);
+      const threadId = worker.threadId;
+      worker.on('exit', () => {
+        if (this.#closing || !this.#pool.threads.includes(worker)) return;
+        for (const channel of this.#channels) if (channel.threadId === threadId) return;
+        void this.#pool.recycleWorkers().then(() => this.#pump());
+      });
+    }
   }
 
   #onMessage(channel: Channel, message: FromWorker): void {
@@ -260,6 +286,7 @@ export class ThreadBackend implements PoolBackend {
       case 'ready':
         if (channel.state !== 'attaching') return;
         channel.state = 'ready';
+        channel.threadId = message.threadId;
         this.#pump();
         return;
       case 'done': {
