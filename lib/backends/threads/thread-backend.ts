@@ -49,8 +49,8 @@ const PREFETCH_BELOW_MS = 2;
 export const CANCEL_GRACE_MS = 100;
 /** How long an idle worker stays attached, so a flow's next chunk does not pay a re-attach. */
 const LINGER_MS = 20;
-/** How long a closed channel waits for tinypool to say why its worker died (see #attach). */
-const CLOSE_GRACE_MS = 20;
+/** How long a closed channel waits for its worker's exit event to say why it died (see #attach). */
+const CLOSE_GRACE_MS = 1_000;
 /** setTimeout's largest delay; a larger one fires at once with a TimeoutOverflowWarning. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -248,8 +248,8 @@ export class ThreadBackend implements PoolBackend {
     port1.unref();
     port1.on('close', () => {
       // The worker says why it goes ('crashing', 'exiting') before its port closes; when it could
-      // not (out of memory, terminated), tinypool's rejection of the attach task carries the
-      // reason and usually comes right after the close: give it a moment to arrive first.
+      // not (out of memory, terminated), its thread's exit event (see #watchWorkers) or tinypool's
+      // rejection of the attach task says why, just after. The timer is only a backstop.
       if (channel.crash !== undefined || channel.exitCode !== undefined) this.#onGone(channel, undefined);
       else setTimeout(() => this.#onGone(channel, undefined), CLOSE_GRACE_MS).unref();
     });
@@ -262,10 +262,11 @@ export class ThreadBackend implements PoolBackend {
   }
 
   /**
-   * A worker that exits while idle in tinypool (ended from outside, say) is not noticed by
-   * tinypool, which would hand it the next attach task, never to be answered. An exit of a worker
-   * tinypool still lists, and that no channel of ours is on (our channel's port closing covers
-   * those), makes tinypool drop its idle workers (`recycleWorkers`, public API); new ones start on
+   * Listens to each of tinypool's workers (its public `threads`) for its error and exit: the exit
+   * of a worker one of our channels is on says how it died (its exit code, the error Node gave,
+   * such as out of memory). A worker that exits while idle in tinypool (ended from outside, say) is
+   * not noticed by tinypool, which would hand it the next attach task, never to be answered: such
+   * an exit makes tinypool drop its idle workers (`recycleWorkers`, public API); new ones start on
    * demand.
    */
   #watchWorkers(): void {
@@ -273,10 +274,20 @@ export class ThreadBackend implements PoolBackend {
       if (this.#watched.has(worker)) continue;
       this.#watched.add(worker);
       const threadId = worker.threadId;
-      worker.on('exit', () => {
-        if (this.#closing || !this.#pool.threads.includes(worker)) return;
-        for (const channel of this.#channels) if (channel.threadId === threadId) return;
-        void this.#pool.recycleWorkers().then(() => this.#pump());
+      let error: unknown;
+      worker.on('error', (cause: unknown) => {
+        error = cause;
+      });
+      worker.on('exit', (code: number) => {
+        if (this.#closing) return;
+        for (const channel of this.#channels) {
+          if (channel.threadId !== threadId) continue;
+          channel.exitCode ??= code;
+          channel.crash ??= error;
+          this.#onGone(channel, error);
+          return;
+        }
+        if (this.#pool.threads.includes(worker)) void this.#pool.recycleWorkers().then(() => this.#pump());
       });
     }
   }
