@@ -475,16 +475,22 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     return request;
   }
 
-  /** What to move rather than copy: the `transfer` option's picks and buffers marked on the items. */
+  /**
+   * What to move rather than copy: the `transfer` option's picks and buffers marked on the items.
+   * Marks are looked for only in chunks whose first item is an object (a chunk of numbers or
+   * strings, the common case of tiny items, pays nothing per item); an unseen mark only means a
+   * copy instead of a move.
+   */
   #transferList(items: readonly In[]): TransferListItem[] | undefined {
     const transfer = this.#spec.transfer as ((item: In) => readonly TransferListItem[]) | undefined;
     let list: TransferListItem[] | undefined;
+    if (transfer) for (const item of items) for (const buffer of transfer(item)) (list ??= []).push(buffer);
+    const first = items[0];
+    if (first === null || typeof first !== 'object') return list;
     for (const item of items) {
-      if (transfer) for (const buffer of transfer(item)) (list ??= []).push(buffer);
-      if (item !== null && typeof item === 'object') {
-        const marked = (item as { [TRANSFER]?: readonly TransferListItem[] })[TRANSFER];
-        if (marked) for (const buffer of marked) (list ??= []).push(buffer);
-      }
+      if (item === null || typeof item !== 'object') continue;
+      const marked = (item as { [TRANSFER]?: readonly TransferListItem[] })[TRANSFER];
+      if (marked) for (const buffer of marked) (list ??= []).push(buffer);
     }
     return list;
   }

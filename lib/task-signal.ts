@@ -6,25 +6,20 @@
  */
 
 /**
- * Where the worker publishes the signal of the item being called: a registered symbol on
- * `globalThis`, so that the worker entry and a task module's `import { taskSignal } from 'millrace'`
- * agree even when they load millrace through different URLs.
+ * Where the worker publishes the signal of the task call that is running: one holder object kept
+ * on `globalThis` under a registered symbol, so that the worker and a task module's
+ * `import { taskSignal } from 'millrace'` share it even when they load millrace through different
+ * URLs. The worker sets `signal` just before it calls a task and clears it as soon as the call
+ * returns (its synchronous part), which costs two property writes per item.
  */
-const CURRENT = Symbol.for('millrace.currentTaskSignal');
-
-type Slot = { [CURRENT]?: AbortSignal | undefined };
-
-/** The worker's side: runs `call` with `signal` as the current task signal. */
-export function withTaskSignal<T>(signal: AbortSignal, call: () => T): T {
-  const slot = globalThis as Slot;
-  const previous = slot[CURRENT];
-  slot[CURRENT] = signal;
-  try {
-    return call();
-  } finally {
-    slot[CURRENT] = previous;
-  }
+export interface TaskSignalHolder {
+  signal: AbortSignal | undefined;
 }
+
+const KEY = Symbol.for('millrace.taskSignalHolder');
+
+/** The holder shared by the worker and task modules. */
+export const taskSignalHolder: TaskSignalHolder = ((globalThis as { [KEY]?: TaskSignalHolder })[KEY] ??= { signal: undefined });
 
 /**
  * The `AbortSignal` of the task call that is running: it aborts when the task's flow is aborted,
@@ -51,7 +46,7 @@ export function withTaskSignal<T>(signal: AbortSignal, call: () => T): T {
  * @category Authoring
  */
 export function taskSignal(): AbortSignal {
-  const signal = (globalThis as Slot)[CURRENT];
+  const signal = taskSignalHolder.signal;
   if (signal === undefined) {
     throw new MillraceError('taskSignal() works only inside a task call in a worker, before the task\'s first await');
   }

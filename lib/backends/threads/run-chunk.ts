@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import type { TransferListItem } from 'node:worker_threads';
 import type { ChunkRequest, ChunkResponse, StartClock } from '../../pool.js';
 import { CLOCK_STARTED, stampClock } from '../../start-clock.js';
-import { withTaskSignal } from '../../task-signal.js';
+import { taskSignalHolder as current } from '../../task-signal.js';
 import { serializeError } from './serialize-error.js';
 import { loadedTask, resolveTask, type TaskFunction } from './task-modules.js';
 
@@ -27,12 +27,32 @@ export async function runChunk(request: ChunkRequest, clock: StartClock | undefi
   return response;
 }
 
-/** Calls a task with its bound arguments and the item (spread when asked), as the current task call. */
+/**
+ * Calls a task on one item with its bound arguments (the item spread when asked), as the current
+ * task call: `taskSignal()` gives `signal` during the call's synchronous part.
+ */
 function caller(fn: TaskFunction, request: CallRequest, signal: AbortSignal): (item: unknown) => unknown {
   const bound = request.task.boundArgs;
   const spread = request.spread === true;
-  if (spread) return (item) => withTaskSignal(signal, () => (bound.length === 0 ? fn(...(item as unknown[])) : fn(...bound, ...(item as unknown[]))));
-  return (item) => withTaskSignal(signal, () => (bound.length === 0 ? fn(item) : fn(...bound, item)));
+  return (item) => {
+    current.signal = signal;
+    try {
+      if (spread) return bound.length === 0 ? fn(...(item as unknown[])) : fn(...bound, ...(item as unknown[]));
+      return bound.length === 0 ? fn(item) : fn(...bound, item);
+    } finally {
+      current.signal = undefined;
+    }
+  };
+}
+
+/** Calls `fn` as the current task call (see {@link caller}). */
+function withSignal<T>(signal: AbortSignal, call: () => T): T {
+  current.signal = signal;
+  try {
+    return call();
+  } finally {
+    current.signal = undefined;
+  }
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -56,7 +76,27 @@ async function runCall(request: CallRequest, response: ChunkResponse, clock: Sta
   const results = response.results;
   // Timed after loading, so a module's load time does not make its items look slow.
   const started = performance.now();
-  if (concurrency === 1) {
+  if (concurrency === 1 && request.spread !== true && request.task.boundArgs.length === 0) {
+    // The common case, kept free of a wrapper call per item (tiny tasks: this loop is the cost).
+    for (let i = 0; i < items.length; i++) {
+      try {
+        current.signal = signal;
+        let value = fn(items[i]);
+        current.signal = undefined;
+        if (isThenable(value)) {
+          response.awaited = true;
+          value = await value;
+          if (signal.aborted) break;
+        }
+        results.push(value);
+      } catch (error) {
+        current.signal = undefined;
+        response.failures.push({ index: i, error: serializeError(error) });
+        if (!continueOnError) break;
+        results.push(undefined);
+      }
+    }
+  } else if (concurrency === 1) {
     for (let i = 0; i < items.length && !signal.aborted; i++) {
       try {
         let value = call(items[i]);
@@ -123,13 +163,13 @@ async function runFold(request: FoldRequest, response: ChunkResponse, clock: Sta
   for (let i = 0; i < items.length && !signal.aborted; i++) {
     const item = items[i];
     try {
-      let k = withTaskSignal(signal, () => (keyBound.length === 0 ? key(item) : key(...keyBound, item)));
+      let k = withSignal(signal, () => (keyBound.length === 0 ? key(item) : key(...keyBound, item)));
       if (isThenable(k)) {
         response.awaited = true;
         k = await k;
       }
       const previous = partials.has(k) ? partials.get(k) : fresh ? structuredClone(initial) : initial;
-      let accumulator = withTaskSignal(signal, () => (foldBound.length === 0 ? fold(previous, item) : fold(...foldBound, previous, item)));
+      let accumulator = withSignal(signal, () => (foldBound.length === 0 ? fold(previous, item) : fold(...foldBound, previous, item)));
       if (isThenable(accumulator)) {
         response.awaited = true;
         accumulator = await accumulator;
