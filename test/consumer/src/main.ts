@@ -33,6 +33,7 @@ import {
   pipe,
   Pool,
   progress,
+  ProgressBar,
   readLines,
   RedisUnavailableError,
   reduce,
@@ -120,6 +121,11 @@ const progressLog: string[] = [];
 const progressStream = { isTTY: false, write: (text: string) => progressLog.push(text) };
 await values('progress', typeOf(flow([1, 2, 3]).pipe(progress({ total: 3, label: 'items', stream: progressStream }))).is<Flow<number>>(), [1, 2, 3]);
 await equal('progress reported 3/3', progressLog.join('').includes('3/3'), true);
+const bar = new ProgressBar({ total: 2, stream: { write: () => true } });
+bar.start();
+bar.tick(2);
+bar.stop('done');
+await equal('ProgressBar', bar.summaryLine().includes('2/2'), true);
 
 // Worker operators on the shared pool ----------------------------------------------------------
 await values('parallelMap', typeOf(flow([1, 2, 3]).pipe(parallelMap(math.square))).is<Flow<number>>(), [1, 4, 9]);
@@ -164,6 +170,9 @@ await equal('toNodeStream pipes', passThrough.read() as unknown, 1);
 // Errors, with instanceof ------------------------------------------------------------------------
 await rejects('TaskError', () => flow([1, 2, 3]).pipe(parallelMap(math.failOnTwo)).toArray(), TaskError, (e) =>
   e.index === 1 && e.item === 2 && e.task.endsWith('#failOnTwo') && e.cause instanceof Error && e.cause.message === 'two is out of range');
+const skipped: TaskError[] = [];
+await values('onError skips failing items', flow([1, 2, 3]).pipe(parallelMap(math.failOnTwo, { onError: (e) => void skipped.push(e) })), [1, 3]);
+await equal('onError saw a TaskError for item 2', skipped.map((e) => [e instanceof TaskError, e.item]), [[true, 2]]);
 await rejects('InvalidOptionError', async () => parallelMap(math.square, { chunkSize: 0 }), InvalidOptionError, (e) => e.option === 'chunkSize');
 const once1 = flow([1]);
 await once1.toArray();
