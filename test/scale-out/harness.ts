@@ -78,7 +78,10 @@ let emptied: Promise<void> | undefined;
 async function emptyDatabase(url: string): Promise<void> {
   const target = new URL(url);
   const commands: string[][] = [];
-  if (target.password !== '') commands.push(['AUTH', ...(target.username === '' ? [] : [decodeURIComponent(target.username)]), decodeURIComponent(target.password)]);
+  if (target.password !== '') {
+    const user = target.username === '' ? [] : [decodeURIComponent(target.username)];
+    commands.push(['AUTH', ...user, decodeURIComponent(target.password)]);
+  }
   const db = target.pathname.replace(/^\//, '');
   if (db !== '') commands.push(['SELECT', db]);
   commands.push(['FLUSHDB']);

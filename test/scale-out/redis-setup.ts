@@ -32,7 +32,8 @@ export type RedisPlan =
 export const SERVER_COMMANDS = ['redis-server', 'valkey-server'] as const;
 
 const WHAT_TO_INSTALL =
-  'install redis-server (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis; Fedora: dnf install redis) or valkey-server, ' +
+  'install redis-server (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis; Fedora: dnf install redis) ' +
+  'or valkey-server, ' +
   'or set MILLRACE_TEST_REDIS_URL=redis://host:port to a scratch Redis';
 
 /** The first `name` on `PATH` that is executable. */
@@ -65,7 +66,8 @@ export function planRedis(environment: RedisEnvironment): RedisPlan {
   const aptGet = findOnPath('apt-get', environment);
   if (aptGet !== undefined && environment.uid === 0) return { kind: 'install', aptGet };
   const why = aptGet === undefined ? 'no apt-get to install it with' : 'not root, so not installing it with apt-get';
-  return { kind: 'missing', message: `The scale-out tests need Redis, and there is no redis-server or valkey-server on PATH (${why}): ${WHAT_TO_INSTALL}.` };
+  const message = `The scale-out tests need Redis, and there is no redis-server or valkey-server on PATH (${why}): ${WHAT_TO_INSTALL}.`;
+  return { kind: 'missing', message };
 }
 
 /** This machine, as {@link planRedis} sees it. */

@@ -3,13 +3,16 @@
 import { deepStrictEqual } from 'node:assert/strict';
 
 /** `true` when X and Y are the same type (not merely assignable either way). */
-export type Equal<X, Y> = (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ? 1 : 2 ? true : false;
+export type Equal<X, Y> =
+  (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ? 1 : 2 ? true : false;
 
 /**
  * Pins an inferred type: `typeOf(flow([1, 2, 3])).is<Flow<number>>()` returns the value, and is a
  * compile error ("Expected 1 arguments, but got 0") unless its type is exactly `Flow<number>`.
  */
-export function typeOf<Actual>(value: Actual): { is<Expected>(..._mismatch: Equal<Actual, Expected> extends true ? [] : [Actual]): Actual } {
+export function typeOf<Actual>(value: Actual): {
+  is<Expected>(..._mismatch: Equal<Actual, Expected> extends true ? [] : [Actual]): Actual;
+} {
   return { is: () => value };
 }
 

@@ -104,7 +104,8 @@ await values('glob then lines()', typeOf(glob('*', { cwd: dir, sort: true, absol
 await values('map', typeOf(flow([1, 2]).pipe(map((n) => `#${n}`))).is<Flow<string>>(), ['#1', '#2']);
 await values('map (async)', typeOf(flow([1, 2]).pipe(map(async (n) => n + 1))).is<Flow<number>>(), [2, 3]);
 await values('filter', typeOf(flow([1, 2, 3, 4]).pipe(filter((n) => n % 2 === 0))).is<Flow<number>>(), [2, 4]);
-await values('filter (type guard)', typeOf(flow(['a', 1, 'b']).pipe(filter((x): x is string => typeof x === 'string'))).is<Flow<string>>(), ['a', 'b']);
+const isString = (x: unknown): x is string => typeof x === 'string';
+await values('filter (type guard)', typeOf(flow(['a', 1, 'b']).pipe(filter(isString))).is<Flow<string>>(), ['a', 'b']);
 await values('flatMap', typeOf(flow([1, 2]).pipe(flatMap((n) => [n, n]))).is<Flow<number>>(), [1, 1, 2, 2]);
 await values('batch', typeOf(flow([1, 2, 3]).pipe(batch(2))).is<Flow<number[]>>(), [[1, 2], [3]]);
 await values('take', typeOf(flow(range(100)).pipe(take(2))).is<Flow<number>>(), [0, 1]);
@@ -112,14 +113,13 @@ const tapped: number[] = [];
 await values('tap', typeOf(flow([1, 2]).pipe(tap((n) => tapped.push(n)))).is<Flow<number>>(), [1, 2]);
 await equal('tap saw every item', tapped, [1, 2]);
 await values('reduce (operator)', typeOf(flow([1, 2, 3]).pipe(reduce((sum: number, n: number) => sum + n, 0))).is<Flow<number>>(), [6]);
-await values('reduceBy (in thread)', typeOf(flow(['a', 'b', 'a']).pipe(reduceBy((w: string) => w, (n: number) => n + 1, 0))).is<Flow<[string, number]>>(), [
-  ['a', 2], ['b', 1],
-]);
+const countWords = reduceBy((w: string) => w, (n: number) => n + 1, 0);
+await values('reduceBy (in thread)', typeOf(flow(['a', 'b', 'a']).pipe(countWords)).is<Flow<[string, number]>>(), [['a', 2], ['b', 1]]);
 const doubledText = typeOf(pipe(map((n: number) => n * 2), map((n: number) => `${n}`))).is<Operator<number, string>>();
 await values('pipe (standalone)', flow([1, 2]).pipe(doubledText), ['2', '4']);
 const progressLog: string[] = [];
 const progressStream = { isTTY: false, write: (text: string) => progressLog.push(text) };
-await values('progress', typeOf(flow([1, 2, 3]).pipe(progress({ total: 3, label: 'items', stream: progressStream }))).is<Flow<number>>(), [1, 2, 3]);
+await values('progress', typeOf(flow([1, 2, 3]).pipe(progress({ total: 3, stream: progressStream }))).is<Flow<number>>(), [1, 2, 3]);
 await equal('progress reported 3/3', progressLog.join('').includes('3/3'), true);
 const bar = new ProgressBar({ total: 2, stream: { write: () => true } });
 bar.start();
@@ -131,11 +131,12 @@ await equal('ProgressBar', bar.summaryLine().includes('2/2'), true);
 await values('parallelMap', typeOf(flow([1, 2, 3]).pipe(parallelMap(math.square))).is<Flow<number>>(), [1, 4, 9]);
 await values('parallelMap of an async task', typeOf(flow([1, 2, 3]).pipe(parallelMap(math.squareLater))).is<Flow<number>>(), [1, 4, 9]);
 await values('parallelMap with bind', typeOf(flow([1, 2]).pipe(parallelMap(bind(math.scale, 10)))).is<Flow<number>>(), [10, 20]);
-await values('unorderedMap', typeOf(flow(range(50)).pipe(unorderedMap(math.square, { chunkSize: 7 })).toArray()).is<Promise<number[]>>().then((xs) => xs.sort((a, b) => a - b)), squaresOf(50));
+const unordered = typeOf(flow(range(50)).pipe(unorderedMap(math.square, { chunkSize: 7 }))).is<Flow<number>>();
+await values('unorderedMap', unordered.toArray().then((xs) => xs.sort((a, b) => a - b)), squaresOf(50));
 await values('starMap', typeOf(flow([[1, 2], [3, 4]] as [number, number][]).pipe(starMap(math.add))).is<Flow<number>>(), [3, 7]);
-await values('reduceBy (two-tier)', typeOf(flow(range(10)).pipe(reduceBy(math.parity, math.sum, 0, { combine: (a, b) => a + b }))).is<Flow<['even' | 'odd', number]>>(), [
-  ['even', 20], ['odd', 25],
-]);
+const sumByParity = reduceBy(math.parity, math.sum, 0, { combine: (a, b) => a + b });
+const byParity = typeOf(flow(range(10)).pipe(sumByParity)).is<Flow<['even' | 'odd', number]>>();
+await values('reduceBy (two-tier)', byParity, [['even', 20], ['odd', 25]]);
 await values('transferResult', flow([3]).pipe(parallelMap(math.bytes), map((b) => [b.length, b[0]])), [[3, 7]]);
 const squaresSpec: DispatchSpec<number, number> = {
   name: 'squares',
@@ -143,15 +144,19 @@ const squaresSpec: DispatchSpec<number, number> = {
   request: (items) => ({ mode: 'call', task: math.square, items }),
   outputs: (response) => response.results as number[],
 };
-const squares = typeOf(defineOperator('squares', (source: AsyncIterable<number>, context) => dispatch(source, context, squaresSpec))).is<Operator<number, number>>();
+const squares = typeOf(
+  defineOperator('squares', (source: AsyncIterable<number>, context) => dispatch(source, context, squaresSpec)),
+).is<Operator<number, number>>();
 await values('defineOperator + dispatch', flow([2, 3]).pipe(squares), [4, 9]);
 await equal('sharedPool', sharedPool() instanceof Pool, true);
 
 // Sinks ----------------------------------------------------------------------------------------
 await equal('toArray', typeOf(flow([1, 2]).toArray()).is<Promise<number[]>>(), [1, 2]);
-await equal('reduce (sink)', typeOf(flow(['a', 'b', 'a']).reduce((c, w) => c.update([[w, 1]]), new Counter<string>())).is<Promise<Counter<string>>>().then((c) => c.mostCommon(1)), [['a', 2]]);
+const counted = typeOf(flow(['a', 'b', 'a']).reduce((c, w) => c.update([[w, 1]]), new Counter<string>())).is<Promise<Counter<string>>>();
+await equal('reduce (sink)', counted.then((c) => c.mostCommon(1)), [['a', 2]]);
 const each: string[] = [];
-await equal('forEach', typeOf(flow(['x', 'y']).forEach((v, i) => void each.push(`${i}${v}`))).is<Promise<void>>().then(() => each), ['0x', '1y']);
+const eachDone = typeOf(flow(['x', 'y']).forEach((v, i) => void each.push(`${i}${v}`))).is<Promise<void>>();
+await equal('forEach', eachDone.then(() => each), ['0x', '1y']);
 const iterated: number[] = [];
 for await (const n of flow(range(10)).pipe(parallelMap(math.square))) if (iterated.push(n) === 3) break;
 await equal('for await with break', iterated, [0, 1, 4]);
@@ -171,19 +176,25 @@ await equal('toNodeStream pipes', passThrough.read() as unknown, 1);
 await rejects('TaskError', () => flow([1, 2, 3]).pipe(parallelMap(math.failOnTwo)).toArray(), TaskError, (e) =>
   e.index === 1 && e.item === 2 && e.task.endsWith('#failOnTwo') && e.cause instanceof Error && e.cause.message === 'two is out of range');
 const skipped: TaskError[] = [];
-await values('onError skips failing items', flow([1, 2, 3]).pipe(parallelMap(math.failOnTwo, { onError: (e) => void skipped.push(e) })), [1, 3]);
+const skipFailures = parallelMap(math.failOnTwo, { onError: (e) => void skipped.push(e) });
+await values('onError skips failing items', flow([1, 2, 3]).pipe(skipFailures), [1, 3]);
 await equal('onError saw a TaskError for item 2', skipped.map((e) => [e instanceof TaskError, e.item]), [[true, 2]]);
-await rejects('InvalidOptionError', async () => parallelMap(math.square, { chunkSize: 0 }), InvalidOptionError, (e) => e.option === 'chunkSize');
+await rejects('InvalidOptionError', async () => parallelMap(math.square, { chunkSize: 0 }), InvalidOptionError, (e) =>
+  e.option === 'chunkSize');
 const once1 = flow([1]);
 await once1.toArray();
 await rejects('FlowConsumedError', () => once1.toArray(), FlowConsumedError);
-await rejects('CloneError', () => flow([() => 1]).pipe(parallelMap(math.square as unknown as TaskRef<[() => number], number>)).toArray(), CloneError);
+const squareAnything = math.square as unknown as TaskRef<[() => number], number>; // functions cannot cross threads
+await rejects('CloneError', () => flow([() => 1]).pipe(parallelMap(squareAnything)).toArray(), CloneError);
 const missing = tasks<{ nothere(x: number): number }>(new URL('./math.tasks.js', import.meta.url));
-await rejects('TaskLoadError', () => flow([1]).pipe(parallelMap(missing.nothere)).toArray(), TaskLoadError, (e) => e.available.includes('square'));
-await rejects('TaskTimeoutError', () => flow([1]).pipe(parallelMap(math.hang, { timeoutMs: 200 })).toArray(), TaskTimeoutError, (e) => e.timeoutMs === 200);
+await rejects('TaskLoadError', () => flow([1]).pipe(parallelMap(missing.nothere)).toArray(), TaskLoadError, (e) =>
+  e.available.includes('square'));
+await rejects('TaskTimeoutError', () => flow([1]).pipe(parallelMap(math.hang, { timeoutMs: 200 })).toArray(), TaskTimeoutError, (e) =>
+  e.timeoutMs === 200);
 await rejects('WorkerCrashedError', () => flow([1]).pipe(parallelMap(math.crash)).toArray(), WorkerCrashedError);
 await rejects('InputFileError', () => readLines(join(dir, 'nope.log')).toArray(), InputFileError, (e) => e.problem === 'missing');
-await rejects('an abort rejects with the reason', () => flow(range(10), { signal: AbortSignal.abort(new RangeError('stop')) }).toArray(), RangeError);
+const aborted = AbortSignal.abort(new RangeError('stop'));
+await rejects('an abort rejects with the reason', () => flow(range(10), { signal: aborted }).toArray(), RangeError);
 for (const error of [
   new WorkerExitError(1),
   new RedisUnavailableError({ endpoint: 'redis://127.0.0.1:1', waitedMs: 1 }),
@@ -198,7 +209,8 @@ typeOf(bullmq).is<(options: BullmqOptions) => PoolBackend>();
 typeOf(startWorker).is<(options: RemoteWorkerOptions) => Promise<RemoteWorker>>();
 
 // millrace/testing -------------------------------------------------------------------------------
-await equal('checkOperator', typeOf(checkOperator(() => map((x: number) => x * 2), { input: [1, 2, 3], expected: [2, 4, 6] })).is<Promise<ConformanceResult>>().then((r) => r.passed.length > 0), true);
+const conformance = checkOperator(() => map((x: number) => x * 2), { input: [1, 2, 3], expected: [2, 4, 6] });
+await equal('checkOperator', typeOf(conformance).is<Promise<ConformanceResult>>().then((r) => r.passed.length > 0), true);
 await rejects('ConformanceError', () => checkOperator(() => map((x: number) => x * 2), { input: [1], expected: [3] }), ConformanceError);
 const probe = probeSource([1, 2, 3], { endless: true });
 await values('probeSource', flow(probe).pipe(take(2)), [1, 2]);
@@ -208,8 +220,10 @@ await equal('probeSource was closed', probe.returned, true);
 {
   await using pool = createPool({ threads: 16 });
   typeOf(pool).is<Pool>();
-  await values('16 threads, maxInFlight 64', flow(range(2_000)).pipe(parallelMap(math.square, { pool, chunkSize: 1, maxInFlight: 64 })), squaresOf(2_000));
-  await values('16 threads, unordered', flow(range(500)).pipe(unorderedMap(math.squareLater, { pool, chunkSize: 2, maxInFlight: 64 }), batch(500), map((xs) => xs.sort((a, b) => a - b))), [squaresOf(500)]);
+  const wide = { pool, chunkSize: 1, maxInFlight: 64 };
+  await values('16 threads, maxInFlight 64', flow(range(2_000)).pipe(parallelMap(math.square, wide)), squaresOf(2_000));
+  const sorted = map((xs: number[]) => xs.sort((a, b) => a - b));
+  await values('16 threads, unordered', flow(range(500)).pipe(unorderedMap(math.squareLater, wide), batch(500), sorted), [squaresOf(500)]);
   await equal('the pool has 16 threads', pool.threads, 16);
 }
 
