@@ -48,7 +48,9 @@ for (const text of `${result.stdout}${result.stderr}`.split('\n')) {
   const match = DIAGNOSTIC.exec(text);
   if (!match) {
     // Continuation lines of a multi-line message belong to the previous problem.
-    if (text.startsWith('  ') && problems.length > 0) problems[problems.length - 1] += `\n${text}`;
+    const last = problems.pop();
+    if (text.startsWith('  ') && last !== undefined) problems.push(`${last}\n${text}`);
+    else if (last !== undefined) problems.push(last);
     continue;
   }
   const [, file = '', line = '0', column = '0', code = '', message = ''] = match;

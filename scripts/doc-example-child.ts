@@ -31,7 +31,8 @@ for (const method of ['log', 'error', 'warn', 'info'] as const) {
   current?.prints.set(line, prints);
 };
 // An example's stray failure (a rejected promise nobody awaited, an error in a callback) is its own.
-const stray = (error: unknown) => current?.errors.push(`uncaught: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+const stray = (error: unknown) =>
+  current?.errors.push(`uncaught: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
 process.on('uncaughtException', stray);
 process.on('unhandledRejection', stray);
 

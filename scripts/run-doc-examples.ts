@@ -48,7 +48,12 @@ const bySource = new Map<string, RunItem[]>();
 written.forEach((example, index) => {
   const original = runnable[index];
   const items = bySource.get(example.source) ?? [];
-  items.push({ file: join(out, example.file), source: example.source, line: example.line, promises: original ? (promisesOf.get(original) ?? []) : [] });
+  items.push({
+    file: join(out, example.file),
+    source: example.source,
+    line: example.line,
+    promises: original ? (promisesOf.get(original) ?? []) : [],
+  });
   bySource.set(example.source, items);
 });
 

@@ -41,7 +41,12 @@ describe('doc promises: which comments promise a value', () => {
 
 describe('doc promises: how a printed value is written', () => {
   it('values as TypeScript literals; a string printed by itself is its text', () => {
-    expect(literal([['a', 2], ['b', 1]])).toBe("[['a', 2], ['b', 1]]");
+    expect(
+      literal([
+        ['a', 2],
+        ['b', 1],
+      ]),
+    ).toBe("[['a', 2], ['b', 1]]");
     expect(literal({ path: 'x', 'two words': -0 })).toBe("{ path: 'x', 'two words': -0 }");
     expect(literal(new Map([['a', 1]]))).toBe("Map(1) {'a' => 1}");
     expect(literal("it's")).toBe("'it\\'s'");
