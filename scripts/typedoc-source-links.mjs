@@ -10,7 +10,8 @@
 //
 // Checked, so a link cannot rot: the anchor must name a documented export of an entry point (or a
 // member of one), and the linked file must be the one that declares it; a link to a source file
-// without an anchor is refused (TypeDoc would copy the .ts file into the site as media).
+// without an anchor is refused (TypeDoc would copy the .ts file into the site as media), and so is
+// a `{@link}` tag in a Markdown document.
 //
 // Also: the README's leading `# <project name>` heading is dropped from the site's home page, where
 // the theme already prints the project name (on the Git host the README keeps its title).
@@ -46,6 +47,13 @@ export function load(app) {
     /** @param {string} where @param {import('typedoc').CommentDisplayPart[]} parts */
     const rewrite = (where, parts) => {
       for (const part of parts) {
+        if (part.kind === 'inline-tag') {
+          // What this plugin replaces: a Git host shows the tag as raw text.
+          app.logger.error(
+            `${where}: {${part.tag} ${part.text.trim()}} shows raw on a Git host; link the declaring file instead, e.g. [\`TaskError\`](../../lib/errors.ts#TaskError)`,
+          );
+          continue;
+        }
         if (part.kind !== 'relative-link' || typeof part.target !== 'number') continue;
         const resolved = files.resolvePath(part.target);
         if (resolved === undefined || !/\.(ts|mts|mjs|js)$/.test(resolved)) continue;
