@@ -58,6 +58,12 @@ type Build<T> = (context: OperatorContext) => AsyncIterable<T>;
  * it once: `for await`, {@link Flow.toArray}, {@link Flow.reduce}, {@link Flow.forEach},
  * {@link Flow.toNodeStream} or {@link Flow.toHighland}.
  *
+ * A flow runs only when it is consumed. `flow(files).pipe(parallelMap(task))` by itself reads no
+ * input and sends nothing to a worker; left without a sink it does nothing, and says nothing. The
+ * sinks that return a promise run the flow as that promise settles: `await` it, or the program
+ * goes on (or ends) before the work is done and a failure goes unhandled. typescript-eslint's
+ * `no-floating-promises` rule flags a sink's promise that is neither awaited nor handled.
+ *
  * @example
  * ```ts
  * import { flow, map, filter } from 'millrace';
