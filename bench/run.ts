@@ -19,13 +19,14 @@ import { speedupChart } from './lib/svg.js';
 import { scenario as compute } from './scenarios/compute.js';
 import { scenario as lines } from './scenarios/lines.js';
 import { scenario as logAnalysis } from './scenarios/log-analysis.js';
+import { scenario as oneBigFile } from './scenarios/one-big-file.js';
 import { scenario as memory } from './scenarios/memory.js';
 import { scenario as overhead } from './scenarios/overhead.js';
 import { scenario as skew } from './scenarios/skew.js';
 import { scenario as zeroCopy } from './scenarios/zero-copy.js';
 import { scenario as scaleOut } from './scale-out.js';
 
-const ALL: readonly Scenario[] = [logAnalysis, overhead, lines, compute, skew, memory, zeroCopy, scaleOut];
+const ALL: readonly Scenario[] = [logAnalysis, overhead, lines, oneBigFile, compute, skew, memory, zeroCopy, scaleOut];
 const START = '<!-- bench:results:start -->';
 const END = '<!-- bench:results:end -->';
 

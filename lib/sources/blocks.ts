@@ -26,7 +26,7 @@ import { errorFor, InputFileError, labelOf } from './lines.js';
  * ```ts
  * import { blockLines, type RangeBlock } from 'millrace';
  * const block: RangeBlock = { kind: 'range', path: '/var/log/big.log', start: 0, end: 1 << 20 };
- * const count = blockLines(block).length;
+ * const count = [...blockLines(block)].length;
  * ```
  * @category Sources
  */
@@ -48,7 +48,7 @@ export interface RangeBlock {
  * ```ts
  * import { blockLines, type BytesBlock } from 'millrace';
  * const block: BytesBlock = { kind: 'bytes', source: 'stdin', start: 0, bytes: Buffer.from('a\nb\n') };
- * console.log(blockLines(block)); // ['a', 'b']
+ * console.log([...blockLines(block)]); // ['a', 'b']
  * ```
  * @category Sources
  */
@@ -211,12 +211,14 @@ const MAX_SCRATCH = 4 << 20;
 /**
  * The lines of one block, in a task: decoded as UTF-8, split at `\n` with a `\r` before it
  * stripped (or at a custom separator), a last line without a newline kept. Synchronous and cheap:
- * a range block is read with synchronous file reads into a reused buffer, and the decoded text is
- * split in one call, with no promise per line.
+ * a range block is read with synchronous file reads into a reused buffer, then decoded and split
+ * a piece of ~64 KiB at a time (one `split` call each, no promise per line), so only a piece's
+ * lines are alive at once.
  *
  * @param block - a block from {@link readBlocks}
  * @param options - see {@link BlockLinesOptions}
- * @returns the block's lines, in order
+ * @returns an iterator of the block's lines, in order (spread it for an array); iterating it to
+ *   the end or leaving a `for...of` early releases the read buffer
  * @throws {@link InputFileError} when a range block's file is missing or cannot be read
  * @example
  * ```ts
@@ -231,23 +233,88 @@ const MAX_SCRATCH = 4 << 20;
  * @category Sources
  * @see {@link readBlocks}
  */
-export function blockLines(block: Block, options: BlockLinesOptions = {}): string[] {
-  return splitLines(blockText(block), options.separator);
+export function blockLines(block: Block, options: BlockLinesOptions = {}): IterableIterator<string> {
+  const separator = options.separator;
+  if (separator !== undefined) {
+    // A custom separator may match across any cut the piece-wise path could make: decode at once.
+    const taken = blockBytes(block);
+    try {
+      return splitLines(taken.bytes.toString('utf8'), separator)[Symbol.iterator]();
+    } finally {
+      taken.release();
+    }
+  }
+  return newlineLines(block);
 }
 
-function blockText(block: Block): string {
+/**
+ * The lines of a block, decoded and split a piece (~64 KiB, cut after a newline) at a time: the
+ * lines of one piece are garbage by the time the next is decoded, so a worker's young generation
+ * does not carry (and promote) a whole block's text and lines, which grew each worker's heap by
+ * tens of MB with 1 MiB blocks decoded at once (bench/, "one-big-file").
+ */
+function* newlineLines(block: Block): Generator<string, void, undefined> {
+  const taken = blockBytes(block);
+  try {
+    const bytes = taken.bytes;
+    const length = bytes.length;
+    let from = 0;
+    while (from < length) {
+      let to = from + PIECE;
+      if (to >= length) to = length;
+      else {
+        // Cut after a newline (a newline byte is never inside a multi-byte UTF-8 character).
+        const before = bytes.lastIndexOf(10, to - 1);
+        if (before >= from) to = before + 1;
+        else {
+          const after = bytes.indexOf(10, to);
+          to = after < 0 ? length : after + 1;
+        }
+      }
+      const lines = splitLines(bytes.toString('utf8', from, to), undefined);
+      from = to;
+      for (let i = 0; i < lines.length; i++) yield lines[i]!;
+    }
+  } finally {
+    taken.release();
+  }
+}
+
+/** How much of a block {@link newlineLines} decodes at a time. */
+const PIECE = 64 * 1024;
+
+/** Whether a live {@link newlineLines} holds {@link scratch} (two interleaved iterations must not share it). */
+let scratchInUse = false;
+
+/** A block's bytes: its own for a bytes block; read into the (reused) scratch buffer for a range. */
+function blockBytes(block: Block): { bytes: Buffer; release: () => void } {
   if (block.kind === 'bytes') {
     const bytes = block.bytes;
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+    return { bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), release: () => {} };
   }
-  const length = block.end - block.start;
-  if (length <= 0) return '';
+  const length = Math.max(0, block.end - block.start);
   let buffer: Buffer;
-  if (length > MAX_SCRATCH) buffer = Buffer.allocUnsafe(length);
+  let release = (): void => {};
+  if (length > MAX_SCRATCH || scratchInUse) buffer = Buffer.allocUnsafe(length);
   else {
     if (scratch === undefined || scratch.length < length) scratch = Buffer.allocUnsafe(Math.max(length, DEFAULT_BLOCK_SIZE));
     buffer = scratch;
+    scratchInUse = true;
+    release = () => {
+      scratchInUse = false;
+    };
   }
+  try {
+    return { bytes: buffer.subarray(0, readRange(block, buffer, length)), release };
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+/** Reads a range block's bytes into `buffer` with synchronous reads; how many were read. */
+function readRange(block: RangeBlock, buffer: Buffer, length: number): number {
+  if (length === 0) return 0;
   let fd: number;
   try {
     fd = openSync(block.path, 'r');
@@ -261,7 +328,7 @@ function blockText(block: Block): string {
       if (count === 0) break; // the file shrank: its lines end where it ends now
       read += count;
     }
-    return buffer.toString('utf8', 0, read);
+    return read;
   } catch (error) {
     throw errorFor(block.path, error, false);
   } finally {

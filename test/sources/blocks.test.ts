@@ -18,6 +18,7 @@ import {
   unorderedMap,
   tasks,
   type Block,
+  type BlockLinesOptions,
   type BlockInput,
   type ReadBlocksOptions,
 } from 'millrace';
@@ -44,10 +45,15 @@ async function fileWith(data: Uint8Array | string, suffix = '.log'): Promise<str
   return path;
 }
 
+/** blockLines' lines as an array. */
+function linesIn(block: Block, options?: BlockLinesOptions): string[] {
+  return [...blockLines(block, options)];
+}
+
 /** The lines readBlocks + blockLines give, read on this thread. */
 async function linesOf(input: BlockInput, options: ReadBlocksOptions = {}): Promise<string[]> {
   const blocks = await readBlocks(input, options).toArray();
-  return blocks.flatMap((block) => blockLines(block));
+  return blocks.flatMap((block) => linesIn(block));
 }
 
 /** A byte-mode Readable that delivers `data` in pieces of `sizes` (cycled), at least one byte each. */
@@ -89,10 +95,10 @@ describe('readBlocks + blockLines', () => {
     const zipped = await fileWith(gzipSync(text), '.log.gz');
     const plainBlocks = await readBlocks(plain, { blockSize: 4 }).toArray();
     expect(plainBlocks.every((block) => block.kind === 'range')).toBe(true);
-    expect(plainBlocks.flatMap((block) => blockLines(block))).toEqual(expected);
+    expect(plainBlocks.flatMap((block) => linesIn(block))).toEqual(expected);
     const gzipBlocks = await readBlocks(zipped, { blockSize: 4 }).toArray();
     expect(gzipBlocks.every((block) => block.kind === 'bytes')).toBe(true);
-    expect(gzipBlocks.flatMap((block) => blockLines(block))).toEqual(expected);
+    expect(gzipBlocks.flatMap((block) => linesIn(block))).toEqual(expected);
     expect(await linesOf(chunked(Buffer.from(text), [3]), { blockSize: 4 })).toEqual(expected);
     expect(await readLines(plain).toArray()).toEqual(expected);
   });
@@ -136,8 +142,8 @@ describe('readBlocks + blockLines', () => {
     const text = `short\n${long}\nafter\n${long}`;
     for (const input of [await fileWith(text), await fileWith(gzipSync(text), '.gz')]) {
       const blocks = await readBlocks(input, { blockSize: 1000 }).toArray();
-      expect(blocks.flatMap((block) => blockLines(block))).toEqual(['short', long, 'after', long]);
-      expect(blocks.some((block) => blockLines(block).includes(long))).toBe(true);
+      expect(blocks.flatMap((block) => linesIn(block))).toEqual(['short', long, 'after', long]);
+      expect(blocks.some((block) => linesIn(block).includes(long))).toBe(true);
     }
     expect(await linesOf(chunked(Buffer.from(text), [100]), { blockSize: 1000 })).toEqual(['short', long, 'after', long]);
   });
@@ -193,11 +199,11 @@ describe('readBlocks + blockLines', () => {
     for (const input of [await fileWith(text), await fileWith(gzipSync(text), '.gz')]) {
       const blocks = await readBlocks(input, { blockSize: 1, separator: ';' }).toArray();
       expect(blocks.length).toBeGreaterThan(1);
-      expect(blocks.flatMap((block) => blockLines(block, { separator: ';' }))).toEqual(expected);
+      expect(blocks.flatMap((block) => linesIn(block, { separator: ';' }))).toEqual(expected);
     }
     const multi = 'one<|>two ☕<|><|>three';
     const blocks = await readBlocks(await fileWith(multi), { blockSize: 2, separator: '<|>' }).toArray();
-    expect(blocks.flatMap((block) => blockLines(block, { separator: /<\|>/ }))).toEqual(['one', 'two ☕', '', 'three']);
+    expect(blocks.flatMap((block) => linesIn(block, { separator: /<\|>/ }))).toEqual(['one', 'two ☕', '', 'three']);
   });
 
   it('reads a list of paths, a glob pattern and file: URLs in order', async () => {
@@ -223,7 +229,8 @@ describe('readBlocks + blockLines', () => {
     expect(failure).toBeInstanceOf(InputFileError);
     expect(failure).toMatchObject({ problem: 'corrupt', path: truncated });
     expect(openDescriptorsOf(truncated)).toBe(0);
-    expect(() => blockLines({ kind: 'range', path: at('gone.log'), start: 0, end: 10 })).toThrow(InputFileError);
+    expect(() => linesIn({ kind: 'range', path: at('gone.log'), start: 0, end: 10 })).toThrow(InputFileError);
+    expect(() => linesIn({ kind: 'range', path: at('gone.log'), start: 0, end: 10 }, { separator: ';' })).toThrow(InputFileError);
   });
 
   it('rejects a bad blockSize or separator', () => {
@@ -248,6 +255,31 @@ describe('readBlocks + blockLines', () => {
     expect(transferListOf(range)).toBeUndefined();
   });
 
+  it('reads blocks of more than one piece, and two range blocks iterated in turn, each whole', async () => {
+    const lines = Array.from({ length: 40_000 }, (_, i) => `line ${i} ☕${i % 5 === 0 ? '\r' : ''}`);
+    const text = lines.join('\n');
+    const expected = lines.map((line, i) => (i < lines.length - 1 && line.endsWith('\r') ? line.slice(0, -1) : line));
+    const path = await fileWith(text);
+    const blocks = await readBlocks(path, { blockSize: 200_000 }).toArray();
+    expect(blocks.length).toBeGreaterThan(2);
+    expect(blocks.flatMap((block) => linesIn(block))).toEqual(expected);
+    // Interleaved: each iterator must keep its own bytes (the read buffer is reused only when free).
+    const [a, b] = [blockLines(blocks[0]!), blockLines(blocks[1]!)];
+    const fromA: string[] = [];
+    const fromB: string[] = [];
+    for (;;) {
+      const nextA = a.next();
+      const nextB = b.next();
+      if (!nextA.done) fromA.push(nextA.value);
+      if (!nextB.done) fromB.push(nextB.value);
+      if (nextA.done && nextB.done) break;
+    }
+    expect([...fromA, ...fromB]).toEqual(expected.slice(0, fromA.length + fromB.length));
+    // A line longer than a piece stays whole.
+    const long = 'x'.repeat(200_000);
+    expect(linesIn({ kind: 'bytes', source: 'long', start: 0, bytes: Buffer.from(`a\n${long}\r\nb`) })).toEqual(['a', long, 'b']);
+  });
+
   it('opens nothing until consumed', async () => {
     const path = await fileWith('a\nb\n');
     const blocks = readBlocks(path);
@@ -263,7 +295,7 @@ describe('readBlocks: closing', () => {
     for (const path of [await fileWith(big), await fileWith(gzipSync(big), '.log.gz')]) {
       let seen = 0;
       for await (const block of readBlocks(path, { blockSize: 1024 })) {
-        expect(blockLines(block).length).toBeGreaterThan(0);
+        expect(linesIn(block).length).toBeGreaterThan(0);
         expect(openDescriptorsOf(path)).toBe(1);
         if (++seen === 2) break;
       }
@@ -294,7 +326,7 @@ describe('readBlocks: closing', () => {
     first.push('a\nb\n');
     first.push(Buffer.alloc(64, 120));
     for await (const block of readBlocks(first, { blockSize: 2 })) {
-      expect(blockLines(block)).toEqual(['a']);
+      expect(linesIn(block)).toEqual(['a']);
       break;
     }
     expect(first.destroyed).toBe(true);
