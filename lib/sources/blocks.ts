@@ -31,6 +31,7 @@ import { errorFor, InputFileError, labelOf } from './lines.js';
  * @category Sources
  */
 export interface RangeBlock {
+  /** Tells a range from a {@link BytesBlock}. */
   readonly kind: 'range';
   /** The file's absolute path (the worker may run elsewhere in the process tree). */
   readonly path: string;
@@ -53,6 +54,7 @@ export interface RangeBlock {
  * @category Sources
  */
 export interface BytesBlock {
+  /** Tells bytes from a {@link RangeBlock}. */
   readonly kind: 'bytes';
   /** Where the bytes come from: the file's path, or the stream's label. */
   readonly source: string;
