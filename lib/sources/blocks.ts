@@ -525,9 +525,11 @@ class FileReader implements Reader {
     this.#handle = handle;
     const { size } = await handle.stat();
     this.#size = size;
-    if (size === 0) return; // no lines, even when named .gz
+    // Closed meanwhile (close() closed the handle): read nothing more.
+    if (size === 0 || this.#closed) return; // no lines, even when named .gz
     const head = Buffer.alloc(2);
     const { bytesRead } = await handle.read(head, 0, 2, 0);
+    if (this.#closed) return;
     const gzip = bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b;
     if (!gzip && GZIP_NAME.test(basename(this.#label))) throw new InputFileError({ path: this.#label, problem: 'not-gzip' });
     if (gzip) {
