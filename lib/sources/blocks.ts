@@ -565,6 +565,15 @@ class FileReader implements Reader {
 }
 
 /**
+ * A block buffer with an `ArrayBuffer` of its own (never a slice of Node's shared pool, which moving
+ * it would detach), not zero-filled: every byte a block shows is written before it is cut.
+ */
+function blockBuffer(size: number): Uint8Array<ArrayBuffer> {
+  const buffer = Buffer.allocUnsafeSlow(size);
+  return new Uint8Array(buffer.buffer as ArrayBuffer, buffer.byteOffset, size);
+}
+
+/**
  * A byte stream (or a gzip file's read stream) cut into {@link BytesBlock}s on the main thread.
  * Bytes are copied once, from the stream's chunks into a block buffer of its own (so that moving
  * it to a worker detaches nothing else); when the buffer is full it is cut after its last
@@ -604,7 +613,7 @@ class StreamReader implements Reader {
     this.#gzip = gzip;
     this.#ownsInput = gzip === true;
     this.#blockSize = settings.blockSize ?? DEFAULT_BLOCK_SIZE;
-    this.#buffer = new Uint8Array(this.#blockSize);
+    this.#buffer = blockBuffer(this.#blockSize);
   }
 
   async next(): Promise<Block | undefined> {
@@ -668,7 +677,7 @@ class StreamReader implements Reader {
     const buffer = this.#buffer;
     const tail = this.#fill - length;
     if (more) {
-      const next = new Uint8Array(Math.max(this.#blockSize, 2 * tail));
+      const next = blockBuffer(Math.max(this.#blockSize, 2 * tail));
       next.set(buffer.subarray(length, this.#fill));
       this.#buffer = next;
     } else {
@@ -682,7 +691,7 @@ class StreamReader implements Reader {
   }
 
   #grow(): void {
-    const bigger = new Uint8Array(this.#buffer.length * 2);
+    const bigger = blockBuffer(this.#buffer.length * 2);
     bigger.set(this.#buffer.subarray(0, this.#fill));
     this.#buffer = bigger;
   }
