@@ -403,7 +403,9 @@ class BlockIterator implements AsyncIterator<Block> {
           }
         }
         const block = await this.#reader.next();
-        if (block !== undefined && !this.#closed) return { done: false, value: block };
+        // return() may have run while the read was pending: it closed the reader already.
+        if (this.#closed) return { done: true, value: undefined };
+        if (block !== undefined) return { done: false, value: block };
         const finished = this.#reader;
         this.#reader = undefined;
         await finished.close();
