@@ -280,6 +280,19 @@ describe('readBlocks + blockLines', () => {
     expect(linesIn({ kind: 'bytes', source: 'long', start: 0, bytes: Buffer.from(`a\n${long}\r\nb`) })).toEqual(['a', long, 'b']);
   });
 
+  it('sizes the blocks of a plain file to 1/16 of it within [64 KiB, 1 MiB] unless blockSize is given', async () => {
+    const line = `${'x'.repeat(99)}\n`;
+    const sizes = async (path: string, options: ReadBlocksOptions = {}): Promise<number[]> =>
+      (await readBlocks(path, options).toArray()).map((block) => (block.kind === 'range' ? block.end - block.start : -1));
+    const twoMiB = await fileWith(line.repeat((2 << 20) / 100));
+    const blocks = await sizes(twoMiB);
+    expect(blocks.length).toBeGreaterThanOrEqual(16);
+    expect(blocks.length).toBeLessThanOrEqual(17);
+    for (const size of blocks.slice(0, -1)) expect(size).toBeGreaterThanOrEqual(128 << 10);
+    expect(await sizes(await fileWith(line.repeat(1000)))).toHaveLength(2); // 100 KB: 64 KiB blocks
+    expect((await sizes(twoMiB, { blockSize: 1 << 20 })).length).toBe(2);
+  });
+
   it('opens nothing until consumed', async () => {
     const path = await fileWith('a\nb\n');
     const blocks = readBlocks(path);
