@@ -31,12 +31,15 @@ export interface ChunkSizer {
 }
 
 /**
- * A fixed size, or adaptive: starts at 1 item a chunk, then aims each chunk at
+ * A fixed size, or adaptive: starts at 1 item a chunk (`concurrency` items when a worker runs that
+ * many at once, and always a multiple of it), then aims each chunk at
  * {@link TARGET_CHUNK_MS} of worker time using a moving average of the time per item.
  */
-export function createChunkSizer(fixed: number | undefined): ChunkSizer {
+export function createChunkSizer(fixed: number | undefined, concurrency = 1): ChunkSizer {
   if (fixed !== undefined) return { next: () => fixed, record: () => {} };
-  let size = 1;
+  // A worker runs `concurrency` items of a chunk at once: a chunk is a whole number of such waves.
+  const waves = (items: number): number => Math.max(concurrency, Math.ceil(items / concurrency) * concurrency);
+  let size = waves(1);
   let msPerItem: number | undefined;
   return {
     next: () => size,
@@ -46,7 +49,7 @@ export function createChunkSizer(fixed: number | undefined): ChunkSizer {
       const weight = Math.min(0.5, items / (items + size));
       msPerItem = msPerItem === undefined ? sample : msPerItem * (1 - weight) + sample * weight;
       const ideal = msPerItem > 0 ? TARGET_CHUNK_MS / msPerItem : MAX_AUTO_CHUNK;
-      size = Math.max(1, Math.min(MAX_AUTO_CHUNK, Math.floor(ideal), size * GROWTH));
+      size = waves(Math.max(1, Math.min(MAX_AUTO_CHUNK, Math.floor(ideal), size * GROWTH)));
     },
   };
 }

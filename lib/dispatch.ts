@@ -19,11 +19,12 @@ import {
   WorkerCrashedError,
   checkInteger,
 } from './errors.js';
-import { chunkDeadline } from './chunk-deadline.js';
+import { chunkDeadline, type ChunkDeadline } from './chunk-deadline.js';
+import { engineLifecycle, type EnginePhase, type Lifecycle, type RunAgainReason } from './chunk-lifecycle.js';
 import { type OperatorContext } from './operator.js';
 import { batchReady, DONE, isBatch, pullBatch, pullFrom, type Batch, type BatchIterator, type BatchPull } from './batch-pull.js';
 import { resolveTaskModule } from './tasks.js';
-import { sharedPool, WorkerExitError, type ChunkRequest, type ChunkResponse, type Pool } from './pool.js';
+import { ChunkSendError, sharedPool, WorkerExitError, type ChunkRequest, type ChunkResponse, type Pool } from './pool.js';
 
 /**
  * What happens when a task throws: `'fail'` ends the flow with a {@link TaskError} (fail fast), a
@@ -93,10 +94,19 @@ export interface ParallelOptions {
   readonly timeoutMs?: number;
   /**
    * Picks the buffers of an item to move to the worker instead of copying (zero-copy); the
-   * main thread must not touch them afterwards.
+   * main thread must not touch them afterwards. (An item marked with `transferResult` moves its
+   * buffers without this option.)
    * @defaultValue nothing is transferred
    */
   readonly transfer?: (item: never) => readonly TransferListItem[];
+  /**
+   * How many items of this flow one worker runs at once, for async tasks that wait (on I/O, a
+   * timer): a worker starts the next item while earlier ones await. Order, bounds, retries,
+   * timeouts and errors are as at 1. Leave it at 1 for CPU-bound tasks (a thread computes one
+   * thing at a time anyway). Automatic chunks then hold a multiple of this many items.
+   * @defaultValue `1`
+   */
+  readonly concurrency?: number;
 }
 
 /**
@@ -134,12 +144,13 @@ export function checkParallelOptions(options: ParallelOptions): void {
   checkInteger('maxInFlight', options.maxInFlight, 1);
   checkInteger('retries', options.retries, 0);
   checkInteger('retryDelayMs', options.retryDelayMs, 0);
+  checkInteger('concurrency', options.concurrency, 1, 10_000);
   if (options.transfer !== undefined && (options.retries ?? 0) > 0) {
     // A retry would send the chunk again, but its transferred buffers now belong to the dead worker.
     throw new InvalidOptionError('retries', options.retries, '0 when `transfer` is set (moved buffers cannot be sent again)');
   }
-  if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) {
-    throw new InvalidOptionError('timeoutMs', options.timeoutMs, 'a positive number of milliseconds');
+  if (options.timeoutMs !== undefined && !(typeof options.timeoutMs === 'number' && options.timeoutMs > 0)) {
+    throw new InvalidOptionError('timeoutMs', options.timeoutMs, 'a positive number of milliseconds (Infinity: none)');
   }
   if (options.onError !== undefined && options.onError !== 'fail' && typeof options.onError !== 'function') {
     throw new InvalidOptionError('onError', options.onError, "'fail' or a function");
@@ -184,8 +195,29 @@ interface Chunk<In> {
   readonly seq: number;
   readonly items: In[];
   readonly firstIndex: number;
+  /** 1, then 2, 3, ... after each retry (task failure, crash, timeout). */
   attempt: number;
+  /** Every time the chunk was sent (retries and never-started re-runs alike). */
+  runs: number;
+  /** Times it ran again because its worker died before taking it up. */
+  neverStarted: number;
+  readonly life: Lifecycle<EnginePhase>;
+  /** Cancels this run of the chunk (one listener per chunk: no shared signal collects them). */
+  controller: AbortController | undefined;
+  deadline: ChunkDeadline | undefined;
+  timedOut: boolean;
+  /** Buffers were moved with it: it cannot be sent again. */
+  moved: boolean;
 }
+
+/** Where `transferResult` marks an object's buffers to move (lib/transfer.ts). */
+const TRANSFER = Symbol.for('millrace.transfer');
+/**
+ * How often a chunk that never started is run again: each time needs another worker to die
+ * holding it (a chunk of another flow crashed, timed out or was cancelled ahead of it), so a busy
+ * pool shared with failing flows can need many; the bound only guards against a loop nobody foresaw.
+ */
+const MAX_NEVER_STARTED = 100;
 
 const NOTHING = Symbol('nothing');
 const FLUSH = Symbol('flush');
@@ -203,8 +235,10 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   readonly #sizer: ChunkSizer;
   readonly #maxInFlight: number;
   readonly #retries: number;
-  /** Cancels every chunk this iterator started (tinypool drops queued ones, ends running ones). */
-  readonly #controller = new AbortController();
+  /** Chunks sent and not yet settled, or waiting out a backoff: what teardown cancels. */
+  readonly #live = new Set<Chunk<In>>();
+  /** Chunks settled and waiting to be emitted, in emit order (aligned with #ready). */
+  readonly #readyChunks: Chunk<In>[] = [];
   /** Names this flow's chunks for backends that need ids (a job id on Redis). */
   readonly #runId = randomUUID().replaceAll('-', '');
   readonly #retryDelayMs: number;
@@ -225,7 +259,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   #nextSeq = 0;
   #emitSeq = 0;
   #pulled = 0;
-  readonly #completed = new Map<number, readonly Out[]>();
+  readonly #completed = new Map<number, { readonly chunk: Chunk<In>; readonly outputs: readonly Out[] }>();
   readonly #ready: (readonly Out[])[] = [];
   #readyPosition = 0;
   /** Consumers waiting for results, woken on every change. */
@@ -243,7 +277,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     this.#signal = context.signal;
     this.#spec = spec;
     this.#pool = spec.pool ?? sharedPool();
-    this.#sizer = createChunkSizer(spec.chunkSize);
+    this.#sizer = createChunkSizer(spec.chunkSize, spec.concurrency ?? 1);
     this.#maxInFlight = spec.maxInFlight ?? Math.max(2, 2 * this.#pool.threads);
     this.#retries = spec.retries ?? 0;
     this.#retryDelayMs = spec.retryDelayMs ?? 100;
@@ -317,6 +351,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
 
   readonly #onAbort = (): void => this.#fail(this.#signal.reason);
 
+
   /**
    * Up to `max` values ready to emit, or NOTHING. A chunk counts as outstanding until the consumer
    * comes back after its last value, exactly as when values were taken one at a time.
@@ -333,6 +368,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
         return count === 1 ? [head[at]!] : head.slice(at, at + count);
       }
       this.#ready.shift();
+      this.#readyChunks.shift()?.life.move('emitted');
       this.#readyPosition = 0;
       this.#outstanding--;
       this.#wakePump?.();
@@ -411,82 +447,145 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   }
 
   #submit(items: In[]): void {
-    const chunk: Chunk<In> = { seq: this.#nextSeq++, items, firstIndex: this.#pulled, attempt: 1 };
+    const chunk: Chunk<In> = {
+      seq: this.#nextSeq++,
+      items,
+      firstIndex: this.#pulled,
+      attempt: 1,
+      runs: 0,
+      neverStarted: 0,
+      life: engineLifecycle(),
+      controller: undefined,
+      deadline: undefined,
+      timedOut: false,
+      moved: false,
+    };
     this.#pulled += items.length;
     this.#outstanding++;
     this.#running++;
-    this.#run(chunk, false);
+    this.#run(chunk);
   }
 
-  #run(chunk: Chunk<In>, checkClone: boolean): void {
+  /** The request for a chunk, as the spec builds it plus the engine's options. */
+  #request(chunk: Chunk<In>): ChunkRequest {
     let request: ChunkRequest = withResolvedModules(this.#spec.request(chunk.items));
     if (this.#spec.onError !== undefined && this.#spec.onError !== 'fail') request = { ...request, continueOnError: true };
-    if (checkClone) request = { ...request, checkClone: true };
-    const timeoutMs = this.#spec.timeoutMs;
-    // Counted from when a worker starts the chunk (where the backend can tell), not from queueing.
-    const deadline = timeoutMs === undefined ? undefined : chunkDeadline(timeoutMs * chunk.items.length, this.#pool.backend.reportsStart === true);
-    const timeout = deadline?.signal;
-    const signal = timeout ? AbortSignal.any([this.#controller.signal, timeout]) : this.#controller.signal;
+    const concurrency = this.#spec.concurrency ?? 1;
+    if (concurrency > 1 && request.mode === 'call') request = { ...request, concurrency };
+    return request;
+  }
+
+  /**
+   * What to move rather than copy: the `transfer` option's picks and buffers marked on the items.
+   * Marks are looked for only in chunks whose first item is an object (a chunk of numbers or
+   * strings, the common case of tiny items, pays nothing per item); an unseen mark only means a
+   * copy instead of a move.
+   */
+  #transferList(items: readonly In[]): TransferListItem[] | undefined {
     const transfer = this.#spec.transfer as ((item: In) => readonly TransferListItem[]) | undefined;
-    let transferList: TransferListItem[] | undefined;
-    if (transfer) transferList = chunk.items.flatMap((item) => [...transfer(item)]);
+    let list: TransferListItem[] | undefined;
+    if (transfer) for (const item of items) for (const buffer of transfer(item)) (list ??= []).push(buffer);
+    const first = items[0];
+    if (first === null || typeof first !== 'object') return list;
+    for (const item of items) {
+      if (item === null || typeof item !== 'object') continue;
+      const marked = (item as { [TRANSFER]?: readonly TransferListItem[] })[TRANSFER];
+      if (marked) for (const buffer of marked) (list ??= []).push(buffer);
+    }
+    return list;
+  }
+
+  /** Sends the chunk to the pool (again, when it runs again). */
+  #run(chunk: Chunk<In>): void {
+    chunk.runs++;
+    chunk.timedOut = false;
+    const controller = (chunk.controller = new AbortController());
+    this.#live.add(chunk);
     let running: Promise<ChunkResponse>;
     try {
+      const request = this.#request(chunk);
+      const transferList = this.#transferList(chunk.items);
+      chunk.moved = transferList !== undefined;
+      const timeoutMs = this.#spec.timeoutMs;
+      // Counted from when a worker starts the chunk (where the backend can tell), not from queueing.
+      chunk.deadline =
+        timeoutMs === undefined
+          ? undefined
+          : chunkDeadline(timeoutMs * chunk.items.length, this.#pool.backend.reportsStart === true, (reason) => {
+              chunk.timedOut = true;
+              controller.abort(reason);
+            });
       running = this.#pool.backend.run(request, {
-        signal,
-        chunk: { runId: this.#runId, seq: chunk.seq, attempt: chunk.attempt },
+        signal: controller.signal,
+        chunk: { runId: this.#runId, seq: chunk.seq, attempt: chunk.runs },
         ...(transferList ? { transferList } : {}),
-        ...(deadline?.startClock ? { startClock: deadline.startClock } : {}),
+        ...(chunk.deadline?.startClock ? { startClock: chunk.deadline.startClock } : {}),
       });
     } catch (error) {
       running = Promise.reject(error);
     }
+    // User code runs in the handlers (onError, a spec's outputs): whatever it throws ends the flow,
+    // rather than becoming an unhandled rejection and a flow that never settles.
     running.then(
-      (response) => {
-        deadline?.clear();
-        // User code runs in here (onError, a spec's outputs): whatever it throws ends the flow,
-        // rather than becoming an unhandled rejection and a flow that never settles.
-        try {
-          this.#onResponse(chunk, response);
-        } catch (error) {
-          this.#fail(error);
-        }
-      },
-      (error: unknown) => {
-        deadline?.clear();
-        try {
-          this.#onRejected(chunk, error, timeout, checkClone);
-        } catch (failure) {
-          this.#fail(failure);
-        }
-      },
+      (response) => this.#settled(chunk, controller, () => this.#onResponse(chunk, response)),
+      (error: unknown) => this.#settled(chunk, controller, () => this.#onRejected(chunk, error)),
     );
   }
 
-  /** Runs a failed chunk again after its backoff (the chunk stays in flight meanwhile). */
-  #retry(chunk: Chunk<In>): void {
-    const delay = Math.min(30_000, this.#retryDelayMs * 2 ** (chunk.attempt - 1));
-    chunk.attempt++;
+  #settled(chunk: Chunk<In>, controller: AbortController, handle: () => void): void {
+    chunk.deadline?.clear();
+    chunk.deadline = undefined;
+    // A run the flow has since cancelled (teardown) settles too: nothing to do with it.
+    if (chunk.controller !== controller || this.#stopped) return;
+    chunk.controller = undefined;
+    this.#live.delete(chunk);
+    try {
+      handle();
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /**
+   * The one path that runs a chunk again, and why: a retry (after its backoff), or a chunk whose
+   * worker died before taking it up (at once, at no cost to its retries).
+   */
+  #runAgain(chunk: Chunk<In>, reason: RunAgainReason): void {
+    chunk.life.move('backoff', reason);
+    let delay = 0;
+    if (reason === 'retry') {
+      delay = Math.min(30_000, this.#retryDelayMs * 2 ** (chunk.attempt - 1));
+      chunk.attempt++;
+    } else {
+      chunk.neverStarted++;
+    }
+    const again = (): void => {
+      if (this.#stopped) return;
+      chunk.life.move('submitted', reason);
+      this.#run(chunk);
+    };
     if (delay === 0) {
-      this.#run(chunk, false);
+      again();
       return;
     }
+    this.#live.add(chunk);
     const timer = setTimeout(() => {
       this.#retryTimers.delete(timer);
-      if (!this.#stopped) this.#run(chunk, false);
+      this.#live.delete(chunk);
+      again();
     }, delay);
     this.#retryTimers.add(timer);
   }
 
   #onResponse(chunk: Chunk<In>, response: ChunkResponse): void {
-    if (this.#stopped) return;
     const spec = this.#spec;
     let items: readonly In[] = chunk.items;
     if (response.loadError) {
       const { message, available, cause } = response.loadError;
       const task = spec.request(chunk.items);
       const names = task.mode === 'call' ? task.task : task.keyTask;
-      this.#fail(
+      this.#failChunk(
+        chunk,
         new TaskLoadError({
           moduleUrl: names.moduleUrl,
           exportName: names.exportName,
@@ -498,9 +597,11 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
       return;
     }
     if (response.cloneFailure) {
+      // Never retried: the same result would fail the same way.
       const { index, message } = response.cloneFailure;
-      const inChunk = spec.request(chunk.items).mode === 'call';
-      this.#fail(
+      const inChunk = index >= 0 && spec.request(chunk.items).mode === 'call';
+      this.#failChunk(
+        chunk,
         new CloneError({
           direction: 'result',
           task: spec.name,
@@ -511,8 +612,8 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
       return;
     }
     if (response.failures.length > 0) {
-      if (chunk.attempt <= this.#retries) {
-        this.#retry(chunk);
+      if (chunk.attempt <= this.#retries && !chunk.moved) {
+        this.#runAgain(chunk, 'retry');
         return;
       }
       const errors = response.failures.map(
@@ -526,10 +627,16 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
           }),
       );
       if (spec.onError === undefined || spec.onError === 'fail') {
-        this.#fail(errors[0]);
+        this.#failChunk(chunk, errors[0]);
         return;
       }
-      for (const error of errors) spec.onError(error);
+      for (const error of errors) {
+        const returned: unknown = spec.onError(error);
+        // An async onError that rejects fails the flow, never the process (an unhandled rejection).
+        if (returned !== null && typeof returned === 'object' && typeof (returned as PromiseLike<unknown>).then === 'function') {
+          (returned as PromiseLike<unknown>).then(undefined, (failure: unknown) => this.#fail(failure));
+        }
+      }
       const failed = new Set(response.failures.map((failure) => failure.index));
       if (spec.request(chunk.items).mode === 'call') {
         response.results = response.results.filter((_, i) => !failed.has(i));
@@ -538,45 +645,35 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
       }
     }
     this.#sizer.record(chunk.items.length, response.elapsedMs);
-    let outputs: readonly Out[];
-    try {
-      outputs = spec.outputs(response, items);
-    } catch (error) {
-      this.#fail(error);
-      return;
-    }
-    this.#deliver(chunk, outputs);
+    this.#deliver(chunk, spec.outputs(response, items));
   }
 
-  #onRejected(chunk: Chunk<In>, error: unknown, timeout: AbortSignal | undefined, diagnosing: boolean): void {
-    if (this.#stopped) return;
+  #onRejected(chunk: Chunk<In>, error: unknown): void {
     const spec = this.#spec;
-    const timedOut = timeout?.aborted === true && !this.#controller.signal.aborted;
-    // A diagnosis run that dies too was no clone failure (a worker can die with a bare `{}` for
-    // other reasons, e.g. an uncaught non-Error): a crash, not a reason to diagnose forever.
-    if (isCloneError(error) && !timedOut && !diagnosing) {
-      // A clone failure rejects before the chunk runs (an item) or kills the worker (a result,
-      // which tinypool reports as a bare `{}`). Find the culprit only now, off the fast path.
-      const culprit = chunk.items.findIndex((item) => !isCloneable(item));
-      if (culprit >= 0) {
-        this.#fail(
-          new CloneError({ direction: 'item', task: spec.name, index: chunk.firstIndex + culprit, item: chunk.items[culprit], cause: error }),
-        );
-      } else {
-        this.#run(chunk, true); // the diagnosis run reports which result failed
-      }
+    if (!chunk.timedOut && isSendFailure(error)) {
+      // Something in the chunk cannot be sent: find what, say so. Never retried.
+      this.#failChunk(chunk, this.#sendFailure(chunk, error));
       return;
     }
-    if (chunk.attempt <= this.#retries) {
-      this.#retry(chunk);
+    const neverStarted = !chunk.timedOut && error instanceof WorkerExitError && !error.started && !error.startup;
+    if (neverStarted && !chunk.moved && chunk.neverStarted < MAX_NEVER_STARTED) {
+      this.#runAgain(chunk, 'never-started');
       return;
     }
-    if (timedOut) {
-      this.#fail(new TaskTimeoutError({ task: spec.name, firstIndex: chunk.firstIndex, itemCount: chunk.items.length, timeoutMs: spec.timeoutMs! * chunk.items.length }));
+    if (chunk.attempt <= this.#retries && !chunk.moved) {
+      this.#runAgain(chunk, 'retry');
+      return;
+    }
+    if (chunk.timedOut) {
+      this.#failChunk(
+        chunk,
+        new TaskTimeoutError({ task: spec.name, firstIndex: chunk.firstIndex, itemCount: chunk.items.length, timeoutMs: spec.timeoutMs! * chunk.items.length }),
+      );
     } else if (error instanceof MillraceError && !(error instanceof WorkerExitError)) {
-      this.#fail(error);
+      this.#failChunk(chunk, error);
     } else {
-      this.#fail(
+      this.#failChunk(
+        chunk,
         new WorkerCrashedError({
           task: spec.name,
           firstIndex: chunk.firstIndex,
@@ -588,16 +685,45 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     }
   }
 
+  /** Finds what in a chunk could not be sent: an item, a bound argument, `setupArgs`, the transfer list. */
+  #sendFailure(chunk: Chunk<In>, error: unknown): CloneError {
+    const spec = this.#spec;
+    const cause = error instanceof ChunkSendError ? error.cause : error;
+    const culprit = chunk.items.findIndex((item) => !isCloneable(item));
+    if (culprit >= 0) {
+      return new CloneError({ direction: 'item', task: spec.name, index: chunk.firstIndex + culprit, item: chunk.items[culprit], cause });
+    }
+    const request = spec.request(chunk.items);
+    const taskSpecs = request.mode === 'call' ? [request.task] : [request.keyTask, request.foldTask];
+    for (const task of taskSpecs) {
+      if (!isCloneable(task.boundArgs)) return new CloneError({ direction: 'bound-arguments', task: spec.name, cause });
+      if (!isCloneable(task.setupArgs)) return new CloneError({ direction: 'setup-arguments', task: spec.name, cause });
+    }
+    if (request.mode === 'fold' && !isCloneable(request.initial)) return new CloneError({ direction: 'initial', task: spec.name, cause });
+    return new CloneError({ direction: 'transfer-list', task: spec.name, index: chunk.firstIndex, item: chunk.items[0], cause });
+  }
+
+  /** A chunk's failure ends the flow. */
+  #failChunk(chunk: Chunk<In>, error: unknown): void {
+    chunk.life.move('failed');
+    this.#fail(error);
+  }
+
   #deliver(chunk: Chunk<In>, outputs: readonly Out[]): void {
     this.#running--;
+    chunk.life.move('reordering');
     if (this.#spec.ordered) {
-      this.#completed.set(chunk.seq, outputs);
+      this.#completed.set(chunk.seq, { chunk, outputs });
       for (let next = this.#completed.get(this.#emitSeq); next !== undefined; next = this.#completed.get(this.#emitSeq)) {
         this.#completed.delete(this.#emitSeq++);
-        this.#ready.push(next);
+        next.chunk.life.move('ready');
+        this.#ready.push(next.outputs);
+        this.#readyChunks.push(next.chunk);
       }
     } else {
+      chunk.life.move('ready');
       this.#ready.push(outputs);
+      this.#readyChunks.push(chunk);
     }
     this.#wake();
   }
@@ -621,11 +747,22 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#signal.removeEventListener('abort', this.#onAbort);
-    if (this.#running > 0) this.#controller.abort(new MillraceError('the flow ended; chunk cancelled'));
     for (const timer of this.#retryTimers) clearTimeout(timer);
     this.#retryTimers.clear();
+    const reason = new MillraceError('the flow ended; chunk cancelled');
+    for (const chunk of this.#live) {
+      const controller = chunk.controller;
+      chunk.controller = undefined;
+      chunk.deadline?.clear();
+      if (chunk.life.can('cancelled')) chunk.life.move('cancelled');
+      controller?.abort(reason);
+    }
+    this.#live.clear();
     this.#wakePump?.();
+    for (const chunk of this.#readyChunks) if (chunk.life.can('cancelled')) chunk.life.move('cancelled');
+    for (const { chunk } of this.#completed.values()) if (chunk.life.can('cancelled')) chunk.life.move('cancelled');
     this.#ready.length = 0;
+    this.#readyChunks.length = 0;
     this.#completed.clear();
     const source = this.#source;
     if (source?.return && !this.#sourceEnded) {
@@ -653,10 +790,9 @@ function withResolvedModules(request: ChunkRequest): ChunkRequest {
   return { ...request, keyTask: { ...request.keyTask, moduleUrl: keyUrl }, foldTask: { ...request.foldTask, moduleUrl: foldUrl } };
 }
 
-function isCloneError(error: unknown): boolean {
-  if (error instanceof Error) return error.name === 'DataCloneError' || /could not be cloned/i.test(error.message);
-  // tinypool rejects with a bare object when a worker's result cannot be cloned.
-  return error !== null && typeof error === 'object' && Object.keys(error).length === 0;
+/** A backend could not send the chunk: ours says so with a class; others (BullMQ) let the DataCloneError through. */
+function isSendFailure(error: unknown): boolean {
+  return error instanceof ChunkSendError || (error instanceof Error && error.name === 'DataCloneError');
 }
 
 function isCloneable(value: unknown): boolean {

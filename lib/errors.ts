@@ -59,9 +59,18 @@ function className(value: unknown): string | undefined {
  * Which task failed on which item, with the worker's original error as `cause`.
  *
  * @remarks
- * `cause` is an `Error` rebuilt from what the worker threw: its `name`, `message`, `stack` and own
- * enumerable plain-data fields survive the thread boundary. A thrown non-Error value (a string,
- * `undefined`) becomes an `Error` whose message describes it, with the raw value in `cause.value`.
+ * `cause` is an `Error` rebuilt from what the worker threw: its `name`, `message`, `stack`, own
+ * enumerable plain-data fields and `cause` survive the thread boundary. The standard classes come
+ * back as themselves (`cause instanceof RangeError`; an `AggregateError` with its `errors`); any
+ * other class (your own `class QuotaError extends Error`) comes back as an `Error` whose `name` is
+ * the class's. A thrown non-Error value (a string, `undefined`) becomes an `Error` whose message
+ * describes it, with the raw value in `cause.value`.
+ *
+ * The TaskError's own `stack` opens on the worker's frames, so the first frame a reader sees (in
+ * `console.error(error)` or an uncaught-error report) is the task's; millrace's main-thread frames
+ * follow a `--- main thread (millrace) ---` line. When the task called a method that does not
+ * exist (`x.method is not a function`) on an item that was a class instance, the message adds that
+ * class instances reach workers without their prototype (structured clone copies fields only).
  *
  * @example
  * ```ts
@@ -90,16 +99,95 @@ export class TaskError extends MillraceError {
 
   constructor(fields: { task: string; item: unknown; index: number; cause: Error; attempts?: number }) {
     const itemPreview = previewValue(fields.item);
-    super(
-      `Task ${fields.task} failed on item #${fields.index} (${itemPreview}): ${fields.cause.message}`,
-      { cause: fields.cause },
-    );
+    const hint = prototypeHint(fields.item, fields.cause);
+    super(`Task ${fields.task} failed on item #${fields.index} (${itemPreview}): ${fields.cause.message}${hint}`, { cause: fields.cause });
     this.task = fields.task;
     this.item = fields.item;
     this.itemPreview = itemPreview;
     this.index = fields.index;
     this.attempts = fields.attempts ?? 1;
+    const stack = leadWithTaskFrames(`${this.name}: ${this.message}`, this.stack, fields.cause.stack);
+    if (stack !== undefined) this.stack = stack;
   }
+}
+
+/** The line between the worker's frames and the main thread's in a {@link TaskError}'s stack. */
+const MAIN_THREAD_FRAMES = '    --- main thread (millrace) ---';
+
+/**
+ * A TaskError's stack: its own message line, then the frames of the worker's error (the user's
+ * task frame on top), then the main thread's frames where millrace received the failure. Those
+ * last frames are always millrace's own (the failure arrives as a message from the worker), so a
+ * reader, `console.error` and an uncaught-error report would otherwise open on millrace's internals.
+ */
+function leadWithTaskFrames(header: string, own: string | undefined, cause: string | undefined): string | undefined {
+  const causeFrames = framesOf(cause);
+  if (causeFrames === undefined) return own;
+  const ownFrames = framesOf(own);
+  return `${header}\n${causeFrames}${ownFrames === undefined ? '' : `\n${MAIN_THREAD_FRAMES}\n${ownFrames}`}`;
+}
+
+/** The `    at ...` lines of a V8 stack (everything after its message, which may span lines). */
+function framesOf(stack: string | undefined): string | undefined {
+  const start = stack?.indexOf('\n    at ') ?? -1;
+  return stack === undefined || start === -1 ? undefined : stack.slice(start + 1);
+}
+
+/** Built-in classes that structured clone rebuilds as themselves (their methods work in a worker). */
+const cloneablePrototypes: ReadonlySet<unknown> = new Set<unknown>([
+  Object.prototype,
+  null,
+  Array.prototype,
+  Map.prototype,
+  Set.prototype,
+  Date.prototype,
+  RegExp.prototype,
+  ArrayBuffer.prototype,
+  SharedArrayBuffer.prototype,
+  DataView.prototype,
+  Boolean.prototype,
+  Number.prototype,
+  String.prototype,
+  BigInt.prototype,
+  Int8Array.prototype,
+  Uint8Array.prototype,
+  Uint8ClampedArray.prototype,
+  Int16Array.prototype,
+  Uint16Array.prototype,
+  Int32Array.prototype,
+  Uint32Array.prototype,
+  Float32Array.prototype,
+  Float64Array.prototype,
+  BigInt64Array.prototype,
+  BigUint64Array.prototype,
+  Error.prototype,
+  TypeError.prototype,
+  RangeError.prototype,
+  SyntaxError.prototype,
+  ReferenceError.prototype,
+  EvalError.prototype,
+  URIError.prototype,
+  AggregateError.prototype,
+]);
+
+/**
+ * When a task called a method that is not there on an item that was a class instance on the main
+ * thread, says why: structured clone copies an object's own fields, not its prototype, so a
+ * `Point` reaches the worker as a plain object without `Point`'s methods (a `Buffer`, as a
+ * `Uint8Array`).
+ */
+function prototypeHint(item: unknown, cause: Error): string {
+  if (!(cause instanceof TypeError || cause.name === 'TypeError') || !/ is not a function/.test(cause.message)) return '';
+  if (item === null || typeof item !== 'object') return '';
+  const prototype: unknown = Object.getPrototypeOf(item);
+  if (cloneablePrototypes.has(prototype)) return '';
+  const name = (item as { constructor?: { name?: unknown } }).constructor?.name;
+  const what = typeof name === 'string' && name !== '' ? `a ${name} instance` : 'a class instance';
+  return (
+    ` (the item was ${what} on the main thread, but items reach a worker by structured clone, which copies` +
+    ` own fields and not the prototype: class instances arrive without their prototype and methods;` +
+    ` send plain data and rebuild the object in the task)`
+  );
 }
 
 /**
@@ -152,8 +240,12 @@ export class WorkerCrashedError extends MillraceError {
  */
 export class CloneError extends MillraceError {
   override name = 'CloneError';
-  /** Whether the input item or the task's result could not be cloned. */
-  readonly direction: 'item' | 'result';
+  /**
+   * What could not be sent: the input item, the task's result, the arguments given to `bind`, the
+   * task module's `setupArgs`, a `reduceBy` initial value, or the chunk's transfer list (a buffer
+   * named twice, or one already moved).
+   */
+  readonly direction: CloneDirection;
   /** The task, as `module#export`. */
   readonly task: string;
   /** The item's 0-based position in the operator's input, when found. */
@@ -161,12 +253,19 @@ export class CloneError extends MillraceError {
   /** A short text rendering of the item. */
   readonly itemPreview: string;
 
-  constructor(fields: { direction: 'item' | 'result'; task: string; index?: number | undefined; item?: unknown; cause?: unknown }) {
+  constructor(fields: { direction: CloneDirection; task: string; index?: number | undefined; item?: unknown; cause?: unknown }) {
     const itemPreview = fields.index === undefined ? 'unknown item' : `item #${fields.index} (${previewValue(fields.item)})`;
     const reason = fields.cause instanceof Error ? `: ${fields.cause.message}` : '';
-    const what = fields.direction === 'item' ? 'the item' : 'the result';
+    const what = {
+      item: `the item of ${itemPreview}`,
+      result: `the result of ${itemPreview}`,
+      'bound-arguments': 'an argument given to bind()',
+      'setup-arguments': "the task module's setupArgs",
+      initial: "reduceBy's initial value",
+      'transfer-list': `the transfer list of the chunk from ${itemPreview}`,
+    }[fields.direction];
     super(
-      `Task ${fields.task}: ${what} of ${itemPreview} cannot be sent between threads (not structured-cloneable)${reason}`,
+      `Task ${fields.task}: ${what} cannot be sent between threads (not structured-cloneable)${reason}`,
       fields.cause === undefined ? undefined : { cause: fields.cause },
     );
     this.direction = fields.direction;
@@ -175,6 +274,18 @@ export class CloneError extends MillraceError {
     this.itemPreview = itemPreview;
   }
 }
+
+/**
+ * What a {@link CloneError} could not send.
+ *
+ * @example
+ * ```ts
+ * import type { CloneDirection } from 'millrace';
+ * const mine: CloneDirection[] = ['item', 'bound-arguments'];
+ * ```
+ * @category Errors
+ */
+export type CloneDirection = 'item' | 'result' | 'bound-arguments' | 'setup-arguments' | 'initial' | 'transfer-list';
 
 /**
  * A task reference names a module or an export that cannot be loaded.
@@ -286,13 +397,44 @@ export function checkInteger(option: string, value: number | undefined, min: num
   }
 }
 
-/** Rebuilds an Error from the plain data a worker sent (see worker.mjs `serializeError`). */
+/**
+ * The standard error classes a worker's error is rebuilt as, by name, so `instanceof RangeError`
+ * holds on the main thread as it did in the task. Any other name (a user's `class MyError extends
+ * Error`) becomes a plain `Error` with that `name`: the main thread cannot know the user's class.
+ */
+const standardErrors: Readonly<Record<string, ErrorConstructor>> = {
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+};
+
+/**
+ * Rebuilds an Error from the plain data a worker sent (see `serializeError` in lib/backends/threads/serialize-error.ts): a standard
+ * class (`RangeError`, `AggregateError` with its `errors`, ...) as that class, any other as an `Error`
+ * with the worker's `name`; the worker's `message`, `stack`, own fields and `cause` are kept.
+ */
 export function reviveError(data: SerializedError): Error {
-  const error = new Error(data.message);
-  error.name = data.name;
-  if (data.stack !== undefined) error.stack = data.stack;
-  Object.assign(error, data.fields);
-  if (data.cause !== undefined) (error as Error & { cause?: unknown }).cause = reviveError(data.cause);
+  const options = data.cause === undefined ? undefined : { cause: reviveError(data.cause) };
+  let error: Error;
+  if (data.name === 'AggregateError') {
+    error = new AggregateError((data.errors ?? []).map((inner) => reviveError(inner)), data.message, options);
+  } else {
+    const Standard = Object.hasOwn(standardErrors, data.name) ? standardErrors[data.name] : undefined;
+    error = Standard === undefined ? new Error(data.message, options) : new Standard(data.message, options);
+    if (Standard === undefined) error.name = data.name;
+  }
+  // Without the worker's stack, one from here would point into millrace: show the error's line only.
+  error.stack = data.stack ?? `${data.name}: ${data.message}`;
+  for (const [key, value] of Object.entries(data.fields)) {
+    // An AggregateError's revived `errors` win over a raw copy in its fields.
+    if (key === 'errors' && error instanceof AggregateError && data.errors !== undefined) continue;
+    // Defined, not assigned: a field named like a setter (`__proto__`) stays a plain field.
+    Object.defineProperty(error, key, { value, writable: true, enumerable: true, configurable: true });
+  }
   return error;
 }
 
@@ -303,4 +445,6 @@ export interface SerializedError {
   stack?: string;
   fields: Record<string, unknown>;
   cause?: SerializedError;
+  /** An `AggregateError`'s `errors`, each serialized the same way. */
+  errors?: SerializedError[];
 }

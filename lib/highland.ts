@@ -8,7 +8,31 @@
 import highland from 'highland';
 import type { Operator } from './operator.js';
 
-/** A highland stream, typed as much as highland's own typings allow. */
+// The published .d.ts files must type-check without `@types/highland` (a dev dependency: a
+// consumer who never touches highland should not need it), yet a consumer who has it should get
+// highland's full `Stream` from `toHighland()`. So millrace declares the part of highland's global
+// `Highland.Stream` it relies on; with `@types/highland` present the declarations merge (same name,
+// same type parameter, identical members), without it this is the whole type.
+declare global {
+  // A namespace because `@types/highland` declares `Highland` as one: only that merges.
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Highland {
+    /** The end-of-stream marker (highland's `nil`), as `@types/highland` declares it. */
+    interface Nil {
+      Highland_NIL: Nil;
+    }
+    /** A highland stream: the members millrace uses; `@types/highland` adds the rest. */
+    interface Stream<R> {
+      pull(f: (err: Error, x: R | Highland.Nil) => void): void;
+      destroy(): void;
+    }
+  }
+}
+
+/**
+ * A highland stream, typed as much as highland's own typings allow: with `@types/highland` installed
+ * it is highland's full `Stream<T>`; without it, the members millrace needs (`pull`, `destroy`).
+ */
 export type HighlandStream<T> = Highland.Stream<T>;
 
 /** Whether a value is a highland stream (checked before async-iterability: they are not). */

@@ -19,6 +19,7 @@ export {
   sharedPool,
   Pool,
   WorkerExitError,
+  ChunkSendError,
   type PoolOptions,
   type PoolBackend,
   type ChunkRequest,
@@ -36,6 +37,7 @@ export {
   TaskError,
   WorkerCrashedError,
   CloneError,
+  type CloneDirection,
   TaskLoadError,
   TaskTimeoutError,
   FlowConsumedError,
@@ -50,6 +52,7 @@ export { tap } from '../operators/tap.js';
 export { reduce } from '../operators/reduce.js';
 export { parallelMap, type ParallelMapOptions } from '../operators/parallel-map.js';
 export { transferResult } from './transfer.js';
+export { taskSignal } from './task-signal.js';
 export { unorderedMap, type UnorderedMapOptions } from '../operators/unordered-map.js';
 export { starMap, type StarMapOptions } from '../operators/star-map.js';
 export { reduceBy, type ReduceByOptions } from '../operators/reduce-by.js';

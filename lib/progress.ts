@@ -1,7 +1,8 @@
 /**
- * A progress display for long work, as tqdm users expect: a live bar on a terminal, one summary
- * line (or nothing) otherwise. Counting an item is a field increment; drawing happens on a timer,
- * a few times a second at most, so progress does not slow the work it measures.
+ * A progress display for long work, as tqdm users expect: a live bar on a terminal; otherwise (a
+ * log file, CI) a line every few seconds while the work runs and a summary line at the end.
+ * Counting an item is a field increment; drawing happens on a timer, a few times a second at
+ * most, so progress does not slow the work it measures.
  *
  * @packageDocumentation
  */
@@ -67,8 +68,15 @@ export interface ProgressOptions {
    */
   readonly intervalMs?: number;
   /**
+   * When the stream is not a terminal, milliseconds between the progress lines printed while the
+   * work runs (as tqdm does in logs), so a long run shows it is alive; `Infinity`: none, only the
+   * summary line at the end.
+   * @defaultValue `10_000` (every 10 seconds)
+   */
+  readonly logIntervalMs?: number;
+  /**
    * When the stream is not a terminal, print one summary line when the work completes
-   * (`false`: print nothing at all).
+   * (`false`: print nothing at all, neither the summary nor the lines every `logIntervalMs`).
    * @defaultValue `true`
    */
   readonly summary?: boolean;
@@ -89,9 +97,15 @@ export type ProgressOutcome = 'done' | 'stopped';
 
 /**
  * Tracks items done and draws progress: a live bar (items done of the total when known, rate,
- * elapsed time, ETA) redrawn on a timer when the stream is a terminal, otherwise a single
- * summary line at the end. Used by the {@link progress} operator; use it directly to count
- * something other than a flow's items.
+ * elapsed time, ETA) redrawn on a timer when the stream is a terminal, otherwise a progress line
+ * every `logIntervalMs` and a summary line at the end. Used by the {@link progress} operator; use
+ * it directly to count something other than a flow's items.
+ *
+ * @remarks
+ * While a live bar is drawn, Ctrl-C (SIGINT) ends its line first, so the shell prompt or the
+ * next output starts on a fresh line. The signal then does what it would have done without
+ * millrace: when nothing else listens for SIGINT the process is ended by it (exit status 130 in a
+ * shell), otherwise the other listeners decide.
  *
  * @example
  * ```ts
@@ -111,38 +125,53 @@ export class ProgressBar {
   readonly #unit: string;
   readonly #stream: ProgressStream;
   readonly #intervalMs: number;
+  readonly #logIntervalMs: number;
   readonly #summary: boolean;
   readonly #live: boolean;
-  #started = 0;
+  // undefined until started (not 0: a clock may read 0 at its start, as fake timers do).
+  #started: number | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #endLine = (): void => {
+    this.#stream.write('\n');
+  };
   #stopped = false;
   /** Redraws so far (for tests of the redraw bound). */
   draws = 0;
 
   /**
    * @param options - see {@link ProgressOptions}
-   * @throws {@link InvalidOptionError} when `total` is negative or `intervalMs` is not positive
+   * @throws {@link InvalidOptionError} when `total` is negative or `intervalMs` or `logIntervalMs` is not positive
    */
   constructor(options: ProgressOptions = {}) {
     if (options.total !== undefined && !(options.total >= 0)) throw new InvalidOptionError('total', options.total, 'a number >= 0');
     if (options.intervalMs !== undefined && !(options.intervalMs > 0)) throw new InvalidOptionError('intervalMs', options.intervalMs, 'a number of milliseconds > 0');
+    if (options.logIntervalMs !== undefined && !(options.logIntervalMs > 0)) {
+      throw new InvalidOptionError('logIntervalMs', options.logIntervalMs, 'a number of milliseconds > 0, or Infinity');
+    }
     this.#total = options.total;
     this.#label = options.label ?? 'progress';
     this.#unit = options.unit ?? 'items';
     this.#stream = options.stream ?? process.stderr;
     this.#intervalMs = options.intervalMs ?? 250;
+    this.#logIntervalMs = options.logIntervalMs ?? 10_000;
     this.#summary = options.summary ?? true;
     this.#live = this.#stream.isTTY === true;
   }
 
-  /** Starts the clock, and the redraw timer on a terminal (it never keeps the process alive). */
+  /**
+   * Starts the clock, and the redraw timer on a terminal or the progress-line timer otherwise
+   * (neither keeps the process alive).
+   */
   start(): void {
-    if (this.#started !== 0) return;
+    if (this.#started !== undefined) return;
     this.#started = performance.now();
-    if (!this.#live) return;
-    this.#draw();
-    this.#timer = setInterval(() => this.#draw(), this.#intervalMs);
-    this.#timer.unref();
+    if (this.#live) {
+      this.#draw();
+      this.#timer = repeat(() => this.#draw(), this.#intervalMs);
+      endLineOnSigint(this.#endLine);
+    } else if (this.#summary) {
+      this.#timer = repeat(() => this.#stream.write(`${this.#logLine()}\n`), this.#logIntervalMs);
+    }
   }
 
   /**
@@ -165,8 +194,9 @@ export class ProgressBar {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
-    if (this.#started === 0) this.#started = performance.now();
+    this.#started ??= performance.now();
     if (this.#live) {
+      stopEndingLineOnSigint(this.#endLine);
       this.#draw();
       this.#stream.write('\n');
     } else if (outcome === 'done' && this.#summary) {
@@ -209,8 +239,18 @@ export class ProgressBar {
     return fit(`${this.#label}${bar}${tail}`, columns);
   }
 
+  /** A line printed every `logIntervalMs` off a terminal: the summary so far, with the ETA when the total is known. */
+  #logLine(): string {
+    if (this.#total === undefined) return this.summaryLine();
+    const seconds = this.#elapsedSeconds();
+    const percent = this.#total === 0 ? 100 : Math.floor((Math.min(this.done, this.#total) / this.#total) * 100);
+    const remaining = this.done === 0 || seconds === 0 ? undefined : ((this.#total - this.done) * seconds) / this.done;
+    const eta = remaining === undefined ? '?' : formatClock(Math.max(0, remaining));
+    return `${this.summaryLine()} ${percent}% · ETA ${eta}`;
+  }
+
   #elapsedSeconds(): number {
-    return this.#started === 0 ? 0 : (performance.now() - this.#started) / 1000;
+    return this.#started === undefined ? 0 : (performance.now() - this.#started) / 1000;
   }
 
   #draw(): void {
@@ -220,6 +260,53 @@ export class ProgressBar {
     const columns = this.#stream.columns !== undefined && this.#stream.columns > 1 ? this.#stream.columns : 80;
     this.#stream.write(`\r\x1b[2K${this.barLine(columns - 1)}`);
   }
+}
+
+/** The longest delay a Node timer takes; a longer one would fire after 1 ms, with a warning. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** Calls `fn` every `ms` on a timer that never keeps the process alive; none for a delay too long to ever fire. */
+function repeat(fn: () => void, ms: number): ReturnType<typeof setInterval> | undefined {
+  if (ms > MAX_TIMER_MS) return undefined;
+  const timer = setInterval(fn, ms);
+  timer.unref();
+  return timer;
+}
+
+/** What each live bar does on SIGINT: end its line. One process listener serves them all. */
+const endLines = new Set<() => void>();
+
+function endLineOnSigint(endLine: () => void): void {
+  // First in line, so the program's own SIGINT handler prints on a fresh line too.
+  if (endLines.size === 0) process.prependListener('SIGINT', onSigint);
+  endLines.add(endLine);
+}
+
+function stopEndingLineOnSigint(endLine: () => void): void {
+  if (endLines.delete(endLine) && endLines.size === 0) process.removeListener('SIGINT', onSigint);
+}
+
+/**
+ * Ends the live bars' lines, then lets the signal do what it would have done without millrace.
+ * Listening for SIGINT turns off Node's default (ending the process by the signal), so when no one
+ * else listens this removes itself and raises SIGINT again, as signal-exit (behind ora, listr and
+ * restore-cursor) does: the process ends by SIGINT, status 130 in a shell. Listeners that are
+ * signal-exit's own defer to the last one in the same way, so they count as absent here.
+ */
+function onSigint(): void {
+  for (const endLine of endLines) {
+    try {
+      endLine();
+    } catch {
+      // A stream that cannot be written (closed, EPIPE) must not turn Ctrl-C into a crash report.
+    }
+  }
+  const signalExit = (globalThis as { [key: symbol]: { count?: unknown } | undefined })[Symbol.for('signal-exit emitter')];
+  const deferring = typeof signalExit?.count === 'number' ? signalExit.count : 0;
+  if (process.listenerCount('SIGINT') - 1 > deferring) return;
+  endLines.clear();
+  process.removeListener('SIGINT', onSigint);
+  process.kill(process.pid, 'SIGINT');
 }
 
 function fit(text: string, columns: number): string {

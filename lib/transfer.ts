@@ -9,7 +9,7 @@ import { InvalidOptionError } from './errors.js';
 
 /**
  * Where a marked result keeps its transfer list: a registered symbol, because the worker entry
- * (lib/worker.mjs, plain JavaScript that imports nothing of millrace's) reads it by name.
+ * (lib/backends/threads/run-chunk.ts) reads it by name, as may a copy of millrace loaded from another URL.
  */
 const TRANSFER = Symbol.for('millrace.transfer');
 

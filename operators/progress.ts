@@ -8,22 +8,26 @@ import { ProgressBar, type ProgressOptions } from '../lib/progress.js';
 /**
  * Passes items through unchanged while showing progress on stderr (or `options.stream`): on a
  * terminal a live bar with the items done (of `total` when given), the rate, the elapsed time and
- * an ETA, redrawn at most four times a second; otherwise one summary line when the flow completes
- * (or nothing, with `summary: false`). Place it after the step whose completions you want to
- * count, e.g. after `unorderedMap` to count finished files.
+ * an ETA, redrawn at most four times a second, and ended on a fresh line by Ctrl-C; otherwise (a
+ * log, CI) a line every `logIntervalMs` (10 s) while the flow runs and a summary line when it
+ * completes (nothing at all with `summary: false`). Without `total` it shows the count and the
+ * rate. Place it after the step whose completions you want to count, e.g. after `unorderedMap`
+ * to count finished files.
  *
  * @param options - see {@link ProgressOptions}
  * @returns an {@link Operator} that passes every item on as it comes
- * @throws {@link InvalidOptionError} when called with a negative `total` or a non-positive `intervalMs`
+ * @throws {@link InvalidOptionError} when called with a negative `total` or a non-positive `intervalMs` or `logIntervalMs`
  * @example
  * ```ts
- * import { glob, progress, unorderedMap, tasks } from 'millrace';
+ * import { flow, glob, progress, unorderedMap, tasks } from 'millrace';
  * const logs = tasks<typeof import('./analysis.js')>(new URL('./analysis.js', import.meta.url));
- * const files = await glob('logs/*.gz', { sort: true }).toArray();
- * const results = await glob('logs/*.gz')
+ * // Walk the directory once: the paths give the total, then the flow runs over them.
+ * const files = await glob('logs/*.gz').toArray();
+ * const results = await flow(files)
  *   .pipe(unorderedMap(logs.analysis), progress({ total: files.length, unit: 'files' }))
  *   .toArray();
  * ```
+ * @see {@link ProgressBar} to count something other than a flow's items
  * @category Progress
  */
 export function progress<T>(options: ProgressOptions = {}): Operator<T, T> {

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { flow, InvalidOptionError, map, progress, ProgressBar, take, type ProgressStream } from 'millrace';
 
@@ -89,5 +91,125 @@ describe('progress', () => {
   it('rejects a negative total and a non-positive interval where the pipeline is written', () => {
     expect(() => progress({ total: -1 })).toThrow(InvalidOptionError);
     expect(() => progress({ intervalMs: 0 })).toThrow(InvalidOptionError);
+    for (const logIntervalMs of [0, -1, Number.NaN]) expect(() => progress({ logIntervalMs })).toThrow(InvalidOptionError);
+  });
+});
+
+describe('progress off a terminal (logs, CI)', () => {
+  it('prints a line every 10 s by default while the work runs: count of total, rate, percentage, ETA', () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
+    const stream = recorder(false);
+    const bar = new ProgressBar({ total: 100, label: 'analysing', unit: 'files', stream });
+    bar.start();
+    bar.tick(10);
+    vi.advanceTimersByTime(9_999);
+    expect(stream.writes).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(stream.writes).toEqual(['analysing: 10/100 files in 10.0 s (1.0 files/s) 10% · ETA 1:30\n']);
+    bar.tick(30);
+    vi.advanceTimersByTime(10_000);
+    expect(stream.writes[1]).toBe('analysing: 40/100 files in 20.0 s (2.0 files/s) 40% · ETA 0:30\n');
+    bar.tick(60);
+    vi.advanceTimersByTime(5_000);
+    bar.stop('done');
+    expect(stream.writes).toHaveLength(3);
+    expect(stream.writes[2]).toBe('analysing: 100/100 files in 25.0 s (4.0 files/s)\n');
+    vi.advanceTimersByTime(60_000);
+    expect(stream.writes).toHaveLength(3); // stopped: no more lines
+  });
+
+  it('prints a count and a rate when the total is unknown, at the interval given by logIntervalMs', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
+    const stream = recorder(false);
+    // Each item takes 1 s of (fake) time to arrive.
+    async function* slowly(): AsyncGenerator<number> {
+      for (let i = 0; i < 5; i++) {
+        vi.advanceTimersByTime(1_000);
+        yield i;
+      }
+    }
+    await flow(slowly()).pipe(progress({ stream, logIntervalMs: 2_000, unit: 'lines' })).toArray();
+    expect(stream.writes).toEqual([
+      'progress: 1 lines in 2.0 s (0.5 lines/s)\n',
+      'progress: 3 lines in 4.0 s (0.8 lines/s)\n',
+      'progress: 5 lines in 5.0 s (1.0 lines/s)\n', // the summary
+    ]);
+  });
+
+  it('prints no lines while running with logIntervalMs: Infinity, and none at all with summary: false', () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
+    const onlySummary = recorder(false);
+    const bar = new ProgressBar({ stream: onlySummary, logIntervalMs: Number.POSITIVE_INFINITY });
+    bar.start();
+    expect(vi.getTimerCount()).toBe(0); // no timer at all: an overlong delay would fire every 1 ms with a warning
+    bar.tick();
+    bar.stop('done');
+    expect(onlySummary.writes).toHaveLength(1);
+    const quiet = recorder(false);
+    const silent = new ProgressBar({ stream: quiet, summary: false, logIntervalMs: 1_000 });
+    silent.start();
+    vi.advanceTimersByTime(10_000);
+    silent.stop('done');
+    expect(quiet.writes).toEqual([]);
+  });
+});
+
+describe('progress and Ctrl-C', () => {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const script = fileURLToPath(new URL('../fixtures/scripts/progress-sigint.ts', import.meta.url));
+
+  /** Runs the probe, sends SIGINT once it has drawn its bar, and reports how it ended. */
+  type Ending = { code: number | null; signal: NodeJS.Signals | null; stderr: string };
+  function interrupt(mode: 'bar' | 'handled' | 'deferring' | 'plain'): Promise<Ending> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', script, mode], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stdout.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('ready')) child.kill('SIGINT');
+      });
+      // A hang bound, not a timing assert: the probe ends within a second or two of its signal.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('error', reject);
+      child.on('exit', (code, signal) => {
+        clearTimeout(timer);
+        resolve({ code, signal, stderr });
+      });
+    });
+  }
+
+  it('ends the live bar on a fresh line, and the process ends by SIGINT as it does without millrace', async () => {
+    const [plain, bar] = await Promise.all([interrupt('plain'), interrupt('bar')]);
+    expect(plain).toMatchObject({ code: null, signal: 'SIGINT' });
+    expect(bar.stderr).toMatch(/\r\x1b\[2Kworking \d+ items · .* items\/s · \d+:\d\d\n$/);
+    expect({ code: bar.code, signal: bar.signal }).toEqual({ code: plain.code, signal: plain.signal });
+  });
+
+  it("leaves the decision to the program's own SIGINT listener, which prints on a fresh line", async () => {
+    const handled = await interrupt('handled');
+    expect(handled.code).toBe(3);
+    expect(handled.stderr).toMatch(/items\/s · \d+:\d\d\nuser handler\n$/);
+  });
+
+  it("steps aside for a listener that, like signal-exit's, acts only when it is the last one", async () => {
+    const deferring = await interrupt('deferring');
+    expect(deferring).toMatchObject({ code: null, signal: 'SIGINT' });
+    expect(deferring.stderr).toMatch(/items\/s · \d+:\d\d\ndeferring listener exits\n$/);
+  });
+
+  it('listens for SIGINT only while a live bar is drawn, with one listener for any number of bars', () => {
+    const before = process.listenerCount('SIGINT');
+    const first = new ProgressBar({ stream: recorder(true) });
+    const second = new ProgressBar({ stream: recorder(true) });
+    const offTerminal = new ProgressBar({ stream: recorder(false) });
+    first.start();
+    second.start();
+    offTerminal.start();
+    expect(process.listenerCount('SIGINT')).toBe(before + 1);
+    first.stop('done');
+    expect(process.listenerCount('SIGINT')).toBe(before + 1);
+    second.stop('stopped');
+    offTerminal.stop('done');
+    expect(process.listenerCount('SIGINT')).toBe(before);
   });
 });

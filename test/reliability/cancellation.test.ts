@@ -86,7 +86,7 @@ describe('cancellation', () => {
       expect(existsSync(join(dir, 'done-1'))).toBe(false);
       // Queued chunks never started: only items 0 and 1 ever reached a worker.
       const started = readFileSync(join(dir, 'started'), 'utf8').trim().split('\n').map(Number);
-      expect(started.every((x) => x <= 1)).toBe(true);
+      expect(started).toEqual(started.filter((x) => x <= 1));
       // And nothing was pulled after the stop.
       expect(stats.pulled).toBe(pulledAtStop);
     },

@@ -66,10 +66,11 @@ async function jobKeys(queue: string): Promise<string[]> {
   return keys.filter((key) => /^bull:[^:]+:[0-9a-z]+-\d+/.test(key));
 }
 
+// Ten minutes: on a fresh machine startRedis() first installs redis-server with apt-get (see harness.ts).
 beforeAll(async () => {
   redis = await startRedis();
   await Promise.all([worker('parity'), worker('parity')]);
-});
+}, 600_000);
 
 afterAll(async () => {
   await Promise.all(inspectors.map((inspector) => inspector.close()));

@@ -1,0 +1,59 @@
+/**
+ * The messages between the thread backend (main thread) and its workers, one type per direction,
+ * shared by both sides so neither can send what the other does not read.
+ *
+ * A worker is attached through one long-running tinypool task that hands it a `MessagePort` of
+ * ours ({@link AttachTask}); chunks then travel on that port, not as tinypool tasks. See
+ * thread-backend.ts for why the channel is ours.
+ *
+ * @packageDocumentation
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { SerializedError } from '../../errors.js';
+import type { ChunkRequest, ChunkResponse, StartClock } from '../../pool.js';
+
+/** The tinypool task that attaches a worker: it resolves when the worker is detached. */
+export interface AttachTask {
+  /** The worker's end of the channel. */
+  readonly port: MessagePort;
+  /** The pool's claim cells (see claims.ts). */
+  readonly cells: Int32Array;
+  /** When millrace runs from source: `millrace` → `lib/index.ts`, for task modules that import it. */
+  readonly aliases?: Readonly<Record<string, string>>;
+}
+
+/** A chunk to run. */
+export interface RunMessage {
+  readonly type: 'run';
+  /** The chunk's id on this channel. */
+  readonly id: number;
+  /** Its claim cell and ticket (claims.ts). */
+  readonly slot: number;
+  readonly ticket: number;
+  readonly request: ChunkRequest;
+  /** Where the worker stamps when it takes the chunk up, starts it and finishes it. */
+  readonly clock?: StartClock;
+}
+
+/** Main thread → worker. */
+export type ToWorker =
+  | RunMessage
+  /** The chunk's flow no longer wants it: abort its task signal and start no more of its items. */
+  | { readonly type: 'cancel'; readonly id: number; readonly reason: 'abort' | 'timeout' }
+  /** No more chunks for now: resolve the attach task (the worker goes back to tinypool, idle). */
+  | { readonly type: 'detach' };
+
+/** Worker → main thread. */
+export type FromWorker =
+  /** The channel is up. */
+  | { readonly type: 'ready'; readonly threadId: number }
+  /** A chunk's response (task failures are data inside it). */
+  | { readonly type: 'done'; readonly id: number; readonly response: ChunkResponse }
+  /** The chunk had been withdrawn before this worker could take it up: it never ran. */
+  | { readonly type: 'skipped'; readonly id: number }
+  /** A task left a rejected promise nobody handled; it is reported, not allowed to end the worker. */
+  | { readonly type: 'stray-rejection'; readonly message: string }
+  /** The worker is about to die of an uncaught error (sent from `uncaughtExceptionMonitor`). */
+  | { readonly type: 'crashing'; readonly error: SerializedError }
+  /** The worker thread is exiting (`process.exit(code)` in a task, say). */
+  | { readonly type: 'exiting'; readonly code: number };

@@ -1,0 +1,217 @@
+/**
+ * Runs one chunk in a worker: calls the task on each item ('call', up to `concurrency` items at
+ * once) or folds the items by key ('fold'). Task failures are data in the response, so the main
+ * thread can name the item and keep the worker's stack.
+ *
+ * @packageDocumentation
+ */
+import { performance } from 'node:perf_hooks';
+import type { TransferListItem } from 'node:worker_threads';
+import type { ChunkRequest, ChunkResponse, StartClock } from '../../pool.js';
+import { CLOCK_STARTED, stampClock } from '../../start-clock.js';
+import { taskSignalHolder as current } from '../../task-signal.js';
+import { serializeError } from './serialize-error.js';
+import { loadedTask, resolveTask, type TaskFunction } from './task-modules.js';
+
+type CallRequest = Extract<ChunkRequest, { mode: 'call' }>;
+type FoldRequest = Extract<ChunkRequest, { mode: 'fold' }>;
+
+/** Where `transferResult` (lib/transfer.ts) keeps a result's transfer list. */
+const TRANSFER = Symbol.for('millrace.transfer');
+
+/** Runs a chunk; never rejects (failures are in the response). */
+export async function runChunk(request: ChunkRequest, clock: StartClock | undefined, signal: AbortSignal): Promise<ChunkResponse> {
+  const response: ChunkResponse = { results: [], failures: [], elapsedMs: 0 };
+  if (request.mode === 'fold') await runFold(request, response, clock, signal);
+  else await runCall(request, response, clock, signal);
+  return response;
+}
+
+/**
+ * Calls a task on one item with its bound arguments (the item spread when asked), as the current
+ * task call: `taskSignal()` gives `signal` during the call's synchronous part.
+ */
+function caller(fn: TaskFunction, request: CallRequest, signal: AbortSignal): (item: unknown) => unknown {
+  const bound = request.task.boundArgs;
+  const spread = request.spread === true;
+  return (item) => {
+    current.signal = signal;
+    try {
+      if (spread) return bound.length === 0 ? fn(...(item as unknown[])) : fn(...bound, ...(item as unknown[]));
+      return bound.length === 0 ? fn(item) : fn(...bound, item);
+    } finally {
+      current.signal = undefined;
+    }
+  };
+}
+
+/** Calls `fn` as the current task call (see {@link caller}). */
+function withSignal<T>(signal: AbortSignal, call: () => T): T {
+  current.signal = signal;
+  try {
+    return call();
+  } finally {
+    current.signal = undefined;
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
+}
+
+async function runCall(request: CallRequest, response: ChunkResponse, clock: StartClock | undefined, signal: AbortSignal): Promise<void> {
+  let fn = loadedTask(request.task);
+  if (fn === undefined) {
+    const resolved = await resolveTask(request.task);
+    if ('loadError' in resolved) {
+      response.loadError = resolved.loadError;
+      return;
+    }
+    fn = resolved.fn;
+  }
+  stampClock(clock, CLOCK_STARTED);
+  const call = caller(fn, request, signal);
+  const { items, continueOnError } = request;
+  const concurrency = Math.max(1, request.concurrency ?? 1);
+  const results = response.results;
+  // Timed after loading, so a module's load time does not make its items look slow.
+  const started = performance.now();
+  if (concurrency === 1 && request.spread !== true && request.task.boundArgs.length === 0) {
+    // The common case, kept free of a wrapper call per item (tiny tasks: this loop is the cost).
+    for (let i = 0; i < items.length; i++) {
+      try {
+        current.signal = signal;
+        let value = fn(items[i]);
+        current.signal = undefined;
+        if (isThenable(value)) {
+          response.awaited = true;
+          value = await value;
+          if (signal.aborted) break;
+        }
+        results.push(value);
+      } catch (error) {
+        current.signal = undefined;
+        response.failures.push({ index: i, error: serializeError(error) });
+        if (!continueOnError) break;
+        results.push(undefined);
+      }
+    }
+  } else if (concurrency === 1) {
+    for (let i = 0; i < items.length && !signal.aborted; i++) {
+      try {
+        let value = call(items[i]);
+        // Only await real thenables: awaiting every value costs a microtask per item.
+        if (isThenable(value)) {
+          response.awaited = true;
+          value = await value;
+        }
+        results.push(value);
+      } catch (error) {
+        response.failures.push({ index: i, error: serializeError(error) });
+        if (!continueOnError) break;
+        results.push(undefined);
+      }
+    }
+  } else {
+    // A sliding window: up to `concurrency` items of the chunk wait at once; results keep their slots.
+    results.length = items.length;
+    let next = 0;
+    let stop = false;
+    const lane = async (): Promise<void> => {
+      while (!stop && !signal.aborted && next < items.length) {
+        const i = next++;
+        try {
+          let value = call(items[i]);
+          if (isThenable(value)) {
+            response.awaited = true;
+            value = await value;
+          }
+          results[i] = value;
+        } catch (error) {
+          response.failures.push({ index: i, error: serializeError(error) });
+          if (!continueOnError) stop = true;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
+    response.failures.sort((a, b) => a.index - b.index);
+    if (!continueOnError && response.failures.length > 0) results.length = response.failures[0]!.index;
+  }
+  response.elapsedMs = performance.now() - started;
+}
+
+async function runFold(request: FoldRequest, response: ChunkResponse, clock: StartClock | undefined, signal: AbortSignal): Promise<void> {
+  const keyTask = await resolveTask(request.keyTask);
+  if ('loadError' in keyTask) {
+    response.loadError = keyTask.loadError;
+    return;
+  }
+  const foldTask = await resolveTask(request.foldTask);
+  if ('loadError' in foldTask) {
+    response.loadError = foldTask.loadError;
+    return;
+  }
+  stampClock(clock, CLOCK_STARTED);
+  const key = keyTask.fn;
+  const fold = foldTask.fn;
+  const keyBound = request.keyTask.boundArgs;
+  const foldBound = request.foldTask.boundArgs;
+  const { items, initial, continueOnError } = request;
+  const fresh = initial !== null && typeof initial === 'object';
+  const partials = new Map<unknown, unknown>();
+  const started = performance.now();
+  for (let i = 0; i < items.length && !signal.aborted; i++) {
+    const item = items[i];
+    try {
+      let k = withSignal(signal, () => (keyBound.length === 0 ? key(item) : key(...keyBound, item)));
+      if (isThenable(k)) {
+        response.awaited = true;
+        k = await k;
+      }
+      const previous = partials.has(k) ? partials.get(k) : fresh ? structuredClone(initial) : initial;
+      let accumulator = withSignal(signal, () => (foldBound.length === 0 ? fold(previous, item) : fold(...foldBound, previous, item)));
+      if (isThenable(accumulator)) {
+        response.awaited = true;
+        accumulator = await accumulator;
+      }
+      partials.set(k, accumulator);
+    } catch (error) {
+      response.failures.push({ index: i, error: serializeError(error) });
+      if (!continueOnError) break;
+    }
+  }
+  response.results = [...partials];
+  response.elapsedMs = performance.now() - started;
+}
+
+/** The buffers that results marked with `transferResult` ask to move (none: undefined). */
+export function resultTransfers(response: ChunkResponse, mode: ChunkRequest['mode']): TransferListItem[] | undefined {
+  let buffers: Set<TransferListItem> | undefined;
+  for (const result of response.results) {
+    const value: unknown = mode === 'fold' ? (result as [unknown, unknown])[1] : result;
+    const list = value !== null && typeof value === 'object' ? (value as { [TRANSFER]?: readonly TransferListItem[] })[TRANSFER] : undefined;
+    if (list) for (const buffer of list) (buffers ??= new Set()).add(buffer);
+  }
+  return buffers ? [...buffers] : undefined;
+}
+
+/** The failure path for a response that cannot be sent: find which result, and say so as data. */
+export function uncloneableResult(response: ChunkResponse, mode: ChunkRequest['mode']): ChunkResponse {
+  for (let i = 0; i < response.results.length; i++) {
+    try {
+      structuredClone(response.results[i]);
+    } catch (error) {
+      const message = describeThrown(error);
+      return { results: [], failures: [], elapsedMs: response.elapsedMs, cloneFailure: { index: mode === 'call' ? i : -1, message } };
+    }
+  }
+  return { results: [], failures: [], elapsedMs: response.elapsedMs, cloneFailure: { index: -1, message: 'the response could not be sent' } };
+}
+
+function describeThrown(error: unknown): string {
+  try {
+    return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  } catch {
+    return 'an error that cannot be described';
+  }
+}

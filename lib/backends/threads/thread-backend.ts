@@ -1,0 +1,478 @@
+/**
+ * Local worker threads. tinypool starts, limits and ends the threads (its public API only: `run`
+ * with a `signal`, `destroy`); the channel a chunk travels on is ours. Why own it: through
+ * tinypool's task queue we cannot choose which worker gets a chunk (so a chunk could wait behind
+ * another flow's long chunk while a thread sat idle), cannot take back a chunk a worker has not
+ * started, and do not hear of a worker that exits without an error (its tasks never settle). So a
+ * worker is *attached*: one long tinypool task hands it a `MessagePort` of ours, chunks go over
+ * that port to the worker we pick, each with a claim cell in shared memory (claims.ts) that tells
+ * whether it ever started, and the port's `close` tells us the worker is gone. Aborting the attach
+ * task's signal is how a worker is ended (tinypool terminates it). A worker with nothing to do is
+ * detached after a short linger, which gives it back to tinypool as idle (its idle timeout then
+ * applies, and it no longer keeps the process alive).
+ *
+ * @packageDocumentation
+ */
+import { availableParallelism } from 'node:os';
+import { MessageChannel, type MessagePort, type TransferListItem } from 'node:worker_threads';
+import { Tinypool } from 'tinypool';
+import { backendLifecycle, type BackendPhase, type Lifecycle } from '../../chunk-lifecycle.js';
+import { MillraceError, reviveError } from '../../errors.js';
+import {
+  ChunkSendError,
+  WorkerExitError,
+  type ChunkRequest,
+  type ChunkResponse,
+  type PoolBackend,
+  type PoolOptions,
+  type RunChunkOptions,
+  type StartClock,
+} from '../../pool.js';
+import { ArrayAdmissionQueue, type AdmissionQueue } from './admission-queue.js';
+import { ClaimCells, unclaimed, withdraw } from './claims.js';
+import type { AttachTask, FromWorker, ToWorker } from './protocol.js';
+
+/** Chunks a worker holds at most: the one it runs and, for short tasks, one waiting behind it. */
+const PER_WORKER = 2;
+/**
+ * A worker gets its next chunk while the current one runs only while that chunk's task is short
+ * and synchronous (its last chunk ran for less than this, in worker time, and awaited nothing):
+ * then a round trip per chunk is a real share of the time. A chunk waiting behind a running one is
+ * taken back as soon as another worker is free.
+ */
+const PREFETCH_BELOW_MS = 2;
+/**
+ * How long a cancelled chunk's task has to notice its `taskSignal()` and return before its worker
+ * is ended: long enough for an async task to stop its I/O, short enough that a synchronous task
+ * that cannot see the signal holds a thread only briefly.
+ */
+export const CANCEL_GRACE_MS = 100;
+/** How long an idle worker stays attached, so a flow's next chunk does not pay a re-attach. */
+const LINGER_MS = 20;
+/** How long a closed channel waits for its worker's exit event to say why it died (see #attach). */
+const CLOSE_GRACE_MS = 1_000;
+/** setTimeout's largest delay; a larger one fires at once with a TimeoutOverflowWarning. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A chunk in this backend, from `run()` to its settlement. */
+interface Job {
+  readonly request: ChunkRequest;
+  /** The task's identity, for the prefetch rule. */
+  readonly key: string;
+  readonly transferList: TransferListItem[] | undefined;
+  readonly clock: StartClock | undefined;
+  readonly life: Lifecycle<BackendPhase>;
+  readonly resolve: (response: ChunkResponse) => void;
+  readonly reject: (error: unknown) => void;
+  readonly detach: () => void;
+  channel?: Channel;
+  id?: number;
+  slot?: number;
+  ticket?: number;
+  graceTimer?: NodeJS.Timeout;
+}
+
+/** One attached worker. */
+interface Channel {
+  state: 'attaching' | 'ready' | 'gone';
+  readonly port: MessagePort;
+  /** Aborting it ends the worker (tinypool terminates a task's worker on abort). */
+  readonly controller: AbortController;
+  /** Chunks handed to this worker and not yet answered for, by id. */
+  readonly jobs: Map<number, Job>;
+  nextId: number;
+  lingerTimer: NodeJS.Timeout | undefined;
+  /** The worker's thread id, once it is ready. */
+  threadId: number | undefined;
+  /** What the worker said before it went (its uncaught error, its exit code). */
+  crash: unknown;
+  exitCode: number | undefined;
+}
+
+/** Local worker threads through tinypool, with our own channel per worker. */
+export class ThreadBackend implements PoolBackend {
+  readonly capacity: number;
+  readonly reportsStart = true;
+  readonly #pool: Tinypool;
+  readonly #claims: ClaimCells;
+  readonly #queue: AdmissionQueue<Job> = new ArrayAdmissionQueue();
+  readonly #channels = new Set<Channel>();
+  readonly #aliases: Readonly<Record<string, string>> | undefined;
+  /** Per task, whether its last chunk was short and synchronous (see {@link PREFETCH_BELOW_MS}). */
+  readonly #shortTasks = new Map<string, boolean>();
+  /** tinypool's workers we listen to for an exit tinypool did not cause. */
+  readonly #watched = new WeakSet<object>();
+  #closing = false;
+
+  constructor(options: PoolOptions, aliases: Readonly<Record<string, string>> | undefined) {
+    this.capacity = options.threads ?? availableParallelism();
+    this.#claims = new ClaimCells(this.capacity * (PER_WORKER + 1));
+    this.#aliases = aliases;
+    this.#pool = new Tinypool({
+      filename: new URL('./worker-entry.mjs', import.meta.url).href,
+      minThreads: 0,
+      maxThreads: this.capacity,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Math.min(options.idleTimeoutMs ?? 10_000, MAX_TIMER_MS),
+      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+    });
+    // tinypool re-emits the error of a worker that dies holding no task on the pool itself
+    // (unheard, that 'error' event would kill the process). A worker that dies while booting
+    // (resourceLimits too small) is one: its attach task still waits in tinypool's queue, for a
+    // worker tinypool will not start. Once no worker is left (none booting either: ending the pool
+    // while one boots trips a tinypool bug), such attach tasks are withdrawn as start-up deaths.
+    this.#pool.on('error', (error: unknown) => {
+      if (this.#pool.threads.length > 0) return;
+      for (const channel of [...this.#channels]) if (channel.state === 'attaching') this.#onGone(channel, error);
+    });
+  }
+
+  get liveThreads(): number {
+    return this.#pool.threads.length;
+  }
+
+  run(request: ChunkRequest, options: RunChunkOptions = {}): Promise<ChunkResponse> {
+    if (this.#closing) return Promise.reject(new MillraceError('The pool is closed'));
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const task = request.mode === 'call' ? request.task : request.foldTask;
+    return new Promise<ChunkResponse>((resolve, reject) => {
+      const onAbort = (): void => this.#cancel(job, signal!.reason);
+      const job: Job = {
+        request,
+        key: `${task.exportName}#${task.moduleUrl}`,
+        transferList: options.transferList ? [...options.transferList] : undefined,
+        clock: options.startClock,
+        life: backendLifecycle(),
+        resolve,
+        reject,
+        detach: () => signal?.removeEventListener('abort', onAbort),
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#queue.push(job);
+      this.#pump();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    const closed = (): MillraceError => new MillraceError('The pool was closed while this chunk was queued or running');
+    for (let job = this.#queue.shift(); job; job = this.#queue.shift()) this.#settle(job, { error: closed() });
+    for (const channel of [...this.#channels]) {
+      for (const job of channel.jobs.values()) this.#settle(job, { error: closed() });
+      channel.jobs.clear();
+      this.#forget(channel);
+    }
+    await this.#pool.destroy();
+  }
+
+  /** Settles a job for its caller once; later outcomes are dropped. */
+  #settle(job: Job, outcome: { response: ChunkResponse } | { error: unknown }): void {
+    if (job.life.phase === 'settled' || job.life.phase === 'cancelling') {
+      if (job.life.phase === 'cancelling') job.life.move('settled');
+      return;
+    }
+    job.life.move('settled');
+    job.detach();
+    if ('response' in outcome) job.resolve(outcome.response);
+    else job.reject(outcome.error);
+  }
+
+  /** Hands queued chunks to workers: an idle one first, else (short tasks) behind a short chunk, else a new worker. */
+  #pump(): void {
+    if (this.#closing) return;
+    for (let job = this.#queue.shift(); job; job = this.#queue.shift()) {
+      const channel = this.#pick(job);
+      if (channel === undefined) {
+        this.#queue.unshift(job);
+        break;
+      }
+      this.#send(job, channel);
+    }
+    this.#attachIfNeeded();
+    // A worker left idle takes over a chunk that waits behind another worker's running chunk.
+    for (const idle of this.#channels) {
+      if (idle.state !== 'ready' || idle.jobs.size > 0) continue;
+      const stolen = this.#takeBackWaiting();
+      if (stolen === undefined) break;
+      this.#send(stolen, idle);
+    }
+    for (const channel of this.#channels) if (channel.state === 'ready' && channel.jobs.size === 0) this.#linger(channel);
+  }
+
+  #pick(job: Job): Channel | undefined {
+    let behind: Channel | undefined;
+    for (const channel of this.#channels) {
+      if (channel.state !== 'ready') continue;
+      if (channel.jobs.size === 0) return channel;
+      if (behind === undefined && this.#canWaitBehind(job, channel)) behind = channel;
+    }
+    return behind;
+  }
+
+  /** Prefetch: only short synchronous chunks wait behind a short synchronous chunk, never moved buffers. */
+  #canWaitBehind(job: Job, channel: Channel): boolean {
+    if (channel.jobs.size >= PER_WORKER || job.transferList !== undefined || this.#shortTasks.get(job.key) !== true) return false;
+    for (const ahead of channel.jobs.values()) {
+      if (ahead.life.phase === 'cancelling' || this.#shortTasks.get(ahead.key) !== true) return false;
+    }
+    return true;
+  }
+
+  /** Starts workers for queued chunks, up to the pool's size. */
+  #attachIfNeeded(): void {
+    let attaching = 0;
+    for (const channel of this.#channels) if (channel.state === 'attaching') attaching++;
+    while (this.#queue.size > attaching && this.#channels.size < this.capacity) {
+      this.#attach();
+      attaching++;
+    }
+  }
+
+  #attach(): void {
+    const { port1, port2 } = new MessageChannel();
+    const channel: Channel = {
+      state: 'attaching',
+      port: port1,
+      controller: new AbortController(),
+      jobs: new Map(),
+      nextId: 0,
+      lingerTimer: undefined,
+      threadId: undefined,
+      crash: undefined,
+      exitCode: undefined,
+    };
+    this.#channels.add(channel);
+    port1.on('message', (message: FromWorker) => this.#onMessage(channel, message));
+    // The port must not keep the process alive: tinypool holds it while the attach task runs.
+    port1.unref();
+    port1.on('close', () => {
+      // The worker says why it goes ('crashing', 'exiting') before its port closes; when it could
+      // not (out of memory, terminated), its thread's exit event (see #watchWorkers) or tinypool's
+      // rejection of the attach task says why, just after. The timer is only a backstop.
+      if (channel.crash !== undefined || channel.exitCode !== undefined) this.#onGone(channel, undefined);
+      else setTimeout(() => this.#onGone(channel, undefined), CLOSE_GRACE_MS).unref();
+    });
+    const task: AttachTask = { port: port2, cells: this.#claims.cells, ...(this.#aliases ? { aliases: this.#aliases } : {}) };
+    this.#pool.run(task, { transferList: [port2], signal: channel.controller.signal }).then(
+      () => this.#onGone(channel, undefined),
+      (error: unknown) => this.#onGone(channel, error),
+    );
+    this.#watchWorkers();
+  }
+
+  /**
+   * Listens to each of tinypool's workers (its public `threads`) for its error and exit: the exit
+   * of a worker one of our channels is on says how it died (its exit code, the error Node gave,
+   * such as out of memory). A worker that exits while idle in tinypool (ended from outside, say) is
+   * not noticed by tinypool, which would hand it the next attach task, never to be answered: such
+   * an exit makes tinypool drop its idle workers (`recycleWorkers`, public API); new ones start on
+   * demand.
+   */
+  #watchWorkers(): void {
+    for (const worker of this.#pool.threads) {
+      if (this.#watched.has(worker)) continue;
+      this.#watched.add(worker);
+      const threadId = worker.threadId;
+      let error: unknown;
+      worker.on('error', (cause: unknown) => {
+        error = cause;
+      });
+      worker.on('exit', (code: number) => {
+        if (this.#closing) return;
+        for (const channel of this.#channels) {
+          if (channel.threadId !== threadId) continue;
+          channel.exitCode ??= code;
+          channel.crash ??= error;
+          this.#onGone(channel, error);
+          return;
+        }
+        if (this.#pool.threads.includes(worker)) void this.#pool.recycleWorkers().then(() => this.#pump());
+      });
+    }
+  }
+
+  #onMessage(channel: Channel, message: FromWorker): void {
+    switch (message.type) {
+      case 'ready':
+        if (channel.state !== 'attaching') return;
+        channel.state = 'ready';
+        channel.threadId = message.threadId;
+        this.#pump();
+        return;
+      case 'done': {
+        const job = channel.jobs.get(message.id);
+        if (job === undefined) return;
+        this.#release(channel, message.id, job);
+        const { response } = message;
+        if (this.#shortTasks.size > 1024) this.#shortTasks.clear();
+        this.#shortTasks.set(job.key, response.awaited !== true && response.elapsedMs < PREFETCH_BELOW_MS && !response.loadError);
+        this.#settle(job, { response });
+        this.#pump();
+        return;
+      }
+      case 'skipped':
+        // Withdrawn earlier (its job was moved or cancelled then); nothing waits for this.
+        return;
+      case 'stray-rejection':
+        process.stderr.write(`millrace: a task left a rejected promise unhandled in a worker (ignored): ${message.message}\n`);
+        return;
+      case 'exiting':
+        channel.exitCode = message.code;
+        return;
+      case 'crashing':
+        channel.crash = reviveError(message.error);
+        return;
+    }
+  }
+
+  /** A chunk's worker is done with it: its claim cell and its place on the channel are free. */
+  #release(channel: Channel, id: number, job: Job): void {
+    channel.jobs.delete(id);
+    if (job.slot !== undefined) this.#claims.give(job.slot);
+    if (job.graceTimer) clearTimeout(job.graceTimer);
+  }
+
+  #send(job: Job, channel: Channel): void {
+    const cell = this.#claims.take();
+    if (cell === undefined) {
+      // Cannot happen while each worker holds at most PER_WORKER chunks; never lose the chunk.
+      this.#queue.unshift(job);
+      return;
+    }
+    if (channel.lingerTimer) clearTimeout(channel.lingerTimer);
+    channel.lingerTimer = undefined;
+    const id = channel.nextId++;
+    const message: ToWorker = {
+      type: 'run',
+      id,
+      slot: cell.slot,
+      ticket: cell.ticket,
+      request: job.request,
+      ...(job.clock ? { clock: job.clock } : {}),
+    };
+    try {
+      channel.port.postMessage(message, job.transferList);
+    } catch (error) {
+      // The chunk cannot be cloned (an item, a bound argument, a transfer list): it never left.
+      this.#claims.give(cell.slot);
+      this.#settle(job, { error: new ChunkSendError(error) });
+      return;
+    }
+    job.channel = channel;
+    job.id = id;
+    job.slot = cell.slot;
+    job.ticket = cell.ticket;
+    job.life.move('handed-over');
+    channel.jobs.set(id, job);
+  }
+
+  /** Takes back a chunk that waits, unclaimed, behind another worker's running chunk. */
+  #takeBackWaiting(): Job | undefined {
+    for (const channel of this.#channels) {
+      if (channel.jobs.size < 2) continue;
+      for (const [id, job] of channel.jobs) {
+        if (job.life.phase !== 'handed-over' || job.transferList !== undefined) continue;
+        if (withdraw(this.#claims.cells, job.slot!, job.ticket!) !== 'withdrawn') {
+          job.life.move('running');
+          continue;
+        }
+        this.#release(channel, id, job);
+        job.life.move('queued', 'taken back for an idle worker');
+        return job;
+      }
+    }
+    return undefined;
+  }
+
+  #cancel(job: Job, reason: unknown): void {
+    const { phase } = job.life;
+    if (phase === 'settled' || phase === 'cancelling') return;
+    if (phase === 'queued') {
+      this.#queue.remove(job);
+      this.#settle(job, { error: reason });
+      return;
+    }
+    const channel = job.channel!;
+    if (phase === 'handed-over' && withdraw(this.#claims.cells, job.slot!, job.ticket!) === 'withdrawn') {
+      // Not taken up: its worker will skip it.
+      this.#release(channel, job.id!, job);
+      this.#settle(job, { error: reason });
+      this.#pump();
+      return;
+    }
+    // Running: the caller hears now; the task sees its signal abort; a worker that has not let the
+    // chunk go after the grace period is ended (synchronous JavaScript cannot be interrupted).
+    if (job.life.phase === 'handed-over') job.life.move('running');
+    job.life.move('cancelling');
+    job.detach();
+    job.reject(reason);
+    const timeout = reason instanceof DOMException && reason.name === 'TimeoutError';
+    try {
+      channel.port.postMessage({ type: 'cancel', id: job.id!, reason: timeout ? 'timeout' : 'abort' } satisfies ToWorker);
+    } catch {
+      // the port is closing: the worker is going anyway
+    }
+    job.graceTimer = setTimeout(() => {
+      if (channel.jobs.get(job.id!) === job) channel.controller.abort();
+    }, CANCEL_GRACE_MS);
+    job.graceTimer.unref();
+  }
+
+  /** A worker that has had nothing to do for a moment is detached (and may then idle out). */
+  #linger(channel: Channel): void {
+    if (channel.lingerTimer) return;
+    channel.lingerTimer = setTimeout(() => {
+      channel.lingerTimer = undefined;
+      if (channel.state !== 'ready' || channel.jobs.size > 0) return;
+      this.#forget(channel);
+      try {
+        channel.port.postMessage({ type: 'detach' } satisfies ToWorker);
+      } catch {
+        // already closing
+      }
+    }, LINGER_MS);
+    channel.lingerTimer.unref();
+  }
+
+  /** Stops using a channel. */
+  #forget(channel: Channel): void {
+    channel.state = 'gone';
+    this.#channels.delete(channel);
+    if (channel.lingerTimer) clearTimeout(channel.lingerTimer);
+    channel.lingerTimer = undefined;
+  }
+
+  /**
+   * The worker is gone (its attach task settled, or its port closed). A detached worker went on
+   * purpose. Otherwise it died: the chunks it had taken up failed with it; the ones it never took
+   * up fail as "never started", which the engine runs again at no cost to their retries.
+   */
+  #onGone(channel: Channel, error: unknown): void {
+    const wasReady = channel.state === 'ready';
+    if (channel.state === 'gone' && channel.jobs.size === 0) return;
+    this.#forget(channel);
+    // Make sure tinypool lets go of the thread too (it does not notice an exit without an error).
+    channel.controller.abort();
+    const cause = channel.crash ?? error;
+    for (const [id, job] of [...channel.jobs]) {
+      const neverStarted = job.life.phase === 'handed-over' && unclaimed(this.#claims.cells, job.slot!, job.ticket!);
+      this.#release(channel, id, job);
+      if (this.#closing) continue;
+      this.#settle(job, { error: new WorkerExitError(channel.exitCode, cause, { started: !neverStarted }) });
+    }
+    if (this.#closing) return;
+    if (!wasReady) {
+      // A worker that could not even start (resourceLimits too small to boot, a broken install):
+      // with no worker running, the queued chunks would wait for one forever.
+      const anyReady = [...this.#channels].some((other) => other.state === 'ready');
+      if (!anyReady) {
+        for (let job = this.#queue.shift(); job; job = this.#queue.shift()) {
+          this.#settle(job, { error: new WorkerExitError(channel.exitCode, cause, { started: false, startup: true }) });
+        }
+        return;
+      }
+    }
+    this.#pump();
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The worker side of the thread backend. tinypool runs {@link attach} as one long task per burst
+ * of work; it hands us a `MessagePort` on which chunks arrive, run one at a time in arrival order,
+ * and go back as responses. Runs only in worker threads.
+ *
+ * @packageDocumentation
+ */
+import { threadId, type MessagePort } from 'node:worker_threads';
+import type { ChunkResponse } from '../../pool.js';
+import { CLOCK_FINISHED, CLOCK_TAKEN_UP, stampClock } from '../../start-clock.js';
+import { claim } from './claims.js';
+import type { AttachTask, FromWorker, RunMessage, ToWorker } from './protocol.js';
+import { resultTransfers, runChunk, uncloneableResult } from './run-chunk.js';
+import { describeError, serializeError } from './serialize-error.js';
+import { useAliases } from './task-modules.js';
+
+/** The chunk being run, with the controller behind its task signal. */
+let running: { readonly id: number; readonly controller: AbortController } | undefined;
+/** Chunks that arrived while another ran. */
+const backlog: RunMessage[] = [];
+let port: MessagePort | undefined;
+let cells: Int32Array | undefined;
+
+function send(message: FromWorker): void {
+  port?.postMessage(message);
+}
+
+/**
+ * A task that leaves a rejected promise nobody awaits must not end the worker: the crash would be
+ * pinned on whatever chunk runs next, maybe another flow's. It is reported to the main thread.
+ */
+process.on('unhandledRejection', (reason) => {
+  send({ type: 'stray-rejection', message: describeError(reason) });
+});
+
+/** Why this worker is going, told before it goes (the main thread cannot ask tinypool). */
+process.on('uncaughtExceptionMonitor', (error) => send({ type: 'crashing', error: serializeError(error) }));
+process.on('exit', (code) => send({ type: 'exiting', code }));
+
+/** The tinypool task: serve chunks on the port until the main thread detaches us. */
+export default function attach(task: AttachTask): Promise<void> {
+  useAliases(task.aliases);
+  cells = task.cells;
+  port = task.port;
+  const channel = task.port;
+  return new Promise<void>((resolve) => {
+    channel.on('message', (message: ToWorker) => {
+      switch (message.type) {
+        case 'run':
+          backlog.push(message);
+          if (running === undefined) void runNext();
+          break;
+        case 'cancel':
+          if (running?.id === message.id) {
+            const timeout = message.reason === 'timeout';
+            running.controller.abort(new DOMException(timeout ? 'the chunk ran out of time' : 'the flow no longer wants this chunk', timeout ? 'TimeoutError' : 'AbortError'));
+          }
+          break;
+        case 'detach':
+          channel.removeAllListeners('message');
+          channel.close();
+          port = undefined;
+          resolve();
+          break;
+      }
+    });
+    send({ type: 'ready', threadId });
+  });
+}
+
+async function runNext(): Promise<void> {
+  for (let message = backlog.shift(); message !== undefined; message = backlog.shift()) {
+    if (!claim(cells!, message.slot, message.ticket, threadId)) {
+      send({ type: 'skipped', id: message.id });
+      continue;
+    }
+    const controller = new AbortController();
+    running = { id: message.id, controller };
+    stampClock(message.clock, CLOCK_TAKEN_UP);
+    const response = await runChunk(message.request, message.clock, controller.signal);
+    stampClock(message.clock, CLOCK_FINISHED);
+    running = undefined;
+    reply(message, response);
+    // Let the response go out and other messages (a cancel, a detach) come in between chunks.
+    if (backlog.length > 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+function reply(message: RunMessage, response: ChunkResponse): void {
+  const transfers = resultTransfers(response, message.request.mode);
+  const done: FromWorker = { type: 'done', id: message.id, response };
+  try {
+    port?.postMessage(done, transfers);
+  } catch {
+    // A result that cannot be cloned (or moved): say which, as data; never a dead worker.
+    port?.postMessage({ type: 'done', id: message.id, response: uncloneableResult(response, message.request.mode) } satisfies FromWorker);
+  }
+}

@@ -1,0 +1,241 @@
+// The consumer program of `.ci/consumer-check`: a project that installed the packed tarball (with
+// production dependencies only), compiled by tsc with the recommended tsconfig of
+// docs/guides/getting-started.md and run by plain node. It uses every public entry point in its
+// main form, pins the inferred types (a wrong type fails tsc) and asserts every value.
+// Adding an export? Add one line below: `await values('name', typeOf(...).is<Flow<T>>(), [...]);`.
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { gzipSync } from 'node:zlib';
+import {
+  batch,
+  bind,
+  CloneError,
+  CodeVersionMismatchError,
+  Counter,
+  createPool,
+  defineOperator,
+  dispatch,
+  filter,
+  flatMap,
+  flow,
+  FlowConsumedError,
+  glob,
+  InputFileError,
+  InvalidOptionError,
+  lines,
+  map,
+  MillraceError,
+  parallelMap,
+  pipe,
+  Pool,
+  progress,
+  ProgressBar,
+  readLines,
+  RedisUnavailableError,
+  reduce,
+  reduceBy,
+  RemoteWorkerError,
+  sharedPool,
+  starMap,
+  take,
+  TaskError,
+  TaskLoadError,
+  TaskModuleOutsideRootError,
+  tasks,
+  TaskTimeoutError,
+  tap,
+  throughHighland,
+  toTransform,
+  unorderedMap,
+  WorkerCrashedError,
+  WorkerExitError,
+  bullmq,
+  startWorker,
+  type BullmqOptions,
+  type DispatchSpec,
+  type Flow,
+  type Operator,
+  type PoolBackend,
+  type RemoteWorker,
+  type RemoteWorkerOptions,
+  type TaskRef,
+} from 'millrace';
+import { checkOperator, ConformanceError, probeSource, type ConformanceResult } from 'millrace/testing';
+import { equal, passedChecks, rejects, typeOf, values } from './check.js';
+
+// Any process warning (MaxListenersExceededWarning, a deprecation, ...) fails the run; the script
+// that runs this program also fails on any output to stderr.
+const warnings: Error[] = [];
+process.on('warning', (warning) => warnings.push(warning));
+
+const math = tasks<typeof import('./math.tasks.js')>(new URL('./math.tasks.js', import.meta.url));
+typeOf(math.square).is<TaskRef<[number], number>>();
+typeOf(math.add).is<TaskRef<[number, number], number>>();
+typeOf(math.squareLater).is<TaskRef<[number], number>>();
+typeOf(bind(math.scale, 10)).is<TaskRef<[number], number>>();
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+const squaresOf = (n: number): number[] => range(n).map((x) => x * x);
+
+// Sources ------------------------------------------------------------------------------------
+await values('an array', typeOf(flow([1, 2, 3])).is<Flow<number>>(), [1, 2, 3]);
+await values('an iterable', typeOf(flow(new Set(['a', 'b']))).is<Flow<string>>(), ['a', 'b']);
+await values('a generator', typeOf(flow((function* () { yield* [1, 2]; })())).is<Flow<number>>(), [1, 2]);
+await values('an async iterable', typeOf(flow((async function* () { yield* [1, 2]; })())).is<Flow<number>>(), [1, 2]);
+await values('an object-mode Readable', typeOf(flow<number>(Readable.from([1, 2, 3]))).is<Flow<number>>(), [1, 2, 3]);
+await values('a highland stream (from toHighland)', typeOf(flow(flow([1, 2]).toHighland())).is<Flow<number>>(), [1, 2]);
+
+const dir = mkdtempSync(join(tmpdir(), 'millrace-consumer-'));
+writeFileSync(join(dir, 'a.log'), 'GET /a\nPOST /b\n');
+writeFileSync(join(dir, 'b.log.gz'), gzipSync('GET /c\nGET /d\n'));
+await values('glob', typeOf(glob('*.log*', { cwd: dir, sort: true })).is<Flow<string>>(), ['a.log', 'b.log.gz']);
+await values('readLines (gzip sniffed)', typeOf(readLines(join(dir, 'b.log.gz'))).is<Flow<string>>(), ['GET /c', 'GET /d']);
+await values('readLines of a byte Readable', readLines(Readable.from([Buffer.from('x\ny')])), ['x', 'y']);
+await values('readLines with a separator', readLines(Readable.from([Buffer.from('x;y')]), { separator: ';' }), ['x', 'y']);
+await values('glob then lines()', typeOf(glob('*', { cwd: dir, sort: true, absolute: true }).pipe(lines())).is<Flow<string>>(), [
+  'GET /a', 'POST /b', 'GET /c', 'GET /d',
+]);
+
+// In-thread operators --------------------------------------------------------------------------
+await values('map', typeOf(flow([1, 2]).pipe(map((n) => `#${n}`))).is<Flow<string>>(), ['#1', '#2']);
+await values('map (async)', typeOf(flow([1, 2]).pipe(map(async (n) => n + 1))).is<Flow<number>>(), [2, 3]);
+await values('filter', typeOf(flow([1, 2, 3, 4]).pipe(filter((n) => n % 2 === 0))).is<Flow<number>>(), [2, 4]);
+const isString = (x: unknown): x is string => typeof x === 'string';
+await values('filter (type guard)', typeOf(flow(['a', 1, 'b']).pipe(filter(isString))).is<Flow<string>>(), ['a', 'b']);
+await values('flatMap', typeOf(flow([1, 2]).pipe(flatMap((n) => [n, n]))).is<Flow<number>>(), [1, 1, 2, 2]);
+await values('batch', typeOf(flow([1, 2, 3]).pipe(batch(2))).is<Flow<number[]>>(), [[1, 2], [3]]);
+await values('take', typeOf(flow(range(100)).pipe(take(2))).is<Flow<number>>(), [0, 1]);
+const tapped: number[] = [];
+await values('tap', typeOf(flow([1, 2]).pipe(tap((n) => tapped.push(n)))).is<Flow<number>>(), [1, 2]);
+await equal('tap saw every item', tapped, [1, 2]);
+await values('reduce (operator)', typeOf(flow([1, 2, 3]).pipe(reduce((sum: number, n: number) => sum + n, 0))).is<Flow<number>>(), [6]);
+const countWords = reduceBy((w: string) => w, (n: number) => n + 1, 0);
+await values('reduceBy (in thread)', typeOf(flow(['a', 'b', 'a']).pipe(countWords)).is<Flow<[string, number]>>(), [['a', 2], ['b', 1]]);
+const doubledText = typeOf(pipe(map((n: number) => n * 2), map((n: number) => `${n}`))).is<Operator<number, string>>();
+await values('pipe (standalone)', flow([1, 2]).pipe(doubledText), ['2', '4']);
+const progressLog: string[] = [];
+const progressStream = { isTTY: false, write: (text: string) => progressLog.push(text) };
+await values('progress', typeOf(flow([1, 2, 3]).pipe(progress({ total: 3, stream: progressStream }))).is<Flow<number>>(), [1, 2, 3]);
+await equal('progress reported 3/3', progressLog.join('').includes('3/3'), true);
+const bar = new ProgressBar({ total: 2, stream: { write: () => true } });
+bar.start();
+bar.tick(2);
+bar.stop('done');
+await equal('ProgressBar', bar.summaryLine().includes('2/2'), true);
+
+// Worker operators on the shared pool ----------------------------------------------------------
+await values('parallelMap', typeOf(flow([1, 2, 3]).pipe(parallelMap(math.square))).is<Flow<number>>(), [1, 4, 9]);
+await values('parallelMap of an async task', typeOf(flow([1, 2, 3]).pipe(parallelMap(math.squareLater))).is<Flow<number>>(), [1, 4, 9]);
+await values('async task, concurrency 8', flow(range(40)).pipe(parallelMap(math.squareLater, { concurrency: 8 })), squaresOf(40));
+await values('a task reads its taskSignal()', flow([1, 2]).pipe(parallelMap(math.signalState)), ['running', 'running']);
+await values('parallelMap with bind', typeOf(flow([1, 2]).pipe(parallelMap(bind(math.scale, 10)))).is<Flow<number>>(), [10, 20]);
+const unordered = typeOf(flow(range(50)).pipe(unorderedMap(math.square, { chunkSize: 7 }))).is<Flow<number>>();
+await values('unorderedMap', unordered.toArray().then((xs) => xs.sort((a, b) => a - b)), squaresOf(50));
+await values('starMap', typeOf(flow([[1, 2], [3, 4]] as [number, number][]).pipe(starMap(math.add))).is<Flow<number>>(), [3, 7]);
+const sumByParity = reduceBy(math.parity, math.sum, 0, { combine: (a, b) => a + b });
+const byParity = typeOf(flow(range(10)).pipe(sumByParity)).is<Flow<['even' | 'odd', number]>>();
+await values('reduceBy (two-tier)', byParity, [['even', 20], ['odd', 25]]);
+await values('transferResult', flow([3]).pipe(parallelMap(math.bytes), map((b) => [b.length, b[0]])), [[3, 7]]);
+const squaresSpec: DispatchSpec<number, number> = {
+  name: 'squares',
+  ordered: true,
+  request: (items) => ({ mode: 'call', task: math.square, items }),
+  outputs: (response) => response.results as number[],
+};
+const squares = typeOf(
+  defineOperator('squares', (source: AsyncIterable<number>, context) => dispatch(source, context, squaresSpec)),
+).is<Operator<number, number>>();
+await values('defineOperator + dispatch', flow([2, 3]).pipe(squares), [4, 9]);
+await equal('sharedPool', sharedPool() instanceof Pool, true);
+
+// Sinks ----------------------------------------------------------------------------------------
+await equal('toArray', typeOf(flow([1, 2]).toArray()).is<Promise<number[]>>(), [1, 2]);
+const counted = typeOf(flow(['a', 'b', 'a']).reduce((c, w) => c.update([[w, 1]]), new Counter<string>())).is<Promise<Counter<string>>>();
+await equal('reduce (sink)', counted.then((c) => c.mostCommon(1)), [['a', 2]]);
+const each: string[] = [];
+const eachDone = typeOf(flow(['x', 'y']).forEach((v, i) => void each.push(`${i}${v}`))).is<Promise<void>>();
+await equal('forEach', eachDone.then(() => each), ['0x', '1y']);
+const iterated: number[] = [];
+for await (const n of flow(range(10)).pipe(parallelMap(math.square))) if (iterated.push(n) === 3) break;
+await equal('for await with break', iterated, [0, 1, 4]);
+await values('toNodeStream', typeOf(flow([1, 2]).toNodeStream()).is<Readable>(), [1, 2]);
+const written: string[] = [];
+const sink = new Writable({ objectMode: true, write: (chunk: string, _encoding, done) => done(void written.push(chunk)) });
+await pipeline(flow(['a', 'b']).toNodeStream(), toTransform(map((s: string) => s.toUpperCase())), sink);
+await equal('toTransform in a Node pipeline', written, ['A', 'B']);
+const highlandOut = typeOf(throughHighland(map((n: number) => n * 10))(flow([1, 2]).toHighland())).is<Highland.Stream<number>>();
+await values('throughHighland + toHighland', flow(highlandOut), [10, 20]);
+const passThrough = new PassThrough({ objectMode: true });
+flow([1]).toNodeStream().pipe(passThrough);
+await once(passThrough, 'readable');
+await equal('toNodeStream pipes', passThrough.read() as unknown, 1);
+
+// Errors, with instanceof ------------------------------------------------------------------------
+await rejects('TaskError', () => flow([1, 2, 3]).pipe(parallelMap(math.failOnTwo)).toArray(), TaskError, (e) =>
+  e.index === 1 && e.item === 2 && e.task.endsWith('#failOnTwo') && e.cause instanceof RangeError && e.cause.message === 'two is out of range');
+const skipped: TaskError[] = [];
+const skipFailures = parallelMap(math.failOnTwo, { onError: (e) => void skipped.push(e) });
+await values('onError skips failing items', flow([1, 2, 3]).pipe(skipFailures), [1, 3]);
+await equal('onError saw a TaskError for item 2', skipped.map((e) => [e instanceof TaskError, e.item]), [[true, 2]]);
+await rejects('InvalidOptionError', async () => parallelMap(math.square, { chunkSize: 0 }), InvalidOptionError, (e) =>
+  e.option === 'chunkSize');
+const once1 = flow([1]);
+await once1.toArray();
+await rejects('FlowConsumedError', () => once1.toArray(), FlowConsumedError);
+const squareAnything = math.square as unknown as TaskRef<[() => number], number>; // functions cannot cross threads
+await rejects('CloneError', () => flow([() => 1]).pipe(parallelMap(squareAnything)).toArray(), CloneError);
+const missing = tasks<{ nothere(x: number): number }>(new URL('./math.tasks.js', import.meta.url));
+await rejects('TaskLoadError', () => flow([1]).pipe(parallelMap(missing.nothere)).toArray(), TaskLoadError, (e) =>
+  e.available.includes('square'));
+await rejects('TaskTimeoutError', () => flow([1]).pipe(parallelMap(math.hang, { timeoutMs: 200 })).toArray(), TaskTimeoutError, (e) =>
+  e.timeoutMs === 200);
+await rejects('WorkerCrashedError', () => flow([1]).pipe(parallelMap(math.crash)).toArray(), WorkerCrashedError);
+await rejects('InputFileError', () => readLines(join(dir, 'nope.log')).toArray(), InputFileError, (e) => e.problem === 'missing');
+const aborted = AbortSignal.abort(new RangeError('stop'));
+await rejects('an abort rejects with the reason', () => flow(range(10), { signal: aborted }).toArray(), RangeError);
+for (const error of [
+  new WorkerExitError(1),
+  new RedisUnavailableError({ endpoint: 'redis://127.0.0.1:1', waitedMs: 1 }),
+  new CodeVersionMismatchError({ jobVersion: 'a', workerVersion: 'b', workerHost: 'h' }),
+  new RemoteWorkerError({ message: 'm', jobId: '1' }),
+  new TaskModuleOutsideRootError({ moduleUrl: 'file:///x.js', root: '/y' }),
+]) {
+  await equal(`${error.name} is a MillraceError`, error instanceof MillraceError && error instanceof Error, true);
+}
+// Scale-out needs Redis and the optional bullmq peer: its types are checked here, not run.
+typeOf(bullmq).is<(options: BullmqOptions) => PoolBackend>();
+typeOf(startWorker).is<(options: RemoteWorkerOptions) => Promise<RemoteWorker>>();
+
+// millrace/testing -------------------------------------------------------------------------------
+const conformance = checkOperator(() => map((x: number) => x * 2), { input: [1, 2, 3], expected: [2, 4, 6] });
+await equal('checkOperator', typeOf(conformance).is<Promise<ConformanceResult>>().then((r) => r.passed.length > 0), true);
+await rejects('ConformanceError', () => checkOperator(() => map((x: number) => x * 2), { input: [1], expected: [3] }), ConformanceError);
+const probe = probeSource([1, 2, 3], { endless: true });
+await values('probeSource', flow(probe).pipe(take(2)), [1, 2]);
+await equal('probeSource was closed', probe.returned, true);
+
+// A pool of 16 threads and 64 chunks in flight: no process warning may appear -------------------
+{
+  await using pool = createPool({ threads: 16 });
+  typeOf(pool).is<Pool>();
+  const wide = { pool, chunkSize: 1, maxInFlight: 64 };
+  await values('16 threads, maxInFlight 64', flow(range(2_000)).pipe(parallelMap(math.square, wide)), squaresOf(2_000));
+  const sorted = map((xs: number[]) => xs.sort((a, b) => a - b));
+  await values('16 threads, unordered', flow(range(500)).pipe(unorderedMap(math.squareLater, wide), batch(500), sorted), [squaresOf(500)]);
+  await equal('the pool has 16 threads', pool.threads, 16);
+}
+
+rmSync(dir, { recursive: true, force: true });
+// Let any warning emitted late (they are delivered on process.nextTick) reach the listener.
+await new Promise((resolve) => setImmediate(resolve));
+console.log(`consumer check: ${passedChecks()} checks passed`);
+if (warnings.length > 0) {
+  console.log(`consumer check failed: ${warnings.length} process warning(s):`);
+  for (const warning of warnings) console.log(`  ${warning.name}: ${warning.message}`);
+  process.exit(1);
+}
+console.log('consumer check: no process warnings');

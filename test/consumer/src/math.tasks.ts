@@ -1,0 +1,60 @@
+// The consumer program's task module: compiled with the program and loaded by the workers as
+// plain JavaScript from the installed package's worker entry (no tsx).
+import { taskSignal, transferResult } from 'millrace';
+
+export function square(x: number): number {
+  return x * x;
+}
+
+export function add(a: number, b: number): number {
+  return a + b;
+}
+
+export function scale(factor: number, x: number): number {
+  return factor * x;
+}
+
+export function parity(n: number): 'even' | 'odd' {
+  return n % 2 === 0 ? 'even' : 'odd';
+}
+
+export function sum(total: number, n: number): number {
+  return total + n;
+}
+
+export async function squareLater(x: number): Promise<number> {
+  await Promise.resolve();
+  return x * x;
+}
+
+/** Fails on 2, with a standard error class. */
+export function failOnTwo(x: number): number {
+  if (x === 2) throw new RangeError(`two is out of range`);
+  return x;
+}
+
+/** A byte buffer of `n` bytes, moved (not copied) back to the main thread. */
+export function bytes(n: number): Uint8Array {
+  const result = new Uint8Array(n).fill(7);
+  return transferResult(result, [result.buffer]);
+}
+
+/** Never settles: for the per-item timeout. */
+export function hang(_x: number): Promise<number> {
+  return new Promise<number>(() => undefined);
+}
+
+/** Ends its worker thread: for the crash error. */
+export function crash(_x: number): number {
+  process.exit(3);
+}
+
+/** The first word of a line, lower-cased. */
+export function firstWord(line: string): string {
+  return (line.split(' ')[0] ?? '').toLowerCase();
+}
+
+/** What the task's cancellation signal says while it runs. */
+export function signalState(_x: number): 'running' | 'aborted' {
+  return taskSignal().aborted ? 'aborted' : 'running';
+}
