@@ -16,6 +16,7 @@ import {
   readBlocks,
   readLines,
   unorderedMap,
+  tap,
   tasks,
   type Block,
   type BlockLinesOptions,
@@ -377,6 +378,22 @@ describe('readBlocks in workers', () => {
       expect(results.every((result) => result.kind === kind)).toBe(true);
       expect(results.flatMap((result) => result.lines)).toEqual(expected);
     }
+  });
+
+  it('moves bytes blocks to the workers: the buffers on the main thread are detached after the run', async () => {
+    await using pool = createPool({ threads: 2 });
+    const seen: Block[] = [];
+    const results = await readBlocks(chunked(Buffer.from(text), [1000]), { blockSize: 4096 })
+      .pipe(
+        tap((block: Block) => {
+          seen.push(block);
+        }),
+        parallelMap(blockTasks.lines, { pool }),
+      )
+      .toArray();
+    expect(results.flat()).toEqual(expected);
+    expect(seen.length).toBeGreaterThan(5);
+    for (const block of seen) expect(block.kind === 'bytes' && block.bytes.byteLength).toBe(0);
   });
 
   it('unorderedMap over blocks counts what a serial pass counts', async () => {
