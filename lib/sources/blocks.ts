@@ -9,7 +9,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { pipeline, Readable, type TransformOptions } from 'node:stream';
+import { PassThrough, pipeline, Readable, type Duplex, type TransformOptions } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createGunzip, type ZlibOptions } from 'node:zlib';
 import { InvalidOptionError, checkInteger } from '../errors.js';
@@ -740,21 +740,29 @@ class StreamReader implements Reader {
     else {
       this.#chunk = head;
       this.#chunkUsed = 0;
+      // Read ahead up to a block: a stream that holds one small chunk at a time (a file stream
+      // holds 64 KiB) would otherwise wait for each read while blocks wait for the workers, and
+      // its reads would be latency-bound (one libuv round trip per 64 KiB).
+      if (!this.#ended) this.#through(new PassThrough({ highWaterMark: this.#blockSize }), undefined);
     }
   }
 
   /** Reads the raw input through gunzip from here, `head` (already read) first. */
   #decompress(head: Uint8Array | undefined): void {
+    this.#through(createGunzip(GUNZIP_OPTIONS), head);
+  }
+
+  /** Reads the raw input through `transform` from here, `head` (already read from it) first. */
+  #through(transform: Duplex, head: Uint8Array | undefined): void {
     const raw = this.#raw;
     // pipe() needs the raw stream to flow, which a 'readable' listener prevents.
     raw.off('readable', this.#onEvent);
     raw.off('end', this.#onEnd);
-    const gunzip = createGunzip(GUNZIP_OPTIONS);
-    if (head !== undefined) gunzip.write(head);
-    this.#stream = pipeline(raw, gunzip, (error) => {
+    if (head !== undefined) transform.write(head);
+    this.#stream = pipeline(raw, transform, (error) => {
       if (error) this.#onError(error);
     });
-    this.#listen(gunzip);
+    this.#listen(transform);
   }
 
   /** The next chunk of bytes, or null at the end (or once closed). */
