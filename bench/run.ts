@@ -20,13 +20,14 @@ import { scenario as asyncTasks } from './scenarios/async-tasks.js';
 import { scenario as compute } from './scenarios/compute.js';
 import { scenario as lines } from './scenarios/lines.js';
 import { scenario as logAnalysis } from './scenarios/log-analysis.js';
+import { scenario as oneBigFile } from './scenarios/one-big-file.js';
 import { scenario as memory } from './scenarios/memory.js';
 import { scenario as overhead } from './scenarios/overhead.js';
 import { scenario as skew } from './scenarios/skew.js';
 import { scenario as zeroCopy } from './scenarios/zero-copy.js';
 import { scenario as scaleOut } from './scale-out.js';
 
-const ALL: readonly Scenario[] = [logAnalysis, overhead, lines, compute, skew, memory, zeroCopy, asyncTasks, scaleOut];
+const ALL: readonly Scenario[] = [logAnalysis, overhead, lines, oneBigFile, compute, skew, memory, zeroCopy, asyncTasks, scaleOut];
 const START = '<!-- bench:results:start -->';
 const END = '<!-- bench:results:end -->';
 

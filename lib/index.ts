@@ -57,6 +57,16 @@ export { unorderedMap, type UnorderedMapOptions } from '../operators/unordered-m
 export { starMap, type StarMapOptions } from '../operators/star-map.js';
 export { reduceBy, type ReduceByOptions } from '../operators/reduce-by.js';
 export { glob, type GlobOptions } from './sources/glob.js';
+export {
+  readBlocks,
+  blockLines,
+  type Block,
+  type BlockInput,
+  type BlockLinesOptions,
+  type BytesBlock,
+  type RangeBlock,
+  type ReadBlocksOptions,
+} from './sources/blocks.js';
 export { readLines, lines, InputFileError, type InputFileProblem, type LineInput, type ReadLinesOptions } from './sources/lines.js';
 export { Counter } from './counter.js';
 export { ProgressBar, type ProgressOptions, type ProgressOutcome, type ProgressStream } from './progress.js';
