@@ -12,6 +12,7 @@
  * @module millrace
  */
 export { flow, Flow, type FlowOptions, type FlowSource } from './flow.js';
+export { type WriteLinesOptions } from './sinks/write-lines.js';
 export { defineOperator, pipe, type Operator, type OperatorContext } from './operator.js';
 export { tasks, bind, type TaskRef, type Tasks, type TasksOptions } from './tasks.js';
 export {
