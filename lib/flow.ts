@@ -273,7 +273,7 @@ export class Flow<T> implements AsyncIterable<T> {
    * await flow(['compressed']).writeLines('out.txt.gz'); // gzip because of the name
    * ```
    */
-  async writeLines(this: Flow<string | Uint8Array>, path: string, options: WriteLinesOptions = {}): Promise<void> {
+  async writeLines<V extends string | Uint8Array>(this: Flow<V>, path: string, options: WriteLinesOptions = {}): Promise<void> {
     const sink = new FileSink(path, options);
     try {
       await this.#drain(true, (value) => sink.push(value));

@@ -45,6 +45,7 @@ export {
 export { map } from '../operators/map.js';
 export { filter } from '../operators/filter.js';
 export { flatMap } from '../operators/flat-map.js';
+export { type ConcurrencyOptions } from './concurrent.js';
 export { batch } from '../operators/batch.js';
 export { take } from '../operators/take.js';
 export { tap } from '../operators/tap.js';
