@@ -1,0 +1,52 @@
+// Type tests of the stream algebra: run by `vitest run --typecheck`, never executed.
+import { describe, expectTypeOf, it } from 'vitest';
+import { distinct, drop, dropWhile, filter, flatMap, flow, map, scan, takeWhile, type Flow, type Operator } from 'millrace';
+
+describe('sinks', () => {
+  it('some, every, count answer booleans and numbers', () => {
+    expectTypeOf(flow([1, 2]).some((x) => x > 1)).resolves.toEqualTypeOf<boolean>();
+    expectTypeOf(flow([1, 2]).every(async (x) => x > 1)).resolves.toEqualTypeOf<boolean>();
+    expectTypeOf(flow(['a']).count()).resolves.toEqualTypeOf<number>();
+  });
+
+  it('find answers the item or undefined, narrowed by a type guard', () => {
+    expectTypeOf(flow([1, 2]).find((x) => x > 1)).resolves.toEqualTypeOf<number | undefined>();
+    const mixed: (string | number)[] = [1, 'a'];
+    expectTypeOf(flow(mixed).find((x): x is string => typeof x === 'string')).resolves.toEqualTypeOf<string | undefined>();
+  });
+
+  it('writeLines takes flows of strings or bytes only', () => {
+    expectTypeOf(flow(['a']).writeLines('out.txt')).resolves.toEqualTypeOf<void>();
+    expectTypeOf(flow([new Uint8Array(1)]).writeLines('out.bin', { separator: '' })).resolves.toEqualTypeOf<void>();
+    // @ts-expect-error numbers are not lines: map them to strings first
+    void flow([1, 2]).writeLines('out.txt');
+  });
+});
+
+describe('main-thread concurrency', () => {
+  it('map, filter and flatMap keep their types with options', () => {
+    expectTypeOf(map(async (x: number) => String(x), { concurrency: 4 })).toEqualTypeOf<Operator<number, string>>();
+    expectTypeOf(filter((x: number | null): x is number => x !== null, { concurrency: 2 })).toEqualTypeOf<Operator<number | null, number>>();
+    expectTypeOf(flatMap(async (x: number) => [String(x)], { concurrency: 2, ordered: false })).toEqualTypeOf<Operator<number, string>>();
+    // @ts-expect-error ordered is a boolean
+    map((x: number) => x, { ordered: 'yes' });
+  });
+});
+
+describe('operators', () => {
+  it("scan's output is its accumulator", () => {
+    expectTypeOf(scan((total, x: number) => total + x, 0)).toEqualTypeOf<Operator<number, number>>();
+    expectTypeOf(scan((acc: string[], x: number) => [...acc, String(x)], [] as string[])).toEqualTypeOf<Operator<number, string[]>>();
+    expectTypeOf(flow([1, 2]).pipe(scan(async (acc: Map<number, number>, x: number) => acc.set(x, x), new Map<number, number>()))).toEqualTypeOf<
+      Flow<Map<number, number>>
+    >();
+  });
+
+  it('drop, dropWhile and distinct keep the item type; takeWhile narrows by a type guard', () => {
+    expectTypeOf(flow(['a']).pipe(drop(1))).toEqualTypeOf<Flow<string>>();
+    expectTypeOf(flow(['a']).pipe(dropWhile((s) => s === ''))).toEqualTypeOf<Flow<string>>();
+    expectTypeOf(flow([{ id: 1 }]).pipe(distinct((row) => row.id))).toEqualTypeOf<Flow<{ id: number }>>();
+    expectTypeOf(takeWhile((x: number | string): x is number => typeof x === 'number')).toEqualTypeOf<Operator<number | string, number>>();
+    expectTypeOf(flow([1]).pipe(takeWhile((x) => x < 3))).toEqualTypeOf<Flow<number>>();
+  });
+});
