@@ -1,6 +1,6 @@
 // Type tests of the stream algebra: run by `vitest run --typecheck`, never executed.
 import { describe, expectTypeOf, it } from 'vitest';
-import { distinct, drop, dropWhile, filter, flatMap, flow, map, scan, takeWhile, type Flow, type Operator } from 'millrace';
+import { concat, distinct, drop, dropWhile, filter, flatMap, flow, map, merge, scan, takeWhile, zip, type Flow, type Operator } from 'millrace';
 
 describe('sinks', () => {
   it('some, every, count answer booleans and numbers', () => {
@@ -48,5 +48,23 @@ describe('operators', () => {
     expectTypeOf(flow([{ id: 1 }]).pipe(distinct((row) => row.id))).toEqualTypeOf<Flow<{ id: number }>>();
     expectTypeOf(takeWhile((x: number | string): x is number => typeof x === 'number')).toEqualTypeOf<Operator<number | string, number>>();
     expectTypeOf(flow([1]).pipe(takeWhile((x) => x < 3))).toEqualTypeOf<Flow<number>>();
+  });
+});
+
+describe('combining sources', () => {
+  async function* bigints(): AsyncGenerator<bigint> {
+    yield 1n;
+  }
+
+  it("zip's items are tuples typed by position", () => {
+    expectTypeOf(zip(flow([1, 2]), flow(['a']))).toEqualTypeOf<Flow<[number, string]>>();
+    expectTypeOf(zip([1], new Set([true]), bigints())).toEqualTypeOf<Flow<[number, boolean, bigint]>>();
+    expectTypeOf(zip(flow([1]), ['a']).pipe(map(([n, s]) => s.repeat(n)))).toEqualTypeOf<Flow<string>>();
+  });
+
+  it('merge and concat emit the union of their sources\' items', () => {
+    expectTypeOf(merge(flow([1]), ['a'])).toEqualTypeOf<Flow<number | string>>();
+    expectTypeOf(concat([1], [2])).toEqualTypeOf<Flow<number>>();
+    expectTypeOf(concat(bigints(), flow(['a']))).toEqualTypeOf<Flow<bigint | string>>();
   });
 });
