@@ -16,6 +16,7 @@ export { type WriteLinesOptions } from './sinks/write-lines.js';
 export { merge } from './combine/merge.js';
 export { concat } from './combine/concat.js';
 export { zip } from './combine/zip.js';
+export { tee, type TeeOptions, type TeeFlows } from './combine/tee.js';
 export { defineOperator, pipe, type Operator, type OperatorContext } from './operator.js';
 export { tasks, bind, type TaskRef, type Tasks, type TasksOptions } from './tasks.js';
 export {

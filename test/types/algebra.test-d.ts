@@ -1,6 +1,6 @@
 // Type tests of the stream algebra: run by `vitest run --typecheck`, never executed.
 import { describe, expectTypeOf, it } from 'vitest';
-import { concat, distinct, drop, dropWhile, filter, flatMap, flow, map, merge, scan, takeWhile, zip, type Flow, type Operator } from 'millrace';
+import { concat, distinct, drop, dropWhile, filter, flatMap, flow, map, merge, scan, takeWhile, tee, zip, type Flow, type Operator } from 'millrace';
 
 describe('sinks', () => {
   it('some, every, count answer booleans and numbers', () => {
@@ -66,5 +66,14 @@ describe('combining sources', () => {
     expectTypeOf(merge(flow([1]), ['a'])).toEqualTypeOf<Flow<number | string>>();
     expectTypeOf(concat([1], [2])).toEqualTypeOf<Flow<number>>();
     expectTypeOf(concat(bigints(), flow(['a']))).toEqualTypeOf<Flow<bigint | string>>();
+  });
+});
+
+describe('tee', () => {
+  it('gives a tuple of flows for a literal count, an array otherwise', () => {
+    expectTypeOf(tee([1, 2])).toEqualTypeOf<[Flow<number>, Flow<number>]>();
+    expectTypeOf(tee(flow(['a']), 3)).toEqualTypeOf<[Flow<string>, Flow<string>, Flow<string>]>();
+    const count: number = 4;
+    expectTypeOf(tee([1], count)).toEqualTypeOf<Flow<number>[]>();
   });
 });
