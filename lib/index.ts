@@ -51,6 +51,7 @@ export { filter } from '../operators/filter.js';
 export { flatMap } from '../operators/flat-map.js';
 export { type ConcurrencyOptions } from './concurrent.js';
 export { batch } from '../operators/batch.js';
+export { type BatchOptions } from '../operators/batch.js';
 export { take } from '../operators/take.js';
 export { tap } from '../operators/tap.js';
 export { reduce } from '../operators/reduce.js';

@@ -48,6 +48,7 @@ const builtIns: Case[] = [
   operatorCase('flatMap', () => flatMap((x: number) => [x, x]), { input: [1, 2], expected: [1, 1, 2, 2] }),
   operatorCase('batch', () => batch<number>(2), { input: numbers, expected: [[1, 2], [3, 4], [5]] }),
   operatorCase('take', () => take<number>(100), { input: numbers, expected: numbers }),
+  operatorCase('batch (maxWaitMs)', () => batch<number>(2, { maxWaitMs: 60_000 }), { input: numbers, expected: [[1, 2], [3, 4], [5]] }),
   operatorCase('map (concurrent)', () => map(async (x: number) => x * 2, { concurrency: 3 }), { input: numbers, expected: [2, 4, 6, 8, 10] }),
   operatorCase('filter (concurrent, unordered)', () => filter(async (x: number) => x > 2, { concurrency: 3, ordered: false }), {
     input: numbers,
