@@ -60,6 +60,7 @@ export { drop } from '../operators/drop.js';
 export { takeWhile } from '../operators/take-while.js';
 export { dropWhile } from '../operators/drop-while.js';
 export { distinct } from '../operators/distinct.js';
+export { throttle, type ThrottleOptions } from '../operators/throttle.js';
 export { parallelMap, type ParallelMapOptions } from '../operators/parallel-map.js';
 export { transferResult } from './transfer.js';
 export { unorderedMap, type UnorderedMapOptions } from '../operators/unordered-map.js';
