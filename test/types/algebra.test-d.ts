@@ -1,6 +1,6 @@
 // Type tests of the stream algebra: run by `vitest run --typecheck`, never executed.
 import { describe, expectTypeOf, it } from 'vitest';
-import { concat, distinct, drop, dropWhile, filter, flatMap, flow, map, merge, scan, takeWhile, tee, zip, type Flow, type Operator } from 'millrace';
+import { concat, distinct, drop, dropWhile, filter, flatMap, flow, map, merge, scan, sortBy, takeWhile, tee, topK, zip, type Flow, type Operator } from 'millrace';
 
 describe('sinks', () => {
   it('some, every, count answer booleans and numbers', () => {
@@ -75,5 +75,17 @@ describe('tee', () => {
     expectTypeOf(tee(flow(['a']), 3)).toEqualTypeOf<[Flow<string>, Flow<string>, Flow<string>]>();
     const count: number = 4;
     expectTypeOf(tee([1], count)).toEqualTypeOf<Flow<number>[]>();
+  });
+});
+
+describe('topK and sortBy', () => {
+  it('infer the item type from a key function or comparator, and from the flow', () => {
+    expectTypeOf(flow([3, 1]).pipe(topK(1))).toEqualTypeOf<Flow<number>>();
+    expectTypeOf(flow(['bb', 'a']).pipe(sortBy((s) => s.length))).toEqualTypeOf<Flow<string>>();
+    expectTypeOf(flow([{ hits: 1 }]).pipe(topK(2, (row) => row.hits))).toEqualTypeOf<Flow<{ hits: number }>>();
+    expectTypeOf(flow([{ hits: 1 }]).pipe(sortBy((a, b) => a.hits - b.hits))).toEqualTypeOf<Flow<{ hits: number }>>();
+    expectTypeOf(topK(2, (a: string, b: string) => a.localeCompare(b))).toEqualTypeOf<Operator<string, string>>();
+    // @ts-expect-error objects have no natural order: give a key or a comparator
+    topK<{ hits: number }>(1);
   });
 });
