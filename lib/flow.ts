@@ -262,6 +262,7 @@ export class Flow<T> implements AsyncIterable<T> {
    * leaves no half-written file (and an existing file untouched). The flow is read only as fast as
    * the file takes the bytes.
    *
+   * @param this - a flow of strings or bytes (map other items to strings first)
    * @param path - the file to write (replaced if it exists)
    * @param options - gzip and separator; see {@link WriteLinesOptions}
    * @returns resolves once the file is complete under its name

@@ -63,7 +63,6 @@ export { distinct } from '../operators/distinct.js';
 export { throttle, type ThrottleOptions } from '../operators/throttle.js';
 export { topK } from '../operators/top-k.js';
 export { sortBy } from '../operators/sort-by.js';
-export { type OrderBy } from './order.js';
 export { parallelMap, type ParallelMapOptions } from '../operators/parallel-map.js';
 export { transferResult } from './transfer.js';
 export { unorderedMap, type UnorderedMapOptions } from '../operators/unordered-map.js';

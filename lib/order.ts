@@ -4,18 +4,7 @@
  * @packageDocumentation
  */
 
-/**
- * What {@link topK} and {@link sortBy} order by: a key function (keys compared with `<`) or a
- * two-argument comparator (`Array.prototype.sort`'s kind).
- *
- * @example
- * ```ts
- * import { flow, sortBy, type OrderBy } from 'millrace';
- * const byLength: OrderBy<string> = (s) => s.length;
- * await flow(['bb', 'a']).pipe(sortBy(byLength)).toArray(); // ['a', 'bb']
- * ```
- * @category Aggregation
- */
+/** What `topK` and `sortBy` order by: a key function (keys compared with `<`) or a two-argument comparator. */
 export type OrderBy<T> = ((item: T) => number | string | bigint) | ((a: T, b: T) => number);
 
 /** A comparator: negative when `a` comes before `b` in ascending order. */

@@ -21,8 +21,8 @@ import { ascending, isComparator, type OrderBy } from '../lib/order.js';
  * ```
  * @category Aggregation
  */
-export function sortBy<T>(compare: (a: T, b: T) => number): Operator<T, T>;
-export function sortBy<T>(key: (item: T) => number | string | bigint): Operator<T, T>;
+export function sortBy<T>(by: (a: T, b: T) => number): Operator<T, T>;
+export function sortBy<T>(by: (item: T) => number | string | bigint): Operator<T, T>;
 export function sortBy<T>(by: OrderBy<T>): Operator<T, T> {
   return defineOperator<T, T>('sortBy', async function* (source) {
     if (isComparator(by)) {

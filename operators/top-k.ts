@@ -28,8 +28,8 @@ import { ascending, isComparator, type Compare, type OrderBy } from '../lib/orde
  * @see {@link sortBy} for every item in order
  */
 export function topK<T extends number | string | bigint>(k: number): Operator<T, T>;
-export function topK<T>(k: number, compare: (a: T, b: T) => number): Operator<T, T>;
-export function topK<T>(k: number, key: (item: T) => number | string | bigint): Operator<T, T>;
+export function topK<T>(k: number, by: (a: T, b: T) => number): Operator<T, T>;
+export function topK<T>(k: number, by: (item: T) => number | string | bigint): Operator<T, T>;
 export function topK<T>(k: number, by?: OrderBy<T>): Operator<T, T> {
   checkInteger('k', k, 0);
   return defineOperator<T, T>('topK', async function* (source) {

@@ -28,7 +28,16 @@ export interface TeeOptions {
   readonly bufferSize?: number;
 }
 
-/** `n` copies of `Flow<T>` as a tuple when `n` is a literal, else an array. */
+/**
+ * What {@link tee} returns: `N` flows of `T`, as a tuple when `N` is a literal, else an array.
+ *
+ * @example
+ * ```ts
+ * import { tee, type TeeFlows } from 'millrace';
+ * const branches: TeeFlows<number, 3> = tee([1, 2], 3); // [Flow<number>, Flow<number>, Flow<number>]
+ * ```
+ * @category Sources
+ */
 export type TeeFlows<T, N extends number, Built extends Flow<T>[] = []> = number extends N
   ? Flow<T>[]
   : Built['length'] extends N
