@@ -27,7 +27,7 @@ import { ascending, isComparator, type Compare, type OrderBy } from '../lib/orde
  * @category Aggregation
  * @see {@link sortBy} for every item in order
  */
-export function topK<T extends number | string | bigint>(k: number): Operator<T, T>;
+export function topK<T extends number | string | bigint>(k: number, by?: undefined): Operator<T, T>;
 export function topK<T>(k: number, by: (a: T, b: T) => number): Operator<T, T>;
 export function topK<T>(k: number, by: (item: T) => number | string | bigint): Operator<T, T>;
 export function topK<T>(k: number, by?: OrderBy<T>): Operator<T, T> {
