@@ -3,10 +3,11 @@
  *
  * @packageDocumentation
  */
+import { DONE, isBatch, pullBatch, pullFrom, type Batch, type BatchIterator, type BatchPull } from '../batch-pull.js';
 import { checkInteger } from '../errors.js';
 import { Flow, toAsyncIterable, type FlowSource } from '../flow.js';
 import { abortable } from '../operator.js';
-import { closable, closeQuietly } from './internal.js';
+import { closeQuietly } from './internal.js';
 
 /**
  * Options for {@link tee}.
@@ -75,20 +76,66 @@ export function tee<T, N extends number = 2>(source: FlowSource<T>, n?: N, optio
   const core = new TeeCore(toAsyncIterable(source), branches, options.bufferSize ?? 1024);
   return Array.from(
     { length: branches },
-    (_, index) => new Flow<T>((context) => closable(context.signal, (signal) => readBranch(core, index, signal))),
+    (_, index) => new Flow<T>((context) => ({ [Symbol.asyncIterator]: () => new TeeBranch(core, index, context.signal) })),
   ) as TeeFlows<T, N>;
 }
 
-async function* readBranch<T>(core: TeeCore<T>, index: number, signal: AbortSignal): AsyncGenerator<T> {
-  try {
-    for (;;) {
-      if (signal.aborted) throw signal.reason;
-      const result = await core.next(index, signal);
-      if (result.done) return;
-      yield result.value;
+/**
+ * One branch's iterator. It speaks the batch protocol, so a sink takes buffered items without a
+ * promise each; and it is a plain object, not a generator, so `return()` detaches it at once,
+ * even while it waits (a generator would queue the `return()` behind that wait).
+ */
+class TeeBranch<T> implements BatchIterator<T> {
+  readonly #core: TeeCore<T>;
+  readonly #index: number;
+  readonly #signal: AbortSignal;
+  #done = false;
+
+  constructor(core: TeeCore<T>, index: number, signal: AbortSignal) {
+    this.#core = core;
+    this.#index = index;
+    this.#signal = signal;
+  }
+
+  [pullBatch](max: number): BatchPull<T> {
+    if (this.#done) return DONE;
+    let batch: Batch<T> | undefined;
+    try {
+      if (this.#signal.aborted) throw this.#signal.reason;
+      batch = this.#core.take(this.#index, max);
+    } catch (error) {
+      this.#finish();
+      throw error;
     }
-  } finally {
-    core.detach(index);
+    if (batch) {
+      if (batch.done) this.#finish();
+      return batch;
+    }
+    // Nothing to hand over yet: wait for the source or for the slowest branch, then try again.
+    return abortable(this.#core.whenChanged(), this.#signal).then(
+      () => this[pullBatch](max),
+      (error: unknown) => {
+        this.#finish();
+        throw error;
+      },
+    );
+  }
+
+  async next(): Promise<IteratorResult<T>> {
+    const pull = this[pullBatch](1);
+    const batch = isBatch(pull) ? pull : await pull;
+    return batch.items.length > 0 ? { done: false, value: batch.items[0]! } : { done: true, value: undefined };
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.#finish();
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#core.detach(this.#index);
   }
 }
 
@@ -114,21 +161,28 @@ class TeeCore<T> {
     this.#positions = new Array<number | undefined>(branches).fill(0);
   }
 
-  /** Branch `index`'s next item: buffered, or read from the source when the window allows. */
-  async next(index: number, signal: AbortSignal): Promise<IteratorResult<T>> {
+  /**
+   * Up to `max` items for branch `index`: buffered ones, or read from the source (as many as the
+   * branch asks for, within the window) when it hands them over at once. `undefined` when the
+   * branch must wait: a read is pending, or it is `bufferSize` ahead of the slowest branch.
+   */
+  take(index: number, max: number): Batch<T> | undefined {
     for (;;) {
       const position = this.#positions[index]!;
-      const end = this.#base + this.#buffer.length - this.#head;
+      const end = this.#end();
       if (position < end) {
-        const value = this.#buffer[this.#head + position - this.#base]!;
-        this.#positions[index] = position + 1;
+        const from = this.#head + position - this.#base;
+        const count = Math.min(max, end - position);
+        const items = count === 1 ? [this.#buffer[from]!] : this.#buffer.slice(from, from + count);
+        this.#positions[index] = position + count;
         this.#trim();
-        return { done: false, value };
+        return { items, done: false };
       }
       if (this.#failure) throw this.#failure.error;
-      if (this.#ended) return { done: true, value: undefined };
-      if (!this.#reading && end - this.#slowest() < this.#bufferSize) this.#read();
-      await abortable(this.#whenChanged(), signal);
+      if (this.#ended) return DONE;
+      const room = this.#bufferSize - (end - this.#slowest());
+      if (this.#reading || room <= 0) return undefined;
+      if (!this.#read(Math.min(max, room))) return undefined;
     }
   }
 
@@ -144,52 +198,8 @@ class TeeCore<T> {
     this.#notify();
   }
 
-  #read(): void {
-    this.#reading = true;
-    let read: Promise<IteratorResult<T>>;
-    try {
-      this.#iterator ??= this.#source[Symbol.asyncIterator]();
-      read = this.#iterator.next();
-    } catch (error) {
-      read = Promise.reject(error);
-    }
-    read.then(
-      (result) => {
-        this.#reading = false;
-        if (result.done) this.#ended = true;
-        else this.#buffer.push(result.value);
-        this.#notify();
-      },
-      (error: unknown) => {
-        this.#reading = false;
-        this.#failure ??= { error };
-        this.#notify();
-      },
-    );
-  }
-
-  /** The position of the slowest branch still reading (the end when none is). */
-  #slowest(): number {
-    let slowest = Infinity;
-    for (const position of this.#positions) if (position !== undefined && position < slowest) slowest = position;
-    return slowest === Infinity ? this.#base + this.#buffer.length - this.#head : slowest;
-  }
-
-  /** Drops the items every branch has read; compacts the array now and then, not on every item. */
-  #trim(): void {
-    const slowest = this.#slowest();
-    if (slowest <= this.#base) return;
-    this.#head += slowest - this.#base;
-    this.#base = slowest;
-    // The window moved: a branch waiting at its far end may read again.
-    this.#notify();
-    if (this.#head >= 1024 && this.#head * 2 >= this.#buffer.length) {
-      this.#buffer = this.#buffer.slice(this.#head);
-      this.#head = 0;
-    }
-  }
-
-  #whenChanged(): Promise<void> {
+  /** Resolves at the next change: items read, the source ended or failed, the window moved. */
+  whenChanged(): Promise<void> {
     if (!this.#changed) {
       let resolve!: () => void;
       const promise = new Promise<void>((r) => {
@@ -198,6 +208,66 @@ class TeeCore<T> {
       this.#changed = { promise, resolve };
     }
     return this.#changed.promise;
+  }
+
+  /** Reads up to `count` items; true when the read settled at once (the source handed a batch over). */
+  #read(count: number): boolean {
+    let pull: BatchPull<T>;
+    try {
+      this.#iterator ??= this.#source[Symbol.asyncIterator]();
+      pull = pullFrom(this.#iterator, count);
+    } catch (error) {
+      this.#failure ??= { error };
+      return true;
+    }
+    if (isBatch(pull)) {
+      this.#arrived(pull);
+      return true;
+    }
+    this.#reading = true;
+    pull.then(
+      (batch) => {
+        this.#reading = false;
+        this.#arrived(batch);
+        this.#notify();
+      },
+      (error: unknown) => {
+        this.#reading = false;
+        this.#failure ??= { error };
+        this.#notify();
+      },
+    );
+    return false;
+  }
+
+  #arrived(batch: Batch<T>): void {
+    for (const item of batch.items) this.#buffer.push(item);
+    if (batch.done) this.#ended = true;
+  }
+
+  #end(): number {
+    return this.#base + this.#buffer.length - this.#head;
+  }
+
+  /** The position of the slowest branch still reading (the end when none is). */
+  #slowest(): number {
+    let slowest = Infinity;
+    for (const position of this.#positions) if (position !== undefined && position < slowest) slowest = position;
+    return slowest === Infinity ? this.#end() : slowest;
+  }
+
+  /** Drops the items every branch has read; compacts the array now and then, not on every item. */
+  #trim(): void {
+    const slowest = this.#slowest();
+    if (slowest <= this.#base) return;
+    this.#head += slowest - this.#base;
+    this.#base = slowest;
+    if (this.#head >= 1024 && this.#head * 2 >= this.#buffer.length) {
+      this.#buffer = this.#buffer.slice(this.#head);
+      this.#head = 0;
+    }
+    // The window moved: a branch waiting at its far end may read again.
+    this.#notify();
   }
 
   #notify(): void {
