@@ -1,11 +1,10 @@
 /**
  * What the combining functions share: closing an input without waiting on a read it has pending,
- * and a wake-up a generator awaits while callbacks gather what it needs.
+ * and a generator made closable while it waits.
  *
  * @packageDocumentation
  */
 import { FlowClosedReason } from '../flow.js';
-import { abortable } from '../operator.js';
 
 /** A short grace period for an input's asynchronous teardown before moving on. */
 function settleSoon(): Promise<void> {
@@ -26,35 +25,6 @@ export async function closeQuietly(iterator: AsyncIterator<unknown> | undefined)
     return;
   }
   await Promise.race([closing.catch(() => undefined), settleSoon()]);
-}
-
-/**
- * A one-shot wake-up for a generator that waits on callbacks: `wait()` resolves at the next
- * `notify()`, or rejects with the signal's reason on abort (a generator suspended at an await
- * cannot be closed from outside until that await settles, so the abort must settle it).
- */
-export class Wakeup {
-  #resolve: (() => void) | undefined;
-  readonly #signal: AbortSignal;
-
-  constructor(signal: AbortSignal) {
-    this.#signal = signal;
-  }
-
-  wait(): Promise<void> {
-    return abortable(
-      new Promise<void>((resolve) => {
-        this.#resolve = resolve;
-      }),
-      this.#signal,
-    );
-  }
-
-  notify(): void {
-    const resolve = this.#resolve;
-    this.#resolve = undefined;
-    resolve?.();
-  }
 }
 
 /**
