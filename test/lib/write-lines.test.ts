@@ -83,6 +83,15 @@ describe('writeLines', () => {
     expect(existsSync(join(dir, 'missing'))).toBe(false);
   });
 
+  it('rejects (does not hang) when the file fails with many lines still to write', async () => {
+    const source = probe((i) => `line ${i} `.repeat(20));
+    await expect(flow(source).pipe(take(100_000)).writeLines(join(dir, 'missing', 'big.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(flow(probe((i) => `line ${i} `.repeat(20))).pipe(take(100_000)).writeLines(join(dir, 'missing', 'big.txt.gz'))).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it('applies backpressure: the writer is told to wait while the file catches up, and the flow waits', async () => {
     const sink = new FileSink(join(dir, 'pressure.txt'));
     // One push past the flush size is more than the file stream buffers: push returns the wait.
