@@ -17,17 +17,20 @@ import { defineOperator, type Operator } from '../lib/operator.js';
  * @category Transforms
  */
 export interface ThrottleOptions {
-  /** How many items may pass in any window of `perMs` milliseconds (also the largest burst). */
+  /** How many items may pass per `perMs` milliseconds (also the largest burst, from an idle flow). */
   readonly items: number;
-  /** The window's length in milliseconds. */
+  /** The time `items` items take, in milliseconds. */
   readonly perMs: number;
 }
 
 /**
- * Passes at most `items` items in any `perMs` milliseconds, and pulls the source no faster: a
- * token bucket of `items` tokens in which each token comes back `perMs` after it was spent (so
- * an idle flow may burst `items` at once, and the long-run rate is `items / perMs`). Items are
- * delayed, never dropped; for rate-limiting calls to an API, put it before the `map` that calls.
+ * Passes items at no more than `items` per `perMs` milliseconds, and pulls the source no faster: a
+ * token bucket holding up to `items` tokens, refilled continuously at `items` per `perMs`, one
+ * token spent per item. An idle flow may pass `items` at once; after that, items pass evenly
+ * (`perMs / items` apart), and over any span of `t` ms at most `items + t × items / perMs` pass.
+ * A late timer does not slow the long-run rate: the tokens that accrued meanwhile are spent at
+ * once. Items are delayed, never dropped; to rate-limit calls to an API, put it before the `map`
+ * that calls.
  *
  * @param options - the rate; see {@link ThrottleOptions}
  * @returns an {@link Operator} passing items unchanged
@@ -47,22 +50,23 @@ export function throttle<T>(options: ThrottleOptions): Operator<T, T> {
   const { items, perMs } = options;
   checkInteger('items', items, 1);
   if (typeof perMs !== 'number' || !(perMs > 0) || !Number.isFinite(perMs)) throw new InvalidOptionError('perMs', perMs, 'a positive number');
+  const perToken = perMs / items;
   return defineOperator<T, T>('throttle', async function* (source, context) {
-    // When each of the last `items` pulls started: a ring, oldest at `next` once full.
-    const started: number[] = [];
-    let next = 0;
+    let tokens = items;
+    let refilled = performance.now();
+    const refill = (): void => {
+      const now = performance.now();
+      tokens = Math.min(items, tokens + (now - refilled) / perToken);
+      refilled = now;
+    };
     const iterator = source[Symbol.asyncIterator]();
     for (;;) {
-      if (started.length === items) {
-        const wait = started[next]! + perMs - performance.now();
-        if (wait > 0) await sleep(wait, context.signal);
+      refill();
+      while (tokens < 1) {
+        await sleep(Math.ceil((1 - tokens) * perToken), context.signal);
+        refill();
       }
-      const now = performance.now();
-      if (started.length < items) started.push(now);
-      else {
-        started[next] = now;
-        next = (next + 1) % items;
-      }
+      tokens -= 1;
       const result = await iterator.next();
       if (result.done) return;
       yield result.value;

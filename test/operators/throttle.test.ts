@@ -31,19 +31,22 @@ describe('throttle', () => {
     return { pulls: () => pulls.map((t) => t - start), seen, done, source };
   }
 
-  it('lets a burst of `items` through at once, then holds', async () => {
+  it('lets a burst of `items` through at once, then one item every perMs / items', async () => {
     const run = consume(100, { items: 3, perMs: 1_000 });
     await turns();
     expect(run.seen).toEqual([0, 1, 2]);
-    await vi.advanceTimersByTimeAsync(999);
+    await vi.advanceTimersByTimeAsync(330);
     await turns();
     expect(run.seen).toEqual([0, 1, 2]);
-    await vi.advanceTimersByTimeAsync(1);
+    await vi.advanceTimersByTimeAsync(4);
     await turns();
-    expect(run.seen).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(run.seen).toEqual([0, 1, 2, 3]);
+    await vi.advanceTimersByTimeAsync(334);
+    await turns();
+    expect(run.seen).toEqual([0, 1, 2, 3, 4]);
   });
 
-  it('never pulls more than `items` in any window of perMs', async () => {
+  it('never passes more than items + t × items / perMs in any span of t ms, and keeps the rate', async () => {
     const run = consume(50, { items: 4, perMs: 100 });
     for (let i = 0; i < 40; i++) {
       await vi.advanceTimersByTimeAsync(37);
@@ -52,9 +55,37 @@ describe('throttle', () => {
     await run.done;
     const pulls = run.pulls();
     expect(pulls.length).toBeGreaterThanOrEqual(50);
-    for (let i = 4; i < pulls.length; i++) expect(pulls[i]! - pulls[i - 4]!).toBeGreaterThanOrEqual(100);
-    // And it keeps up: 50 items at 4 per 100 ms take about 12 windows.
-    expect(pulls[49]).toBeLessThanOrEqual(1_300);
+    for (let i = 0; i < pulls.length; i++) {
+      for (let j = i + 1; j < pulls.length; j++) expect(j - i + 1).toBeLessThanOrEqual(4 + ((pulls[j]! - pulls[i]!) * 4) / 100 + 1e-9);
+    }
+    // After the burst of 4, one item every 25 ms: the 50th at 46 × 25 ms.
+    expect(pulls[49]).toBeGreaterThanOrEqual(1_150);
+    expect(pulls[49]).toBeLessThanOrEqual(1_200);
+  });
+
+  it('holds the rate exactly: after the burst, one item per perMs / items', async () => {
+    const run = consume(1_000, { items: 10, perMs: 100 });
+    await turns();
+    expect(run.seen).toHaveLength(10);
+    await vi.advanceTimersByTimeAsync(500);
+    await turns();
+    expect(run.seen).toHaveLength(60);
+  });
+
+  it('a consumer that pauses finds at most `items` tokens waiting, not the whole pause', async () => {
+    const pulls: number[] = [];
+    const source = probe(naturals, { onPull: () => pulls.push(performance.now()) });
+    const iterator = flow(source).pipe(throttle({ items: 5, perMs: 100 }))[Symbol.asyncIterator]();
+    for (let i = 0; i < 5; i++) await iterator.next(); // the burst
+    await vi.advanceTimersByTimeAsync(1_000); // a long pause: 50 tokens' worth, but the bucket holds 5
+    const start = performance.now();
+    for (let i = 0; i < 5; i++) await iterator.next();
+    expect(performance.now()).toBe(start); // five at once
+    const sixth = iterator.next();
+    await vi.advanceTimersByTimeAsync(20);
+    await sixth;
+    expect(pulls[10]! - start).toBeGreaterThanOrEqual(20);
+    await iterator.return?.();
   });
 
   it('passes items unchanged and in order, and an empty source ends at once', async () => {
