@@ -182,7 +182,7 @@ export const scenario: Scenario = {
       notes: [
         'With 64 calls in flight, 2,000 calls of 10 ms need at least 32 rounds: 320 ms plus timer lateness.',
         'merge and tee read in-memory arrays and sum with .reduce; overhead = ns/item minus the plain loop\'s.',
-        'throttle: the bucket starts full, so the rate is measured after the first burst; timer lateness can only slow it.',
+        'throttle: the bucket starts full, so the rate is measured from the end of the first burst to the last item.',
       ],
       raw: node.result,
     };
