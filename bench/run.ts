@@ -16,6 +16,7 @@ import { args, numberArg } from './lib/measure.js';
 import { markdownResults, textTable } from './lib/report.js';
 import type { Context, Scenario, ScenarioResult } from './lib/scenario.js';
 import { speedupChart } from './lib/svg.js';
+import { scenario as algebra } from './scenarios/algebra.js';
 import { scenario as asyncTasks } from './scenarios/async-tasks.js';
 import { scenario as compute } from './scenarios/compute.js';
 import { scenario as lines } from './scenarios/lines.js';
@@ -27,7 +28,7 @@ import { scenario as skew } from './scenarios/skew.js';
 import { scenario as zeroCopy } from './scenarios/zero-copy.js';
 import { scenario as scaleOut } from './scale-out.js';
 
-const ALL: readonly Scenario[] = [logAnalysis, overhead, lines, oneBigFile, compute, skew, memory, zeroCopy, asyncTasks, scaleOut];
+const ALL: readonly Scenario[] = [logAnalysis, overhead, lines, oneBigFile, compute, skew, memory, zeroCopy, asyncTasks, algebra, scaleOut];
 const START = '<!-- bench:results:start -->';
 const END = '<!-- bench:results:end -->';
 

@@ -12,6 +12,11 @@
  * @module millrace
  */
 export { flow, Flow, type FlowOptions, type FlowSource } from './flow.js';
+export { type WriteLinesOptions } from './sinks/write-lines.js';
+export { merge } from './combine/merge.js';
+export { concat } from './combine/concat.js';
+export { zip } from './combine/zip.js';
+export { tee, type TeeOptions, type TeeFlows } from './combine/tee.js';
 export { defineOperator, pipe, type Operator, type OperatorContext } from './operator.js';
 export { tasks, bind, type TaskRef, type Tasks, type TasksOptions } from './tasks.js';
 export {
@@ -46,10 +51,20 @@ export {
 export { map } from '../operators/map.js';
 export { filter } from '../operators/filter.js';
 export { flatMap } from '../operators/flat-map.js';
+export { type ConcurrencyOptions } from './concurrent.js';
 export { batch } from '../operators/batch.js';
+export { type BatchOptions } from '../operators/batch.js';
 export { take } from '../operators/take.js';
 export { tap } from '../operators/tap.js';
 export { reduce } from '../operators/reduce.js';
+export { scan } from '../operators/scan.js';
+export { drop } from '../operators/drop.js';
+export { takeWhile } from '../operators/take-while.js';
+export { dropWhile } from '../operators/drop-while.js';
+export { distinct } from '../operators/distinct.js';
+export { throttle, type ThrottleOptions } from '../operators/throttle.js';
+export { topK } from '../operators/top-k.js';
+export { sortBy } from '../operators/sort-by.js';
 export { parallelMap, type ParallelMapOptions } from '../operators/parallel-map.js';
 export { transferResult } from './transfer.js';
 export { taskSignal } from './task-signal.js';
