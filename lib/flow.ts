@@ -235,7 +235,8 @@ export class Flow<T> implements AsyncIterable<T> {
    * @example
    * ```ts
    * import { flow } from 'millrace';
-   * console.log(await flow([2, 4, 5, 6]).every((x) => x % 2 === 0)); // false, 6 is never read
+   * // 5 fails, so 6 is never read:
+   * console.log(await flow([2, 4, 5, 6]).every((x) => x % 2 === 0)); // false
    * ```
    */
   async every(predicate: (value: T, index: number) => boolean | Promise<boolean>): Promise<boolean> {
@@ -252,7 +253,7 @@ export class Flow<T> implements AsyncIterable<T> {
    * @example
    * ```ts
    * import { flow } from 'millrace';
-   * console.log(await flow(['a', 'bb', 'ccc']).find((s) => s.length > 1)); // 'bb'
+   * console.log(await flow(['a', 'bb', 'ccc']).find((s) => s.length > 1)); // bb
    * ```
    */
   async find<S extends T>(predicate: (value: T, index: number) => value is S): Promise<S | undefined>;

@@ -16,12 +16,12 @@ import { defineOperator, type Operator } from '../lib/operator.js';
  * @throws {@link InvalidOptionError} when `concurrency` is not a positive integer
  * @example
  * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
  * import { flow, map } from 'millrace';
  * console.log(await flow(['a', 'b']).pipe(map((s, i) => `${i}:${s}`)).toArray()); // ['0:a', '1:b']
- * // Up to 64 requests at once, results in input order:
- * const lengths = await flow(['https://example.com'])
- *   .pipe(map(async (url) => (await fetch(url)).headers.get('content-length'), { concurrency: 64 }))
- *   .toArray();
+ * // Up to 64 async calls at once (a request, a query), results in input order:
+ * const later = async (n: number): Promise<number> => (await sleep(10), n * 2);
+ * console.log(await flow([1, 2, 3]).pipe(map(later, { concurrency: 64 })).toArray()); // [2, 4, 6]
  * ```
  * @category Transforms
  * @see {@link parallelMap} to run the function in worker threads

@@ -39,10 +39,12 @@ export interface ThrottleOptions {
  * @example
  * ```ts
  * import { flow, map, throttle } from 'millrace';
- * const urls = ['https://example.com/a', 'https://example.com/b'];
- * const pages = await flow(urls)
- *   .pipe(throttle({ items: 5, perMs: 1_000 }), map((url) => fetch(url), { concurrency: 5 }))
+ * // At most 5 calls a second to a rate-limited service (here a stand-in that echoes the id):
+ * const call = async (id: number): Promise<string> => `done ${id}`;
+ * const results = await flow([1, 2, 3])
+ *   .pipe(throttle({ items: 5, perMs: 1_000 }), map(call, { concurrency: 5 }))
  *   .toArray();
+ * console.log(results); // ['done 1', 'done 2', 'done 3']
  * ```
  * @category Transforms
  */

@@ -19,7 +19,8 @@ import { closable, closeQuietly } from './internal.js';
  * @example
  * ```ts
  * import { concat, flow, readLines } from 'millrace';
- * const lines = await concat(['# header'], readLines('a.txt'), readLines('b.txt')).toArray();
+ * const lines = await concat(['# header'], readLines('a.log'), readLines('c.log')).toArray();
+ * console.log(lines.length); // 7
  * ```
  * @category Sources
  * @see {@link merge} to read the sources at once

@@ -25,7 +25,7 @@ import { errorFor, InputFileError, labelOf } from './lines.js';
  * @example
  * ```ts
  * import { blockLines, type RangeBlock } from 'millrace';
- * const block: RangeBlock = { kind: 'range', path: '/var/log/big.log', start: 0, end: 1 << 20 };
+ * const block: RangeBlock = { kind: 'range', path: 'big.log', start: 0, end: 300 };
  * const count = [...blockLines(block)].length;
  * ```
  * @category Sources

@@ -34,6 +34,9 @@ const FILES: Record<string, number> = {
   'a.log': 3,
   'c.log': 3,
   'legacy.log': 4,
+  'app.log': 6,
+  'big.log': 40,
+  'big.log.gz': 40,
 };
 
 /** Writes the input files below `dir`. */
