@@ -10,9 +10,22 @@ import { resolve as resolvePath } from 'node:path';
 import type { Job, Worker } from 'bullmq';
 import { checkInteger, InvalidOptionError, MillraceError } from '../errors.js';
 import { createPool, WorkerExitError, type ChunkRequest, type ChunkResponse } from '../pool.js';
+import { CLOCK_STARTED, createStartClock, readClock } from '../start-clock.js';
 import { resolveCodeVersion } from './code-version.js';
 import { describeEndpoint, redisClientOptions, type RedisEndpoint } from './connection.js';
-import { decode, encode, encodeFailure, fromRootRelative, mapModules, PROTOCOL, type JobData, type JobFailure } from './protocol.js';
+import {
+  cancelChannel,
+  decode,
+  encode,
+  encodeFailure,
+  fromRootRelative,
+  mapModules,
+  PROTOCOL,
+  STARTED_PROGRESS,
+  type CancelMessage,
+  type JobData,
+  type JobFailure,
+} from './protocol.js';
 
 /**
  * Options for {@link startWorker} (the `millrace worker` flags).
@@ -136,7 +149,22 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
 
   const fail = (failure: JobFailure): Error => new Error(encodeFailure(failure));
 
+  /** The jobs running here, by id, to cancel one when the submitter asks (see the subscriber below). */
+  const running = new Map<string, AbortController>();
+
   const processor = async (job: Job<unknown, string>): Promise<string> => {
+    // Known from the first moment, so that a cancellation arriving while the job is decoded counts.
+    const jobId = String(job.id);
+    const controller = new AbortController();
+    running.set(jobId, controller);
+    try {
+      return await runJob(job, controller.signal);
+    } finally {
+      running.delete(jobId);
+    }
+  };
+
+  const runJob = async (job: Job<unknown, string>, signal: AbortSignal): Promise<string> => {
     const data = job.data;
     if (!isJobData(data)) throw fail({ kind: 'protocol', message: `job ${String(job.id)} is not a millrace chunk job`, host });
     if (data.protocol !== PROTOCOL) {
@@ -156,14 +184,26 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
       throw fail({ kind: 'protocol', message: `cannot decode the chunk (different Node.js versions?): ${describe(error)}`, host });
     }
     active++;
+    // The local threads stamp when the chunk's first item starts (after loading the task module);
+    // the submitter hears it as the job's progress and starts the chunk's time budget then.
+    const startClock = data.reportStart === true ? createStartClock() : undefined;
+    const watch =
+      startClock &&
+      setInterval(() => {
+        if (readClock(startClock, CLOCK_STARTED) === undefined) return;
+        clearInterval(watch);
+        job.updateProgress(STARTED_PROGRESS).catch(() => undefined);
+      }, START_POLL_MS);
     let response: ChunkResponse;
     try {
-      response = await pool.backend.run(request);
+      response = await pool.backend.run(request, startClock ? { signal, startClock } : { signal });
     } catch (error) {
+      if (signal.aborted) throw fail({ kind: 'cancelled', message: describe(signal.reason), host });
       if (error instanceof WorkerExitError) throw fail({ kind: 'crash', message: error.message, exitCode: error.exitCode, host });
       if (isCloneError(error)) throw fail({ kind: 'clone', message: describe(error) || 'a result could not be cloned', host });
       throw fail({ kind: 'error', message: describe(error), host });
     } finally {
+      clearInterval(watch);
       active--;
     }
     // Name the host in each task error, so a remote failure can be traced to its machine.
@@ -178,20 +218,60 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
     lockDuration,
     stalledInterval: lockDuration,
     maxStalledCount: options.maxStalledCount ?? 1,
-    autorun: true,
+    // Started once it listens for cancellations (below), so that none is missed.
+    autorun: false,
   });
-  let connectionTrouble = false;
+  // One line when an outage starts and one when it ends, each time; BullMQ and ioredis report
+  // every failed reconnect, which would flood the log.
+  let outage = false;
+  let closingWorker = false;
+  const outageStarts = (why: string): void => {
+    if (outage || closingWorker) return;
+    outage = true;
+    log(`millrace worker: lost Redis at ${endpoint}: ${why} (retrying)`);
+  };
   worker.on('error', (error) => {
-    // ioredis reports every failed reconnect; say it once per outage.
-    if (connectionTrouble) return;
-    connectionTrouble = true;
-    log(`millrace worker: Redis at ${endpoint}: ${describe(error)} (retrying)`);
+    // A lock BullMQ could not renew is not a connection problem: the job's lock lapsed (Redis was
+    // away or slow for longer than --lock-ms, or lost its data), so another worker may run it again.
+    const lock = /could not renew lock for job (\S+)/i.exec(describe(error));
+    if (lock) {
+      log(`millrace worker: lost the lock on job ${lock[1]} (it lapsed while Redis was unreachable or slow, or the job is gone); another worker may run it again`);
+      return;
+    }
+    outageStarts(describe(error));
   });
   const client = await worker.waitUntilReady();
+  client.on('close', () => outageStarts('connection closed'));
   client.on('ready', () => {
-    if (connectionTrouble) log(`millrace worker: reconnected to Redis at ${endpoint}`);
-    connectionTrouble = false;
+    if (outage) log(`millrace worker: reconnected to Redis at ${endpoint}`);
+    outage = false;
   });
+
+  // Cancellations: a submitter whose chunk timed out (or whose flow ended) publishes the job id;
+  // the worker running it aborts its chunk, whose task sees its signal abort. Other workers ignore it.
+  // bullmq types its client loosely; the ioredis client it is can subscribe.
+  const subscriber = client.duplicate() as unknown as Subscriber;
+  // Its connection trouble is the same outage as the main client's, reported there.
+  subscriber.on('error', () => undefined);
+  subscriber.on('message', (_channel: string, text: string) => {
+    let message: CancelMessage;
+    try {
+      message = JSON.parse(text) as CancelMessage;
+    } catch {
+      return;
+    }
+    if (typeof message.jobId !== 'string') return;
+    const reason =
+      message.reason === 'timeout'
+        ? new DOMException(`the submitter cancelled job ${message.jobId}: its chunk ran out of time`, 'TimeoutError')
+        : new DOMException(`the submitter cancelled job ${message.jobId}: its flow ended`, 'AbortError');
+    const controller = running.get(message.jobId);
+    if (!controller || controller.signal.aborted) return;
+    controller.abort(reason);
+    log(`millrace worker: cancelled job ${message.jobId} (${message.reason === 'timeout' ? 'timeout' : 'flow ended'})`);
+  });
+  await subscriber.subscribe(cancelChannel(options.prefix ?? 'bull', options.queue));
+  worker.run().catch((error: unknown) => worker.emit('error', error instanceof Error ? error : new Error(String(error))));
 
   let closing: Promise<void> | undefined;
   return {
@@ -201,12 +281,25 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
     },
     close() {
       closing ??= (async () => {
+        closingWorker = true;
         await worker.close();
+        subscriber.disconnect();
         await pool.close();
       })();
       return closing;
     },
   };
+}
+
+/** How often a running chunk's start clock is read, until its first item starts. */
+const START_POLL_MS = 25;
+
+/** The part of an ioredis client that listens on a pub/sub channel. */
+interface Subscriber {
+  on(event: 'message', listener: (channel: string, text: string) => void): unknown;
+  on(event: 'error', listener: () => void): unknown;
+  subscribe(channel: string): Promise<unknown>;
+  disconnect(): void;
 }
 
 function isJobData(value: unknown): value is JobData {
