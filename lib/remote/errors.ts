@@ -128,6 +128,11 @@ export class TaskModuleOutsideRootError extends MillraceError {
  * `'unreachable'` (neither: Redis or the worker could not be reached, or the worker does not listen
  * for cancellations, so the job may run to its end and hold its slot until then).
  *
+ * @example
+ * ```ts
+ * import type { JobAbandonment } from 'millrace';
+ * const mayStillRun = (outcome: JobAbandonment) => outcome === 'unreachable';
+ * ```
  * @category Scale-out
  */
 export type JobAbandonment = 'removed' | 'cancelled' | 'finished' | 'unreachable';

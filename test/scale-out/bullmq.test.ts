@@ -434,6 +434,19 @@ describe('timeouts and cancellation on remote workers', () => {
     }
   });
 
+  it('a TaskTimeoutError quotes what the backend did with the chunk when the engine passes it as the cause', () => {
+    const cause = new JobAbandonedError({ jobId: 'r1-0', outcome: 'cancelled', workerHost: 'host/42' });
+    const remote = new TaskTimeoutError({ task: 'm#t', firstIndex: 0, itemCount: 1, timeoutMs: 300, cause });
+    expect(remote.message).toBe('Task m#t timed out after 300 ms on items #0..#0; Job r1-0 was abandoned and cancelled on worker host/42');
+    expect(remote.cause).toBe(cause);
+    const unreachable = new JobAbandonedError({ jobId: 'r1-1', outcome: 'unreachable' });
+    expect(new TaskTimeoutError({ task: 'm#t', firstIndex: 1, itemCount: 1, timeoutMs: 300, cause: unreachable }).message).toMatch(
+      /; Job r1-1 was abandoned; the worker could not be reached/,
+    );
+    const local = new TaskTimeoutError({ task: 'm#t', firstIndex: 0, itemCount: 1, timeoutMs: 300, cause: new DOMException('late', 'TimeoutError') });
+    expect(local.message).toMatch(/; its worker was terminated$/);
+  });
+
   it('says the job was abandoned and cancelled on its worker, naming the worker', async () => {
     const only = await worker('cancel-says', ['--concurrency', '1']);
     const pool = remotePool('cancel-says', 1);
