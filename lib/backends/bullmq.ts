@@ -111,8 +111,8 @@ export interface BullmqOptions {
  * from the root of an installed copy of the same code. Each chunk is one job (id
  * `<run>-<sequence>`); execution is at least once (a worker killed mid-chunk has the chunk re-run
  * by another), emission exactly once. Task errors reach the flow as the usual {@link TaskError}
- * with the remote stack. A chunk's `timeoutMs` counts from when a worker takes its job up (time
- * queued in Redis is not counted). A cancelled chunk (its timeout ran out, or its flow ended) has
+ * with the remote stack. A chunk's `timeoutMs` counts from when its first item starts on a worker
+ * (time queued in Redis is not counted). A cancelled chunk (its timeout ran out, or its flow ended) has
  * its job removed if it still waits, else cancelled on its worker, whose task sees its signal
  * abort ({@link JobAbandonedError} says which). See the scale-out guide.
  * @example
@@ -138,7 +138,7 @@ interface Pending {
   readonly data: JobData;
   /** Consecutive rechecks that found no job and no result. */
   missing: number;
-  /** Where the chunk's start is stamped when a worker takes its job up (the engine's deadline reads it). */
+  /** Where the job going active and the chunk's start on its worker are stamped (the engine's deadline reads it). */
   readonly startClock: StartClock | undefined;
 }
 
