@@ -151,6 +151,8 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
 
   /** The jobs running here, by id, to cancel one when the submitter asks (see the subscriber below). */
   const running = new Map<string, AbortController>();
+  /** Running jobs whose lock BullMQ could not renew (reported once each). */
+  const lockLost = new Set<string>();
 
   const processor = async (job: Job<unknown, string>): Promise<string> => {
     // Known from the first moment, so that a cancellation arriving while the job is decoded counts.
@@ -161,6 +163,7 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
       return await runJob(job, controller.signal);
     } finally {
       running.delete(jobId);
+      lockLost.delete(jobId);
     }
   };
 
@@ -235,7 +238,16 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
     // away or slow for longer than --lock-ms, or lost its data), so another worker may run it again.
     const lock = /could not renew lock for job (\S+)/i.exec(describe(error));
     if (lock) {
-      log(`millrace worker: lost the lock on job ${lock[1]} (it lapsed while Redis was unreachable or slow, or the job is gone); another worker may run it again`);
+      const jobId = lock[1]!;
+      // BullMQ retries the renewal every half lock: say it once per job.
+      if (lockLost.has(jobId)) return;
+      lockLost.add(jobId);
+      // Its result could not be recorded without the lock: stop the work rather than finish it for nothing.
+      running.get(jobId)?.abort(new DOMException(`lost the lock on job ${jobId}`, 'AbortError'));
+      log(
+        `millrace worker: lost the lock on job ${jobId} (it lapsed while Redis was unreachable or slow, or the job is gone); ` +
+          'cancelled it here: another worker may run it again',
+      );
       return;
     }
     outageStarts(describe(error));
