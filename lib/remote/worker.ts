@@ -151,7 +151,7 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
 
   /** The jobs running here, by id, to cancel one when the submitter asks (see the subscriber below). */
   const running = new Map<string, AbortController>();
-  /** Running jobs whose lock BullMQ could not renew (reported once each). */
+  /** Jobs whose lock BullMQ could not renew (reported once each; forgotten in bulk past 1,000). */
   const lockLost = new Set<string>();
 
   const processor = async (job: Job<unknown, string>): Promise<string> => {
@@ -163,7 +163,6 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
       return await runJob(job, controller.signal);
     } finally {
       running.delete(jobId);
-      lockLost.delete(jobId);
     }
   };
 
@@ -233,28 +232,41 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
     outage = true;
     log(`millrace worker: lost Redis at ${endpoint}: ${why} (retrying)`);
   };
+  let client: { readonly status: string } | undefined;
   worker.on('error', (error) => {
-    // A lock BullMQ could not renew is not a connection problem: the job's lock lapsed (Redis was
-    // away or slow for longer than --lock-ms, or lost its data), so another worker may run it again.
-    const lock = /could not renew lock for job (\S+)/i.exec(describe(error));
+    const message = describe(error);
+    // A lock BullMQ could not renew (or found missing when finishing a job) is not a connection
+    // problem: the job's lock lapsed (Redis was away or slow for longer than --lock-ms, or lost its
+    // data), so another worker may run it again.
+    const lock = /could not renew lock for job (\S+)|missing lock for job (\S+?)\.(?:\s|$)/i.exec(message);
     if (lock) {
-      const jobId = lock[1]!;
+      const jobId = (lock[1] ?? lock[2])!;
       // BullMQ retries the renewal every half lock: say it once per job.
       if (lockLost.has(jobId)) return;
+      if (lockLost.size >= 1_000) lockLost.clear();
       lockLost.add(jobId);
       // Its result could not be recorded without the lock: stop the work rather than finish it for nothing.
       running.get(jobId)?.abort(new DOMException(`lost the lock on job ${jobId}`, 'AbortError'));
       log(
         `millrace worker: lost the lock on job ${jobId} (it lapsed while Redis was unreachable or slow, or the job is gone); ` +
-          'cancelled it here: another worker may run it again',
+          `${running.has(jobId) ? 'cancelled it here' : 'its outcome was not recorded'}: another worker may run it again`,
       );
       return;
     }
-    outageStarts(describe(error));
+    // During an outage, whatever fails is the outage. The main connection tells when one starts: a
+    // connection error from another one (the blocking one, still reconnecting) while it is up is not one.
+    if (outage) return;
+    const mainDown = client === undefined || client.status !== 'ready';
+    if (mainDown || isConnectionError(error)) {
+      if (mainDown) outageStarts(message);
+      return;
+    }
+    log(`millrace worker: ${message}`);
   });
-  const client = await worker.waitUntilReady();
-  client.on('close', () => outageStarts('connection closed'));
-  client.on('ready', () => {
+  const ready = await worker.waitUntilReady();
+  client = ready;
+  ready.on('close', () => outageStarts('connection closed'));
+  ready.on('ready', () => {
     if (outage) log(`millrace worker: reconnected to Redis at ${endpoint}`);
     outage = false;
   });
@@ -262,7 +274,7 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
   // Cancellations: a submitter whose chunk timed out (or whose flow ended) publishes the job id;
   // the worker running it aborts its chunk, whose task sees its signal abort. Other workers ignore it.
   // bullmq types its client loosely; the ioredis client it is can subscribe.
-  const subscriber = client.duplicate() as unknown as Subscriber;
+  const subscriber = ready.duplicate() as unknown as Subscriber;
   // Its connection trouble is the same outage as the main client's, reported there.
   subscriber.on('error', () => undefined);
   subscriber.on('message', (_channel: string, text: string) => {
@@ -312,6 +324,12 @@ interface Subscriber {
   on(event: 'error', listener: () => void): unknown;
   subscribe(channel: string): Promise<unknown>;
   disconnect(): void;
+}
+
+/** Whether an error is about reaching Redis (a socket that failed or closed), not about a job. */
+function isConnectionError(error: unknown): boolean {
+  const code = error !== null && typeof error === 'object' && 'code' in error ? String(error.code) : '';
+  return /^(ECONN|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)/.test(code) || /connection is closed|stream isn't writeable|socket/i.test(describe(error));
 }
 
 function isJobData(value: unknown): value is JobData {
