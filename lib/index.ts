@@ -90,3 +90,4 @@ export { bullmq, type BullmqOptions } from './backends/bullmq.js';
 export { startWorker, type RemoteWorker, type RemoteWorkerOptions } from './remote/worker.js';
 export type { RedisEndpoint } from './remote/connection.js';
 export { RedisUnavailableError, CodeVersionMismatchError, RemoteWorkerError, TaskModuleOutsideRootError } from './remote/errors.js';
+export { JobAbandonedError, type JobAbandonment } from './remote/errors.js';
