@@ -11,7 +11,7 @@ export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 async function freePort(): Promise<number> {
   const server = createServer();
-  server.listen(port, '127.0.0.1');
+  server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const address = server.address();
   server.close();
