@@ -53,6 +53,8 @@ export function fromHighland<T>(stream: HighlandStream<T>): AsyncIterable<T> {
           if (ended) return Promise.resolve({ done: true, value: undefined });
           return new Promise((resolve, reject) => {
             stream.pull((error, value) => {
+              // Typed `Error` by highland's typings, but highland passes null/undefined for "no error".
+              // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
               if (error) {
                 ended = true;
                 reject(error);
@@ -60,7 +62,7 @@ export function fromHighland<T>(stream: HighlandStream<T>): AsyncIterable<T> {
                 ended = true;
                 resolve({ done: true, value: undefined });
               } else {
-                resolve({ done: false, value: value as T });
+                resolve({ done: false, value });
               }
             });
           });
@@ -96,6 +98,8 @@ export function toHighlandStream<T>(iterable: AsyncIterable<T>): HighlandStream<
           push(null, highland.nil);
         } else {
           push(null, result.value);
+          // `finished` is set by the destructor, which the push can run; TS cannot see that.
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
           if (!finished) next(); // the push may have ended the stream (a take() reached its count)
         }
       },
@@ -146,8 +150,9 @@ interface HighlandInternals {
   readonly ended: boolean;
   readonly _nil_pushed: boolean;
   readonly _consumers: readonly unknown[];
-  _removeConsumer(this: HighlandInternals, consumer: { readonly ended?: boolean; readonly _nil_pushed?: boolean }): void;
-  consume(this: HighlandInternals, handler: unknown): HighlandStream<unknown>;
+  // Function-typed properties, not methods: they are saved and re-called with `.call(this, ...)`.
+  _removeConsumer: (this: HighlandInternals, consumer: { readonly ended?: boolean; readonly _nil_pushed?: boolean }) => void;
+  consume: (this: HighlandInternals, handler: unknown) => HighlandStream<unknown>;
   /** Run when the stream ends or is destroyed (highland 2's stand-in for `onDestroy`). */
   readonly _destructors: (() => void)[];
 }

@@ -217,8 +217,9 @@ class OperatorTransform<In, Out> extends Transform {
       const flushed = this.#flushed;
       this.#flushed = undefined;
       if (flushed) flushed();
-      // The operator ended before its input did (take): end the readable side now.
-      else if (!this.destroyed) this.push(null);
+      // The operator ended before its input did (take): end the readable side now. (Not destroyed:
+      // that was checked after the last await.)
+      else this.push(null);
     } catch (error) {
       if (!this.destroyed) this.destroy(toError(error));
     }

@@ -19,6 +19,9 @@ export interface TaskSignalHolder {
 const KEY = Symbol.for('millrace.taskSignalHolder');
 
 /** The holder shared by the worker and task modules. */
+// The property is optional (absent until the first module sets it); the rule misreads `??=` on a symbol key
+// under exactOptionalPropertyTypes (typescript-eslint issue 10440).
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
 export const taskSignalHolder: TaskSignalHolder = ((globalThis as { [KEY]?: TaskSignalHolder })[KEY] ??= { signal: undefined });
 
 /**

@@ -165,6 +165,7 @@ export function bind<Bound extends unknown[], Rest extends unknown[], Result>(
 /** `module#export`, the name errors use for a task; throws {@link InvalidOptionError} for a non-reference. */
 export function taskName(task: AnyTaskRef): string {
   // Operators call this when built, so a plain function (JavaScript callers) fails clearly there.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- untyped callers can pass anything
   if (task === null || typeof task !== 'object' || typeof task.moduleUrl !== 'string' || typeof task.exportName !== 'string') {
     throw new InvalidOptionError('task', task, 'a task reference from tasks(url); functions cannot be sent to worker threads');
   }

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import type { TransferListItem } from 'node:worker_threads';
+import type { Transferable } from 'node:worker_threads';
 import { InvalidOptionError } from './errors.js';
 
 /**
@@ -37,7 +37,8 @@ const TRANSFER = Symbol.for('millrace.transfer');
  * ```
  * @category Parallel
  */
-export function transferResult<T extends object>(value: T, buffers?: readonly TransferListItem[]): T {
+export function transferResult<T extends object>(value: T, buffers?: readonly Transferable[]): T {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JavaScript callers can pass any value
   if (typeof value !== 'object' || value === null) throw new InvalidOptionError('value', value, 'an object (a buffer, or an object holding buffers)');
   let list = buffers;
   if (list === undefined) {
@@ -57,7 +58,7 @@ export function transferResult<T extends object>(value: T, buffers?: readonly Tr
  * @param buffers - what to move with it
  * @returns `value`, marked
  */
-export function markTransfer<T extends object>(value: T, buffers: readonly TransferListItem[]): T {
+export function markTransfer<T extends object>(value: T, buffers: readonly Transferable[]): T {
   // Not enumerable and symbol-keyed: structured clone leaves it behind, and code using the value
   // directly never sees it.
   Object.defineProperty(value, TRANSFER, { value: [...buffers], enumerable: false, configurable: true, writable: true });
@@ -70,7 +71,7 @@ export function markTransfer<T extends object>(value: T, buffers: readonly Trans
  * @param value - any value
  * @returns the buffers to move, or `undefined` when the value is not marked
  */
-export function transferListOf(value: unknown): readonly TransferListItem[] | undefined {
+export function transferListOf(value: unknown): readonly Transferable[] | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  return (value as { [TRANSFER]?: readonly TransferListItem[] })[TRANSFER];
+  return (value as { [TRANSFER]?: readonly Transferable[] })[TRANSFER];
 }

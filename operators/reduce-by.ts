@@ -101,7 +101,7 @@ function inThread<T, K, A>(key: (item: T) => K, reducer: (accumulator: A, item: 
     for await (const item of source) {
       const k = key(item);
       const accumulator = reducer(folds.has(k) ? folds.get(k)! : fresh(), item);
-      folds.set(k, isPromiseLike(accumulator) ? ((await accumulator) as A) : accumulator);
+      folds.set(k, isPromiseLike(accumulator) ? await accumulator : accumulator);
     }
     yield* folds;
   });

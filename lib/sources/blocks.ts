@@ -397,6 +397,7 @@ class BlockIterator implements AsyncIterator<Block> {
             return { done: true, value: undefined };
           }
           this.#reader = reader;
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run during the await
           if (this.#closed) {
             await reader.close();
             continue;
@@ -404,6 +405,7 @@ class BlockIterator implements AsyncIterator<Block> {
         }
         const block = await this.#reader.next();
         // return() may have run while the read was pending: it closed the reader already.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run during the await
         if (this.#closed) return { done: true, value: undefined };
         if (block !== undefined) return { done: false, value: block };
         const finished = this.#reader;
@@ -502,6 +504,7 @@ class FileReader implements Reader {
       if (this.#closed || this.#position >= this.#size) return undefined;
       const start = this.#position;
       const end = await this.#lineEndAfter(start + this.#blockSize);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run during the await
       if (this.#closed) return undefined;
       this.#position = end;
       return { kind: 'range', path: this.#path, start, end };
@@ -528,9 +531,11 @@ class FileReader implements Reader {
     const { size } = await handle.stat();
     this.#size = size;
     // Closed meanwhile (close() closed the handle): read nothing more.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run during the await
     if (size === 0 || this.#closed) return; // no lines, even when named .gz
     const head = Buffer.alloc(2);
     const { bytesRead } = await handle.read(head, 0, 2, 0);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run during the await
     if (this.#closed) return;
     const gzip = bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b;
     if (!gzip && GZIP_NAME.test(basename(this.#label))) throw new InputFileError({ path: this.#label, problem: 'not-gzip' });
@@ -538,8 +543,8 @@ class FileReader implements Reader {
       // The read stream owns the handle from here and closes it when it ends or is destroyed.
       this.#handle = undefined;
       const stream = handle.createReadStream({ start: 0, highWaterMark: FILE_HIGH_WATER_MARK });
+      // Not closed: that was checked after the last await.
       this.#inner = new StreamReader(this.#label, stream, this.#settings, true);
-      if (this.#closed) await this.#inner.close();
       return;
     }
     this.#blockSize = this.#settings.blockSize ?? Math.min(DEFAULT_BLOCK_SIZE, Math.max(MIN_AUTO_BLOCK, Math.ceil(size / AUTO_BLOCKS_PER_FILE)));
@@ -572,7 +577,7 @@ class FileReader implements Reader {
  */
 function blockBuffer(size: number): Uint8Array<ArrayBuffer> {
   const buffer = Buffer.allocUnsafeSlow(size);
-  return new Uint8Array(buffer.buffer as ArrayBuffer, buffer.byteOffset, size);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, size);
 }
 
 /**
@@ -636,6 +641,7 @@ class StreamReader implements Reader {
           const read = await this.#read();
           if (read === null) {
             // The end: whatever is left is the last block (its last line may lack a newline).
+            // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run during the await
             if (this.#fill === 0 || this.#closed) return undefined;
             return this.#emit(this.#fill, false);
           }
@@ -778,6 +784,8 @@ class StreamReader implements Reader {
         }
         throw new InvalidOptionError('input', chunk, 'a byte stream (chunks of Uint8Array)');
       }
+      // A stream may emit any value as its error: it is passed on as emitted, not wrapped.
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- see above
       if (this.#failure !== undefined) throw this.#failure;
       if (this.#ended) return null;
       await new Promise<void>((resolve) => {

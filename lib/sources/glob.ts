@@ -59,7 +59,10 @@ export interface GlobOptions extends Readonly<Omit<fastGlob.Options, 'objectMode
  */
 export function glob(patterns: string | readonly string[], options: GlobOptions = {}): Flow<string> {
   const list = typeof patterns === 'string' ? [patterns] : patterns;
-  if (!Array.isArray(list) || list.some((pattern) => typeof pattern !== 'string')) {
+  // Checked for JavaScript callers, through an `unknown` copy so that Array.isArray does not narrow
+  // `list` to any[].
+  const checked: unknown = list;
+  if (!Array.isArray(checked) || list.some((pattern) => typeof pattern !== 'string')) {
     throw new InvalidOptionError('patterns', patterns, 'a glob pattern string or an array of them');
   }
   const { sort = false, signal, ...fastGlobOptions } = options;
@@ -90,6 +93,7 @@ class PathIterator implements AsyncIterator<string> {
     if (!this.#iterator) {
       // Loaded on first use: task modules import 'millrace' in every worker, and most never glob.
       const { default: fastGlob } = await import('fast-glob');
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- return() may have run during the await
       if (this.#done) return { done: true, value: undefined };
       this.#stream = fastGlob.stream(this.#patterns, { ...this.#options, objectMode: false, stats: false }) as NodeJS.ReadableStream & { destroy(): void };
       this.#iterator = (this.#stream as AsyncIterable<string>)[Symbol.asyncIterator]();

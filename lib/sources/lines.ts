@@ -308,6 +308,8 @@ class LineIterator implements BatchIterator<string> {
           if (this.#split(this.#decoder.write(chunk as Buffer))) return true;
           continue;
         }
+        // A stream may emit any value as its error: it is passed on as emitted, not wrapped.
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- see above
         if (this.#failure !== undefined) throw this.#failure;
         if (this.#ended) {
           this.#done = true;

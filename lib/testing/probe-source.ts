@@ -130,6 +130,7 @@ class Probe<T> implements ProbeSource<T> {
     if (this.closed) return { done: true, value: undefined };
     if (this.#options.endless) {
       await new Promise((resolve) => setImmediate(resolve));
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- return() may have run during the await
       if (this.closed) return { done: true, value: undefined };
       const value = this.#items[this.#position++ % this.#items.length] as T;
       return { done: false, value };

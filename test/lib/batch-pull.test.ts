@@ -68,6 +68,7 @@ describe('batch pulls', () => {
   });
 
   it('reads an array with holes as its iterator does (undefined in the holes)', async () => {
+    // eslint-disable-next-line no-sparse-arrays -- the hole is what this test is about
     const sparse: (number | undefined)[] = [1, , 3];
     // toStrictEqual: a hole and an undefined element differ.
     expect(await flow(sparse).toArray()).toStrictEqual([1, undefined, 3]);

@@ -55,7 +55,7 @@ describe('flow sources', () => {
         finalized = true;
       }
     }
-    expect(await flow(letters()).toArray()).toEqual([...'abcdef']);
+    expect(await flow(letters()).toArray()).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
     finalized = false;
     expect(await flow(letters()).pipe(take(2)).toArray()).toEqual(['a', 'b']);
     expect(finalized).toBe(true);
@@ -339,6 +339,8 @@ describe('flow sinks', () => {
     const source = probe([1, 2, 3]);
     const stream = flow(source).toHighland();
     const pull = (): Promise<unknown> =>
+      // highland types `error` as Error but passes null when there is none.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
       new Promise((resolve, reject) => stream.pull((error, value) => (error ? reject(error) : resolve(value))));
     expect(await pull()).toBe(1);
     await new Promise((resolve) => setImmediate(resolve));
@@ -375,6 +377,8 @@ describe('flow sinks', () => {
     const source = probe(naturals);
     const stream = flow(source).toHighland();
     const first = await new Promise<number>((resolve, reject) =>
+      // highland types `error` as Error but passes null when there is none.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
       stream.pull((error, value) => (error ? reject(error) : resolve(value as number))),
     );
     expect(first).toBe(0);

@@ -9,7 +9,7 @@ const pool = createPool({ threads: 1 }); // never started: flatMap runs in the m
 
 describe('flatMap', () => {
   it('flattens iterables in order, passing the index', async () => {
-    expect(await flow([1, 2, 3]).pipe(flatMap((x: number, i) => Array(x).fill(i))).toArray()).toEqual([0, 1, 1, 2, 2, 2]);
+    expect(await flow([1, 2, 3]).pipe(flatMap((x: number, i) => Array<number>(x).fill(i))).toArray()).toEqual([0, 1, 1, 2, 2, 2]);
   });
 
   it('flattens async iterables and promises of iterables', async () => {

@@ -181,6 +181,7 @@ describe('progress and Ctrl-C', () => {
   it('ends the live bar on a fresh line, and the process ends by SIGINT as it does without millrace', async () => {
     const [plain, bar] = await Promise.all([interrupt('plain'), interrupt('bar')]);
     expect(plain).toMatchObject({ code: null, signal: 'SIGINT' });
+    // eslint-disable-next-line no-control-regex -- the escape sequence that clears the terminal line is what is checked
     expect(bar.stderr).toMatch(/\r\x1b\[2Kworking \d+ items · .* items\/s · \d+:\d\d\n$/);
     expect({ code: bar.code, signal: bar.signal }).toEqual({ code: plain.code, signal: plain.signal });
   });

@@ -175,7 +175,7 @@ export async function startWorkerProcess(
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MILLRACE_CODE_VERSION: '', ...env } },
   );
   let stderr = '';
-  child.stderr!.on('data', (data: Buffer) => {
+  child.stderr.on('data', (data: Buffer) => {
     stderr += data.toString();
   });
   await waitForLine(child, 'stdout', /millrace worker ready/, 'millrace worker');

@@ -28,7 +28,7 @@ describe('planRedis', () => {
 
   it('rejects a MILLRACE_TEST_REDIS_URL that is not a redis:// URL, naming the variable', () => {
     const plan = planRedis(fakeMachine({ path: '', executables: [], env: { MILLRACE_TEST_REDIS_URL: 'localhost:6379' } }));
-    const message = expect.stringContaining('MILLRACE_TEST_REDIS_URL must be a redis://host:port URL');
+    const message: unknown = expect.stringContaining('MILLRACE_TEST_REDIS_URL must be a redis://host:port URL');
     expect(plan).toMatchObject({ kind: 'missing', message });
   });
 
@@ -91,7 +91,9 @@ describe('resolveRedis', () => {
     let installs = 0;
     const setup = {
       environment: fakeMachine({ path: '/usr/bin', executables: ['/usr/bin/apt-get'], uid: 1000 }),
-      install: async () => void installs++,
+      install: async () => {
+        installs++;
+      },
       log: () => undefined,
       lockDir,
     };

@@ -9,7 +9,7 @@ export function add(a: number, b: number): number {
 }
 /** A Map result: structured clone (not JSON) must carry it through Redis. */
 export function digits(x: number): Map<string, number> {
-  return new Map([...String(x)].map((digit, i) => [digit, i]));
+  return new Map(Array.from(String(x)).map((digit, i) => [digit, i]));
 }
 export function bucket(x: number): string {
   return `b${x % 7}`;

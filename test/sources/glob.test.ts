@@ -14,7 +14,7 @@ function countingFs(): { calls: () => number; adapter: typeof fs } {
   let count = 0;
   const readdir = ((...args: Parameters<typeof fs.readdir>) => {
     count++;
-    return (fs.readdir as (...a: unknown[]) => void)(...args);
+    (fs.readdir as (...a: unknown[]) => void)(...args);
   }) as typeof fs.readdir;
   return { calls: () => count, adapter: { ...fs, readdir } };
 }
