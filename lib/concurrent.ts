@@ -138,7 +138,9 @@ export async function* runConcurrently<In, R>(
       yield slot.value as R;
       rethrow();
     }
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the reader's callbacks change these flags between turns
     if (sourceDone && taken === 0) return;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- as above
     if (!reading && !sourceDone && taken < concurrency) {
       read();
       continue;

@@ -35,8 +35,10 @@ export function previewValue(value: unknown, maxLength = 120): string {
   else if (value instanceof Set) text = `Set(${value.size})`;
   else {
     try {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify(undefined) is undefined
       text = JSON.stringify(value) ?? String(value);
     } catch {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a null-prototype object has no constructor
       const name = (value as object | null)?.constructor?.name;
       text = name ? `[object ${name}]` : String(value);
     }

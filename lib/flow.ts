@@ -309,7 +309,11 @@ export class Flow<T> implements AsyncIterable<T> {
     try {
       await this.#drain(false, (value) => {
         const matched = predicate(value, index++);
-        return isThenable(matched) ? matched.then((awaited) => check(awaited, value)) : check(matched, value);
+        if (isThenable(matched)) return matched.then((awaited) => {
+          check(awaited, value);
+        });
+        check(matched, value);
+        return undefined;
       });
     } catch (error) {
       if (error !== stop) throw error;
@@ -359,6 +363,7 @@ export class Flow<T> implements AsyncIterable<T> {
    * ahead of `each` (`eager` when there is no user callback to be ahead of).
    */
   async #drain(eager: boolean, each: (value: T) => unknown): Promise<void> {
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- a Flow's iterator is always its FlowIterator
     const iterator = this[Symbol.asyncIterator]() as FlowIterator<T>;
     const max = eager || iterator[batchReady] ? SINK_BATCH : 1;
     try {

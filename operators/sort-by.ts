@@ -22,6 +22,7 @@ import { ascending, isComparator, type OrderBy } from '../lib/order.js';
  * @category Aggregation
  */
 export function sortBy<T>(by: (a: T, b: T) => number): Operator<T, T>;
+// eslint-disable-next-line @typescript-eslint/unified-signatures -- two overloads so each infers its callback's parameter types
 export function sortBy<T>(by: (item: T) => number | string | bigint): Operator<T, T>;
 export function sortBy<T>(by: OrderBy<T>): Operator<T, T> {
   return defineOperator<T, T>('sortBy', async function* (source) {

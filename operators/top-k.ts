@@ -29,6 +29,7 @@ import { ascending, isComparator, type Compare, type OrderBy } from '../lib/orde
  */
 export function topK<T extends number | string | bigint>(k: number, by?: undefined): Operator<T, T>;
 export function topK<T>(k: number, by: (a: T, b: T) => number): Operator<T, T>;
+// eslint-disable-next-line @typescript-eslint/unified-signatures -- two overloads so each infers its callback's parameter types
 export function topK<T>(k: number, by: (item: T) => number | string | bigint): Operator<T, T>;
 export function topK<T>(k: number, by?: OrderBy<T>): Operator<T, T> {
   checkInteger('k', k, 0);

@@ -244,6 +244,7 @@ class BullmqBackend implements PoolBackend {
     // default ('$' at the time of the first XREAD) could miss a result that arrives first.
     const lastEventId = await lastStreamId(client, queue.keys.events ?? `${this.#prefix}:${this.#queueName}:events`);
     // close() sets #closed before it looks for connections to end: none may be opened after that.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the awaits above
     if (this.#closed) throw new MillraceError('The pool is closed');
     const events = new bull.QueueEvents(this.#queueName, { ...common, ...(lastEventId !== undefined ? { lastEventId } : {}) });
     this.#events = events;
@@ -258,6 +259,7 @@ class BullmqBackend implements PoolBackend {
     });
     this.#watch(await events.client);
     this.#up('start');
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the await above
     if (this.#closed) throw new MillraceError('The pool is closed');
     return queue;
   }

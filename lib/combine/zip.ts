@@ -43,7 +43,7 @@ async function* zipIterables<T>(iterables: readonly AsyncIterable<T>[], signal: 
       yield tuple;
     }
   } finally {
-    await Promise.all(iterators.map((iterator, index) => (finished.has(index) ? undefined : closeQuietly(iterator))));
+    await Promise.all(iterators.map((iterator, index) => (finished.has(index) ? Promise.resolve() : closeQuietly(iterator))));
   }
 }
 

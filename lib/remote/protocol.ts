@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- ChunkResponse is named by a {@link} below
 import type { ChunkRequest, ChunkResponse, TaskSpec } from '../pool.js';
 
 /** Bumped when the job or result layout changes, so old workers refuse new jobs clearly. */

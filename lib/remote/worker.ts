@@ -232,6 +232,7 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
     outage = true;
     log(`millrace worker: lost Redis at ${endpoint}: ${why} (retrying)`);
   };
+  // eslint-disable-next-line prefer-const -- assigned once connected, below; read by the listener set up here first
   let client: { readonly status: string } | undefined;
   worker.on('error', (error) => {
     const message = describe(error);

@@ -73,7 +73,7 @@ describe('tee', () => {
     const seen: number[] = [];
     const results = await Promise.allSettled([a.forEach((x) => void seen.push(x)), b.toArray()]);
     expect(seen).toEqual([0, 1, 2]);
-    expect(results.map((r) => (r.status === 'rejected' ? r.reason : r.value))).toEqual([error, error]);
+    expect(results.map((r) => (r.status === 'rejected' ? (r.reason as unknown) : r.value))).toEqual([error, error]);
   });
 
   it("a branch's own abort rejects it with the reason and detaches it; the source closes with the last branch", async () => {
@@ -100,7 +100,7 @@ describe('tee', () => {
     const runs = Promise.allSettled([a.toArray(), b.toArray()]);
     await turns();
     controller.abort(reason);
-    expect((await runs).map((r) => (r.status === 'rejected' ? r.reason : r.value))).toEqual([reason, reason]);
+    expect((await runs).map((r) => (r.status === 'rejected' ? (r.reason as unknown) : r.value))).toEqual([reason, reason]);
     expect(inner.stats.returned).toBe(true);
   });
 

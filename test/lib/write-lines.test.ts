@@ -104,8 +104,9 @@ describe('writeLines', () => {
     let waits = 0;
     const source = probe((i) => {
       expect(waiting).toBe(false);
-      return 'y'.repeat(100_000) + i;
+      return `${'y'.repeat(100_000)}${i}`;
     });
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- restored below, and called with .call(this)
     const original = FileSink.prototype.push;
     const spy = function (this: FileSink, value: string | Uint8Array) {
       const pending = original.call(this, value);

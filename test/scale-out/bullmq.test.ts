@@ -96,6 +96,7 @@ afterAll(async () => {
   await Promise.all(inspectors.map((inspector) => inspector.close()));
   // SIGKILL: some workers hold jobs that never finish on purpose.
   await Promise.all(started.map((process) => process.stop('SIGKILL')));
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed
   await redis?.stop();
 });
 
