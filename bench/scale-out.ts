@@ -95,7 +95,9 @@ export async function measureScaleOut(options: { quick: boolean; runs: number; l
   const { quick, runs, log } = options;
   const port = await freePort();
   const redisUrl = `redis://127.0.0.1:${port}`;
-  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const children: ChildProcess[] = [redis];
   let local: Pool | undefined;
   let remote: Pool | undefined;
@@ -133,8 +135,14 @@ export async function measureScaleOut(options: { quick: boolean; runs: number; l
     const chunks = quick ? 1_000 : 4_000;
     const latencyChunks = quick ? 100 : 300;
     const items = Array.from({ length: chunks }, (_, i) => i);
-    const manyChunks = (pool: Pool) => flow(items).pipe(parallelMap(micro.double, { pool, chunkSize: 1 })).toArray();
-    const oneAtATime = (pool: Pool) => flow(items.slice(0, latencyChunks)).pipe(parallelMap(micro.double, { pool, chunkSize: 1, maxInFlight: 1 })).toArray();
+    const manyChunks = (pool: Pool) =>
+      flow(items)
+        .pipe(parallelMap(micro.double, { pool, chunkSize: 1 }))
+        .toArray();
+    const oneAtATime = (pool: Pool) =>
+      flow(items.slice(0, latencyChunks))
+        .pipe(parallelMap(micro.double, { pool, chunkSize: 1, maxInFlight: 1 }))
+        .toArray();
 
     // Warm-up: threads started, task modules loaded, connections made; and the answers agree.
     const expected = await analyse(local);
@@ -142,13 +150,19 @@ export async function measureScaleOut(options: { quick: boolean; runs: number; l
     await manyChunks(local);
     await manyChunks(remote);
 
-    const samples: ScaleOutResult['raw'] = { analysis: { local: [] as number[], remote: [] as number[] }, many: { local: [] as number[], remote: [] as number[] }, latency: { local: [] as number[], remote: [] as number[] } };
+    const samples: ScaleOutResult['raw'] = {
+      analysis: { local: [] as number[], remote: [] as number[] },
+      many: { local: [] as number[], remote: [] as number[] },
+      latency: { local: [] as number[], remote: [] as number[] },
+    };
     for (let run = 0; run < runs; run++) {
       for (const name of ['local', 'remote'] as const) {
         const pool = pools[name];
-        samples.analysis[name].push(await timed(async () => {
-          if ((await analyse(pool)) !== expected) throw new Error(`${name} counted differently`);
-        }));
+        samples.analysis[name].push(
+          await timed(async () => {
+            if ((await analyse(pool)) !== expected) throw new Error(`${name} counted differently`);
+          }),
+        );
         samples.many[name].push(await timed(() => manyChunks(pool)));
         samples.latency[name].push(await timed(() => oneAtATime(pool)));
       }
@@ -160,7 +174,11 @@ export async function measureScaleOut(options: { quick: boolean; runs: number; l
       runs,
       analysisMs: { local: median(samples.analysis.local), remote: median(samples.analysis.remote) },
       perChunkMsThroughput: { local: median(samples.many.local) / chunks, remote: median(samples.many.remote) / chunks, chunks },
-      perChunkMsLatency: { local: median(samples.latency.local) / latencyChunks, remote: median(samples.latency.remote) / latencyChunks, chunks: latencyChunks },
+      perChunkMsLatency: {
+        local: median(samples.latency.local) / latencyChunks,
+        remote: median(samples.latency.remote) / latencyChunks,
+        chunks: latencyChunks,
+      },
       raw: samples,
     };
   } finally {
@@ -175,9 +193,24 @@ function rows(result: ScaleOutResult): { measurement: string; local: string; rem
   const f = (ms: number, digits: number) => ms.toFixed(digits);
   const { analysisMs: a, perChunkMsThroughput: t, perChunkMsLatency: l } = result;
   return [
-    { measurement: `log analysis, ${result.corpus}, wall ms`, local: f(a.local, 1), remote: f(a.remote, 1), ratio: `${(a.remote / a.local).toFixed(2)}x` },
-    { measurement: `per chunk, ${t.chunks} one-item chunks in flight together, ms`, local: f(t.local, 3), remote: f(t.remote, 3), ratio: `${(t.remote / t.local).toFixed(1)}x` },
-    { measurement: `per chunk, ${l.chunks} one-item chunks one at a time (round trip), ms`, local: f(l.local, 3), remote: f(l.remote, 3), ratio: `${(l.remote / l.local).toFixed(1)}x` },
+    {
+      measurement: `log analysis, ${result.corpus}, wall ms`,
+      local: f(a.local, 1),
+      remote: f(a.remote, 1),
+      ratio: `${(a.remote / a.local).toFixed(2)}x`,
+    },
+    {
+      measurement: `per chunk, ${t.chunks} one-item chunks in flight together, ms`,
+      local: f(t.local, 3),
+      remote: f(t.remote, 3),
+      ratio: `${(t.remote / t.local).toFixed(1)}x`,
+    },
+    {
+      measurement: `per chunk, ${l.chunks} one-item chunks one at a time (round trip), ms`,
+      local: f(l.local, 3),
+      remote: f(l.remote, 3),
+      ratio: `${(l.remote / l.local).toFixed(1)}x`,
+    },
   ];
 }
 
@@ -191,7 +224,12 @@ export const scenario: Scenario = {
       id: this.id,
       title: this.title,
       columns: ['measurement', 'local pool', 'through Redis', 'ratio'],
-      rows: rows(result).map((row) => ({ measurement: row.measurement, 'local pool': row.local, 'through Redis': row.remote, ratio: row.ratio })),
+      rows: rows(result).map((row) => ({
+        measurement: row.measurement,
+        'local pool': row.local,
+        'through Redis': row.remote,
+        ratio: row.ratio,
+      })),
       targets: [],
       notes: [
         `${result.workers}; redis-server, the workers and the flow share this machine's cores, so the Redis figures include their CPU contention.`,

@@ -9,7 +9,18 @@ import { FlowConsumedError, MillraceError } from './errors.js';
 import { fromHighland, isHighlandStream, toHighlandStream, type HighlandStream } from './highland.js';
 import { abortable, composeOperators, type Operator, type OperatorContext } from './operator.js';
 import { FileSink, type WriteLinesOptions } from './sinks/write-lines.js';
-import { batchReady, canPullBatch, DONE, isBatch, isBatchReady, pullBatch, pullFrom, type Batch, type BatchIterator, type BatchPull } from './batch-pull.js';
+import {
+  batchReady,
+  canPullBatch,
+  DONE,
+  isBatch,
+  isBatchReady,
+  pullBatch,
+  pullFrom,
+  type Batch,
+  type BatchIterator,
+  type BatchPull,
+} from './batch-pull.js';
 
 /**
  * What {@link flow} accepts: an array or any iterable, an async iterable, a Node `Readable`
@@ -96,24 +107,44 @@ export class Flow<T> implements AsyncIterable<T> {
   pipe<A, B>(op1: Operator<T, A>, op2: Operator<A, B>): Flow<B>;
   pipe<A, B, C>(op1: Operator<T, A>, op2: Operator<A, B>, op3: Operator<B, C>): Flow<C>;
   pipe<A, B, C, D>(op1: Operator<T, A>, op2: Operator<A, B>, op3: Operator<B, C>, op4: Operator<C, D>): Flow<D>;
-  pipe<A, B, C, D, E>(
-    op1: Operator<T, A>, op2: Operator<A, B>, op3: Operator<B, C>, op4: Operator<C, D>, op5: Operator<D, E>,
-  ): Flow<E>;
+  pipe<A, B, C, D, E>(op1: Operator<T, A>, op2: Operator<A, B>, op3: Operator<B, C>, op4: Operator<C, D>, op5: Operator<D, E>): Flow<E>;
   pipe<A, B, C, D, E, F>(
-    op1: Operator<T, A>, op2: Operator<A, B>, op3: Operator<B, C>, op4: Operator<C, D>, op5: Operator<D, E>,
+    op1: Operator<T, A>,
+    op2: Operator<A, B>,
+    op3: Operator<B, C>,
+    op4: Operator<C, D>,
+    op5: Operator<D, E>,
     op6: Operator<E, F>,
   ): Flow<F>;
   pipe<A, B, C, D, E, F, G>(
-    op1: Operator<T, A>, op2: Operator<A, B>, op3: Operator<B, C>, op4: Operator<C, D>, op5: Operator<D, E>,
-    op6: Operator<E, F>, op7: Operator<F, G>,
+    op1: Operator<T, A>,
+    op2: Operator<A, B>,
+    op3: Operator<B, C>,
+    op4: Operator<C, D>,
+    op5: Operator<D, E>,
+    op6: Operator<E, F>,
+    op7: Operator<F, G>,
   ): Flow<G>;
   pipe<A, B, C, D, E, F, G, H>(
-    op1: Operator<T, A>, op2: Operator<A, B>, op3: Operator<B, C>, op4: Operator<C, D>, op5: Operator<D, E>,
-    op6: Operator<E, F>, op7: Operator<F, G>, op8: Operator<G, H>,
+    op1: Operator<T, A>,
+    op2: Operator<A, B>,
+    op3: Operator<B, C>,
+    op4: Operator<C, D>,
+    op5: Operator<D, E>,
+    op6: Operator<E, F>,
+    op7: Operator<F, G>,
+    op8: Operator<G, H>,
   ): Flow<H>;
   pipe<A, B, C, D, E, F, G, H, I>(
-    op1: Operator<T, A>, op2: Operator<A, B>, op3: Operator<B, C>, op4: Operator<C, D>, op5: Operator<D, E>,
-    op6: Operator<E, F>, op7: Operator<F, G>, op8: Operator<G, H>, op9: Operator<H, I>,
+    op1: Operator<T, A>,
+    op2: Operator<A, B>,
+    op3: Operator<B, C>,
+    op4: Operator<C, D>,
+    op5: Operator<D, E>,
+    op6: Operator<E, F>,
+    op7: Operator<F, G>,
+    op8: Operator<G, H>,
+    op9: Operator<H, I>,
   ): Flow<I>;
   pipe(...operators: Operator<never, unknown>[]): Flow<unknown> {
     this.#claim();
@@ -309,9 +340,10 @@ export class Flow<T> implements AsyncIterable<T> {
     try {
       await this.#drain(false, (value) => {
         const matched = predicate(value, index++);
-        if (isThenable(matched)) return matched.then((awaited) => {
-          check(awaited, value);
-        });
+        if (isThenable(matched))
+          return matched.then((awaited) => {
+            check(awaited, value);
+          });
         check(matched, value);
         return undefined;
       });
@@ -399,7 +431,9 @@ export class Flow<T> implements AsyncIterable<T> {
 const SINK_BATCH = 16_384;
 
 function isThenable<V>(value: V | PromiseLike<V>): value is PromiseLike<V> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
+  return (
+    value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 /**
@@ -489,7 +523,9 @@ class FlowIterator<T> implements BatchIterator<T> {
       const reason: unknown = this.#controller.signal.reason;
       // Steps paused at a yield have no read pending on the signal, so they would not notice the
       // abort: close them, which closes the source.
-      return this.#closeSteps().then(() => this.#close()).then(() => Promise.reject(reason));
+      return this.#closeSteps()
+        .then(() => this.#close())
+        .then(() => Promise.reject(reason));
     }
     let pull: BatchPull<T>;
     try {
@@ -601,7 +637,8 @@ function fromIterable<T>(iterable: Iterable<T>): AsyncIterable<T> {
     [Symbol.asyncIterator](): BatchIterator<T> {
       const iterator = iterable[Symbol.iterator]();
       // A plain array (its own iterator not replaced) is read by index, by `next()` and batches alike.
-      const array = Array.isArray(iterable) && iterable[Symbol.iterator] === Array.prototype[Symbol.iterator] ? (iterable as readonly T[]) : undefined;
+      const array =
+        Array.isArray(iterable) && iterable[Symbol.iterator] === Array.prototype[Symbol.iterator] ? (iterable as readonly T[]) : undefined;
       let position = 0;
       // The source threw after some items of a batch: they go out first, the error on the next pull.
       let failure: { error: unknown } | undefined;
@@ -616,7 +653,9 @@ function fromIterable<T>(iterable: Iterable<T>): AsyncIterable<T> {
           try {
             rethrow();
             if (array) {
-              return Promise.resolve<IteratorResult<T>>(position < array.length ? { done: false, value: array[position++]! } : { done: true, value: undefined });
+              return Promise.resolve<IteratorResult<T>>(
+                position < array.length ? { done: false, value: array[position++]! } : { done: true, value: undefined },
+              );
             }
             return Promise.resolve(iterator.next());
           } catch (error) {

@@ -90,18 +90,38 @@ export function pipe<A, B, C>(op1: Operator<A, B>, op2: Operator<B, C>): Operato
 export function pipe<A, B, C, D>(op1: Operator<A, B>, op2: Operator<B, C>, op3: Operator<C, D>): Operator<A, D>;
 export function pipe<A, B, C, D, E>(op1: Operator<A, B>, op2: Operator<B, C>, op3: Operator<C, D>, op4: Operator<D, E>): Operator<A, E>;
 export function pipe<A, B, C, D, E, F>(
-  op1: Operator<A, B>, op2: Operator<B, C>, op3: Operator<C, D>, op4: Operator<D, E>, op5: Operator<E, F>,
+  op1: Operator<A, B>,
+  op2: Operator<B, C>,
+  op3: Operator<C, D>,
+  op4: Operator<D, E>,
+  op5: Operator<E, F>,
 ): Operator<A, F>;
 export function pipe<A, B, C, D, E, F, G>(
-  op1: Operator<A, B>, op2: Operator<B, C>, op3: Operator<C, D>, op4: Operator<D, E>, op5: Operator<E, F>, op6: Operator<F, G>,
+  op1: Operator<A, B>,
+  op2: Operator<B, C>,
+  op3: Operator<C, D>,
+  op4: Operator<D, E>,
+  op5: Operator<E, F>,
+  op6: Operator<F, G>,
 ): Operator<A, G>;
 export function pipe<A, B, C, D, E, F, G, H>(
-  op1: Operator<A, B>, op2: Operator<B, C>, op3: Operator<C, D>, op4: Operator<D, E>, op5: Operator<E, F>, op6: Operator<F, G>,
+  op1: Operator<A, B>,
+  op2: Operator<B, C>,
+  op3: Operator<C, D>,
+  op4: Operator<D, E>,
+  op5: Operator<E, F>,
+  op6: Operator<F, G>,
   op7: Operator<G, H>,
 ): Operator<A, H>;
 export function pipe<A, B, C, D, E, F, G, H, I>(
-  op1: Operator<A, B>, op2: Operator<B, C>, op3: Operator<C, D>, op4: Operator<D, E>, op5: Operator<E, F>, op6: Operator<F, G>,
-  op7: Operator<G, H>, op8: Operator<H, I>,
+  op1: Operator<A, B>,
+  op2: Operator<B, C>,
+  op3: Operator<C, D>,
+  op4: Operator<D, E>,
+  op5: Operator<E, F>,
+  op6: Operator<F, G>,
+  op7: Operator<G, H>,
+  op8: Operator<H, I>,
 ): Operator<A, I>;
 export function pipe(...operators: Operator<never, unknown>[]): Operator<never, unknown> {
   return (source, context) => composeOperators(source, operators, context);

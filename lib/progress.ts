@@ -144,7 +144,8 @@ export class ProgressBar {
    */
   constructor(options: ProgressOptions = {}) {
     if (options.total !== undefined && !(options.total >= 0)) throw new InvalidOptionError('total', options.total, 'a number >= 0');
-    if (options.intervalMs !== undefined && !(options.intervalMs > 0)) throw new InvalidOptionError('intervalMs', options.intervalMs, 'a number of milliseconds > 0');
+    if (options.intervalMs !== undefined && !(options.intervalMs > 0))
+      throw new InvalidOptionError('intervalMs', options.intervalMs, 'a number of milliseconds > 0');
     if (options.logIntervalMs !== undefined && !(options.logIntervalMs > 0)) {
       throw new InvalidOptionError('logIntervalMs', options.logIntervalMs, 'a number of milliseconds > 0, or Infinity');
     }

@@ -51,7 +51,7 @@ export const taskSignalHolder: TaskSignalHolder = ((globalThis as { [KEY]?: Task
 export function taskSignal(): AbortSignal {
   const signal = taskSignalHolder.signal;
   if (signal === undefined) {
-    throw new MillraceError('taskSignal() works only inside a task call in a worker, before the task\'s first await');
+    throw new MillraceError("taskSignal() works only inside a task call in a worker, before the task's first await");
   }
   return signal;
 }

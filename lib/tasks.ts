@@ -47,8 +47,18 @@ export interface TaskRef<Args extends unknown[], Result> {
 export type AnyTaskRef = Pick<TaskRef<never[], unknown>, 'moduleUrl' | 'exportName' | 'boundArgs' | 'setupArgs'>;
 
 /** The plain data a worker needs to find and call a task. */
-export function taskSpec(task: AnyTaskRef): { moduleUrl: string; exportName: string; boundArgs: readonly unknown[]; setupArgs: readonly unknown[] } {
-  return { moduleUrl: resolveTaskModule(task.moduleUrl), exportName: task.exportName, boundArgs: task.boundArgs, setupArgs: task.setupArgs };
+export function taskSpec(task: AnyTaskRef): {
+  moduleUrl: string;
+  exportName: string;
+  boundArgs: readonly unknown[];
+  setupArgs: readonly unknown[];
+} {
+  return {
+    moduleUrl: resolveTaskModule(task.moduleUrl),
+    exportName: task.exportName,
+    boundArgs: task.boundArgs,
+    setupArgs: task.setupArgs,
+  };
 }
 
 /** Any function a task module may export. */
@@ -66,9 +76,7 @@ type AnyFunction = (...args: never[]) => unknown;
  * @category Pools and tasks
  */
 export type Tasks<M> = {
-  readonly [K in keyof M as K extends 'setup' ? never : M[K] extends AnyFunction ? K : never]: M[K] extends (
-    ...args: infer A
-  ) => infer R
+  readonly [K in keyof M as K extends 'setup' ? never : M[K] extends AnyFunction ? K : never]: M[K] extends (...args: infer A) => infer R
     ? TaskRef<A, Awaited<R>>
     : never;
 };
@@ -197,11 +205,7 @@ export function resolveTaskModule(moduleUrl: string): string {
   if (moduleUrl.startsWith('file:')) {
     const path = fileURLToPath(moduleUrl);
     if (!existsSync(path)) {
-      const candidates = path.endsWith('.js')
-        ? [path.slice(0, -3) + '.ts']
-        : path.endsWith('.mjs')
-          ? [path.slice(0, -4) + '.mts']
-          : [];
+      const candidates = path.endsWith('.js') ? [path.slice(0, -3) + '.ts'] : path.endsWith('.mjs') ? [path.slice(0, -4) + '.mts'] : [];
       const found = candidates.find((candidate) => existsSync(candidate));
       if (found !== undefined) resolved = pathToFileURL(found).href;
     }

@@ -39,7 +39,8 @@ const TRANSFER = Symbol.for('millrace.transfer');
  */
 export function transferResult<T extends object>(value: T, buffers?: readonly Transferable[]): T {
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JavaScript callers can pass any value
-  if (typeof value !== 'object' || value === null) throw new InvalidOptionError('value', value, 'an object (a buffer, or an object holding buffers)');
+  if (typeof value !== 'object' || value === null)
+    throw new InvalidOptionError('value', value, 'an object (a buffer, or an object holding buffers)');
   let list = buffers;
   if (list === undefined) {
     if (value instanceof ArrayBuffer) list = [value];

@@ -24,9 +24,18 @@ import { isPromiseLike } from './map.js';
  * ```
  * @category Transforms
  */
-export function filter<In, Out extends In>(predicate: (item: In, index: number) => item is Out, options?: ConcurrencyOptions): Operator<In, Out>;
-export function filter<In>(predicate: (item: In, index: number) => boolean | Promise<boolean>, options?: ConcurrencyOptions): Operator<In, In>;
-export function filter<In>(predicate: (item: In, index: number) => boolean | Promise<boolean>, options: ConcurrencyOptions = {}): Operator<In, In> {
+export function filter<In, Out extends In>(
+  predicate: (item: In, index: number) => item is Out,
+  options?: ConcurrencyOptions,
+): Operator<In, Out>;
+export function filter<In>(
+  predicate: (item: In, index: number) => boolean | Promise<boolean>,
+  options?: ConcurrencyOptions,
+): Operator<In, In>;
+export function filter<In>(
+  predicate: (item: In, index: number) => boolean | Promise<boolean>,
+  options: ConcurrencyOptions = {},
+): Operator<In, In> {
   const concurrency = concurrencyOf(options);
   return defineOperator<In, In>('filter', async function* (source) {
     if (concurrency > 1) {

@@ -43,5 +43,9 @@ export function map<In, Out>(project: (item: In, index: number) => Out, options:
 
 /** Whether a value must be awaited; awaiting every value would cost a microtask per item. */
 export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
 }

@@ -51,7 +51,8 @@ export interface ThrottleOptions {
 export function throttle<T>(options: ThrottleOptions): Operator<T, T> {
   const { items, perMs } = options;
   checkInteger('items', items, 1);
-  if (typeof perMs !== 'number' || !(perMs > 0) || !Number.isFinite(perMs)) throw new InvalidOptionError('perMs', perMs, 'a positive number');
+  if (typeof perMs !== 'number' || !(perMs > 0) || !Number.isFinite(perMs))
+    throw new InvalidOptionError('perMs', perMs, 'a positive number');
   const perToken = perMs / items;
   return defineOperator<T, T>('throttle', async function* (source, context) {
     let tokens = items;

@@ -17,7 +17,11 @@ export interface ChildRun<R> {
 }
 
 /** Runs `command args` and returns its report; rejects with its stderr when it fails. */
-export function runChild<R>(command: string, args: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<ChildRun<R>> {
+export function runChild<R>(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; timeoutMs?: number } = {},
+): Promise<ChildRun<R>> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -44,7 +48,10 @@ export function runChild<R>(command: string, args: readonly string[], options: {
     child.on('close', (code, signal) => {
       clearInterval(sampler);
       clearTimeout(killer);
-      const line = stdout.split('\n').reverse().find((text) => text.startsWith(RESULT_MARKER));
+      const line = stdout
+        .split('\n')
+        .reverse()
+        .find((text) => text.startsWith(RESULT_MARKER));
       if (code !== 0 || line === undefined) {
         reject(new Error(`${command} ${args.join(' ')} failed (${signal ?? code}):\n${stderr.slice(-4000)}\n${stdout.slice(-2000)}`));
         return;

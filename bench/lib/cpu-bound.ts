@@ -45,7 +45,11 @@ export async function runCpuBound(work: readonly number[], variants: readonly Pa
       if (round >= 0) record('serial (main thread)', 1, serial);
       for (const variant of variants) {
         const pool = pools.get(variant.threads)!;
-        const run = await measure(() => flow(work).pipe(parallelMap(micro.spin, { ...variant.options, pool })).reduce(xor, 0));
+        const run = await measure(() =>
+          flow(work)
+            .pipe(parallelMap(micro.spin, { ...variant.options, pool }))
+            .reduce(xor, 0),
+        );
         if (run.value !== expected) throw new Error(`${variant.name}: result ${run.value}, expected ${expected}`);
         if (round >= 0) record(variant.name, variant.threads, run);
       }

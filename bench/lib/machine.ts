@@ -32,7 +32,9 @@ export function machine(): Machine {
 /** `python3 --version`, or undefined when there is no python3. */
 export function pythonVersion(): string | undefined {
   try {
-    return execFileSync('python3', ['--version'], { encoding: 'utf8' }).trim().replace(/^Python /, '');
+    return execFileSync('python3', ['--version'], { encoding: 'utf8' })
+      .trim()
+      .replace(/^Python /, '');
   } catch {
     return undefined;
   }

@@ -51,10 +51,19 @@ async function child(): Promise<void> {
   const callInputs = Array.from({ length: calls }, (_, i) => i);
   const asyncVariants: { name: string; run: () => Promise<number> }[] = [
     { name: 'Promise.all (no bound)', run: async () => (await Promise.all(callInputs.map(sleepy))).reduce(add, 0) },
-    { name: 'map(f, { concurrency: 64 })', run: () => flow(callInputs).pipe(map(sleepy, { concurrency: 64 })).reduce(add, 0) },
+    {
+      name: 'map(f, { concurrency: 64 })',
+      run: () =>
+        flow(callInputs)
+          .pipe(map(sleepy, { concurrency: 64 }))
+          .reduce(add, 0),
+    },
     {
       name: 'map(f, { concurrency: 64, ordered: false })',
-      run: () => flow(callInputs).pipe(map(sleepy, { concurrency: 64, ordered: false })).reduce(add, 0),
+      run: () =>
+        flow(callInputs)
+          .pipe(map(sleepy, { concurrency: 64, ordered: false }))
+          .reduce(add, 0),
     },
   ];
 
@@ -96,7 +105,12 @@ async function child(): Promise<void> {
   emit({ asyncMap, combine, rates } satisfies ChildResult);
 }
 
-async function timeAll(variants: { name: string; run: () => Promise<number> }[], items: number, repeats: number, expected: number): Promise<Timed[]> {
+async function timeAll(
+  variants: { name: string; run: () => Promise<number> }[],
+  items: number,
+  repeats: number,
+  expected: number,
+): Promise<Timed[]> {
   const timed = variants.map((variant) => ({ name: variant.name, items, wallMs: [] as number[] }));
   for (let round = -1; round < repeats; round++) {
     for (const [i, variant] of variants.entries()) {
@@ -138,7 +152,13 @@ export const scenario: Scenario = {
     const { asyncMap, combine, rates } = node.result;
     const rows: Row[] = [];
     for (const run of asyncMap) {
-      rows.push({ variant: `2000 x await 10 ms: ${run.name}`, items: run.items, 'wall ms': fmt(median(run.wallMs)), 'ns/item': '-', 'overhead ns/item': '-' });
+      rows.push({
+        variant: `2000 x await 10 ms: ${run.name}`,
+        items: run.items,
+        'wall ms': fmt(median(run.wallMs)),
+        'ns/item': '-',
+        'overhead ns/item': '-',
+      });
     }
     const loop = combine.find((run) => run.name === 'plain loop')!;
     const loopNs = (median(loop.wallMs) * 1e6) / loop.items;
@@ -155,7 +175,12 @@ export const scenario: Scenario = {
     const targets: Target[] = [];
     const concurrent = asyncMap.find((run) => run.name === 'map(f, { concurrency: 64 })')!;
     const concurrentMs = median(concurrent.wallMs);
-    targets.push({ name: '2000 x 10 ms through map(f, { concurrency: 64 })', goal: '< 500 ms', measured: `${fmt(concurrentMs)} ms`, met: concurrentMs < 500 });
+    targets.push({
+      name: '2000 x 10 ms through map(f, { concurrency: 64 })',
+      goal: '< 500 ms',
+      measured: `${fmt(concurrentMs)} ms`,
+      met: concurrentMs < 500,
+    });
     for (const rate of rates) {
       const target = rate.items / rate.perMs;
       const measured = rate.steadyItems / rate.steadyMs;
@@ -183,7 +208,7 @@ export const scenario: Scenario = {
       targets,
       notes: [
         'With 64 calls in flight, 2,000 calls of 10 ms need at least 32 rounds: 320 ms plus timer lateness.',
-        'merge and tee read in-memory arrays and sum with .reduce; overhead = ns/item minus the plain loop\'s.',
+        "merge and tee read in-memory arrays and sum with .reduce; overhead = ns/item minus the plain loop's.",
         'throttle: the bucket starts full (a burst of `items`); the rate is (items passed - items) / (time of the last - time of the first).',
       ],
       raw: node.result,

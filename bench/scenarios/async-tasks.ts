@@ -40,11 +40,15 @@ async function child(): Promise<void> {
   await run('Promise.all (main thread, unbounded)', items, () => Promise.all(input.map((i) => sleepThen(ms, i))));
   await using pool = createPool({ threads });
   await run(`parallelMap, ${threads} threads, concurrency 1`, serialItems, () =>
-    flow(input.slice(0, serialItems)).pipe(parallelMap(bind(waits.sleepThen, ms), { pool })).toArray(),
+    flow(input.slice(0, serialItems))
+      .pipe(parallelMap(bind(waits.sleepThen, ms), { pool }))
+      .toArray(),
   );
   for (const concurrency of [16, 64]) {
     await run(`parallelMap, ${threads} threads, concurrency ${concurrency}`, items, () =>
-      flow(input).pipe(parallelMap(bind(waits.sleepThen, ms), { pool, concurrency })).toArray(),
+      flow(input)
+        .pipe(parallelMap(bind(waits.sleepThen, ms), { pool, concurrency }))
+        .toArray(),
     );
   }
   emit({ results });
@@ -58,7 +62,13 @@ export const scenario: Scenario = {
     const serialItems = context.quick ? 50 : 200;
     const threads = context.machine.cores;
     context.log(`async-tasks: ${items} tasks of 10 ms on ${threads} threads; serial and concurrency 1 over ${serialItems}`);
-    const { result } = await runNodeScript<{ results: Result[] }>('scenarios/async-tasks', { items, serialItems, ms: 10, repeats: context.repeats, threads });
+    const { result } = await runNodeScript<{ results: Result[] }>('scenarios/async-tasks', {
+      items,
+      serialItems,
+      ms: 10,
+      repeats: context.repeats,
+      threads,
+    });
     const rows: Row[] = result.results.map((r) => {
       const wall = median(r.wallMs);
       return { variant: r.name, items: r.items, 'wall ms': fmt(wall), 'ms per 2,000 items': fmt((wall / r.items) * items) };
@@ -70,7 +80,14 @@ export const scenario: Scenario = {
       title: this.title,
       columns: ['variant', 'items', 'wall ms', 'ms per 2,000 items'],
       rows,
-      targets: [{ name: `2,000 x 10 ms tasks, ${threads} threads, concurrency 16`, goal: '< 1000 ms', measured: `${fmt(wall)} ms`, met: wall < 1000 }],
+      targets: [
+        {
+          name: `2,000 x 10 ms tasks, ${threads} threads, concurrency 16`,
+          goal: '< 1000 ms',
+          measured: `${fmt(wall)} ms`,
+          met: wall < 1000,
+        },
+      ],
       notes: [
         'Serial and concurrency 1 run fewer items (they take 10 ms an item, or 10 ms / threads); the last column scales them to 2,000.',
         'Promise.all on the main thread is the floor for work that only waits; workers pay off when tasks also compute.',

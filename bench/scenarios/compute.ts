@@ -14,13 +14,21 @@ async function child(): Promise<void> {
   const work = numberArg(options, 'work', 2_000_000);
   const maxThreads = numberArg(options, 'maxThreads', 4);
   const variants: ParallelVariant[] = [];
-  for (let threads = 1; threads <= maxThreads; threads++) variants.push({ name: `parallelMap, ${threads} thread${threads > 1 ? 's' : ''}`, threads, options: {} });
-  const samples = await runCpuBound(Array.from({ length: items }, () => work), variants, numberArg(options, 'repeats', 5));
+  for (let threads = 1; threads <= maxThreads; threads++)
+    variants.push({ name: `parallelMap, ${threads} thread${threads > 1 ? 's' : ''}`, threads, options: {} });
+  const samples = await runCpuBound(
+    Array.from({ length: items }, () => work),
+    variants,
+    numberArg(options, 'repeats', 5),
+  );
   emit({ samples });
 }
 
 /** Rows, speedups and the chart series of a CPU-bound run. */
-export function cpuBoundRows(samples: Samples, cores: number): { rows: Row[]; speedup: Map<string, number>; efficiency: Map<string, number> } {
+export function cpuBoundRows(
+  samples: Samples,
+  cores: number,
+): { rows: Row[]; speedup: Map<string, number>; efficiency: Map<string, number> } {
   const serial = median(samples['serial (main thread)']!.wallMs);
   const rows: Row[] = [];
   const speedup = new Map<string, number>();
@@ -31,7 +39,14 @@ export function cpuBoundRows(samples: Samples, cores: number): { rows: Row[]; sp
     const e = s / Math.min(sample.threads, cores);
     speedup.set(name, s);
     efficiency.set(name, e);
-    rows.push({ variant: name, threads: sample.threads, 'wall ms': fmt(wall), 'CPU ms': fmt(median(sample.cpuMs)), speedup: `${fmt(s)}x`, efficiency: `${Math.round(e * 100)}%` });
+    rows.push({
+      variant: name,
+      threads: sample.threads,
+      'wall ms': fmt(wall),
+      'CPU ms': fmt(median(sample.cpuMs)),
+      speedup: `${fmt(s)}x`,
+      efficiency: `${Math.round(e * 100)}%`,
+    });
   }
   return { rows, speedup, efficiency };
 }
@@ -44,13 +59,20 @@ export const scenario: Scenario = {
     const cores = context.machine.cores;
     const maxThreads = context.quick ? cores : cores * 2;
     context.log(`compute: ${items} items of ~1 ms, 1..${maxThreads} threads`);
-    const { result } = await runNodeScript<{ samples: Samples }>('scenarios/compute', { items, work: 2_000_000, maxThreads, repeats: context.repeats });
+    const { result } = await runNodeScript<{ samples: Samples }>('scenarios/compute', {
+      items,
+      work: 2_000_000,
+      maxThreads,
+      repeats: context.repeats,
+    });
     const { rows, speedup } = cpuBoundRows(result.samples, cores);
     const atCores = speedup.get(`parallelMap, ${cores} thread${cores > 1 ? 's' : ''}`)!;
     const series: Series[] = [
       {
         label: 'pure compute',
-        points: [...speedup].filter(([name]) => name.startsWith('parallelMap')).map(([name, s]) => ({ threads: result.samples[name]!.threads, speedup: s })),
+        points: [...speedup]
+          .filter(([name]) => name.startsWith('parallelMap'))
+          .map(([name, s]) => ({ threads: result.samples[name]!.threads, speedup: s })),
       },
     ];
     return {
@@ -59,7 +81,9 @@ export const scenario: Scenario = {
       columns: ['variant', 'threads', 'wall ms', 'CPU ms', 'speedup', 'efficiency'],
       rows,
       targets: [{ name: `speedup on ${cores} threads`, goal: '>= 1.85x', measured: `${fmt(atCores)}x`, met: atCores >= 1.85 }],
-      notes: ['Each item spins ~1 ms (an integer-hash loop); the task is imported and called directly for serial. Efficiency = speedup / min(threads, cores).'],
+      notes: [
+        'Each item spins ~1 ms (an integer-hash loop); the task is imported and called directly for serial. Efficiency = speedup / min(threads, cores).',
+      ],
       series,
       raw: result,
     };

@@ -19,7 +19,9 @@ import { runNodeScript, runPythonScript } from '../lib/node-child.js';
 import type { Context, Row, Scenario, ScenarioResult, Series, Target } from '../lib/scenario.js';
 import { fmt, median } from '../lib/stats.js';
 
-const logs = tasks<typeof import('../../examples/log-analysis/analysis.js')>(new URL('../../examples/log-analysis/analysis.js', import.meta.url));
+const logs = tasks<typeof import('../../examples/log-analysis/analysis.js')>(
+  new URL('../../examples/log-analysis/analysis.js', import.meta.url),
+);
 
 interface Check {
   files: number;
@@ -57,7 +59,10 @@ async function viaMillrace(files: string[], threads: number): Promise<Summary> {
 /** The straightforward hand-written version: one worker a core, the next file to whichever finishes. */
 async function viaWorkerThreads(files: string[], threads: number): Promise<Summary> {
   const summary = emptySummary();
-  const workers = Array.from({ length: Math.min(threads, files.length) }, () => new Worker(new URL('../workers/log-worker.js', import.meta.url)));
+  const workers = Array.from(
+    { length: Math.min(threads, files.length) },
+    () => new Worker(new URL('../workers/log-worker.js', import.meta.url)),
+  );
   let next = 0;
   try {
     await Promise.all(
@@ -112,7 +117,12 @@ interface Variant {
 }
 
 function sameCounts(a: Check, b: Check): boolean {
-  return a.lines === b.lines && a.malformed === b.malformed && a.matched === b.matched && JSON.stringify(a.top.map(([, n]) => n)) === JSON.stringify(b.top.map(([, n]) => n));
+  return (
+    a.lines === b.lines &&
+    a.malformed === b.malformed &&
+    a.matched === b.matched &&
+    JSON.stringify(a.top.map(([, n]) => n)) === JSON.stringify(b.top.map(([, n]) => n))
+  );
 }
 
 export const scenario: Scenario = {
@@ -143,7 +153,8 @@ export const scenario: Scenario = {
     }
     // The thread sweep for the chart: millrace on 1 thread and on twice the cores (besides the cores).
     const sweep = context.quick ? [] : [1, cores * 2].filter((t) => t !== cores);
-    for (const threads of sweep) variants.push({ name: `millrace unorderedMap, ${threads} thread${threads > 1 ? 's' : ''}`, threads, run: node('millrace', threads) });
+    for (const threads of sweep)
+      variants.push({ name: `millrace unorderedMap, ${threads} thread${threads > 1 ? 's' : ''}`, threads, run: node('millrace', threads) });
     const samples = new Map<Variant, RunResult[]>();
     for (let round = -1; round < context.repeats; round++) {
       for (const variant of variants) {
@@ -161,7 +172,9 @@ export const scenario: Scenario = {
     const wallOf = new Map<string, number>();
     const rssOf = new Map<string, number>();
     for (const [variant, runs] of samples) {
-      for (const run of runs) if (!sameCounts(run.check, reference)) throw new Error(`${variant.name} counted differently: ${JSON.stringify(run.check)} vs ${JSON.stringify(reference)}`);
+      for (const run of runs)
+        if (!sameCounts(run.check, reference))
+          throw new Error(`${variant.name} counted differently: ${JSON.stringify(run.check)} vs ${JSON.stringify(reference)}`);
       const wall = median(runs.map((r) => r.wallMs));
       wallOf.set(variant.name, wall);
       rssOf.set(variant.name, median(runs.map((r) => r.peakRssMb)));
@@ -182,14 +195,36 @@ export const scenario: Scenario = {
     const ourRss = rssOf.get(`millrace unorderedMap, ${cores} threads`)!;
     const targets: Target[] = [
       { name: 'wall time vs serial TypeScript', goal: '<= 0.75x', measured: `${fmt(ours / serialWall)}x`, met: ours <= 0.75 * serialWall },
-      { name: "wall time vs Python's Pool", goal: '<= 0.55x', measured: pythonPool === undefined ? 'python3 missing' : `${fmt(ours / pythonPool)}x`, met: pythonPool === undefined ? undefined : ours <= 0.55 * pythonPool },
-      { name: 'wall time vs hand-written worker_threads', goal: '< 1x (beat it)', measured: `${fmt(ours / handWritten)}x`, met: ours < handWritten },
-      { name: 'peak RSS vs serial', goal: '<= 2x', measured: `${fmt(ourRss / serialRss)}x (${fmt(ourRss)} vs ${fmt(serialRss)} MB)`, met: ourRss <= 2 * serialRss },
-      { name: 'floor: serial CPU time / cores', goal: 'reach it', measured: `${fmt(serialCpu / cores / 1000)} s floor vs ${fmt(ours / 1000)} s`, met: undefined },
+      {
+        name: "wall time vs Python's Pool",
+        goal: '<= 0.55x',
+        measured: pythonPool === undefined ? 'python3 missing' : `${fmt(ours / pythonPool)}x`,
+        met: pythonPool === undefined ? undefined : ours <= 0.55 * pythonPool,
+      },
+      {
+        name: 'wall time vs hand-written worker_threads',
+        goal: '< 1x (beat it)',
+        measured: `${fmt(ours / handWritten)}x`,
+        met: ours < handWritten,
+      },
+      {
+        name: 'peak RSS vs serial',
+        goal: '<= 2x',
+        measured: `${fmt(ourRss / serialRss)}x (${fmt(ourRss)} vs ${fmt(serialRss)} MB)`,
+        met: ourRss <= 2 * serialRss,
+      },
+      {
+        name: 'floor: serial CPU time / cores',
+        goal: 'reach it',
+        measured: `${fmt(serialCpu / cores / 1000)} s floor vs ${fmt(ours / 1000)} s`,
+        met: undefined,
+      },
     ];
     const series: Series[] = [];
     if (sweep.length > 0) {
-      const points = [...samples.keys()].filter((v) => v.name.startsWith('millrace')).map((v) => ({ threads: v.threads, speedup: serialWall / wallOf.get(v.name)! }));
+      const points = [...samples.keys()]
+        .filter((v) => v.name.startsWith('millrace'))
+        .map((v) => ({ threads: v.threads, speedup: serialWall / wallOf.get(v.name)! }));
       series.push({ label: 'log analysis', points });
     }
     return {

@@ -74,10 +74,37 @@ export const scenario: Scenario = {
     return {
       id: this.id,
       title: this.title,
-      columns: ['seconds', 'values consumed', 'RSS at 20% MB', 'RSS at 50% MB', 'RSS at end MB', 'peak RSS MB', 'median growth 2nd vs 1st half MB'],
-      rows: [{ seconds, 'values consumed': result.consumed, 'RSS at 20% MB': at(0.2), 'RSS at 50% MB': at(0.5), 'RSS at end MB': at(1), 'peak RSS MB': fmt(overallPeak), 'median growth 2nd vs 1st half MB': fmt(growth) }],
-      targets: [{ name: 'RSS flat under an endless source', goal: 'median RSS of the 2nd half <= 1st half + max(16 MB, 15%)', measured: `${fmt(growth)} MB growth (peak ${fmt(overallPeak)} MB)`, met: flat && result.aborted }],
-      notes: ['`flow(endless generator, { signal: AbortSignal.timeout(...) }).pipe(parallelMap(double))` read with `for await`, sleeping 1 ms every 100 values; the run ends by the abort, which must end the flow cleanly.'],
+      columns: [
+        'seconds',
+        'values consumed',
+        'RSS at 20% MB',
+        'RSS at 50% MB',
+        'RSS at end MB',
+        'peak RSS MB',
+        'median growth 2nd vs 1st half MB',
+      ],
+      rows: [
+        {
+          seconds,
+          'values consumed': result.consumed,
+          'RSS at 20% MB': at(0.2),
+          'RSS at 50% MB': at(0.5),
+          'RSS at end MB': at(1),
+          'peak RSS MB': fmt(overallPeak),
+          'median growth 2nd vs 1st half MB': fmt(growth),
+        },
+      ],
+      targets: [
+        {
+          name: 'RSS flat under an endless source',
+          goal: 'median RSS of the 2nd half <= 1st half + max(16 MB, 15%)',
+          measured: `${fmt(growth)} MB growth (peak ${fmt(overallPeak)} MB)`,
+          met: flat && result.aborted,
+        },
+      ],
+      notes: [
+        '`flow(endless generator, { signal: AbortSignal.timeout(...) }).pipe(parallelMap(double))` read with `for await`, sleeping 1 ms every 100 values; the run ends by the abort, which must end the flow cleanly.',
+      ],
       raw: result,
     };
   },

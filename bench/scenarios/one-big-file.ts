@@ -20,7 +20,9 @@ import { runNodeScript } from '../lib/node-child.js';
 import type { Context, Row, Scenario, ScenarioResult, Target } from '../lib/scenario.js';
 import { fmt, median } from '../lib/stats.js';
 
-const t = tasks<typeof import('../../examples/big-file/tally.tasks.js')>(new URL('../../examples/big-file/tally.tasks.js', import.meta.url));
+const t = tasks<typeof import('../../examples/big-file/tally.tasks.js')>(
+  new URL('../../examples/big-file/tally.tasks.js', import.meta.url),
+);
 
 const INPUTS = ['plain', 'gzip', 'stream'] as const;
 type InputKind = (typeof INPUTS)[number];
@@ -174,7 +176,12 @@ export const scenario: Scenario = {
         });
       }
       const speedup = serialWall / blocksWall;
-      targets.push({ name: `${kind}: speedup over serial`, goal: `>= ${TARGETS[kind]}x`, measured: `${fmt(speedup)}x`, met: speedup >= TARGETS[kind] });
+      targets.push({
+        name: `${kind}: speedup over serial`,
+        goal: `>= ${TARGETS[kind]}x`,
+        measured: `${fmt(speedup)}x`,
+        met: speedup >= TARGETS[kind],
+      });
       targets.push({
         name: `${kind}: peak RSS vs serial`,
         goal: '<= 2x',

@@ -20,7 +20,11 @@ async function child(): Promise<void> {
   const variants: ParallelVariant[] = [
     { name: 'parallelMap auto', threads, options: {} },
     { name: 'parallelMap chunkSize 1', threads, options: { chunkSize: 1 } },
-    { name: `static split: chunkSize ${Math.ceil(items / (threads * 2))}`, threads, options: { chunkSize: Math.ceil(items / (threads * 2)) } },
+    {
+      name: `static split: chunkSize ${Math.ceil(items / (threads * 2))}`,
+      threads,
+      options: { chunkSize: Math.ceil(items / (threads * 2)) },
+    },
   ];
   emit({ samples: await runCpuBound(work, variants, numberArg(options, 'repeats', 5)) });
 }
@@ -40,8 +44,17 @@ export const scenario: Scenario = {
       title: this.title,
       columns: ['variant', 'threads', 'wall ms', 'CPU ms', 'speedup', 'efficiency'],
       rows,
-      targets: [{ name: `parallel efficiency, automatic chunking, ${cores} threads`, goal: '>= 85%', measured: `${fmt(auto * 100)}%`, met: auto >= 0.85 }],
-      notes: ['Costs drawn once from a seeded generator (the same every run), uniform between 1x and 100x a ~0.02 ms unit. The static split cuts the input into 2 chunks per thread, as a fixed partition would.'],
+      targets: [
+        {
+          name: `parallel efficiency, automatic chunking, ${cores} threads`,
+          goal: '>= 85%',
+          measured: `${fmt(auto * 100)}%`,
+          met: auto >= 0.85,
+        },
+      ],
+      notes: [
+        'Costs drawn once from a seeded generator (the same every run), uniform between 1x and 100x a ~0.02 ms unit. The static split cuts the input into 2 chunks per thread, as a fixed partition would.',
+      ],
       raw: result,
     };
   },

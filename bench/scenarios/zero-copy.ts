@@ -38,10 +38,16 @@ async function child(): Promise<void> {
   const expected = (i: number): number => ((i & 0xff) * ((megabytes * 2 ** 20) / 64)) | 0;
   const variants: Record<string, (data: ArrayBuffer[]) => Promise<number[]>> = {
     'copied (structured clone)': (data) => flow(data).pipe(parallelMap(micro.checksum, { pool })).toArray(),
-    'moved (transfer: (buffer) => [buffer])': (data) => flow(data).pipe(parallelMap(micro.checksum, { pool, transfer: (buffer: ArrayBuffer) => [buffer] })).toArray(),
+    'moved (transfer: (buffer) => [buffer])': (data) =>
+      flow(data)
+        .pipe(parallelMap(micro.checksum, { pool, transfer: (buffer: ArrayBuffer) => [buffer] }))
+        .toArray(),
     'round trip, copied both ways': (data) => flow(data).pipe(parallelMap(buffers.invert, { pool })).toArray().then(firstBytes),
     'round trip, moved both ways (transfer + transferResult)': (data) =>
-      flow(data).pipe(parallelMap(buffers.invertMoved, { pool, transfer: (buffer: ArrayBuffer) => [buffer] })).toArray().then(firstBytes),
+      flow(data)
+        .pipe(parallelMap(buffers.invertMoved, { pool, transfer: (buffer: ArrayBuffer) => [buffer] }))
+        .toArray()
+        .then(firstBytes),
   };
   const samples: Samples = {};
   try {
@@ -76,7 +82,12 @@ export const scenario: Scenario = {
     const count = context.quick ? 50 : 200;
     const mb = 4;
     context.log(`zero-copy: ${count} x ${mb} MB`);
-    const { result } = await runNodeScript<{ samples: Samples }>('scenarios/zero-copy', { count, mb, threads: context.machine.cores, repeats: context.repeats });
+    const { result } = await runNodeScript<{ samples: Samples }>('scenarios/zero-copy', {
+      count,
+      mb,
+      threads: context.machine.cores,
+      repeats: context.repeats,
+    });
     const rows: Row[] = Object.entries(result.samples).map(([name, sample]) => ({
       variant: name,
       payload: `${count} x ${mb} MB`,
@@ -94,8 +105,18 @@ export const scenario: Scenario = {
       columns: ['variant', 'payload', 'wall ms', 'CPU ms (all threads)', 'main thread busy ms'],
       rows,
       targets: [
-        { name: 'Buffer/ArrayBuffer inputs moved instead of copied', goal: 'shown', measured: `moved ${fmt(moved)} ms vs copied ${fmt(copied)} ms (${fmt(copied / moved)}x)`, met: moved < copied },
-        { name: 'results moved back too (transferResult)', goal: 'shown', measured: `moved ${fmt(bothMoved)} ms vs copied ${fmt(bothCopied)} ms (${fmt(bothCopied / bothMoved)}x)`, met: bothMoved < bothCopied },
+        {
+          name: 'Buffer/ArrayBuffer inputs moved instead of copied',
+          goal: 'shown',
+          measured: `moved ${fmt(moved)} ms vs copied ${fmt(copied)} ms (${fmt(copied / moved)}x)`,
+          met: moved < copied,
+        },
+        {
+          name: 'results moved back too (transferResult)',
+          goal: 'shown',
+          measured: `moved ${fmt(bothMoved)} ms vs copied ${fmt(bothCopied)} ms (${fmt(bothCopied / bothMoved)}x)`,
+          met: bothMoved < bothCopied,
+        },
       ],
       notes: [
         'The one-way task reads every 64th byte, so moving the payload dominates. Inputs move with the `transfer` option of the parallel operators; results move when the task returns `transferResult(value)`. The round-trip task returns a new buffer of the same size (a memset).',

@@ -75,7 +75,14 @@ async function main(): Promise<void> {
   const signal = controller.signal;
 
   const started = performance.now();
-  const summary: Summary = { files: 1, lines: 0, bytes: file === '-' ? 0 : (await stat(file)).size, malformed: 0, matched: 0, counts: new Counter() };
+  const summary: Summary = {
+    files: 1,
+    lines: 0,
+    bytes: file === '-' ? 0 : (await stat(file)).size,
+    malformed: 0,
+    matched: 0,
+    counts: new Counter(),
+  };
   if (values.serial) {
     const tally = new LogTally();
     await readLines(input, { signal }).forEach((line) => tally.add(line));

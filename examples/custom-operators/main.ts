@@ -15,7 +15,15 @@ const users = [
   { id: 2, name: 'alan' },
   { id: 1, name: 'ada again' },
 ];
-console.log('dedupe by key:', await flow(users).pipe(dedupe((user) => user.id), map((user) => user.name)).toArray());
+console.log(
+  'dedupe by key:',
+  await flow(users)
+    .pipe(
+      dedupe((user) => user.id),
+      map((user) => user.name),
+    )
+    .toArray(),
+);
 
 async function* ticks(): AsyncGenerator<number> {
   for (let i = 0; i < 7; i++) {
@@ -23,7 +31,12 @@ async function* ticks(): AsyncGenerator<number> {
     yield i;
   }
 }
-console.log('window:', await flow(ticks()).pipe(window({ count: 3, ms: 20 })).toArray());
+console.log(
+  'window:',
+  await flow(ticks())
+    .pipe(window({ count: 3, ms: 20 }))
+    .toArray(),
+);
 
 const candidates = Array.from({ length: 50 }, (_, i) => 1_000_000 + i);
 console.log('parallelFilter:', await flow(candidates).pipe(parallelFilter(checks.isPrime)).toArray());

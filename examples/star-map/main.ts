@@ -18,9 +18,13 @@ const samples = Number(values.samples);
 
 // Tuples typed as the task's parameters: starMap checks them against estimatePi(seed, samples).
 const jobs: [number, number][] = Array.from({ length: count }, (_, i) => [i + 1, samples]);
-const estimates = await flow(jobs).pipe(starMap(pi.estimatePi, { chunkSize: 1 })).toArray();
+const estimates = await flow(jobs)
+  .pipe(starMap(pi.estimatePi, { chunkSize: 1 }))
+  .toArray();
 const mean = estimates.reduce((sum, x) => sum + x, 0) / estimates.length;
-console.log(`π ≈ ${mean.toFixed(6)} from ${count} × ${samples.toLocaleString('en-US')} samples (error ${Math.abs(mean - Math.PI).toExponential(2)})`);
+console.log(
+  `π ≈ ${mean.toFixed(6)} from ${count} × ${samples.toLocaleString('en-US')} samples (error ${Math.abs(mean - Math.PI).toExponential(2)})`,
+);
 
 const scenarios: [number, number, number][] = [
   [1_000, 0.03, 10],

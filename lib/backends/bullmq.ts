@@ -12,7 +12,14 @@ import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JobsOptions, Queue, QueueEvents } from 'bullmq';
 import { checkInteger, InvalidOptionError, MillraceError } from '../errors.js';
-import { WorkerExitError, type ChunkRequest, type ChunkResponse, type PoolBackend, type RunChunkOptions, type StartClock } from '../pool.js';
+import {
+  WorkerExitError,
+  type ChunkRequest,
+  type ChunkResponse,
+  type PoolBackend,
+  type RunChunkOptions,
+  type StartClock,
+} from '../pool.js';
 import { resolveCodeVersion } from '../remote/code-version.js';
 import { describeEndpoint, redisClientOptions, type RedisEndpoint } from '../remote/connection.js';
 import {
@@ -210,7 +217,10 @@ class BullmqBackend implements PoolBackend {
     this.capacity = options.capacity ?? 4;
     this.#queueName = options.queue;
     this.#prefix = options.prefix ?? 'bull';
-    this.#root = options.root === undefined ? process.cwd() : resolvePath(typeof options.root === 'string' ? options.root : fileURLToPath(options.root));
+    this.#root =
+      options.root === undefined
+        ? process.cwd()
+        : resolvePath(typeof options.root === 'string' ? options.root : fileURLToPath(options.root));
     this.#codeVersion = resolveCodeVersion(options.codeVersion, this.#root);
     this.#endpoint = describeEndpoint(options.connection);
     this.#connection = redisClientOptions(options.connection);
@@ -323,7 +333,9 @@ class BullmqBackend implements PoolBackend {
           error:
             error instanceof MillraceError
               ? error
-              : new MillraceError(`Could not queue job ${jobId} on ${this.#endpoint} (queue ${this.#queueName}): ${describe(error)}`, { cause: error }),
+              : new MillraceError(`Could not queue job ${jobId} on ${this.#endpoint} (queue ${this.#queueName}): ${describe(error)}`, {
+                  cause: error,
+                }),
         });
       });
   }
@@ -457,7 +469,8 @@ class BullmqBackend implements PoolBackend {
       const client = (await queue.client) as unknown as { publish(channel: string, text: string): Promise<number> };
       const message: CancelMessage = { jobId, reason: timeout ? 'timeout' : 'abort' };
       // No subscriber at all: no worker (of this millrace version) can hear it.
-      if ((await client.publish(cancelChannel(this.#prefix, this.#queueName), JSON.stringify(message))) === 0) report({ outcome: 'unreachable' });
+      if ((await client.publish(cancelChannel(this.#prefix, this.#queueName), JSON.stringify(message))) === 0)
+        report({ outcome: 'unreachable' });
     })().catch(() => report({ outcome: 'unreachable' }));
     this.#removals.add(sent);
     void sent.finally(() => this.#removals.delete(sent));
@@ -487,7 +500,12 @@ class BullmqBackend implements PoolBackend {
       response = error;
     }
     if (!isChunkResponse(response)) {
-      this.#settle(jobId, { error: new RemoteWorkerError({ jobId, message: 'the worker returned something that is not a millrace chunk result (is a non-millrace worker consuming this queue?)' }) });
+      this.#settle(jobId, {
+        error: new RemoteWorkerError({
+          jobId,
+          message: 'the worker returned something that is not a millrace chunk result (is a non-millrace worker consuming this queue?)',
+        }),
+      });
       return;
     }
     this.#settle(jobId, { response });
@@ -505,7 +523,11 @@ class BullmqBackend implements PoolBackend {
         ? new WorkerExitError(undefined, new Error(`job ${jobId}: ${failedReason}`))
         : new RemoteWorkerError({ jobId, message: failedReason });
     } else if (failure.kind === 'version') {
-      error = new CodeVersionMismatchError({ jobVersion: this.#codeVersion, workerVersion: failure.workerVersion, workerHost: failure.host });
+      error = new CodeVersionMismatchError({
+        jobVersion: this.#codeVersion,
+        workerVersion: failure.workerVersion,
+        workerHost: failure.host,
+      });
     } else if (failure.kind === 'crash') {
       error = new WorkerExitError(failure.exitCode, new Error(`${failure.message} (worker ${failure.host})`));
     } else if (failure.kind === 'cancelled') {
@@ -556,14 +578,23 @@ class BullmqBackend implements PoolBackend {
 
 /** The id of the newest entry of a stream, `0-0` for an empty stream, undefined if unknown. */
 async function lastStreamId(client: unknown, key: string): Promise<string | undefined> {
-  const raw = client as { xrevrange?: (key: string, end: string, start: string, count: 'COUNT', n: number) => Promise<[string, string[]][]> };
+  const raw = client as {
+    xrevrange?: (key: string, end: string, start: string, count: 'COUNT', n: number) => Promise<[string, string[]][]>;
+  };
   if (typeof raw.xrevrange !== 'function') return undefined;
   const entries = await raw.xrevrange(key, '+', '-', 'COUNT', 1);
   return entries[0]?.[0] ?? '0-0';
 }
 
 function isChunkResponse(value: unknown): value is ChunkResponse {
-  return value !== null && typeof value === 'object' && 'results' in value && Array.isArray(value.results) && 'failures' in value && Array.isArray(value.failures);
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    'results' in value &&
+    Array.isArray(value.results) &&
+    'failures' in value &&
+    Array.isArray(value.failures)
+  );
 }
 
 function describe(error: unknown): string {

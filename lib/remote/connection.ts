@@ -69,9 +69,17 @@ export interface RedisClientOptions {
  *
  * @throws {@link InvalidOptionError} for another scheme or a malformed URL
  */
-export function parseRedisEndpoint(connection: string | RedisEndpoint): Required<Pick<RedisEndpoint, 'host' | 'port' | 'db' | 'tls'>> & RedisEndpoint {
+export function parseRedisEndpoint(
+  connection: string | RedisEndpoint,
+): Required<Pick<RedisEndpoint, 'host' | 'port' | 'db' | 'tls'>> & RedisEndpoint {
   if (typeof connection !== 'string') {
-    return { ...connection, host: connection.host ?? '127.0.0.1', port: connection.port ?? 6379, db: connection.db ?? 0, tls: connection.tls ?? false };
+    return {
+      ...connection,
+      host: connection.host ?? '127.0.0.1',
+      port: connection.port ?? 6379,
+      db: connection.db ?? 0,
+      tls: connection.tls ?? false,
+    };
   }
   let url: URL;
   try {
@@ -83,7 +91,8 @@ export function parseRedisEndpoint(connection: string | RedisEndpoint): Required
     throw new InvalidOptionError('connection', connection, 'a redis:// or rediss:// URL');
   }
   const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0;
-  if (!Number.isInteger(db) || db < 0) throw new InvalidOptionError('connection', connection, 'a database number after the port (redis://host:port/0)');
+  if (!Number.isInteger(db) || db < 0)
+    throw new InvalidOptionError('connection', connection, 'a database number after the port (redis://host:port/0)');
   return {
     host: url.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
     port: url.port === '' ? 6379 : Number(url.port),

@@ -122,7 +122,9 @@ export function fromRootRelative(name: string, root: string): string {
 /** Applies `map` to the module URL of every task in a request. */
 export function mapModules(request: ChunkRequest, map: (moduleUrl: string) => string): ChunkRequest {
   const task = (spec: TaskSpec): TaskSpec => ({ ...spec, moduleUrl: map(spec.moduleUrl) });
-  return request.mode === 'call' ? { ...request, task: task(request.task) } : { ...request, keyTask: task(request.keyTask), foldTask: task(request.foldTask) };
+  return request.mode === 'call'
+    ? { ...request, task: task(request.task) }
+    : { ...request, keyTask: task(request.keyTask), foldTask: task(request.foldTask) };
 }
 
 /** `module#export` of a request's (first) task. */

@@ -170,12 +170,18 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
     const data = job.data;
     if (!isJobData(data)) throw fail({ kind: 'protocol', message: `job ${String(job.id)} is not a millrace chunk job`, host });
     if (data.protocol !== PROTOCOL) {
-      throw fail({ kind: 'protocol', message: `the job uses millrace wire protocol ${data.protocol}, this worker speaks ${PROTOCOL}: run the same millrace version everywhere`, host });
+      throw fail({
+        kind: 'protocol',
+        message: `the job uses millrace wire protocol ${data.protocol}, this worker speaks ${PROTOCOL}: run the same millrace version everywhere`,
+        host,
+      });
     }
     if (data.codeVersion !== codeVersion) {
       if (!refusedVersions.has(data.codeVersion)) {
         refusedVersions.add(data.codeVersion);
-        log(`millrace worker: refusing jobs of code version ${JSON.stringify(data.codeVersion)}; this worker runs ${JSON.stringify(codeVersion)}`);
+        log(
+          `millrace worker: refusing jobs of code version ${JSON.stringify(data.codeVersion)}; this worker runs ${JSON.stringify(codeVersion)}`,
+        );
       }
       throw fail({ kind: 'version', message: `code version mismatch`, workerVersion: codeVersion, host });
     }
@@ -330,7 +336,10 @@ interface Subscriber {
 /** Whether an error is about reaching Redis (a socket that failed or closed), not about a job. */
 function isConnectionError(error: unknown): boolean {
   const code = error !== null && typeof error === 'object' && 'code' in error ? String(error.code) : '';
-  return /^(ECONN|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)/.test(code) || /connection is closed|stream isn't writeable|socket/i.test(describe(error));
+  return (
+    /^(ECONN|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)/.test(code) ||
+    /connection is closed|stream isn't writeable|socket/i.test(describe(error))
+  );
 }
 
 function isJobData(value: unknown): value is JobData {

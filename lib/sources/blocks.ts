@@ -547,7 +547,8 @@ class FileReader implements Reader {
       this.#inner = new StreamReader(this.#label, stream, this.#settings, true);
       return;
     }
-    this.#blockSize = this.#settings.blockSize ?? Math.min(DEFAULT_BLOCK_SIZE, Math.max(MIN_AUTO_BLOCK, Math.ceil(size / AUTO_BLOCKS_PER_FILE)));
+    this.#blockSize =
+      this.#settings.blockSize ?? Math.min(DEFAULT_BLOCK_SIZE, Math.max(MIN_AUTO_BLOCK, Math.ceil(size / AUTO_BLOCKS_PER_FILE)));
   }
 
   /** The offset just past the first separator that ends at or after `nominal` (or the file's size). */

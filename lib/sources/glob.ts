@@ -79,7 +79,7 @@ export function glob(patterns: string | readonly string[], options: GlobOptions 
 class PathIterator implements AsyncIterator<string> {
   readonly #patterns: string[];
   readonly #options: fastGlob.Options;
-  #stream: NodeJS.ReadableStream & { destroy(): void } | undefined;
+  #stream: (NodeJS.ReadableStream & { destroy(): void }) | undefined;
   #iterator: AsyncIterator<string> | undefined;
   #done = false;
 
@@ -95,7 +95,9 @@ class PathIterator implements AsyncIterator<string> {
       const { default: fastGlob } = await import('fast-glob');
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- return() may have run during the await
       if (this.#done) return { done: true, value: undefined };
-      this.#stream = fastGlob.stream(this.#patterns, { ...this.#options, objectMode: false, stats: false }) as NodeJS.ReadableStream & { destroy(): void };
+      this.#stream = fastGlob.stream(this.#patterns, { ...this.#options, objectMode: false, stats: false }) as NodeJS.ReadableStream & {
+        destroy(): void;
+      };
       this.#iterator = (this.#stream as AsyncIterable<string>)[Symbol.asyncIterator]();
     }
     try {

@@ -53,7 +53,10 @@ export class InputFileError extends MillraceError {
   readonly problem: InputFileProblem;
 
   constructor(fields: { path: string; problem: InputFileProblem; cause?: unknown }) {
-    super(`${fields.path}: ${describeProblem(fields.problem, fields.cause)}`, fields.cause === undefined ? undefined : { cause: fields.cause });
+    super(
+      `${fields.path}: ${describeProblem(fields.problem, fields.cause)}`,
+      fields.cause === undefined ? undefined : { cause: fields.cause },
+    );
     this.path = fields.path;
     this.problem = fields.problem;
   }
@@ -207,7 +210,8 @@ export function errorFor(label: string, error: unknown, gzip: boolean): unknown 
   if (error instanceof InputFileError) return error;
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'ENOENT') return new InputFileError({ path: label, problem: 'missing', cause: error });
-  if (gzip && typeof code === 'string' && code.startsWith('Z_')) return new InputFileError({ path: label, problem: 'corrupt', cause: error });
+  if (gzip && typeof code === 'string' && code.startsWith('Z_'))
+    return new InputFileError({ path: label, problem: 'corrupt', cause: error });
   if (code === 'ERR_STREAM_PREMATURE_CLOSE') return error;
   if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return new InputFileError({ path: label, problem: 'unreadable', cause: error });
   return error;
@@ -259,7 +263,9 @@ class LineIterator implements BatchIterator<string> {
 
   next(): Promise<IteratorResult<string>> {
     if (this.#taken < this.#lines.length) return Promise.resolve({ done: false, value: this.#lines[this.#taken++]! });
-    return this.#fill().then((more): IteratorResult<string> => (more ? { done: false, value: this.#lines[this.#taken++]! } : { done: true, value: undefined }));
+    return this.#fill().then((more): IteratorResult<string> =>
+      more ? { done: false, value: this.#lines[this.#taken++]! } : { done: true, value: undefined },
+    );
   }
 
   [pullBatch](max: number): BatchPull<string> {
@@ -447,4 +453,3 @@ async function* prepend(head: Uint8Array, rest: AsyncIterator<Uint8Array>): Asyn
     await rest.return?.();
   }
 }
-

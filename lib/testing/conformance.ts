@@ -123,7 +123,10 @@ export class ConformanceError extends MillraceError {
   readonly check: ConformanceCheck;
 
   constructor(fields: { operator: string; check: ConformanceCheck; message: string; cause?: unknown }) {
-    super(`operator ${fields.operator} fails '${fields.check}': ${fields.message}`, fields.cause === undefined ? undefined : { cause: fields.cause });
+    super(
+      `operator ${fields.operator} fails '${fields.check}': ${fields.message}`,
+      fields.cause === undefined ? undefined : { cause: fields.cause },
+    );
     this.operator = fields.operator;
     this.check = fields.check;
   }
@@ -151,7 +154,10 @@ export class ConformanceError extends MillraceError {
  * ```
  * @category Testing
  */
-export async function checkOperator<In, Out>(factory: () => Operator<In, Out>, options: ConformanceOptions<In, Out>): Promise<ConformanceResult> {
+export async function checkOperator<In, Out>(
+  factory: () => Operator<In, Out>,
+  options: ConformanceOptions<In, Out>,
+): Promise<ConformanceResult> {
   if (options.input.length === 0) throw new TypeError('checkOperator needs at least one input item');
   const operator = options.name ?? (factory().name || 'anonymous operator');
   const context: CheckContext<In, Out> = { factory, options, operator, timeoutMs: options.timeoutMs ?? 10_000 };
@@ -200,7 +206,11 @@ const CHECKS: Record<ConformanceCheck, Check> = {
     if (options.expected === undefined) return;
     const same = options.unordered ? sameMultiset(outputs, options.expected) : isDeepStrictEqual(outputs, options.expected);
     if (!same) {
-      fail(operator, 'values', `it produced ${preview(outputs)} where ${preview(options.expected)} was expected${options.unordered ? ' (in any order)' : ''}`);
+      fail(
+        operator,
+        'values',
+        `it produced ${preview(outputs)} where ${preview(options.expected)} was expected${options.unordered ? ' (in any order)' : ''}`,
+      );
     }
   },
 
@@ -255,7 +265,8 @@ const CHECKS: Record<ConformanceCheck, Check> = {
     controller.abort(reason);
     const result = await within(settled, timeoutMs, operator, 'abort', 'consumption to end after abort()');
     if (result.ok) fail(operator, 'abort', 'consumption succeeded after abort()');
-    if (result.error !== reason) fail(operator, 'abort', `it rejected with ${describe(result.error)} instead of the signal's reason`, result.error);
+    if (result.error !== reason)
+      fail(operator, 'abort', `it rejected with ${describe(result.error)} instead of the signal's reason`, result.error);
     await within(probe.whenClosed, timeoutMs, operator, 'abort', 'the source to be closed after abort()');
 
     // Already aborted: the operator, called directly, must reject before reading anything.
@@ -264,13 +275,20 @@ const CHECKS: Record<ConformanceCheck, Check> = {
     const untouched = probeSource(options.input);
     let rejected: { error: unknown } | undefined;
     try {
-      await within(factory()(untouched, { signal: early.signal })[Symbol.asyncIterator]().next(), timeoutMs, operator, 'abort', 'next() under an aborted signal');
+      await within(
+        factory()(untouched, { signal: early.signal })[Symbol.asyncIterator]().next(),
+        timeoutMs,
+        operator,
+        'abort',
+        'next() under an aborted signal',
+      );
     } catch (error) {
       if (error instanceof ConformanceError) throw error;
       rejected = { error };
     }
     if (!rejected) fail(operator, 'abort', 'next() under an already-aborted signal did not reject');
-    if (!causedBy(rejected.error, reason)) fail(operator, 'abort', `under an already-aborted signal it rejected with ${describe(rejected.error)}`, rejected.error);
+    if (!causedBy(rejected.error, reason))
+      fail(operator, 'abort', `under an already-aborted signal it rejected with ${describe(rejected.error)}`, rejected.error);
     if (untouched.reads > 0) fail(operator, 'abort', 'it read the source although its signal was already aborted');
   },
 };
@@ -283,7 +301,10 @@ function fail(operator: string, check: ConformanceCheck, message: string, cause?
 async function within<T>(promise: Promise<T>, timeoutMs: number, operator: string, check: ConformanceCheck, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new ConformanceError({ operator, check, message: `hung waiting for ${what} (over ${timeoutMs} ms)` })), timeoutMs);
+    timer = setTimeout(
+      () => reject(new ConformanceError({ operator, check, message: `hung waiting for ${what} (over ${timeoutMs} ms)` })),
+      timeoutMs,
+    );
   });
   try {
     return await Promise.race([promise, timeout]);

@@ -17,11 +17,5 @@
  * @packageDocumentation
  * @module millrace/testing
  */
-export {
-  checkOperator,
-  ConformanceError,
-  type ConformanceCheck,
-  type ConformanceOptions,
-  type ConformanceResult,
-} from './conformance.js';
+export { checkOperator, ConformanceError, type ConformanceCheck, type ConformanceOptions, type ConformanceResult } from './conformance.js';
 export { probeSource, type ProbeSource, type ProbeSourceOptions } from './probe-source.js';

@@ -16,8 +16,19 @@ describe('dedupe', () => {
   });
 
   it('compares by key when given one', async () => {
-    const rows = [{ id: 1, v: 'a' }, { id: 2, v: 'b' }, { id: 1, v: 'c' }];
-    expect(await flow(rows).pipe(dedupe((row) => row.id)).toArray()).toEqual([{ id: 1, v: 'a' }, { id: 2, v: 'b' }]);
+    const rows = [
+      { id: 1, v: 'a' },
+      { id: 2, v: 'b' },
+      { id: 1, v: 'c' },
+    ];
+    expect(
+      await flow(rows)
+        .pipe(dedupe((row) => row.id))
+        .toArray(),
+    ).toEqual([
+      { id: 1, v: 'a' },
+      { id: 2, v: 'b' },
+    ]);
   });
 
   it('passes the conformance kit', async () => {
@@ -27,7 +38,11 @@ describe('dedupe', () => {
 
 describe('window', () => {
   it('closes a window at `count` items', async () => {
-    expect(await flow([1, 2, 3, 4, 5]).pipe(window({ count: 2, ms: 60_000 })).toArray()).toEqual([[1, 2], [3, 4], [5]]);
+    expect(
+      await flow([1, 2, 3, 4, 5])
+        .pipe(window({ count: 2, ms: 60_000 }))
+        .toArray(),
+    ).toEqual([[1, 2], [3, 4], [5]]);
   });
 
   it('closes a window on time while the source is stalled', async () => {
@@ -66,7 +81,8 @@ describe('window', () => {
 describe('parallelFilter', () => {
   it('keeps the items the task accepts, in input order, using worker threads', async () => {
     const numbers = Array.from({ length: 2_000 }, (_, i) => i);
-    const isPrime = (n: number) => n >= 2 && Array.from({ length: Math.floor(Math.sqrt(n)) - 1 }, (_, i) => i + 2).every((d) => n % d !== 0);
+    const isPrime = (n: number) =>
+      n >= 2 && Array.from({ length: Math.floor(Math.sqrt(n)) - 1 }, (_, i) => i + 2).every((d) => n % d !== 0);
     expect(await flow(numbers).pipe(parallelFilter(checks.isPrime)).toArray()).toEqual(numbers.filter(isPrime));
   });
 
@@ -90,7 +106,11 @@ describe('parallelFilter', () => {
   });
 
   it('rejects bad options', async () => {
-    await expect(flow([1]).pipe(parallelFilter(checks.isPrime, { chunkSize: 0 })).toArray()).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(
+      flow([1])
+        .pipe(parallelFilter(checks.isPrime, { chunkSize: 0 }))
+        .toArray(),
+    ).rejects.toBeInstanceOf(InvalidOptionError);
   });
 
   it('passes the conformance kit', async () => {

@@ -57,7 +57,10 @@ describe('examples', () => {
   it('Node streams: a Readable in, NDJSON out through stream/promises pipeline', async () => {
     const file = join(dir, 'factors.ndjson');
     await example('examples/node-streams/main.ts', ['--count', '25', '--out', file]);
-    const records = (await readFile(file, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { n: number; factors: number[] });
+    const records = (await readFile(file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { n: number; factors: number[] });
     expect(records).toHaveLength(25);
     for (const { n, factors } of records) {
       expect(factors.reduce((product, p) => product * p, 1)).toBe(n);
@@ -69,7 +72,9 @@ describe('examples', () => {
     const pi = (await import('millrace')).tasks<typeof import('../../examples/star-map/pi.tasks.js')>(
       new URL('../../examples/star-map/pi.tasks.js', import.meta.url),
     );
-    const values: number[] = await flow<[number, number, number]>([[100, 0.12, 1]]).pipe(starMap(pi.futureValue)).toArray();
+    const values: number[] = await flow<[number, number, number]>([[100, 0.12, 1]])
+      .pipe(starMap(pi.futureValue))
+      .toArray();
     expect(values[0]).toBeCloseTo(112.68, 2);
   });
 

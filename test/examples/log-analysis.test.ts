@@ -22,7 +22,9 @@ let pool: Pool;
 
 async function analyseInParallel(paths: string[]): Promise<Summary> {
   const summary = emptySummary();
-  await flow(paths).pipe(unorderedMap(logs.analysis, { pool, chunkSize: 1 })).forEach((result) => addResult(summary, result));
+  await flow(paths)
+    .pipe(unorderedMap(logs.analysis, { pool, chunkSize: 1 }))
+    .forEach((result) => addResult(summary, result));
   return summary;
 }
 
@@ -76,14 +78,27 @@ describe('log analysis', () => {
   });
 
   it('gives the serial result on any corpus: gzip or plain, LF or CRLF, any mix of lines', async () => {
-    const valid = fc.record({
-      method: fc.constantFrom('GET', 'GET', 'GET', 'POST', 'HEAD'),
-      path: fc.constantFrom('/', '/a', '/b/c', '/app.js', '/i.PNG', '/d.html'),
-      query: fc.constantFrom('', '?x=1', '#top'),
-      status: fc.constantFrom('200', '200', '304', '404', '500'),
-    }).map(({ method, path, query, status }) => `192.0.2.1 - - [01/Mar/2024:00:00:00 +0000] "${method} ${path}${query} HTTP/1.1" ${status} 12 "-" "agent"`);
-    const line = fc.oneof({ weight: 5, arbitrary: valid }, { weight: 1, arbitrary: fc.string({ maxLength: 40 }).map((s) => s.replace(/[\r\n]/g, ' ')) });
-    const file = fc.record({ lines: fc.array(line, { maxLength: 60 }), gzip: fc.boolean(), crlf: fc.boolean(), finalNewline: fc.boolean() });
+    const valid = fc
+      .record({
+        method: fc.constantFrom('GET', 'GET', 'GET', 'POST', 'HEAD'),
+        path: fc.constantFrom('/', '/a', '/b/c', '/app.js', '/i.PNG', '/d.html'),
+        query: fc.constantFrom('', '?x=1', '#top'),
+        status: fc.constantFrom('200', '200', '304', '404', '500'),
+      })
+      .map(
+        ({ method, path, query, status }) =>
+          `192.0.2.1 - - [01/Mar/2024:00:00:00 +0000] "${method} ${path}${query} HTTP/1.1" ${status} 12 "-" "agent"`,
+      );
+    const line = fc.oneof(
+      { weight: 5, arbitrary: valid },
+      { weight: 1, arbitrary: fc.string({ maxLength: 40 }).map((s) => s.replace(/[\r\n]/g, ' ')) },
+    );
+    const file = fc.record({
+      lines: fc.array(line, { maxLength: 60 }),
+      gzip: fc.boolean(),
+      crlf: fc.boolean(),
+      finalNewline: fc.boolean(),
+    });
     let run = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(file, { minLength: 1, maxLength: 4 }), async (files) => {
@@ -100,7 +115,10 @@ describe('log analysis', () => {
         const serial = await analyseSerially(paths);
         expect(jsonReport(parallel, 1000)).toEqual(jsonReport(serial, 1000));
         // An empty line is a line (and malformed); a trailing newline does not add one.
-        const expectedLines = files.reduce((sum, f) => sum + f.lines.length - (f.lines.length > 0 && f.lines.at(-1) === '' && !f.finalNewline ? 1 : 0), 0);
+        const expectedLines = files.reduce(
+          (sum, f) => sum + f.lines.length - (f.lines.length > 0 && f.lines.at(-1) === '' && !f.finalNewline ? 1 : 0),
+          0,
+        );
         expect(parallel.lines).toBe(expectedLines);
       }),
       { numRuns: 15 },
@@ -115,7 +133,17 @@ describe('log analysis', () => {
     await writeFile(join(folder, 'two.log.gz'), gzipSync([hit('/a'), hit('/b'), hit('/d')].join('\r\n')));
     const { code, stdout } = await runMain([join(folder, '*'), '--json', '--top', '3', '--threads', '2']);
     expect(code).toBe(0);
-    expect(JSON.parse(stdout)).toEqual({ files: 2, lines: 8, malformed: 1, matched: 7, top: [['/a', 2], ['/b', 2], ['/c', 2]] });
+    expect(JSON.parse(stdout)).toEqual({
+      files: 2,
+      lines: 8,
+      malformed: 1,
+      matched: 7,
+      top: [
+        ['/a', 2],
+        ['/b', 2],
+        ['/c', 2],
+      ],
+    });
     expect(Object.keys(JSON.parse(stdout) as Record<string, unknown>)).toEqual(['files', 'lines', 'malformed', 'matched', 'top']);
   });
 

@@ -16,7 +16,12 @@ describe('parseLine: valid lines', () => {
     ['absolute-form target (sent to proxies)', line('GET http://www.example.com/a/b?x=1 HTTP/1.1'), 'GET', '/a/b'],
     ['HTTP/1.0', line('GET /old HTTP/1.0'), 'GET', '/old'],
     ['HTTP/0.9 style, no protocol', line('GET /bare'), 'GET', '/bare'],
-    ['an IPv6 client and a named user', `2001:db8::1 - alice [01/Mar/2024:00:00:00 +0000] "GET /me HTTP/2.0" 200 - "-" ${UA}`, 'GET', '/me'],
+    [
+      'an IPv6 client and a named user',
+      `2001:db8::1 - alice [01/Mar/2024:00:00:00 +0000] "GET /me HTTP/2.0" 200 - "-" ${UA}`,
+      'GET',
+      '/me',
+    ],
     ['an escaped quote in the user agent', line('GET /q HTTP/1.1').replace(UA, '"Mozilla/5.0 (\\"quoted\\" agent)"'), 'GET', '/q'],
     ['extra fields after the user agent (nginx)', line('GET /x HTTP/1.1', '200', ' "198.51.100.7" rt=0.012'), 'GET', '/x'],
     ['a lowercase method is still a method', line('get /lower HTTP/1.1'), 'get', '/lower'],
@@ -82,6 +87,14 @@ describe('LogTally', () => {
       '',
     ];
     for (const text of lines) tally.add(text);
-    expect(tally.result()).toEqual({ lines: 11, malformed: 2, matched: 3, counts: new Map([['/a', 2], ['/b', 1]]) });
+    expect(tally.result()).toEqual({
+      lines: 11,
+      malformed: 2,
+      matched: 3,
+      counts: new Map([
+        ['/a', 2],
+        ['/b', 1],
+      ]),
+    });
   });
 });

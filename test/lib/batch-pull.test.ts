@@ -47,7 +47,11 @@ describe('batch pulls', () => {
     })();
     await expect(failure).rejects.toThrow('source failed at 37');
     expect(seen).toEqual(Array.from({ length: 37 }, (_, i) => i));
-    await expect(flow(counted(100, 37).iterable).pipe(parallelMap(math.square, { chunkSize: 16 })).toArray()).rejects.toThrow('source failed at 37');
+    await expect(
+      flow(counted(100, 37).iterable)
+        .pipe(parallelMap(math.square, { chunkSize: 16 }))
+        .toArray(),
+    ).rejects.toThrow('source failed at 37');
   });
 
   it('keeps input order through batches of every size, and every item exactly once unordered', async () => {
@@ -55,15 +59,23 @@ describe('batch pulls', () => {
     const input = Array.from({ length: 20_000 }, (_, i) => i);
     const squares = input.map((x) => x * x);
     expect(await flow(input).pipe(parallelMap(math.square, { pool })).toArray()).toEqual(squares);
-    expect(await flow(input).pipe(parallelMap(math.square, { pool, chunkSize: 7 })).reduce((all: number[], x) => (all.push(x), all), [])).toEqual(squares);
-    const unordered = await flow(input).pipe(unorderedMap(math.square, { pool, chunkSize: 100 })).toArray();
+    expect(
+      await flow(input)
+        .pipe(parallelMap(math.square, { pool, chunkSize: 7 }))
+        .reduce((all: number[], x) => (all.push(x), all), []),
+    ).toEqual(squares);
+    const unordered = await flow(input)
+      .pipe(unorderedMap(math.square, { pool, chunkSize: 100 }))
+      .toArray();
     expect(unordered.sort((a, b) => a - b)).toEqual(squares);
   });
 
-  it('chains two engines: the second takes the first one\'s finished chunks as batches', async () => {
+  it("chains two engines: the second takes the first one's finished chunks as batches", async () => {
     await using pool = createPool({ threads: 2 });
     const input = Array.from({ length: 5_000 }, (_, i) => i % 100);
-    const result = await flow(input).pipe(parallelMap(math.square, { pool, chunkSize: 64 }), parallelMap(math.square, { pool, chunkSize: 100 })).toArray();
+    const result = await flow(input)
+      .pipe(parallelMap(math.square, { pool, chunkSize: 64 }), parallelMap(math.square, { pool, chunkSize: 100 }))
+      .toArray();
     expect(result).toEqual(input.map((x) => x ** 4));
   });
 

@@ -7,7 +7,9 @@ const script = fileURLToPath(new URL('../fixtures/exit-check.ts', import.meta.ur
 /** A hang check, not a timing assert: the script takes a second or two; a hang never ends. */
 const HANG_BOUND_MS = 20_000;
 
-function runScript(mode: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; hung: boolean; stdout: string; stderr: string }> {
+function runScript(
+  mode: string,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; hung: boolean; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', script, mode], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

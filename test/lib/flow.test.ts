@@ -164,7 +164,9 @@ describe('aborting a flow', () => {
     const source = stuckSource();
     const controller = new AbortController();
     const reason = new Error('gave up waiting');
-    const pending = flow(source, { signal: controller.signal }).pipe(map((x: number) => x)).toArray();
+    const pending = flow(source, { signal: controller.signal })
+      .pipe(map((x: number) => x))
+      .toArray();
     await new Promise((resolve) => setImmediate(resolve));
     controller.abort(reason);
     await expect(pending).rejects.toBe(reason);
@@ -265,7 +267,9 @@ describe('flow sinks', () => {
   });
 
   it('toNodeStream is a real object-mode Readable that pipes into a Writable', async () => {
-    const readable = flow([1, 2, 3]).pipe(map((n: number) => ({ n }))).toNodeStream();
+    const readable = flow([1, 2, 3])
+      .pipe(map((n: number) => ({ n })))
+      .toNodeStream();
     expect(readable).toBeInstanceOf(Readable);
     expect(readable.readableObjectMode).toBe(true);
     const received: unknown[] = [];
@@ -365,9 +369,12 @@ describe('flow sinks', () => {
     const stream = flow(probe(naturals, { failAt: 2, error })).toHighland();
     const seen: number[] = [];
     const caught = await new Promise<unknown>((resolve) => {
-      stream.stopOnError(resolve).each((x) => {
-        seen.push(x);
-      }).done(() => resolve('ended without error'));
+      stream
+        .stopOnError(resolve)
+        .each((x) => {
+          seen.push(x);
+        })
+        .done(() => resolve('ended without error'));
     });
     expect(caught).toBe(error);
     expect(seen).toEqual([0, 1]);
@@ -391,11 +398,15 @@ describe('flow sinks', () => {
 describe('throughHighland', () => {
   it('runs a millrace operator inside a highland pipeline', async () => {
     const doubled = await new Promise<number[]>((resolve) =>
-      highland([1, 2, 3]).through(throughHighland(map((x: number) => x * 2))).toArray(resolve),
+      highland([1, 2, 3])
+        .through(throughHighland(map((x: number) => x * 2)))
+        .toArray(resolve),
     );
     expect(doubled).toEqual([2, 4, 6]);
     const squares = await new Promise<number[]>((resolve) =>
-      highland([1, 2, 3]).through(throughHighland(parallelMap(math.square))).toArray(resolve),
+      highland([1, 2, 3])
+        .through(throughHighland(parallelMap(math.square)))
+        .toArray(resolve),
     );
     expect(squares).toEqual([1, 4, 9]);
   });
@@ -407,7 +418,10 @@ describe('throughHighland', () => {
       next();
     });
     const values = await new Promise<number[]>((resolve) =>
-      source.through(throughHighland(map((x: number) => x + 100))).take(3).toArray(resolve),
+      source
+        .through(throughHighland(map((x: number) => x + 100)))
+        .take(3)
+        .toArray(resolve),
     );
     expect(values).toEqual([100, 101, 102]);
     for (let i = 0; i < 5 && !(source as unknown as { ended: boolean }).ended; i++) await new Promise((resolve) => setImmediate(resolve));

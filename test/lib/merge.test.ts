@@ -97,7 +97,13 @@ describe('merge', () => {
   });
 
   it('pipes like any flow', async () => {
-    expect((await merge([1], [2]).pipe(map((x) => x * 10)).toArray()).sort()).toEqual([10, 20]);
+    expect(
+      (
+        await merge([1], [2])
+          .pipe(map((x) => x * 10))
+          .toArray()
+      ).sort(),
+    ).toEqual([10, 20]);
   });
 
   it('as an operator (mergeWith) passes the conformance kit', async () => {

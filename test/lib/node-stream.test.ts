@@ -75,7 +75,14 @@ describe('toTransform', () => {
         }
       },
     });
-    const running = pipeline(Readable.from(numbers(), { highWaterMark: 2 }), toTransform(tap((_x: number) => undefined), { highWaterMark: 2 }), sink);
+    const running = pipeline(
+      Readable.from(numbers(), { highWaterMark: 2 }),
+      toTransform(
+        tap((_x: number) => undefined),
+        { highWaterMark: 2 },
+      ),
+      sink,
+    );
     await firstArrived;
     // Give the pipeline many turns of the event loop to over-read if backpressure were broken.
     for (let i = 0; i < 200; i++) await new Promise((resolve) => setImmediate(resolve));
@@ -150,7 +157,16 @@ describe('toTransform', () => {
         done();
       },
     });
-    await expect(pipeline(Readable.from(probe), toTransform(map((x: number) => x), { signal: controller.signal }), sink)).rejects.toBe(reason);
+    await expect(
+      pipeline(
+        Readable.from(probe),
+        toTransform(
+          map((x: number) => x),
+          { signal: controller.signal },
+        ),
+        sink,
+      ),
+    ).rejects.toBe(reason);
     await probe.whenClosed;
   });
 });

@@ -43,7 +43,9 @@ describe('createPool', () => {
   it('serves functions from any task module on the same workers', async () => {
     await using pool = createPool({ threads: 1 });
     const fromSetup = await flow([1, 2]).pipe(parallelMap(setup.whichThread, { pool })).toArray();
-    const fromGates = await flow([1]).pipe(parallelMap(bind(gates.rendezvous, createSlots()), { pool })).toArray();
+    const fromGates = await flow([1])
+      .pipe(parallelMap(bind(gates.rendezvous, createSlots()), { pool }))
+      .toArray();
     expect(await flow([3]).pipe(parallelMap(math.square, { pool })).toArray()).toEqual([9]);
     expect(new Set([...fromSetup, ...fromGates]).size).toBe(1);
   });
@@ -121,7 +123,10 @@ describe('closing a pool', () => {
       expect(pool.closed).toBe(false);
     }
     expect(outer.closed).toBe(true);
-    const error: unknown = await flow([1]).pipe(parallelMap(math.square, { pool: outer })).toArray().catch((e: unknown) => e);
+    const error: unknown = await flow([1])
+      .pipe(parallelMap(math.square, { pool: outer }))
+      .toArray()
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MillraceError);
     expect((error as Error).message).toMatch(/closed/);
   });
@@ -137,7 +142,9 @@ describe('closing a pool', () => {
     const pool = createPool({ threads: 1 });
     const slots = createSlots();
     // Item 1 passes, item 0 waits at the gate (in the worker or the queue) until the pool closes.
-    const running = flow([1, 0, 2]).pipe(parallelMap(bind(gates.gated, slots, 0), { pool, chunkSize: 1 })).toArray();
+    const running = flow([1, 0, 2])
+      .pipe(parallelMap(bind(gates.gated, slots, 0), { pool, chunkSize: 1 }))
+      .toArray();
     const outcome = running.then(
       () => 'resolved',
       (error: unknown) => error,

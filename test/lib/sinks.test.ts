@@ -19,7 +19,11 @@ describe('count', () => {
   });
 
   it('counts a parallel flow', async () => {
-    expect(await flow(Array.from({ length: 100 }, (_, i) => i)).pipe(parallelMap(math.square)).count()).toBe(100);
+    expect(
+      await flow(Array.from({ length: 100 }, (_, i) => i))
+        .pipe(parallelMap(math.square))
+        .count(),
+    ).toBe(100);
   });
 });
 
@@ -58,7 +62,11 @@ describe('some', () => {
 
   it('stops a parallel flow early', async () => {
     const source = probe(naturals);
-    expect(await flow(source).pipe(parallelMap(math.square)).some((x) => x > 100)).toBe(true);
+    expect(
+      await flow(source)
+        .pipe(parallelMap(math.square))
+        .some((x) => x > 100),
+    ).toBe(true);
     expect(source.stats.returned).toBe(true);
   });
 
@@ -105,7 +113,11 @@ describe('every', () => {
 describe('find', () => {
   it('returns the first match and closes the source; undefined when none', async () => {
     const source = probe(naturals);
-    expect(await flow(source).pipe(map((x: number) => x * 3)).find((x) => x > 10)).toBe(12);
+    expect(
+      await flow(source)
+        .pipe(map((x: number) => x * 3))
+        .find((x) => x > 10),
+    ).toBe(12);
     expect(source.stats.returned).toBe(true);
     expect(await flow([1, 2]).find((x) => x > 2)).toBeUndefined();
   });

@@ -71,8 +71,12 @@ describe('errors thrown in a task', () => {
 
   it('say that a class instance arrived without its prototype when a task calls one of its methods', async () => {
     // A Point crossing to a worker loses its prototype: that is what this test checks.
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- see above
-    const error = await failure(flow([new Point(3, 4)]).pipe(parallelMap(errors.norm, { pool })).toArray());
+    const error = await failure(
+      flow([new Point(3, 4)])
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- see above
+        .pipe(parallelMap(errors.norm, { pool }))
+        .toArray(),
+    );
     expect(error.cause).toBeInstanceOf(TypeError);
     expect(error.message).toMatch(/norm is not a function/);
     expect(error.message).toMatch(/the item was a Point instance on the main thread/);

@@ -3,7 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bind, createPool, flow, InvalidOptionError, parallelMap, starMap, TaskLoadError, tasks, unorderedMap, type ChunkRequest, type Tasks } from 'millrace';
+import {
+  bind,
+  createPool,
+  flow,
+  InvalidOptionError,
+  parallelMap,
+  starMap,
+  TaskLoadError,
+  tasks,
+  unorderedMap,
+  type ChunkRequest,
+  type Tasks,
+} from 'millrace';
 import { resolveTaskModule } from '../../lib/tasks.js';
 import type { SetupReport } from '../fixtures/setup.tasks.js';
 
@@ -41,7 +53,10 @@ describe('tasks references', () => {
 
   it('name the functions a module does export when the export is missing', async () => {
     const wrong = tasks<{ sqaure(x: number): number }>(mathUrl);
-    const error: unknown = await flow([1]).pipe(parallelMap(wrong.sqaure, { pool })).toArray().catch((e: unknown) => e);
+    const error: unknown = await flow([1])
+      .pipe(parallelMap(wrong.sqaure, { pool }))
+      .toArray()
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TaskLoadError);
     expect((error as TaskLoadError).exportName).toBe('sqaure');
     expect((error as TaskLoadError).available).toContain('square');
@@ -61,7 +76,9 @@ describe('values crossing threads', () => {
   });
 
   it('a Buffer arrives as a plain Uint8Array with the same bytes', async () => {
-    const [bytes] = await flow([Buffer.from('hi')]).pipe(parallelMap(math.identity, { pool })).toArray();
+    const [bytes] = await flow([Buffer.from('hi')])
+      .pipe(parallelMap(math.identity, { pool }))
+      .toArray();
     expect(Buffer.isBuffer(bytes)).toBe(false);
     expect(bytes).toBeInstanceOf(Uint8Array);
     expect(Buffer.from(bytes as Uint8Array).toString()).toBe('hi');
@@ -95,8 +112,14 @@ describe('task module URLs', () => {
   });
 
   it('load a task module that imports millrace itself, from source', async () => {
-    const selfImport = tasks<typeof import('../fixtures/self-import.tasks.js')>(new URL('../fixtures/self-import.tasks.js', import.meta.url));
-    expect(await flow([[1, 2, 3], [10]]).pipe(parallelMap(selfImport.sumOfDoubles, { pool })).toArray()).toEqual([12, 20]);
+    const selfImport = tasks<typeof import('../fixtures/self-import.tasks.js')>(
+      new URL('../fixtures/self-import.tasks.js', import.meta.url),
+    );
+    expect(
+      await flow([[1, 2, 3], [10]])
+        .pipe(parallelMap(selfImport.sumOfDoubles, { pool }))
+        .toArray(),
+    ).toEqual([12, 20]);
   });
 
   it('accept the .ts source URL itself', async () => {
@@ -115,7 +138,9 @@ describe('task module URLs', () => {
 describe('setup export', () => {
   it('runs once per worker, with the setupArgs, before the module’s first task there', async () => {
     const setupArgs = ['en-US', { scale: 2 }];
-    const withSetup = tasks<typeof import('../fixtures/setup.tasks.js')>(new URL('../fixtures/setup.tasks.js', import.meta.url), { setupArgs });
+    const withSetup = tasks<typeof import('../fixtures/setup.tasks.js')>(new URL('../fixtures/setup.tasks.js', import.meta.url), {
+      setupArgs,
+    });
     const own = createPool({ threads: 2 });
     try {
       const reports: SetupReport[] = await flow(Array.from({ length: 40 }, (_, i) => i))
@@ -149,10 +174,18 @@ describe('bind', () => {
 
   it('binds in steps, and composes with starMap’s spread arguments', async () => {
     const addHundred = bind(math.add, 100);
-    expect(await flow([[1], [2]] as [number][]).pipe(starMap(addHundred, { pool })).toArray()).toEqual([101, 102]);
+    expect(
+      await flow([[1], [2]] as [number][])
+        .pipe(starMap(addHundred, { pool }))
+        .toArray(),
+    ).toEqual([101, 102]);
     const fixed = bind(addHundred, 5);
     expect(fixed.boundArgs).toEqual([100, 5]);
-    expect(await flow([[]] as [][]).pipe(starMap(fixed, { pool })).toArray()).toEqual([105]);
+    expect(
+      await flow([[]] as [][])
+        .pipe(starMap(fixed, { pool }))
+        .toArray(),
+    ).toEqual([105]);
   });
 
   it('sends bound values once per chunk, not with every item', async () => {
@@ -168,7 +201,9 @@ describe('bind', () => {
       },
     });
     const input = Array.from({ length: 20 }, (_, i) => i);
-    const output = await flow(input).pipe(parallelMap(bind(math.scale, 3), { pool: capturing, chunkSize: 5 })).toArray();
+    const output = await flow(input)
+      .pipe(parallelMap(bind(math.scale, 3), { pool: capturing, chunkSize: 5 }))
+      .toArray();
     expect(output).toEqual(input.map((x) => 3 * x));
     expect(requests).toHaveLength(4);
     for (const request of requests) {

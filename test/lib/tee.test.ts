@@ -22,7 +22,10 @@ describe('tee', () => {
     await turns();
     expect(source.stats.opened).toBe(0);
     const both = Promise.all([a.pipe(take(3)).toArray(), b.pipe(take(3)).toArray()]);
-    expect(await both).toEqual([[0, 1, 2], [0, 1, 2]]);
+    expect(await both).toEqual([
+      [0, 1, 2],
+      [0, 1, 2],
+    ]);
   });
 
   it('bounds memory: the fastest branch waits when bufferSize ahead of the slowest', async () => {

@@ -54,7 +54,12 @@ describe('throughHighland', () => {
     const controller = new AbortController();
     const reason = new Error('stop');
     controller.abort(reason);
-    const out = highland([1, 2, 3]).through(throughHighland(map((x: number) => x), controller.signal));
+    const out = highland([1, 2, 3]).through(
+      throughHighland(
+        map((x: number) => x),
+        controller.signal,
+      ),
+    );
     await expect(collect(out)).rejects.toBe(reason);
   });
 

@@ -6,7 +6,9 @@ const buffers = tasks<typeof import('../fixtures/transfer.tasks.js')>(new URL('.
 describe('transferResult', () => {
   it('moves a typed array result to the main thread: the values arrive, the worker copy is detached', async () => {
     await using pool = createPool({ threads: 1 });
-    const results = await flow([1024, 4096]).pipe(parallelMap(buffers.filled, { pool, chunkSize: 1 })).toArray();
+    const results = await flow([1024, 4096])
+      .pipe(parallelMap(buffers.filled, { pool, chunkSize: 1 }))
+      .toArray();
     expect(results.map((bytes) => [bytes.length, bytes[0], bytes[bytes.length - 1]])).toEqual([
       [1024, 1024 % 251, 1024 % 251],
       [4096, 4096 % 251, 4096 % 251],

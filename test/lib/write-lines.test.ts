@@ -50,7 +50,12 @@ describe('writeLines', () => {
   it('writes many lines (several flushes) in order', async () => {
     const path = join(dir, 'many.txt.gz');
     const count = 50_000;
-    await flow(probe((i) => i)).pipe(take(count), map((i: number) => `line ${i}`)).writeLines(path);
+    await flow(probe((i) => i))
+      .pipe(
+        take(count),
+        map((i: number) => `line ${i}`),
+      )
+      .writeLines(path);
     const lines = gunzipSync(readFileSync(path)).toString().split('\n');
     expect(lines.length).toBe(count + 1);
     expect(lines[count - 1]).toBe(`line ${count - 1}`);
@@ -85,8 +90,16 @@ describe('writeLines', () => {
 
   it('rejects (does not hang) when the file fails with many lines still to write', async () => {
     const source = probe((i) => `line ${i} `.repeat(20));
-    await expect(flow(source).pipe(take(100_000)).writeLines(join(dir, 'missing', 'big.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
-    await expect(flow(probe((i) => `line ${i} `.repeat(20))).pipe(take(100_000)).writeLines(join(dir, 'missing', 'big.txt.gz'))).rejects.toMatchObject({
+    await expect(
+      flow(source)
+        .pipe(take(100_000))
+        .writeLines(join(dir, 'missing', 'big.txt')),
+    ).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(
+      flow(probe((i) => `line ${i} `.repeat(20)))
+        .pipe(take(100_000))
+        .writeLines(join(dir, 'missing', 'big.txt.gz')),
+    ).rejects.toMatchObject({
       code: 'ENOENT',
     });
     expect(readdirSync(dir)).toEqual([]);

@@ -63,12 +63,22 @@ describe('zip', () => {
   });
 
   it('pipes like any flow', async () => {
-    expect(await zip([1, 2], [10, 20]).pipe(map(([a, b]) => a + b)).toArray()).toEqual([11, 22]);
+    expect(
+      await zip([1, 2], [10, 20])
+        .pipe(map(([a, b]) => a + b))
+        .toArray(),
+    ).toEqual([11, 22]);
   });
 
   it('as an operator (zipWith) passes the conformance kit', async () => {
     const zipWithIndex = () => defineOperator<string, [string, number]>('zip', (source) => zip(source, naturalsFrom0()));
-    await checkOperator(zipWithIndex, { input: ['a', 'b'], expected: [['a', 0], ['b', 1]] });
+    await checkOperator(zipWithIndex, {
+      input: ['a', 'b'],
+      expected: [
+        ['a', 0],
+        ['b', 1],
+      ],
+    });
   });
 });
 

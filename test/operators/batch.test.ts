@@ -9,7 +9,10 @@ const pool = createPool({ threads: 1 }); // never started: batch runs in the mai
 describe('batch', () => {
   it('groups values in order into arrays of the size, the last one shorter', async () => {
     expect(await flow([1, 2, 3, 4, 5]).pipe(batch(2)).toArray()).toEqual([[1, 2], [3, 4], [5]]);
-    expect(await flow([1, 2, 3, 4]).pipe(batch(2)).toArray()).toEqual([[1, 2], [3, 4]]);
+    expect(await flow([1, 2, 3, 4]).pipe(batch(2)).toArray()).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
     expect(await flow([1, 2]).pipe(batch(10)).toArray()).toEqual([[1, 2]]);
   });
 
@@ -31,7 +34,11 @@ describe('batch', () => {
       expect(source.stats.pulled).toBe(taken.length * 4);
       if (taken.length === 3) break;
     }
-    expect(taken).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]);
+    expect(taken).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9, 10, 11],
+    ]);
   });
 
   operatorContract<number, number[]>({ make: () => batch(3), input: naturals, pool: () => pool });
@@ -48,7 +55,9 @@ describe('batch with maxWaitMs', () => {
 
   it('emits a partial batch maxWaitMs after its first item, and the next batch starts its own wait', async () => {
     const source = channel<number>();
-    const iterator = flow(source).pipe(batch(10, { maxWaitMs: 100 }))[Symbol.asyncIterator]();
+    const iterator = flow(source)
+      .pipe(batch(10, { maxWaitMs: 100 }))
+      [Symbol.asyncIterator]();
     let settled: IteratorResult<number[]> | undefined;
     void iterator.next().then((result) => (settled = result));
     await vi.advanceTimersByTimeAsync(500); // no item yet: no deadline runs
@@ -73,7 +82,9 @@ describe('batch with maxWaitMs', () => {
 
   it('emits a full batch at once, before the deadline', async () => {
     const source = channel<number>();
-    const iterator = flow(source).pipe(batch(2, { maxWaitMs: 1_000 }))[Symbol.asyncIterator]();
+    const iterator = flow(source)
+      .pipe(batch(2, { maxWaitMs: 1_000 }))
+      [Symbol.asyncIterator]();
     const first = iterator.next();
     source.push(1);
     source.push(2);
@@ -91,7 +102,9 @@ describe('batch with maxWaitMs', () => {
 
   it('the item a pending read brings after a deadline starts the next batch', async () => {
     const source = channel<string>();
-    const iterator = flow(source).pipe(batch(3, { maxWaitMs: 50 }))[Symbol.asyncIterator]();
+    const iterator = flow(source)
+      .pipe(batch(3, { maxWaitMs: 50 }))
+      [Symbol.asyncIterator]();
     const first = iterator.next();
     source.push('a');
     await turns();
@@ -107,10 +120,16 @@ describe('batch with maxWaitMs', () => {
   });
 
   it('emits what it has at the end of input, and passes a source error through after it is read', async () => {
-    expect(await flow([1, 2, 3]).pipe(batch(2, { maxWaitMs: 10 })).toArray()).toEqual([[1, 2], [3]]);
+    expect(
+      await flow([1, 2, 3])
+        .pipe(batch(2, { maxWaitMs: 10 }))
+        .toArray(),
+    ).toEqual([[1, 2], [3]]);
     const error = new Error('broke');
     const source = channel<number>();
-    const run = flow(source).pipe(batch(5, { maxWaitMs: 10 })).toArray();
+    const run = flow(source)
+      .pipe(batch(5, { maxWaitMs: 10 }))
+      .toArray();
     source.push(1);
     source.fail(error);
     await expect(run).rejects.toBe(error);
@@ -120,7 +139,9 @@ describe('batch with maxWaitMs', () => {
     const source = channel<number>();
     const controller = new AbortController();
     const reason = new Error('stop');
-    const run = flow(source, { signal: controller.signal }).pipe(batch(5, { maxWaitMs: 1_000 })).toArray();
+    const run = flow(source, { signal: controller.signal })
+      .pipe(batch(5, { maxWaitMs: 1_000 }))
+      .toArray();
     source.push(1);
     await turns();
     controller.abort(reason);

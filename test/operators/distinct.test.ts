@@ -12,8 +12,19 @@ describe('distinct', () => {
   });
 
   it('compares by a key, keeping the first item per key', async () => {
-    const rows = [{ id: 1, v: 'a' }, { id: 2, v: 'b' }, { id: 1, v: 'c' }];
-    expect(await flow(rows).pipe(distinct((row) => row.id)).toArray()).toEqual([{ id: 1, v: 'a' }, { id: 2, v: 'b' }]);
+    const rows = [
+      { id: 1, v: 'a' },
+      { id: 2, v: 'b' },
+      { id: 1, v: 'c' },
+    ];
+    expect(
+      await flow(rows)
+        .pipe(distinct((row) => row.id))
+        .toArray(),
+    ).toEqual([
+      { id: 1, v: 'a' },
+      { id: 2, v: 'b' },
+    ]);
   });
 
   it('emits a new item without reading ahead', async () => {
@@ -29,9 +40,15 @@ describe('distinct', () => {
 
   it('ends with the key function error, unchanged', async () => {
     const error = new Error('bad key');
-    await expect(flow([1]).pipe(distinct(() => {
-      throw error;
-    })).toArray()).rejects.toBe(error);
+    await expect(
+      flow([1])
+        .pipe(
+          distinct(() => {
+            throw error;
+          }),
+        )
+        .toArray(),
+    ).rejects.toBe(error);
   });
 
   it('passes the conformance kit', async () => {

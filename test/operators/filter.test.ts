@@ -8,23 +8,41 @@ const pool = createPool({ threads: 1 }); // never started: filter runs in the ma
 
 describe('filter', () => {
   it('keeps the values the predicate accepts, in order, passing the index', async () => {
-    expect(await flow([5, 6, 7, 8]).pipe(filter((x: number) => x % 2 === 0)).toArray()).toEqual([6, 8]);
-    expect(await flow(['a', 'b', 'c']).pipe(filter((_: string, i) => i !== 1)).toArray()).toEqual(['a', 'c']);
+    expect(
+      await flow([5, 6, 7, 8])
+        .pipe(filter((x: number) => x % 2 === 0))
+        .toArray(),
+    ).toEqual([6, 8]);
+    expect(
+      await flow(['a', 'b', 'c'])
+        .pipe(filter((_: string, i) => i !== 1))
+        .toArray(),
+    ).toEqual(['a', 'c']);
   });
 
   it('awaits an async predicate', async () => {
-    expect(await flow([1, 2, 3, 4]).pipe(filter(async (x: number) => x > 2)).toArray()).toEqual([3, 4]);
+    expect(
+      await flow([1, 2, 3, 4])
+        .pipe(filter(async (x: number) => x > 2))
+        .toArray(),
+    ).toEqual([3, 4]);
   });
 
   it('narrows the type with a type guard', async () => {
     const mixed: (string | number)[] = [1, 'a', 2, 'b'];
-    const strings = await flow(mixed).pipe(filter((x): x is string => typeof x === 'string')).toArray();
+    const strings = await flow(mixed)
+      .pipe(filter((x): x is string => typeof x === 'string'))
+      .toArray();
     expectTypeOf(strings).toEqualTypeOf<string[]>();
     expect(strings).toEqual(['a', 'b']);
   });
 
   it('emits nothing for an empty input', async () => {
-    expect(await flow<number>([]).pipe(filter(() => true)).toArray()).toEqual([]);
+    expect(
+      await flow<number>([])
+        .pipe(filter(() => true))
+        .toArray(),
+    ).toEqual([]);
   });
 
   it('ends the flow with the error the predicate threw, unchanged, and closes the source', async () => {
@@ -58,12 +76,17 @@ describe('filter with { concurrency, ordered }', () => {
     let running = 0;
     const source = probe([0, 1, 2, 3, 4, 5]);
     const kept = flow(source)
-      .pipe(filter(async (x: number) => {
-        running++;
-        await gates[x]!.promise;
-        running--;
-        return x % 2 === 0;
-      }, { concurrency: 3 }))
+      .pipe(
+        filter(
+          async (x: number) => {
+            running++;
+            await gates[x]!.promise;
+            running--;
+            return x % 2 === 0;
+          },
+          { concurrency: 3 },
+        ),
+      )
       .toArray();
     await turns();
     expect(running).toBe(3);
@@ -76,10 +99,15 @@ describe('filter with { concurrency, ordered }', () => {
     const gates = Array.from({ length: 3 }, () => deferred());
     const seen: number[] = [];
     const run = flow([0, 1, 2])
-      .pipe(filter(async (x: number) => {
-        await gates[x]!.promise;
-        return x !== 1;
-      }, { concurrency: 3, ordered: false }))
+      .pipe(
+        filter(
+          async (x: number) => {
+            await gates[x]!.promise;
+            return x !== 1;
+          },
+          { concurrency: 3, ordered: false },
+        ),
+      )
       .forEach((x) => {
         seen.push(x);
       });
@@ -95,10 +123,19 @@ describe('filter with { concurrency, ordered }', () => {
   it('ends with the predicate error, unchanged, closing the source', async () => {
     const error = new Error('bad predicate');
     const source = probe(naturals);
-    await expect(flow(source).pipe(filter(async (x: number) => {
-      if (x === 3) throw error;
-      return true;
-    }, { concurrency: 2 })).toArray()).rejects.toBe(error);
+    await expect(
+      flow(source)
+        .pipe(
+          filter(
+            async (x: number) => {
+              if (x === 3) throw error;
+              return true;
+            },
+            { concurrency: 2 },
+          ),
+        )
+        .toArray(),
+    ).rejects.toBe(error);
     expect(source.stats.returned).toBe(true);
   });
 
@@ -110,5 +147,9 @@ describe('filter with { concurrency, ordered }', () => {
     await checkOperator(() => filter(async (x: number) => x > 2, { concurrency: 3 }), { input: [1, 2, 3, 4], expected: [3, 4] });
   });
 
-  operatorContract<number, number>({ make: () => filter(async (x: number) => x % 2 === 0, { concurrency: 4 }), input: naturals, pool: () => pool });
+  operatorContract<number, number>({
+    make: () => filter(async (x: number) => x % 2 === 0, { concurrency: 4 }),
+    input: naturals,
+    pool: () => pool,
+  });
 });

@@ -9,7 +9,11 @@ const pool = createPool({ threads: 1 }); // never started: flatMap runs in the m
 
 describe('flatMap', () => {
   it('flattens iterables in order, passing the index', async () => {
-    expect(await flow([1, 2, 3]).pipe(flatMap((x: number, i) => Array<number>(x).fill(i))).toArray()).toEqual([0, 1, 1, 2, 2, 2]);
+    expect(
+      await flow([1, 2, 3])
+        .pipe(flatMap((x: number, i) => Array<number>(x).fill(i)))
+        .toArray(),
+    ).toEqual([0, 1, 1, 2, 2, 2]);
   });
 
   it('flattens async iterables and promises of iterables', async () => {
@@ -18,13 +22,29 @@ describe('flatMap', () => {
       await Promise.resolve();
       yield x;
     }
-    expect(await flow([1, 2]).pipe(flatMap((x: number) => twice(x))).toArray()).toEqual([1, 1, 2, 2]);
-    expect(await flow([1, 2]).pipe(flatMap(async (x: number) => [x, -x])).toArray()).toEqual([1, -1, 2, -2]);
+    expect(
+      await flow([1, 2])
+        .pipe(flatMap((x: number) => twice(x)))
+        .toArray(),
+    ).toEqual([1, 1, 2, 2]);
+    expect(
+      await flow([1, 2])
+        .pipe(flatMap(async (x: number) => [x, -x]))
+        .toArray(),
+    ).toEqual([1, -1, 2, -2]);
   });
 
   it('emits nothing for an empty input or empty inner iterables', async () => {
-    expect(await flow<number>([]).pipe(flatMap((x: number) => [x])).toArray()).toEqual([]);
-    expect(await flow([1, 2]).pipe(flatMap(() => [])).toArray()).toEqual([]);
+    expect(
+      await flow<number>([])
+        .pipe(flatMap((x: number) => [x]))
+        .toArray(),
+    ).toEqual([]);
+    expect(
+      await flow([1, 2])
+        .pipe(flatMap(() => []))
+        .toArray(),
+    ).toEqual([]);
   });
 
   it('ends the flow with the error the function (or an inner iterable) threw, unchanged', async () => {
@@ -34,7 +54,11 @@ describe('flatMap', () => {
       throw error;
     }
     const source = probe(naturals);
-    await expect(flow(source).pipe(flatMap(() => broken())).toArray()).rejects.toBe(error);
+    await expect(
+      flow(source)
+        .pipe(flatMap(() => broken()))
+        .toArray(),
+    ).rejects.toBe(error);
     expect(source.stats.returned).toBe(true);
   });
 
@@ -99,13 +123,18 @@ describe('flatMap with { concurrency, ordered }', () => {
     let peak = 0;
     const source = probe([0, 1, 2, 3, 4]);
     const values = flow(source)
-      .pipe(flatMap(async (x: number) => {
-        running++;
-        peak = Math.max(peak, running);
-        await gates[x]!.promise;
-        running--;
-        return [x, x];
-      }, { concurrency: 2 }))
+      .pipe(
+        flatMap(
+          async (x: number) => {
+            running++;
+            peak = Math.max(peak, running);
+            await gates[x]!.promise;
+            running--;
+            return [x, x];
+          },
+          { concurrency: 2 },
+        ),
+      )
       .toArray();
     await turns();
     expect(running).toBe(2);
@@ -119,10 +148,15 @@ describe('flatMap with { concurrency, ordered }', () => {
     const gates = Array.from({ length: 2 }, () => deferred());
     const seen: string[] = [];
     const run = flow([0, 1])
-      .pipe(flatMap(async (x: number) => {
-        await gates[x]!.promise;
-        return [`${x}a`, `${x}b`];
-      }, { concurrency: 2, ordered: false }))
+      .pipe(
+        flatMap(
+          async (x: number) => {
+            await gates[x]!.promise;
+            return [`${x}a`, `${x}b`];
+          },
+          { concurrency: 2, ordered: false },
+        ),
+      )
       .forEach((x) => {
         seen.push(x);
       });
@@ -137,10 +171,19 @@ describe('flatMap with { concurrency, ordered }', () => {
   it('ends with the projection error, unchanged, closing the source', async () => {
     const error = new Error('bad projection');
     const source = probe(naturals);
-    await expect(flow(source).pipe(flatMap(async (x: number) => {
-      if (x === 3) throw error;
-      return [x];
-    }, { concurrency: 3 })).toArray()).rejects.toBe(error);
+    await expect(
+      flow(source)
+        .pipe(
+          flatMap(
+            async (x: number) => {
+              if (x === 3) throw error;
+              return [x];
+            },
+            { concurrency: 3 },
+          ),
+        )
+        .toArray(),
+    ).rejects.toBe(error);
     expect(source.stats.returned).toBe(true);
   });
 
@@ -152,5 +195,9 @@ describe('flatMap with { concurrency, ordered }', () => {
     await checkOperator(() => flatMap(async (x: number) => [x, -x], { concurrency: 3 }), { input: [1, 2], expected: [1, -1, 2, -2] });
   });
 
-  operatorContract<number, number>({ make: () => flatMap(async (x: number) => [x], { concurrency: 4 }), input: naturals, pool: () => pool });
+  operatorContract<number, number>({
+    make: () => flatMap(async (x: number) => [x], { concurrency: 4 }),
+    input: naturals,
+    pool: () => pool,
+  });
 });

@@ -8,22 +8,32 @@ const pool = createPool({ threads: 1 }); // never started: map runs in the main 
 
 describe('map', () => {
   it('maps each value in order, passing its index', async () => {
-    expect(await flow(['a', 'b', 'c']).pipe(map((s: string, i) => `${i}:${s}`)).toArray()).toEqual(['0:a', '1:b', '2:c']);
+    expect(
+      await flow(['a', 'b', 'c'])
+        .pipe(map((s: string, i) => `${i}:${s}`))
+        .toArray(),
+    ).toEqual(['0:a', '1:b', '2:c']);
   });
 
   it('awaits a promise-returning function and keeps input order', async () => {
     const delays = [3, 0, 1];
     const output = await flow(delays)
-      .pipe(map(async (d: number) => {
-        await new Promise((resolve) => setTimeout(resolve, d));
-        return d * 2;
-      }))
+      .pipe(
+        map(async (d: number) => {
+          await new Promise((resolve) => setTimeout(resolve, d));
+          return d * 2;
+        }),
+      )
       .toArray();
     expect(output).toEqual([6, 0, 2]);
   });
 
   it('emits nothing for an empty input', async () => {
-    expect(await flow<number>([]).pipe(map((x: number) => x + 1)).toArray()).toEqual([]);
+    expect(
+      await flow<number>([])
+        .pipe(map((x: number) => x + 1))
+        .toArray(),
+    ).toEqual([]);
   });
 
   it('ends the flow with the error the function threw, unchanged, and closes the source', async () => {
@@ -50,7 +60,12 @@ describe('map', () => {
 
 describe('map with { concurrency, ordered }', () => {
   /** A map whose call i waits for gates[i]; records how many calls run at once. */
-  function gated(count: number): { gates: Deferred<void>[]; running: () => number; peak: () => number; project: (x: number) => Promise<number> } {
+  function gated(count: number): {
+    gates: Deferred<void>[];
+    running: () => number;
+    peak: () => number;
+    project: (x: number) => Promise<number>;
+  } {
     const gates = Array.from({ length: count }, () => deferred());
     let running = 0;
     let peak = 0;
@@ -67,7 +82,9 @@ describe('map with { concurrency, ordered }', () => {
   it('runs up to `concurrency` calls at once, reading no further ahead, and keeps input order', async () => {
     const { gates, running, project } = gated(10);
     const source = probe(Array.from({ length: 10 }, (_, i) => i));
-    const result = flow(source).pipe(map(project, { concurrency: 3 })).toArray();
+    const result = flow(source)
+      .pipe(map(project, { concurrency: 3 }))
+      .toArray();
     await turns();
     expect(running()).toBe(3);
     expect(source.stats.pulled).toBe(3);
@@ -87,9 +104,11 @@ describe('map with { concurrency, ordered }', () => {
   it('with ordered: false emits results as calls settle', async () => {
     const { gates, project } = gated(3);
     const seen: number[] = [];
-    const run = flow([0, 1, 2]).pipe(map(project, { concurrency: 3, ordered: false })).forEach((x) => {
-      seen.push(x);
-    });
+    const run = flow([0, 1, 2])
+      .pipe(map(project, { concurrency: 3, ordered: false }))
+      .forEach((x) => {
+        seen.push(x);
+      });
     await turns();
     gates[2]!.resolve();
     await turns();
@@ -104,13 +123,18 @@ describe('map with { concurrency, ordered }', () => {
     let running = 0;
     let peak = 0;
     const values = await flow(Array.from({ length: 200 }, (_, i) => i))
-      .pipe(map(async (x: number) => {
-        running++;
-        peak = Math.max(peak, running);
-        await new Promise((resolve) => setImmediate(resolve));
-        running--;
-        return x;
-      }, { concurrency: 8, ordered: false }))
+      .pipe(
+        map(
+          async (x: number) => {
+            running++;
+            peak = Math.max(peak, running);
+            await new Promise((resolve) => setImmediate(resolve));
+            running--;
+            return x;
+          },
+          { concurrency: 8, ordered: false },
+        ),
+      )
       .toArray();
     expect(values.sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i));
     expect(peak).toBe(8);
@@ -119,20 +143,32 @@ describe('map with { concurrency, ordered }', () => {
   it('ends with the error of the first failing call, unchanged, and closes the source', async () => {
     const error = new Error('call failed');
     const source = probe(naturals);
-    const failing = map(async (x: number) => {
-      if (x === 5) throw error;
-      return x;
-    }, { concurrency: 4 });
+    const failing = map(
+      async (x: number) => {
+        if (x === 5) throw error;
+        return x;
+      },
+      { concurrency: 4 },
+    );
     await expect(flow(source).pipe(failing).toArray()).rejects.toBe(error);
     expect(source.stats.returned).toBe(true);
   });
 
   it('a synchronous throw fails the same way', async () => {
     const error = new Error('sync throw');
-    await expect(flow([1, 2, 3]).pipe(map((x: number) => {
-      if (x === 2) throw error;
-      return x;
-    }, { concurrency: 2 })).toArray()).rejects.toBe(error);
+    await expect(
+      flow([1, 2, 3])
+        .pipe(
+          map(
+            (x: number) => {
+              if (x === 2) throw error;
+              return x;
+            },
+            { concurrency: 2 },
+          ),
+        )
+        .toArray(),
+    ).rejects.toBe(error);
   });
 
   it('an abort with calls in flight rejects with signal.reason at once and closes the source', async () => {
@@ -140,7 +176,9 @@ describe('map with { concurrency, ordered }', () => {
     const controller = new AbortController();
     const reason = new Error('stop');
     const source = probe(naturals);
-    const run = flow(source, { signal: controller.signal }).pipe(map(project, { concurrency: 4 })).toArray();
+    const run = flow(source, { signal: controller.signal })
+      .pipe(map(project, { concurrency: 4 }))
+      .toArray();
     await turns();
     controller.abort(reason);
     await expect(run).rejects.toBe(reason);

@@ -18,7 +18,11 @@ describe('parallelMap', () => {
 
   it('keeps order with a fixed chunk size that does not divide the input', async () => {
     const input = range(103);
-    expect(await flow(input).pipe(parallelMap(math.square, { pool, chunkSize: 7 })).toArray()).toEqual(input.map((x) => x * x));
+    expect(
+      await flow(input)
+        .pipe(parallelMap(math.square, { pool, chunkSize: 7 }))
+        .toArray(),
+    ).toEqual(input.map((x) => x * x));
   });
 
   it('yields the awaited value of an async task', async () => {
@@ -27,7 +31,11 @@ describe('parallelMap', () => {
 
   it('passes falsy and empty values through unchanged', async () => {
     const values = [undefined, null, 0, '', Number.NaN, [undefined], {}];
-    expect(await flow(values).pipe(parallelMap(math.identity, { pool, chunkSize: 3 })).toArray()).toEqual(values);
+    expect(
+      await flow(values)
+        .pipe(parallelMap(math.identity, { pool, chunkSize: 3 }))
+        .toArray(),
+    ).toEqual(values);
   });
 
   it('keeps values flowing from a slow async source (partial chunks go out)', async () => {
@@ -47,7 +55,9 @@ describe('parallelMap', () => {
   it('keeps input order while an early item is held back and every later one has finished', async () => {
     const slots = createSlots();
     const n = 8;
-    const result = flow(range(n)).pipe(parallelMap(bind(gates.gated, slots, 0), { pool, chunkSize: 1, maxInFlight: n })).toArray();
+    const result = flow(range(n))
+      .pipe(parallelMap(bind(gates.gated, slots, 0), { pool, chunkSize: 1, maxInFlight: n }))
+      .toArray();
     // Items 1..7 all finish in the workers while item 0 still waits at the gate.
     await waitForPassed(slots, n - 1);
     open(slots);
@@ -58,7 +68,9 @@ describe('parallelMap', () => {
     const slots = createSlots();
     const maxInFlight = 3;
     const before = runs();
-    const result = flow(range(10)).pipe(parallelMap(bind(gates.gated, slots, 0), { pool, chunkSize: 1, maxInFlight })).toArray();
+    const result = flow(range(10))
+      .pipe(parallelMap(bind(gates.gated, slots, 0), { pool, chunkSize: 1, maxInFlight }))
+      .toArray();
     await waitForPassed(slots, maxInFlight - 1);
     // Give the engine every chance to overrun the window before checking that it did not.
     for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
@@ -71,18 +83,26 @@ describe('parallelMap', () => {
     await using single = createPool({ threads: 1 });
     const slots = createSlots();
     // Item 1 comes back; item 0 then holds the only worker at a gate that is never opened.
-    for await (const value of flow([1, 0, 2]).pipe(parallelMap(bind(gates.gated, slots, 0), { pool: single, chunkSize: 1, maxInFlight: 3 }))) {
+    for await (const value of flow([1, 0, 2]).pipe(
+      parallelMap(bind(gates.gated, slots, 0), { pool: single, chunkSize: 1, maxInFlight: 3 }),
+    )) {
       expect(value).toBe(10);
       await waitForPassed(slots, 1);
       break;
     }
     // Had the held chunk kept its worker, this flow would wait for the gate's own timeout first.
-    expect(await flow([3]).pipe(parallelMap(math.square, { pool: single })).toArray()).toEqual([9]);
+    expect(
+      await flow([3])
+        .pipe(parallelMap(math.square, { pool: single }))
+        .toArray(),
+    ).toEqual([9]);
     expect(Atomics.load(slots, HELD_DONE)).toBe(0);
   });
 
   it('serves concurrent next() calls in call order, then done to all', async () => {
-    const iterator = flow([1, 2, 3, 4, 5]).pipe(parallelMap(math.slowSquare, { pool, chunkSize: 2 }))[Symbol.asyncIterator]();
+    const iterator = flow([1, 2, 3, 4, 5])
+      .pipe(parallelMap(math.slowSquare, { pool, chunkSize: 2 }))
+      [Symbol.asyncIterator]();
     const results = await Promise.all(Array.from({ length: 7 }, () => iterator.next()));
     expect(results.map((r) => (r.done ? 'done' : r.value))).toEqual([1, 4, 9, 16, 25, 'done', 'done']);
   });
@@ -98,7 +118,11 @@ describe('parallelMap', () => {
     await waitForPassed(slots, 1);
     controller.abort(reason);
     await expect(pending).rejects.toBe(reason);
-    expect(await flow([4]).pipe(parallelMap(math.square, { pool: single })).toArray()).toEqual([16]);
+    expect(
+      await flow([4])
+        .pipe(parallelMap(math.square, { pool: single }))
+        .toArray(),
+    ).toEqual([16]);
     expect(Atomics.load(slots, HELD_DONE)).toBe(0);
   });
 
@@ -130,7 +154,10 @@ describe('parallelMap', () => {
   });
 
   it('wraps a thrown non-Error value in an Error cause that describes it', async () => {
-    const error: unknown = await flow([1, 2, 3]).pipe(parallelMap(math.throwString, { pool })).toArray().catch((e: unknown) => e);
+    const error: unknown = await flow([1, 2, 3])
+      .pipe(parallelMap(math.throwString, { pool }))
+      .toArray()
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TaskError);
     expect((error as TaskError).index).toBe(1);
     const cause = (error as TaskError).cause as Error & { value?: unknown };
@@ -143,11 +170,7 @@ describe('parallelMap', () => {
     const maxInFlight = 3;
     const chunkSize = 4;
     const source = probe(naturals);
-    const { lead, taken } = await maxLead(
-      flow(source).pipe(parallelMap(math.square, { pool, maxInFlight, chunkSize })),
-      source.stats,
-      60,
-    );
+    const { lead, taken } = await maxLead(flow(source).pipe(parallelMap(math.square, { pool, maxInFlight, chunkSize })), source.stats, 60);
     expect(taken).toEqual(range(60).map((x) => x * x));
     expect(lead).toBeLessThanOrEqual(maxInFlight * chunkSize + chunkSize);
     // Not vacuous: the engine did run ahead of the consumer.

@@ -21,14 +21,18 @@ describe('progress', () => {
 
   it('prints one summary line when the stream is not a terminal', async () => {
     const stream = recorder(false);
-    await flow(['a', 'b', 'c']).pipe(progress({ total: 3, label: 'analysing', unit: 'files', stream })).toArray();
+    await flow(['a', 'b', 'c'])
+      .pipe(progress({ total: 3, label: 'analysing', unit: 'files', stream }))
+      .toArray();
     expect(stream.writes).toHaveLength(1);
     expect(stream.text()).toMatch(/^analysing: 3\/3 files in [\d.]+ s \([^)]+ files\/s\)\n$/);
   });
 
   it('prints nothing off a terminal with summary: false, or when the flow fails', async () => {
     const quiet = recorder(false);
-    await flow([1]).pipe(progress({ stream: quiet, summary: false })).toArray();
+    await flow([1])
+      .pipe(progress({ stream: quiet, summary: false }))
+      .toArray();
     expect(quiet.writes).toEqual([]);
     const failed = recorder(false);
     const boom = new Error('boom');
@@ -45,7 +49,9 @@ describe('progress', () => {
 
   it('draws a live bar on a terminal: done of total, percentage, rate, elapsed, ETA; then ends the line', async () => {
     const stream = recorder(true);
-    await flow([1, 2, 3, 4]).pipe(progress({ total: 4, label: 'work', unit: 'files', stream })).toArray();
+    await flow([1, 2, 3, 4])
+      .pipe(progress({ total: 4, label: 'work', unit: 'files', stream }))
+      .toArray();
     const text = stream.text();
     expect(text.startsWith('\r\x1b[2Kwork ')).toBe(true);
     expect(text).toMatch(/0\/4 files 0%/); // the first draw, at the start
@@ -54,7 +60,9 @@ describe('progress', () => {
 
   it('draws a readable bar when the terminal reports no width', async () => {
     const stream = { ...recorder(true), columns: 0 };
-    await flow([1]).pipe(progress({ total: 1, stream })).toArray();
+    await flow([1])
+      .pipe(progress({ total: 1, stream }))
+      .toArray();
     expect(stream.text()).toMatch(/1\/1 items 100%/);
   });
 
@@ -83,7 +91,11 @@ describe('progress', () => {
 
   it('stops its timer and ends the line when the consumer stops early', async () => {
     const stream = recorder(true);
-    expect(await flow([1, 2, 3]).pipe(progress({ total: 3, stream }), take(1)).toArray()).toEqual([1]);
+    expect(
+      await flow([1, 2, 3])
+        .pipe(progress({ total: 3, stream }), take(1))
+        .toArray(),
+    ).toEqual([1]);
     expect(stream.text().endsWith('\n')).toBe(true);
     expect(stream.text()).toMatch(/1\/3 items 33%/);
   });
@@ -128,7 +140,9 @@ describe('progress off a terminal (logs, CI)', () => {
         yield i;
       }
     }
-    await flow(slowly()).pipe(progress({ stream, logIntervalMs: 2_000, unit: 'lines' })).toArray();
+    await flow(slowly())
+      .pipe(progress({ stream, logIntervalMs: 2_000, unit: 'lines' }))
+      .toArray();
     expect(stream.writes).toEqual([
       'progress: 1 lines in 2.0 s (0.5 lines/s)\n',
       'progress: 3 lines in 4.0 s (0.8 lines/s)\n',

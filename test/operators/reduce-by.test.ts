@@ -18,7 +18,17 @@ function serial<T, K, A>(items: readonly T[], key: (item: T) => K, reducer: (a: 
 describe('reduceBy (in the main thread)', () => {
   it('folds by key and emits [key, accumulator] pairs in first-seen key order', async () => {
     const words = ['b', 'a', 'b', 'c', 'a', 'b'];
-    expect(await flow(words).pipe(reduceBy((w: string) => w, (n: number) => n + 1, 0)).toArray()).toEqual([
+    expect(
+      await flow(words)
+        .pipe(
+          reduceBy(
+            (w: string) => w,
+            (n: number) => n + 1,
+            0,
+          ),
+        )
+        .toArray(),
+    ).toEqual([
       ['b', 3],
       ['a', 2],
       ['c', 1],
@@ -29,8 +39,20 @@ describe('reduceBy (in the main thread)', () => {
     const left = { side: 'left' };
     const right = { side: 'right' };
     const items = [left, right, left, { side: 'left' }];
-    const folds = await flow(items).pipe(reduceBy((o: { side: string }) => o, (n: number) => n + 1, 0)).toArray();
-    expect(folds.map(([key, n]) => [key.side, n])).toEqual([['left', 2], ['right', 1], ['left', 1]]);
+    const folds = await flow(items)
+      .pipe(
+        reduceBy(
+          (o: { side: string }) => o,
+          (n: number) => n + 1,
+          0,
+        ),
+      )
+      .toArray();
+    expect(folds.map(([key, n]) => [key.side, n])).toEqual([
+      ['left', 2],
+      ['right', 1],
+      ['left', 1],
+    ]);
     expect(folds[0]![0]).toBe(left);
   });
 
@@ -47,12 +69,25 @@ describe('reduceBy (in the main thread)', () => {
         ),
       )
       .toArray();
-    expect(folds).toEqual([[0, [0, 2, 4]], [1, [1, 3, 5]]]);
+    expect(folds).toEqual([
+      [0, [0, 2, 4]],
+      [1, [1, 3, 5]],
+    ]);
     expect(folds[0]![1]).not.toBe(folds[1]![1]);
   });
 
   it('emits nothing for an empty input', async () => {
-    expect(await flow<string>([]).pipe(reduceBy((w: string) => w, (n: number) => n + 1, 0)).toArray()).toEqual([]);
+    expect(
+      await flow<string>([])
+        .pipe(
+          reduceBy(
+            (w: string) => w,
+            (n: number) => n + 1,
+            0,
+          ),
+        )
+        .toArray(),
+    ).toEqual([]);
   });
 
   it('lets an error thrown by the key function end the flow unchanged', async () => {
@@ -69,7 +104,12 @@ describe('reduceBy (in the main thread)', () => {
   });
 
   operatorContract<number, [number, number]>({
-    make: () => reduceBy((x: number) => x % 3, (sum: number, x: number) => sum + x, 0),
+    make: () =>
+      reduceBy(
+        (x: number) => x % 3,
+        (sum: number, x: number) => sum + x,
+        0,
+      ),
     input: naturals,
     wholeInput: true,
     pool: () => pool,
@@ -81,26 +121,46 @@ describe('reduceBy (two-tier: partial folds in the workers, combined in the main
 
   it('gives the serial answer, keys in first-seen order, across many chunks', async () => {
     const input = range(1000).map((i) => (i * 7919) % 1000);
-    const expected = serial(input, (x) => x % 3, (a: number, x) => a + x, () => 0);
-    const folds = await flow(input).pipe(reduceBy(fold.mod3, fold.sum, 0, { combine, pool, chunkSize: 37 })).toArray();
+    const expected = serial(
+      input,
+      (x) => x % 3,
+      (a: number, x) => a + x,
+      () => 0,
+    );
+    const folds = await flow(input)
+      .pipe(reduceBy(fold.mod3, fold.sum, 0, { combine, pool, chunkSize: 37 }))
+      .toArray();
     expect(folds).toEqual(expected);
   });
 
   it('works with string keys and async fold tasks', async () => {
-    const folds = await flow(range(100)).pipe(reduceBy(fold.parity, fold.sumAsync, 0, { combine, pool, chunkSize: 10 })).toArray();
-    expect(folds).toEqual([['even', 2450], ['odd', 2500]]);
+    const folds = await flow(range(100))
+      .pipe(reduceBy(fold.parity, fold.sumAsync, 0, { combine, pool, chunkSize: 10 }))
+      .toArray();
+    expect(folds).toEqual([
+      ['even', 2450],
+      ['odd', 2500],
+    ]);
   });
 
   it('gives every key of every chunk its own copy of a mutable initial', async () => {
     const folds = await flow(range(12))
       .pipe(reduceBy(fold.mod3, fold.collect, [] as number[], { combine: (a, b) => [...a, ...b], pool, chunkSize: 4 }))
       .toArray();
-    expect(folds).toEqual([[0, [0, 3, 6, 9]], [1, [1, 4, 7, 10]], [2, [2, 5, 8, 11]]]);
+    expect(folds).toEqual([
+      [0, [0, 3, 6, 9]],
+      [1, [1, 4, 7, 10]],
+      [2, [2, 5, 8, 11]],
+    ]);
   });
 
   it('emits nothing and runs no chunk for an empty input', async () => {
     const before = runs();
-    expect(await flow<number>([]).pipe(reduceBy(fold.mod3, fold.sum, 0, { combine, pool })).toArray()).toEqual([]);
+    expect(
+      await flow<number>([])
+        .pipe(reduceBy(fold.mod3, fold.sum, 0, { combine, pool }))
+        .toArray(),
+    ).toEqual([]);
     expect(runs()).toBe(before);
   });
 
@@ -126,7 +186,11 @@ describe('reduceBy (two-tier: partial folds in the workers, combined in the main
     const failingCombine = (): number => {
       throw error;
     };
-    await expect(flow(source).pipe(reduceBy(fold.mod3, fold.sum, 0, { combine: failingCombine, pool, chunkSize: 4 })).toArray()).rejects.toBe(error);
+    await expect(
+      flow(source)
+        .pipe(reduceBy(fold.mod3, fold.sum, 0, { combine: failingCombine, pool, chunkSize: 4 }))
+        .toArray(),
+    ).rejects.toBe(error);
     expect(source.stats.returned).toBe(true);
   });
 
@@ -153,8 +217,17 @@ describe('reduceBy (two-tier: partial folds in the workers, combined in the main
       combines++;
       return a + b;
     };
-    const folds = await flow(source).pipe(reduceBy(fold.mod3, fold.sum, 0, { combine: counting, pool, maxInFlight, chunkSize })).toArray();
-    expect(folds).toEqual(serial(range(300), (x) => x % 3, (a: number, x) => a + x, () => 0));
+    const folds = await flow(source)
+      .pipe(reduceBy(fold.mod3, fold.sum, 0, { combine: counting, pool, maxInFlight, chunkSize }))
+      .toArray();
+    expect(folds).toEqual(
+      serial(
+        range(300),
+        (x) => x % 3,
+        (a: number, x) => a + x,
+        () => 0,
+      ),
+    );
     expect(combines).toBe(3 * (300 / chunkSize - 1));
     expect(lead).toBeLessThanOrEqual(maxInFlight * chunkSize + 2 * chunkSize);
     expect(lead).toBeGreaterThanOrEqual(chunkSize);

@@ -7,19 +7,32 @@ const pool = createPool({ threads: 1 }); // never started: scan runs in the main
 
 describe('scan', () => {
   it('emits the accumulation after each item, not the seed, passing the index', async () => {
-    expect(await flow([1, 2, 3]).pipe(scan((total, x: number) => total + x, 10)).toArray()).toEqual([11, 13, 16]);
-    expect(await flow(['a', 'b']).pipe(scan((acc: string[], x: string, i) => [...acc, `${i}${x}`], [])).toArray()).toEqual([
-      ['0a'],
-      ['0a', '1b'],
-    ]);
+    expect(
+      await flow([1, 2, 3])
+        .pipe(scan((total, x: number) => total + x, 10))
+        .toArray(),
+    ).toEqual([11, 13, 16]);
+    expect(
+      await flow(['a', 'b'])
+        .pipe(scan((acc: string[], x: string, i) => [...acc, `${i}${x}`], []))
+        .toArray(),
+    ).toEqual([['0a'], ['0a', '1b']]);
   });
 
   it('awaits an async reducer', async () => {
-    expect(await flow([1, 2]).pipe(scan(async (total, x: number) => total * 10 + x, 0)).toArray()).toEqual([1, 12]);
+    expect(
+      await flow([1, 2])
+        .pipe(scan(async (total, x: number) => total * 10 + x, 0))
+        .toArray(),
+    ).toEqual([1, 12]);
   });
 
   it('emits nothing for an empty input', async () => {
-    expect(await flow<number>([]).pipe(scan((total, x: number) => total + x, 0)).toArray()).toEqual([]);
+    expect(
+      await flow<number>([])
+        .pipe(scan((total, x: number) => total + x, 0))
+        .toArray(),
+    ).toEqual([]);
   });
 
   it('ends with the reducer error, unchanged, closing the source', async () => {

@@ -11,18 +11,35 @@ const pairAt = (i: number): [number, number] => [i, 1];
 
 describe('starMap', () => {
   it('spreads each tuple into the task arguments, in input order', async () => {
-    expect(await flow([[1, 2], [3, 4]] as [number, number][]).pipe(starMap(math.add, { pool })).toArray()).toEqual([3, 7]);
+    expect(
+      await flow([
+        [1, 2],
+        [3, 4],
+      ] as [number, number][])
+        .pipe(starMap(math.add, { pool }))
+        .toArray(),
+    ).toEqual([3, 7]);
     const input = pairs(500);
-    expect(await flow(input).pipe(starMap(math.add, { pool, chunkSize: 9 })).toArray()).toEqual(input.map(([a, b]) => a + b));
+    expect(
+      await flow(input)
+        .pipe(starMap(math.add, { pool, chunkSize: 9 }))
+        .toArray(),
+    ).toEqual(input.map(([a, b]) => a + b));
   });
 
   it('spreads after bound arguments', async () => {
-    expect(await flow([[5]] as [number][]).pipe(starMap(bind(math.scale, 3), { pool })).toArray()).toEqual([15]);
+    expect(
+      await flow([[5]] as [number][])
+        .pipe(starMap(bind(math.scale, 3), { pool }))
+        .toArray(),
+    ).toEqual([15]);
   });
 
   it('emits as chunks finish with ordered: false (same values)', async () => {
     const input = pairs(300);
-    const output = await flow(input).pipe(starMap(math.add, { pool, ordered: false, chunkSize: 4 })).toArray();
+    const output = await flow(input)
+      .pipe(starMap(math.add, { pool, ordered: false, chunkSize: 4 }))
+      .toArray();
     expect([...output].sort((a, b) => a - b)).toEqual(input.map(([a, b]) => a + b));
   });
 

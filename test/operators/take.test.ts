@@ -30,7 +30,12 @@ describe('take', () => {
   it('stops the steps before it too', async () => {
     const source = probe(naturals);
     let mapped = 0;
-    const values = await flow(source).pipe(map((x: number) => (mapped++, x * 2)), take(4)).toArray();
+    const values = await flow(source)
+      .pipe(
+        map((x: number) => (mapped++, x * 2)),
+        take(4),
+      )
+      .toArray();
     expect(values).toEqual([0, 2, 4, 6]);
     expect(mapped).toBe(4);
     expect(source.stats.returned).toBe(true);

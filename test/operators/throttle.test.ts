@@ -75,7 +75,9 @@ describe('throttle', () => {
   it('a consumer that pauses finds at most `items` tokens waiting, not the whole pause', async () => {
     const pulls: number[] = [];
     const source = probe(naturals, { onPull: () => pulls.push(performance.now()) });
-    const iterator = flow(source).pipe(throttle({ items: 5, perMs: 100 }))[Symbol.asyncIterator]();
+    const iterator = flow(source)
+      .pipe(throttle({ items: 5, perMs: 100 }))
+      [Symbol.asyncIterator]();
     for (let i = 0; i < 5; i++) await iterator.next(); // the burst
     await vi.advanceTimersByTimeAsync(1_000); // a long pause: 50 tokens' worth, but the bucket holds 5
     const start = performance.now();
@@ -90,15 +92,25 @@ describe('throttle', () => {
 
   it('passes items unchanged and in order, and an empty source ends at once', async () => {
     vi.useRealTimers();
-    expect(await flow([1, 2, 3]).pipe(throttle({ items: 10, perMs: 1_000 })).toArray()).toEqual([1, 2, 3]);
-    expect(await flow([]).pipe(throttle({ items: 1, perMs: 1_000 })).toArray()).toEqual([]);
+    expect(
+      await flow([1, 2, 3])
+        .pipe(throttle({ items: 10, perMs: 1_000 }))
+        .toArray(),
+    ).toEqual([1, 2, 3]);
+    expect(
+      await flow([])
+        .pipe(throttle({ items: 1, perMs: 1_000 }))
+        .toArray(),
+    ).toEqual([]);
   });
 
   it('an abort while waiting for a token rejects with signal.reason, closes the source and clears its timer', async () => {
     const controller = new AbortController();
     const reason = new Error('stop');
     const source = probe(naturals);
-    const run = flow(source, { signal: controller.signal }).pipe(throttle({ items: 2, perMs: 60_000 })).toArray();
+    const run = flow(source, { signal: controller.signal })
+      .pipe(throttle({ items: 2, perMs: 60_000 }))
+      .toArray();
     await turns();
     expect(source.stats.pulled).toBe(2);
     controller.abort(reason);

@@ -16,23 +16,42 @@ describe('topK', () => {
   });
 
   it('orders by a key function (called once per item) or by a comparator', async () => {
-    const rows = [{ p: 'a', n: 3 }, { p: 'b', n: 10 }, { p: 'c', n: 1 }];
+    const rows = [
+      { p: 'a', n: 3 },
+      { p: 'b', n: 10 },
+      { p: 'c', n: 1 },
+    ];
     let keyCalls = 0;
     const byKey = await flow(rows)
-      .pipe(topK(2, (row) => {
-        keyCalls++;
-        return row.n;
-      }))
+      .pipe(
+        topK(2, (row) => {
+          keyCalls++;
+          return row.n;
+        }),
+      )
       .toArray();
     expect(byKey.map((row) => row.p)).toEqual(['b', 'a']);
     expect(keyCalls).toBe(3);
-    const byComparator = await flow(rows).pipe(topK(2, (a, b) => b.n - a.n)).toArray(); // reversed: the smallest
+    const byComparator = await flow(rows)
+      .pipe(topK(2, (a, b) => b.n - a.n))
+      .toArray(); // reversed: the smallest
     expect(byComparator.map((row) => row.p)).toEqual(['c', 'a']);
   });
 
   it('keeps the earlier item on ties', async () => {
-    const rows = [{ id: 1, n: 5 }, { id: 2, n: 5 }, { id: 3, n: 5 }, { id: 4, n: 1 }];
-    expect((await flow(rows).pipe(topK(2, (row) => row.n)).toArray()).map((row) => row.id)).toEqual([1, 2]);
+    const rows = [
+      { id: 1, n: 5 },
+      { id: 2, n: 5 },
+      { id: 3, n: 5 },
+      { id: 4, n: 1 },
+    ];
+    expect(
+      (
+        await flow(rows)
+          .pipe(topK(2, (row) => row.n))
+          .toArray()
+      ).map((row) => row.id),
+    ).toEqual([1, 2]);
   });
 
   it('agrees with sorting everything (property)', async () => {
@@ -48,10 +67,16 @@ describe('topK', () => {
   it('ends with the key function error, unchanged, closing the source', async () => {
     const error = new Error('bad key');
     const source = probe(naturals);
-    await expect(flow(source).pipe(topK(2, (x: number) => {
-      if (x === 4) throw error;
-      return x;
-    })).toArray()).rejects.toBe(error);
+    await expect(
+      flow(source)
+        .pipe(
+          topK(2, (x: number) => {
+            if (x === 4) throw error;
+            return x;
+          }),
+        )
+        .toArray(),
+    ).rejects.toBe(error);
     expect(source.stats.returned).toBe(true);
   });
 

@@ -19,7 +19,13 @@ describe('unorderedMap', () => {
   });
 
   it('yields the awaited value of an async task', async () => {
-    expect(sorted(await flow([3, 1, 2]).pipe(unorderedMap(math.slowSquare, { pool, chunkSize: 1 })).toArray())).toEqual([1, 4, 9]);
+    expect(
+      sorted(
+        await flow([3, 1, 2])
+          .pipe(unorderedMap(math.slowSquare, { pool, chunkSize: 1 }))
+          .toArray(),
+      ),
+    ).toEqual([1, 4, 9]);
   });
 
   it('does not hold later results behind a slow early item: they arrive first', async () => {
@@ -41,7 +47,9 @@ describe('unorderedMap', () => {
   });
 
   it('serves concurrent next() calls without losing or repeating a value', async () => {
-    const iterator = flow([1, 2, 3, 4, 5]).pipe(unorderedMap(math.slowSquare, { pool, chunkSize: 1 }))[Symbol.asyncIterator]();
+    const iterator = flow([1, 2, 3, 4, 5])
+      .pipe(unorderedMap(math.slowSquare, { pool, chunkSize: 1 }))
+      [Symbol.asyncIterator]();
     const results = await Promise.all(Array.from({ length: 6 }, () => iterator.next()));
     expect(results[5]).toEqual({ done: true, value: undefined });
     expect(sorted(results.slice(0, 5).map((r) => r.value as number))).toEqual([1, 4, 9, 16, 25]);
@@ -73,11 +81,7 @@ describe('unorderedMap', () => {
     const maxInFlight = 2;
     const chunkSize = 5;
     const source = probe(naturals);
-    const { lead, taken } = await maxLead(
-      flow(source).pipe(unorderedMap(math.square, { pool, maxInFlight, chunkSize })),
-      source.stats,
-      50,
-    );
+    const { lead, taken } = await maxLead(flow(source).pipe(unorderedMap(math.square, { pool, maxInFlight, chunkSize })), source.stats, 50);
     expect(taken).toHaveLength(50);
     expect(lead).toBeLessThanOrEqual(maxInFlight * chunkSize + chunkSize);
     expect(lead).toBeGreaterThanOrEqual(chunkSize);

@@ -104,18 +104,33 @@ describe('the BullMQ backend', () => {
   it('gives the same results as the local pool: ordered, unordered, starMap, two-tier reduceBy, Map results', async () => {
     const input = Array.from({ length: 300 }, (_, i) => i);
     const run = async (pool: Pool) => ({
-      ordered: await flow(input).pipe(parallelMap(t.square, { pool, chunkSize: 16 })).toArray(),
-      unordered: (await flow(input).pipe(unorderedMap(t.square, { pool, chunkSize: 16 })).toArray()).sort((a, b) => a - b),
-      star: await flow(input.map((i): [number, number] => [i, 2 * i])).pipe(starMap(t.add, { pool, chunkSize: 16 })).toArray(),
-      maps: await flow(input).pipe(parallelMap(t.digits, { pool, chunkSize: 16 })).toArray(),
+      ordered: await flow(input)
+        .pipe(parallelMap(t.square, { pool, chunkSize: 16 }))
+        .toArray(),
+      unordered: (
+        await flow(input)
+          .pipe(unorderedMap(t.square, { pool, chunkSize: 16 }))
+          .toArray()
+      ).sort((a, b) => a - b),
+      star: await flow(input.map((i): [number, number] => [i, 2 * i]))
+        .pipe(starMap(t.add, { pool, chunkSize: 16 }))
+        .toArray(),
+      maps: await flow(input)
+        .pipe(parallelMap(t.digits, { pool, chunkSize: 16 }))
+        .toArray(),
       reduced: new Map(
         await flow(input)
           .pipe(
-            reduceBy(t.bucket, t.collect, { sum: 0, seen: new Set<number>() }, {
-              pool,
-              chunkSize: 16,
-              combine: (a, b) => ({ sum: a.sum + b.sum, seen: new Set([...a.seen, ...b.seen]) }),
-            }),
+            reduceBy(
+              t.bucket,
+              t.collect,
+              { sum: 0, seen: new Set<number>() },
+              {
+                pool,
+                chunkSize: 16,
+                combine: (a, b) => ({ sum: a.sum + b.sum, seen: new Set([...a.seen, ...b.seen]) }),
+              },
+            ),
           )
           .toArray(),
       ),
@@ -126,7 +141,12 @@ describe('the BullMQ backend', () => {
       const [expected, actual] = [await run(local), await run(remote)];
       expect(actual).toEqual(expected);
       expect(actual.ordered).toEqual(input.map((x) => x * x));
-      expect(actual.maps[12]).toEqual(new Map([['1', 0], ['2', 1]]));
+      expect(actual.maps[12]).toEqual(
+        new Map([
+          ['1', 0],
+          ['2', 1],
+        ]),
+      );
       expect(actual.reduced.get('b3')?.seen.size).toBe(43);
     } finally {
       await Promise.all([local.close(), remote.close()]);
@@ -140,7 +160,10 @@ describe('the BullMQ backend', () => {
     const local = createPool({ threads: 2 });
     const remote = remotePool('parity');
     try {
-      for (const [name, pool] of [['local', local], ['remote', remote]] as const) {
+      for (const [name, pool] of [
+        ['local', local],
+        ['remote', remote],
+      ] as const) {
         const stream = { isTTY: false, write: (text: string) => lines[name].push(text) };
         const squares = await flow(Array.from({ length: 120 }, (_, i) => i))
           .pipe(unorderedMap(t.square, { pool, chunkSize: 8 }), progress({ stream, total: 120, label: 'squares', unit: 'n' }))
@@ -246,7 +269,9 @@ describe('the BullMQ backend', () => {
     const pool = remotePool('crash');
     try {
       const input = Array.from({ length: 60 }, (_, i) => i);
-      const results = flow(input).pipe(unorderedMap(t.squareOrHang, { pool, chunkSize: 2 })).toArray();
+      const results = flow(input)
+        .pipe(unorderedMap(t.squareOrHang, { pool, chunkSize: 2 }))
+        .toArray();
       // The doomed worker now holds jobs it will never finish; killing it leaves them to stalled-job recovery.
       await waitForLine(doomed.process, 'stdout', /HANGING/, 'the doomed worker');
       await doomed.stop('SIGKILL');
@@ -286,14 +311,22 @@ describe('the BullMQ backend', () => {
     const queue = inspect('orphan');
     const controller = new AbortController();
     const reason = new Error('stop');
-    const results = flow(Array.from({ length: 20 }, (_, i) => i), { signal: controller.signal })
+    const results = flow(
+      Array.from({ length: 20 }, (_, i) => i),
+      { signal: controller.signal },
+    )
       .pipe(parallelMap(t.square, { pool, chunkSize: 1 }))
       .toArray();
     while ((await queue.getWaitingCount()) === 0) await delay(10);
     controller.abort(reason);
     await expect(results).rejects.toBe(reason);
     await pool.close();
-    expect(await queue.getJobCounts('waiting', 'active', 'completed', 'failed')).toMatchObject({ waiting: 0, active: 0, completed: 0, failed: 0 });
+    expect(await queue.getJobCounts('waiting', 'active', 'completed', 'failed')).toMatchObject({
+      waiting: 0,
+      active: 0,
+      completed: 0,
+      failed: 0,
+    });
     expect(await jobKeys('orphan')).toEqual([]);
   });
 
@@ -302,7 +335,9 @@ describe('the BullMQ backend', () => {
     const queue = inspect('vanish');
     try {
       // No worker yet: the jobs wait, and are then deleted behind the flow's back.
-      const results = flow([1, 2]).pipe(parallelMap(t.square, { pool, chunkSize: 1 })).toArray();
+      const results = flow([1, 2])
+        .pipe(parallelMap(t.square, { pool, chunkSize: 1 }))
+        .toArray();
       while ((await queue.getWaitingCount()) < 2) await delay(10);
       for (const job of await queue.getWaiting()) await queue.remove(job.id!);
       await worker('vanish');
@@ -367,7 +402,10 @@ describe('process lifetime', () => {
       await used.close();
       await createPool({ backend: bullmq({ connection: process.argv[1], queue: 'parity' }) }).close();
     `;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, redis.url], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, redis.url], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (data: Buffer) => (output += data.toString()));
     child.stderr.on('data', (data: Buffer) => (output += data.toString()));
@@ -445,7 +483,13 @@ describe('timeouts and cancellation on remote workers', () => {
     expect(new TaskTimeoutError({ task: 'm#t', firstIndex: 1, itemCount: 1, timeoutMs: 300, cause: unreachable }).message).toMatch(
       /; Job r1-1 was abandoned; the worker could not be reached/,
     );
-    const local = new TaskTimeoutError({ task: 'm#t', firstIndex: 0, itemCount: 1, timeoutMs: 300, cause: new DOMException('late', 'TimeoutError') });
+    const local = new TaskTimeoutError({
+      task: 'm#t',
+      firstIndex: 0,
+      itemCount: 1,
+      timeoutMs: 300,
+      cause: new DOMException('late', 'TimeoutError'),
+    });
     expect(local.message).toMatch(/; its worker was terminated$/);
   });
 
@@ -472,7 +516,9 @@ describe('timeouts and cancellation on remote workers', () => {
 
   it('says when the worker running an abandoned job could not be reached', async () => {
     // A plain BullMQ worker (an older millrace, say) takes the job and never listens for cancellations.
-    const deaf = new Worker('cancel-deaf', () => new Promise<never>(() => undefined), { connection: { host: '127.0.0.1', port: redis.port } });
+    const deaf = new Worker('cancel-deaf', () => new Promise<never>(() => undefined), {
+      connection: { host: '127.0.0.1', port: redis.port },
+    });
     const pool = remotePool('cancel-deaf', 1);
     const queue = inspect('cancel-deaf');
     try {
@@ -531,7 +577,11 @@ describe('timeouts and cancellation on remote workers', () => {
     const pool = remotePool('parity', 8);
     try {
       const input = Array.from({ length: 64 }, (_, i) => i);
-      expect(await flow(input).pipe(parallelMap(t.square, { pool, chunkSize: 1 })).toArray()).toEqual(input.map((x) => x * x));
+      expect(
+        await flow(input)
+          .pipe(parallelMap(t.square, { pool, chunkSize: 1 }))
+          .toArray(),
+      ).toEqual(input.map((x) => x * x));
       // Warnings are emitted on the next tick.
       await new Promise((resolve) => setImmediate(resolve));
       expect(warnings.map((warning) => `${warning.name}: ${warning.message}`)).toEqual([]);
@@ -548,7 +598,9 @@ describe('Redis outages', () => {
     const pool = createPool({ backend: bullmq({ connection: doomedRedis.url, queue: 'close-lost', capacity: 2, redisTimeoutMs: 4_000 }) });
     try {
       // Jobs wait (no worker); then Redis goes away under them.
-      const results = flow([1, 2, 3]).pipe(parallelMap(t.square, { pool, chunkSize: 1 })).toArray();
+      const results = flow([1, 2, 3])
+        .pipe(parallelMap(t.square, { pool, chunkSize: 1 }))
+        .toArray();
       const queue = new Queue('close-lost', { connection: { host: '127.0.0.1', port: doomedRedis.port } });
       while ((await queue.getWaitingCount()) === 0) await delay(10);
       await queue.close();
@@ -592,7 +644,9 @@ describe('Redis outages', () => {
       expect(count(stderr, /lost Redis at /g)).toBe(2);
       expect(count(stderr, /reconnected to Redis at /g)).toBe(2);
       // Redis came back empty (no persistence): the running job's lock is gone, and the worker says so.
-      expect(stderr).toMatch(/lost the lock on job \S+ \(it lapsed while Redis was unreachable or slow, or the job is gone\); cancelled it here/);
+      expect(stderr).toMatch(
+        /lost the lock on job \S+ \(it lapsed while Redis was unreachable or slow, or the job is gone\); cancelled it here/,
+      );
       // Once, although BullMQ retries the renewal every half lock: the job was cancelled, so it stopped.
       expect(count(stderr, /lost the lock on job/g)).toBe(1);
       expect(stderr).not.toMatch(/Redis at [^\n]*could not renew lock/);

@@ -171,7 +171,21 @@ export async function startWorkerProcess(
 ): Promise<WorkerProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'bin/millrace.ts', 'worker', '--redis', redisUrl, '--queue', queue, '--concurrency', '2', '--lock-ms', '1000', ...extra],
+    [
+      '--import',
+      'tsx',
+      'bin/millrace.ts',
+      'worker',
+      '--redis',
+      redisUrl,
+      '--queue',
+      queue,
+      '--concurrency',
+      '2',
+      '--lock-ms',
+      '1000',
+      ...extra,
+    ],
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MILLRACE_CODE_VERSION: '', ...env } },
   );
   let stderr = '';

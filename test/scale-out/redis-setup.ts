@@ -141,7 +141,11 @@ async function aptGetInstall(aptGet: string): Promise<void> {
     await run(aptGet, ['update', '-qq'], options);
     await run(aptGet, ['install', '-y', '-qq', '--no-install-recommends', 'redis-server'], options);
   } catch (error) {
-    const output = String((error as { stderr?: string | Buffer }).stderr ?? '').trim().split('\n').pop() ?? '';
+    const output =
+      String((error as { stderr?: string | Buffer }).stderr ?? '')
+        .trim()
+        .split('\n')
+        .pop() ?? '';
     throw new Error(`Installing redis-server with apt-get failed (${output || String(error)}): ${WHAT_TO_INSTALL}.`, { cause: error });
   }
 }

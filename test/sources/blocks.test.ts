@@ -226,7 +226,9 @@ describe('readBlocks + blockLines', () => {
     await expect(readBlocks(fake).toArray()).rejects.toMatchObject({ name: 'InputFileError', problem: 'not-gzip', path: fake });
     const zipped = gzipSync(Array.from({ length: 20_000 }, (_, i) => `entry ${i * 7919}`).join('\n'));
     const truncated = await fileWith(zipped.subarray(0, zipped.length >> 1), '.log.gz');
-    const failure = await readBlocks(truncated).toArray().catch((error: unknown) => error);
+    const failure = await readBlocks(truncated)
+      .toArray()
+      .catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(InputFileError);
     expect(failure).toMatchObject({ problem: 'corrupt', path: truncated });
     expect(openDescriptorsOf(truncated)).toBe(0);

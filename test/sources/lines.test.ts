@@ -97,14 +97,18 @@ describe('readLines', () => {
 
   it('fails with an error naming a missing file', async () => {
     const missing = at('nope.log.gz');
-    const error = await readLines(missing).toArray().catch((e: unknown) => e);
+    const error = await readLines(missing)
+      .toArray()
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InputFileError);
     expect(error).toMatchObject({ path: missing, problem: 'missing' });
     expect((error as Error).message).toContain(missing);
   });
 
   it('fails with an error naming a .gz file that is not gzip', async () => {
-    const error = await readLines(at('fake.log.gz')).toArray().catch((e: unknown) => e);
+    const error = await readLines(at('fake.log.gz'))
+      .toArray()
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InputFileError);
     expect(error).toMatchObject({ path: at('fake.log.gz'), problem: 'not-gzip' });
     expect((error as Error).message).toContain('fake.log.gz');
@@ -112,13 +116,17 @@ describe('readLines', () => {
   });
 
   it('fails with an error naming a truncated gzip file', async () => {
-    const error = await readLines(at('truncated.log.gz')).toArray().catch((e: unknown) => e);
+    const error = await readLines(at('truncated.log.gz'))
+      .toArray()
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InputFileError);
     expect(error).toMatchObject({ path: at('truncated.log.gz'), problem: 'corrupt' });
   });
 
   it('fails with an error naming a path that cannot be read as a file', async () => {
-    const error = await readLines(dir).toArray().catch((e: unknown) => e);
+    const error = await readLines(dir)
+      .toArray()
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'InputFileError', path: dir, problem: 'unreadable' });
   });
 
@@ -136,9 +144,12 @@ describe('readLines', () => {
   });
 
   it('destroys the byte stream when the consumer stops early', async () => {
-    const source = Readable.from((function* () {
-      for (let i = 0; ; i++) yield Buffer.from(`line ${i}\n`);
-    })(), { objectMode: false });
+    const source = Readable.from(
+      (function* () {
+        for (let i = 0; ; i++) yield Buffer.from(`line ${i}\n`);
+      })(),
+      { objectMode: false },
+    );
     expect(await readLines(source).pipe(take(2)).toArray()).toEqual(['line 0', 'line 1']);
     await finished(source).catch(() => undefined);
     expect(source.destroyed).toBe(true);
@@ -161,12 +172,17 @@ describe('readLines', () => {
 
 describe('lines()', () => {
   it('emits the lines of each path in turn', async () => {
-    const out = await flow([at('plain.log'), at('plain.log.gz'), at('empty.log')]).pipe(lines()).toArray();
+    const out = await flow([at('plain.log'), at('plain.log.gz'), at('empty.log')])
+      .pipe(lines())
+      .toArray();
     expect(out).toEqual(['alpha', 'beta', 'gamma', 'x 1', 'y 2', 'z 3']);
   });
 
   it('fails naming the file that cannot be read', async () => {
-    const error = await flow([at('plain.log'), at('fake.log.gz')]).pipe(lines()).toArray().catch((e: unknown) => e);
+    const error = await flow([at('plain.log'), at('fake.log.gz')])
+      .pipe(lines())
+      .toArray()
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'InputFileError', path: at('fake.log.gz') });
   });
 });

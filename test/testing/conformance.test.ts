@@ -52,13 +52,19 @@ const builtIns: Case[] = [
   operatorCase('batch', () => batch<number>(2), { input: numbers, expected: [[1, 2], [3, 4], [5]] }),
   operatorCase('take', () => take<number>(100), { input: numbers, expected: numbers }),
   operatorCase('batch (maxWaitMs)', () => batch<number>(2, { maxWaitMs: 60_000 }), { input: numbers, expected: [[1, 2], [3, 4], [5]] }),
-  operatorCase('map (concurrent)', () => map(async (x: number) => x * 2, { concurrency: 3 }), { input: numbers, expected: [2, 4, 6, 8, 10] }),
+  operatorCase('map (concurrent)', () => map(async (x: number) => x * 2, { concurrency: 3 }), {
+    input: numbers,
+    expected: [2, 4, 6, 8, 10],
+  }),
   operatorCase('filter (concurrent, unordered)', () => filter(async (x: number) => x > 2, { concurrency: 3, ordered: false }), {
     input: numbers,
     expected: [3, 4, 5],
     unordered: true,
   }),
-  operatorCase('flatMap (concurrent)', () => flatMap(async (x: number) => [x, x], { concurrency: 2 }), { input: [1, 2], expected: [1, 1, 2, 2] }),
+  operatorCase('flatMap (concurrent)', () => flatMap(async (x: number) => [x, x], { concurrency: 2 }), {
+    input: [1, 2],
+    expected: [1, 1, 2, 2],
+  }),
   operatorCase('scan', () => scan((total, x: number) => total + x, 0), { input: numbers, expected: [1, 3, 6, 10, 15] }),
   operatorCase('drop', () => drop<number>(2), { input: numbers, expected: [3, 4, 5] }),
   operatorCase('takeWhile', () => takeWhile((x: number) => x < 10), { input: numbers, expected: numbers }),
@@ -68,24 +74,51 @@ const builtIns: Case[] = [
   operatorCase('sortBy', () => sortBy((x: number) => -x), { input: numbers, expected: [5, 4, 3, 2, 1], emitsBeforeEnd: false }),
   operatorCase('distinct', () => distinct((x: number) => x % 3), { input: numbers, expected: [1, 2, 3] }),
   operatorCase('tap', () => tap((_x: number) => undefined), { input: numbers, expected: numbers }),
-  operatorCase('progress', () => progress<number>({ stream: { isTTY: false, write: () => undefined } }), { input: numbers, expected: numbers }),
-  operatorCase('reduce', () => reduce((sum: number, x: number) => sum + x, 0), { input: numbers, expected: [15], emitsBeforeEnd: false }),
-  operatorCase('reduceBy (main thread)', () => reduceBy((w: string) => w, (n: number) => n + 1, 0), {
-    input: ['a', 'b', 'a'],
-    expected: [['a', 2], ['b', 1]],
-    emitsBeforeEnd: false,
+  operatorCase('progress', () => progress<number>({ stream: { isTTY: false, write: () => undefined } }), {
+    input: numbers,
+    expected: numbers,
   }),
+  operatorCase('reduce', () => reduce((sum: number, x: number) => sum + x, 0), { input: numbers, expected: [15], emitsBeforeEnd: false }),
+  operatorCase(
+    'reduceBy (main thread)',
+    () =>
+      reduceBy(
+        (w: string) => w,
+        (n: number) => n + 1,
+        0,
+      ),
+    {
+      input: ['a', 'b', 'a'],
+      expected: [
+        ['a', 2],
+        ['b', 1],
+      ],
+      emitsBeforeEnd: false,
+    },
+  ),
   operatorCase('parallelMap', () => parallelMap(math.square), { input: numbers, expected: [1, 4, 9, 16, 25] }),
   operatorCase('unorderedMap', () => unorderedMap(math.square), { input: numbers, expected: [1, 4, 9, 16, 25], unordered: true }),
-  operatorCase('starMap', () => starMap(math.add), { input: [[1, 2], [3, 4]] as [number, number][], expected: [3, 7] }),
+  operatorCase('starMap', () => starMap(math.add), {
+    input: [
+      [1, 2],
+      [3, 4],
+    ] as [number, number][],
+    expected: [3, 7],
+  }),
   operatorCase('starMap (unordered)', () => starMap(math.add, { ordered: false }), {
-    input: [[1, 2], [3, 4]] as [number, number][],
+    input: [
+      [1, 2],
+      [3, 4],
+    ] as [number, number][],
     expected: [3, 7],
     unordered: true,
   }),
   operatorCase('reduceBy (two-tier)', () => reduceBy(math.word, math.count, 0, { combine: (a, b) => a + b }), {
     input: ['x', 'y', 'x'],
-    expected: [['x', 2], ['y', 1]],
+    expected: [
+      ['x', 2],
+      ['y', 1],
+    ],
     emitsBeforeEnd: false,
   }),
 ];

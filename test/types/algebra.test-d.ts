@@ -1,6 +1,24 @@
 // Type tests of the stream algebra: run by `vitest run --typecheck`, never executed.
 import { describe, expectTypeOf, it } from 'vitest';
-import { concat, distinct, drop, dropWhile, filter, flatMap, flow, map, merge, scan, sortBy, takeWhile, tee, topK, zip, type Flow, type Operator } from 'millrace';
+import {
+  concat,
+  distinct,
+  drop,
+  dropWhile,
+  filter,
+  flatMap,
+  flow,
+  map,
+  merge,
+  scan,
+  sortBy,
+  takeWhile,
+  tee,
+  topK,
+  zip,
+  type Flow,
+  type Operator,
+} from 'millrace';
 
 describe('sinks', () => {
   it('some, every, count answer booleans and numbers', () => {
@@ -26,7 +44,9 @@ describe('sinks', () => {
 describe('main-thread concurrency', () => {
   it('map, filter and flatMap keep their types with options', () => {
     expectTypeOf(map(async (x: number) => String(x), { concurrency: 4 })).toEqualTypeOf<Operator<number, string>>();
-    expectTypeOf(filter((x: number | null): x is number => x !== null, { concurrency: 2 })).toEqualTypeOf<Operator<number | null, number>>();
+    expectTypeOf(filter((x: number | null): x is number => x !== null, { concurrency: 2 })).toEqualTypeOf<
+      Operator<number | null, number>
+    >();
     expectTypeOf(flatMap(async (x: number) => [String(x)], { concurrency: 2, ordered: false })).toEqualTypeOf<Operator<number, string>>();
     // @ts-expect-error ordered is a boolean
     map((x: number) => x, { ordered: 'yes' });
@@ -37,9 +57,9 @@ describe('operators', () => {
   it("scan's output is its accumulator", () => {
     expectTypeOf(scan((total, x: number) => total + x, 0)).toEqualTypeOf<Operator<number, number>>();
     expectTypeOf(scan((acc: string[], x: number) => [...acc, String(x)], [] as string[])).toEqualTypeOf<Operator<number, string[]>>();
-    expectTypeOf(flow([1, 2]).pipe(scan(async (acc: Map<number, number>, x: number) => acc.set(x, x), new Map<number, number>()))).toEqualTypeOf<
-      Flow<Map<number, number>>
-    >();
+    expectTypeOf(
+      flow([1, 2]).pipe(scan(async (acc: Map<number, number>, x: number) => acc.set(x, x), new Map<number, number>())),
+    ).toEqualTypeOf<Flow<Map<number, number>>>();
   });
 
   it('drop, dropWhile and distinct keep the item type; takeWhile narrows by a type guard', () => {
@@ -62,7 +82,7 @@ describe('combining sources', () => {
     expectTypeOf(zip(flow([1]), ['a']).pipe(map(([n, s]) => s.repeat(n)))).toEqualTypeOf<Flow<string>>();
   });
 
-  it('merge and concat emit the union of their sources\' items', () => {
+  it("merge and concat emit the union of their sources' items", () => {
     expectTypeOf(merge(flow([1]), ['a'])).toEqualTypeOf<Flow<number | string>>();
     expectTypeOf(concat([1], [2])).toEqualTypeOf<Flow<number>>();
     expectTypeOf(concat(bigints(), flow(['a']))).toEqualTypeOf<Flow<bigint | string>>();

@@ -4,7 +4,9 @@ import { describe, expectTypeOf, it } from 'vitest';
 import { blockLines, glob, parallelMap, readBlocks, tasks, unorderedMap, type Block, type Flow } from 'millrace';
 import type { Tally } from '../../examples/log-analysis/parse.js';
 
-const t = tasks<typeof import('../../examples/big-file/tally.tasks.js')>(new URL('../../examples/big-file/tally.tasks.js', import.meta.url));
+const t = tasks<typeof import('../../examples/big-file/tally.tasks.js')>(
+  new URL('../../examples/big-file/tally.tasks.js', import.meta.url),
+);
 
 describe('readBlocks', () => {
   it('is a flow of blocks from a path, a URL, a list, a Readable or an async iterable of bytes', () => {

@@ -73,13 +73,31 @@ describe('parallel operators infer from the task reference', () => {
   });
 
   it('reduceBy emits [key, accumulator] pairs typed from the key and the reducer', () => {
-    expectTypeOf(reduceBy((w: string) => w, (n: number, _w: string) => n + 1, 0)).toEqualTypeOf<Operator<string, [string, number]>>();
-    expectTypeOf(reduceBy((w: string) => w.length, (list: string[], w: string) => [...list, w], () => [] as string[])).toEqualTypeOf<
-      Operator<string, [number, string[]]>
-    >();
+    expectTypeOf(
+      reduceBy(
+        (w: string) => w,
+        (n: number, _w: string) => n + 1,
+        0,
+      ),
+    ).toEqualTypeOf<Operator<string, [string, number]>>();
+    expectTypeOf(
+      reduceBy(
+        (w: string) => w.length,
+        (list: string[], w: string) => [...list, w],
+        () => [] as string[],
+      ),
+    ).toEqualTypeOf<Operator<string, [number, string[]]>>();
     const keyed = { id: 1 };
-    expectTypeOf(reduceBy((_x: number) => keyed, (n: number, x: number) => n + x, 0)).toEqualTypeOf<Operator<number, [{ id: number }, number]>>();
-    expectTypeOf(reduceBy(fold.parity, fold.sum, 0, { combine: (a, b) => a + b })).toEqualTypeOf<Operator<number, ['even' | 'odd', number]>>();
+    expectTypeOf(
+      reduceBy(
+        (_x: number) => keyed,
+        (n: number, x: number) => n + x,
+        0,
+      ),
+    ).toEqualTypeOf<Operator<number, [{ id: number }, number]>>();
+    expectTypeOf(reduceBy(fold.parity, fold.sum, 0, { combine: (a, b) => a + b })).toEqualTypeOf<
+      Operator<number, ['even' | 'odd', number]>
+    >();
     expectTypeOf(reduceBy(fold.mod3, fold.collect, [] as number[], { combine: (a, b) => [...a, ...b] })).toEqualTypeOf<
       Operator<number, [number, number[]]>
     >();
@@ -102,12 +120,20 @@ describe('.pipe carries the type through every step', () => {
     const words = ['a', 'b', 'a'];
     const out = flow(words).pipe(
       parallelMap(math.word),
-      reduceBy((w) => w, (n: number) => n + 1, 0),
+      reduceBy(
+        (w) => w,
+        (n: number) => n + 1,
+        0,
+      ),
       map(([word, n]) => `${word}=${n}`),
       take(10),
     );
     expectTypeOf(out).toEqualTypeOf<Flow<string>>();
-    expectTypeOf(flow([1, 2]).pipe(reduce((sum: number, x: number) => sum + x, 0)).reduce((a, x) => a + x, 0)).resolves.toEqualTypeOf<number>();
+    expectTypeOf(
+      flow([1, 2])
+        .pipe(reduce((sum: number, x: number) => sum + x, 0))
+        .reduce((a, x) => a + x, 0),
+    ).resolves.toEqualTypeOf<number>();
   });
 
   it('sinks are typed', () => {

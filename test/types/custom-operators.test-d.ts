@@ -34,7 +34,12 @@ describe('defineOperator', () => {
       for await (const x of source) yield (total += x);
     });
     expectTypeOf(runningTotal).toEqualTypeOf<Operator<number, number>>();
-    expectTypeOf(flow([1, 2]).pipe(runningTotal, map((n) => n.toFixed(1)))).toEqualTypeOf<Flow<string>>();
+    expectTypeOf(
+      flow([1, 2]).pipe(
+        runningTotal,
+        map((n) => n.toFixed(1)),
+      ),
+    ).toEqualTypeOf<Flow<string>>();
     expectTypeOf(pipe(runningTotal, runningTotal)).toEqualTypeOf<Operator<number, number>>();
   });
 

@@ -21,15 +21,14 @@ const math = tasks<typeof import('../fixtures/math.tasks.js')>(new URL('../fixtu
 
 describe('Flow.pipe', () => {
   it('carries the item type through six steps mixing in-thread and worker steps', () => {
-    const six = flow(['1 2', '3'])
-      .pipe(
-        flatMap((line: string) => line.split(' ')),
-        map((word) => Number(word)),
-        parallelMap(math.square),
-        filter((n) => n > 1),
-        map((n) => [n, n] as [number, number]),
-        starMap(math.add),
-      );
+    const six = flow(['1 2', '3']).pipe(
+      flatMap((line: string) => line.split(' ')),
+      map((word) => Number(word)),
+      parallelMap(math.square),
+      filter((n) => n > 1),
+      map((n) => [n, n] as [number, number]),
+      starMap(math.add),
+    );
     expectTypeOf(six).toEqualTypeOf<Flow<number>>();
     expectTypeOf(six.toArray()).resolves.toEqualTypeOf<number[]>();
   });
@@ -39,15 +38,24 @@ describe('Flow.pipe', () => {
   });
 
   it('types reduceBy keys and accumulators', () => {
-    const counts = flow(['a', 'b']).pipe(reduceBy((word: string) => word.length, (n: number) => n + 1, 0));
+    const counts = flow(['a', 'b']).pipe(
+      reduceBy(
+        (word: string) => word.length,
+        (n: number) => n + 1,
+        0,
+      ),
+    );
     expectTypeOf(counts).toEqualTypeOf<Flow<[number, number]>>();
   });
 
   it('rejects a step whose input does not match the previous output', () => {
     // @ts-expect-error: parallelMap(math.square) takes numbers, the flow carries strings
     flow(['a']).pipe(parallelMap(math.square));
-    // @ts-expect-error: the second step expects numbers, the first emits strings
-    flow([1]).pipe(map((n: number) => String(n)), map((n: number) => n + 1));
+    flow([1]).pipe(
+      // @ts-expect-error: the second step expects numbers, the first emits strings
+      map((n: number) => String(n)),
+      map((n: number) => n + 1),
+    );
   });
 });
 
@@ -66,12 +74,18 @@ describe('standalone pipe', () => {
   });
 
   it('composes worker-backed operators', () => {
-    const squaresThenSum = pipe(parallelMap(math.square), map((n: number) => `${n}`));
+    const squaresThenSum = pipe(
+      parallelMap(math.square),
+      map((n: number) => `${n}`),
+    );
     expectTypeOf(squaresThenSum).toEqualTypeOf<Operator<number, string>>();
   });
 
   it('rejects operators that do not line up', () => {
-    // @ts-expect-error: map emits strings, parallelMap(math.square) takes numbers
-    pipe(map((n: number) => String(n)), parallelMap(math.square));
+    pipe(
+      // @ts-expect-error: map emits strings, parallelMap(math.square) takes numbers
+      map((n: number) => String(n)),
+      parallelMap(math.square),
+    );
   });
 });

@@ -1,20 +1,11 @@
 // Type tests for sources, Counter, progress and the log-analysis task: run by `vitest run --typecheck`.
 import { describe, expectTypeOf, it } from 'vitest';
-import {
-  Counter,
-  flow,
-  glob,
-  lines,
-  progress,
-  readLines,
-  tasks,
-  unorderedMap,
-  type Flow,
-  type Operator,
-} from 'millrace';
+import { Counter, flow, glob, lines, progress, readLines, tasks, unorderedMap, type Flow, type Operator } from 'millrace';
 import type { FileResult } from '../../examples/log-analysis/analysis.js';
 
-const logs = tasks<typeof import('../../examples/log-analysis/analysis.js')>(new URL('../../examples/log-analysis/analysis.js', import.meta.url));
+const logs = tasks<typeof import('../../examples/log-analysis/analysis.js')>(
+  new URL('../../examples/log-analysis/analysis.js', import.meta.url),
+);
 
 describe('sources', () => {
   it('glob and readLines are flows of strings; lines() maps paths to lines', () => {
@@ -50,6 +41,8 @@ describe('Counter', () => {
     expectTypeOf(Counter.of([1, 2, 2])).toEqualTypeOf<Counter<number>>();
     // @ts-expect-error counts of another key type do not merge
     counts.update(new Map<number, number>());
-    expectTypeOf(flow([new Map([['a', 1]])]).reduce((c, m) => c.update(m), new Counter<string>())).resolves.toEqualTypeOf<Counter<string>>();
+    expectTypeOf(flow([new Map([['a', 1]])]).reduce((c, m) => c.update(m), new Counter<string>())).resolves.toEqualTypeOf<
+      Counter<string>
+    >();
   });
 });

@@ -6,5 +6,13 @@ import { flow, map, throughHighland, type Flow } from 'millrace';
 import { typeOf } from '../src/check.js';
 
 typeOf(flow(highland([1, 2, 3]))).is<Flow<number>>();
-typeOf(flow([1, 2, 3]).toHighland().map((n) => `${n}`)).is<Highland.Stream<string>>();
-typeOf(highland([1, 2]).through(throughHighland(map((n: number) => n * 10))).collect()).is<Highland.Stream<number[]>>();
+typeOf(
+  flow([1, 2, 3])
+    .toHighland()
+    .map((n) => `${n}`),
+).is<Highland.Stream<string>>();
+typeOf(
+  highland([1, 2])
+    .through(throughHighland(map((n: number) => n * 10)))
+    .collect(),
+).is<Highland.Stream<number[]>>();

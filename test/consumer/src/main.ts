@@ -84,8 +84,28 @@ const squaresOf = (n: number): number[] => range(n).map((x) => x * x);
 // Sources ------------------------------------------------------------------------------------
 await values('an array', typeOf(flow([1, 2, 3])).is<Flow<number>>(), [1, 2, 3]);
 await values('an iterable', typeOf(flow(new Set(['a', 'b']))).is<Flow<string>>(), ['a', 'b']);
-await values('a generator', typeOf(flow((function* () { yield* [1, 2]; })())).is<Flow<number>>(), [1, 2]);
-await values('an async iterable', typeOf(flow((async function* () { yield* [1, 2]; })())).is<Flow<number>>(), [1, 2]);
+await values(
+  'a generator',
+  typeOf(
+    flow(
+      (function* () {
+        yield* [1, 2];
+      })(),
+    ),
+  ).is<Flow<number>>(),
+  [1, 2],
+);
+await values(
+  'an async iterable',
+  typeOf(
+    flow(
+      (async function* () {
+        yield* [1, 2];
+      })(),
+    ),
+  ).is<Flow<number>>(),
+  [1, 2],
+);
 await values('an object-mode Readable', typeOf(flow<number>(Readable.from([1, 2, 3]))).is<Flow<number>>(), [1, 2, 3]);
 await values('a highland stream (from toHighland)', typeOf(flow(flow([1, 2]).toHighland())).is<Flow<number>>(), [1, 2]);
 
@@ -97,7 +117,10 @@ await values('readLines (gzip sniffed)', typeOf(readLines(join(dir, 'b.log.gz'))
 await values('readLines of a byte Readable', readLines(Readable.from([Buffer.from('x\ny')])), ['x', 'y']);
 await values('readLines with a separator', readLines(Readable.from([Buffer.from('x;y')]), { separator: ';' }), ['x', 'y']);
 await values('glob then lines()', typeOf(glob('*', { cwd: dir, sort: true, absolute: true }).pipe(lines())).is<Flow<string>>(), [
-  'GET /a', 'POST /b', 'GET /c', 'GET /d',
+  'GET /a',
+  'POST /b',
+  'GET /c',
+  'GET /d',
 ]);
 
 // In-thread operators --------------------------------------------------------------------------
@@ -113,9 +136,21 @@ const tapped: number[] = [];
 await values('tap', typeOf(flow([1, 2]).pipe(tap((n) => tapped.push(n)))).is<Flow<number>>(), [1, 2]);
 await equal('tap saw every item', tapped, [1, 2]);
 await values('reduce (operator)', typeOf(flow([1, 2, 3]).pipe(reduce((sum: number, n: number) => sum + n, 0))).is<Flow<number>>(), [6]);
-const countWords = reduceBy((w: string) => w, (n: number) => n + 1, 0);
-await values('reduceBy (in thread)', typeOf(flow(['a', 'b', 'a']).pipe(countWords)).is<Flow<[string, number]>>(), [['a', 2], ['b', 1]]);
-const doubledText = typeOf(pipe(map((n: number) => n * 2), map((n: number) => `${n}`))).is<Operator<number, string>>();
+const countWords = reduceBy(
+  (w: string) => w,
+  (n: number) => n + 1,
+  0,
+);
+await values('reduceBy (in thread)', typeOf(flow(['a', 'b', 'a']).pipe(countWords)).is<Flow<[string, number]>>(), [
+  ['a', 2],
+  ['b', 1],
+]);
+const doubledText = typeOf(
+  pipe(
+    map((n: number) => n * 2),
+    map((n: number) => `${n}`),
+  ),
+).is<Operator<number, string>>();
 await values('pipe (standalone)', flow([1, 2]).pipe(doubledText), ['2', '4']);
 const progressLog: string[] = [];
 const progressStream = { isTTY: false, write: (text: string) => progressLog.push(text) };
@@ -134,31 +169,62 @@ await values('async task, concurrency 8', flow(range(40)).pipe(parallelMap(math.
 await values('a task reads its taskSignal()', flow([1, 2]).pipe(parallelMap(math.signalState)), ['running', 'running']);
 await values('parallelMap with bind', typeOf(flow([1, 2]).pipe(parallelMap(bind(math.scale, 10)))).is<Flow<number>>(), [10, 20]);
 const unordered = typeOf(flow(range(50)).pipe(unorderedMap(math.square, { chunkSize: 7 }))).is<Flow<number>>();
-await values('unorderedMap', unordered.toArray().then((xs) => xs.sort((a, b) => a - b)), squaresOf(50));
-await values('starMap', typeOf(flow([[1, 2], [3, 4]] as [number, number][]).pipe(starMap(math.add))).is<Flow<number>>(), [3, 7]);
+await values(
+  'unorderedMap',
+  unordered.toArray().then((xs) => xs.sort((a, b) => a - b)),
+  squaresOf(50),
+);
+await values(
+  'starMap',
+  typeOf(
+    flow([
+      [1, 2],
+      [3, 4],
+    ] as [number, number][]).pipe(starMap(math.add)),
+  ).is<Flow<number>>(),
+  [3, 7],
+);
 const sumByParity = reduceBy(math.parity, math.sum, 0, { combine: (a, b) => a + b });
 const byParity = typeOf(flow(range(10)).pipe(sumByParity)).is<Flow<['even' | 'odd', number]>>();
-await values('reduceBy (two-tier)', byParity, [['even', 20], ['odd', 25]]);
-await values('transferResult', flow([3]).pipe(parallelMap(math.bytes), map((b) => [b.length, b[0]])), [[3, 7]]);
+await values('reduceBy (two-tier)', byParity, [
+  ['even', 20],
+  ['odd', 25],
+]);
+await values(
+  'transferResult',
+  flow([3]).pipe(
+    parallelMap(math.bytes),
+    map((b) => [b.length, b[0]]),
+  ),
+  [[3, 7]],
+);
 const squaresSpec: DispatchSpec<number, number> = {
   name: 'squares',
   ordered: true,
   request: (items) => ({ mode: 'call', task: math.square, items }),
   outputs: (response) => response.results as number[],
 };
-const squares = typeOf(
-  defineOperator('squares', (source: AsyncIterable<number>, context) => dispatch(source, context, squaresSpec)),
-).is<Operator<number, number>>();
+const squares = typeOf(defineOperator('squares', (source: AsyncIterable<number>, context) => dispatch(source, context, squaresSpec))).is<
+  Operator<number, number>
+>();
 await values('defineOperator + dispatch', flow([2, 3]).pipe(squares), [4, 9]);
 await equal('sharedPool', sharedPool() instanceof Pool, true);
 
 // Sinks ----------------------------------------------------------------------------------------
 await equal('toArray', typeOf(flow([1, 2]).toArray()).is<Promise<number[]>>(), [1, 2]);
 const counted = typeOf(flow(['a', 'b', 'a']).reduce((c, w) => c.update([[w, 1]]), new Counter<string>())).is<Promise<Counter<string>>>();
-await equal('reduce (sink)', counted.then((c) => c.mostCommon(1)), [['a', 2]]);
+await equal(
+  'reduce (sink)',
+  counted.then((c) => c.mostCommon(1)),
+  [['a', 2]],
+);
 const each: string[] = [];
 const eachDone = typeOf(flow(['x', 'y']).forEach((v, i) => void each.push(`${i}${v}`))).is<Promise<void>>();
-await equal('forEach', eachDone.then(() => each), ['0x', '1y']);
+await equal(
+  'forEach',
+  eachDone.then(() => each),
+  ['0x', '1y'],
+);
 const iterated: number[] = [];
 for await (const n of flow(range(10)).pipe(parallelMap(math.square))) if (iterated.push(n) === 3) break;
 await equal('for await with break', iterated, [0, 1, 4]);
@@ -175,26 +241,66 @@ await once(passThrough, 'readable');
 await equal('toNodeStream pipes', passThrough.read() as unknown, 1);
 
 // Errors, with instanceof ------------------------------------------------------------------------
-await rejects('TaskError', () => flow([1, 2, 3]).pipe(parallelMap(math.failOnTwo)).toArray(), TaskError, (e) =>
-  e.index === 1 && e.item === 2 && e.task.endsWith('#failOnTwo') && e.cause instanceof RangeError && e.cause.message === 'two is out of range');
+await rejects(
+  'TaskError',
+  () => flow([1, 2, 3]).pipe(parallelMap(math.failOnTwo)).toArray(),
+  TaskError,
+  (e) =>
+    e.index === 1 &&
+    e.item === 2 &&
+    e.task.endsWith('#failOnTwo') &&
+    e.cause instanceof RangeError &&
+    e.cause.message === 'two is out of range',
+);
 const skipped: TaskError[] = [];
 const skipFailures = parallelMap(math.failOnTwo, { onError: (e) => void skipped.push(e) });
 await values('onError skips failing items', flow([1, 2, 3]).pipe(skipFailures), [1, 3]);
-await equal('onError saw a TaskError for item 2', skipped.map((e) => [e instanceof TaskError, e.item]), [[true, 2]]);
-await rejects('InvalidOptionError', async () => parallelMap(math.square, { chunkSize: 0 }), InvalidOptionError, (e) =>
-  e.option === 'chunkSize');
+await equal(
+  'onError saw a TaskError for item 2',
+  skipped.map((e) => [e instanceof TaskError, e.item]),
+  [[true, 2]],
+);
+await rejects(
+  'InvalidOptionError',
+  async () => parallelMap(math.square, { chunkSize: 0 }),
+  InvalidOptionError,
+  (e) => e.option === 'chunkSize',
+);
 const once1 = flow([1]);
 await once1.toArray();
 await rejects('FlowConsumedError', () => once1.toArray(), FlowConsumedError);
 const squareAnything = math.square as unknown as TaskRef<[() => number], number>; // functions cannot cross threads
-await rejects('CloneError', () => flow([() => 1]).pipe(parallelMap(squareAnything)).toArray(), CloneError);
+await rejects(
+  'CloneError',
+  () =>
+    flow([() => 1])
+      .pipe(parallelMap(squareAnything))
+      .toArray(),
+  CloneError,
+);
 const missing = tasks<{ nothere(x: number): number }>(new URL('./math.tasks.js', import.meta.url));
-await rejects('TaskLoadError', () => flow([1]).pipe(parallelMap(missing.nothere)).toArray(), TaskLoadError, (e) =>
-  e.available.includes('square'));
-await rejects('TaskTimeoutError', () => flow([1]).pipe(parallelMap(math.hang, { timeoutMs: 200 })).toArray(), TaskTimeoutError, (e) =>
-  e.timeoutMs === 200);
+await rejects(
+  'TaskLoadError',
+  () => flow([1]).pipe(parallelMap(missing.nothere)).toArray(),
+  TaskLoadError,
+  (e) => e.available.includes('square'),
+);
+await rejects(
+  'TaskTimeoutError',
+  () =>
+    flow([1])
+      .pipe(parallelMap(math.hang, { timeoutMs: 200 }))
+      .toArray(),
+  TaskTimeoutError,
+  (e) => e.timeoutMs === 200,
+);
 await rejects('WorkerCrashedError', () => flow([1]).pipe(parallelMap(math.crash)).toArray(), WorkerCrashedError);
-await rejects('InputFileError', () => readLines(join(dir, 'nope.log')).toArray(), InputFileError, (e) => e.problem === 'missing');
+await rejects(
+  'InputFileError',
+  () => readLines(join(dir, 'nope.log')).toArray(),
+  InputFileError,
+  (e) => e.problem === 'missing',
+);
 const aborted = AbortSignal.abort(new RangeError('stop'));
 await rejects('an abort rejects with the reason', () => flow(range(10), { signal: aborted }).toArray(), RangeError);
 for (const error of [
@@ -212,7 +318,13 @@ typeOf(startWorker).is<(options: RemoteWorkerOptions) => Promise<RemoteWorker>>(
 
 // millrace/testing -------------------------------------------------------------------------------
 const conformance = checkOperator(() => map((x: number) => x * 2), { input: [1, 2, 3], expected: [2, 4, 6] });
-await equal('checkOperator', typeOf(conformance).is<Promise<ConformanceResult>>().then((r) => r.passed.length > 0), true);
+await equal(
+  'checkOperator',
+  typeOf(conformance)
+    .is<Promise<ConformanceResult>>()
+    .then((r) => r.passed.length > 0),
+  true,
+);
 await rejects('ConformanceError', () => checkOperator(() => map((x: number) => x * 2), { input: [1], expected: [3] }), ConformanceError);
 const probe = probeSource([1, 2, 3], { endless: true });
 await values('probeSource', flow(probe).pipe(take(2)), [1, 2]);
