@@ -679,6 +679,8 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
           firstIndex: chunk.firstIndex,
           items: chunk.items,
           exitCode: error instanceof WorkerExitError ? error.exitCode : undefined,
+          reason: error instanceof WorkerExitError ? error.reason : 'unknown',
+          signal: error instanceof WorkerExitError ? error.signal : undefined,
           cause: error,
         }),
       );

@@ -42,6 +42,7 @@ export {
   TaskTimeoutError,
   FlowConsumedError,
   InvalidOptionError,
+  type WorkerCrashReason,
 } from './errors.js';
 export { map } from '../operators/map.js';
 export { filter } from '../operators/filter.js';

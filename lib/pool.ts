@@ -7,7 +7,7 @@
  */
 import type { TransferListItem } from 'node:worker_threads';
 import { ThreadBackend } from './backends/threads/thread-backend.js';
-import { checkInteger, MillraceError, type SerializedError } from './errors.js';
+import { checkInteger, MillraceError, type SerializedError, type WorkerCrashReason } from './errors.js';
 
 /**
  * One task reference as the worker sees it: plain data (a {@link TaskRef} is one).
@@ -245,13 +245,29 @@ export class WorkerExitError extends MillraceError {
   readonly started: boolean;
   /** Whether the worker died while starting up (before it could take any chunk). */
   readonly startup: boolean;
-  constructor(exitCode: number | undefined, cause?: unknown, facts: { readonly started?: boolean; readonly startup?: boolean } = {}) {
+  /** Why it died, when the backend can tell (see {@link WorkerCrashReason}). */
+  readonly reason: WorkerCrashReason;
+  /** The signal that ended it, when `reason` is `'signal'`. */
+  readonly signal: string | undefined;
+  constructor(
+    exitCode: number | undefined,
+    cause?: unknown,
+    facts: {
+      readonly started?: boolean;
+      readonly startup?: boolean;
+      readonly reason?: WorkerCrashReason | undefined;
+      readonly signal?: string | undefined;
+    } = {},
+  ) {
     const code = exitCode === undefined ? '' : ` with code ${exitCode}`;
-    const what = facts.startup === true ? 'worker could not start' : `worker exited unexpectedly${code}`;
+    const why = facts.reason === undefined || facts.reason === 'unknown' || facts.reason === 'exit' ? '' : ` (${facts.reason})`;
+    const what = facts.startup === true ? `worker could not start${why}` : `worker exited unexpectedly${code}${why}`;
     super(cause === undefined ? what : `${what}: ${describeCause(cause)}`, cause === undefined ? undefined : { cause });
     this.exitCode = exitCode;
     this.started = facts.started ?? true;
     this.startup = facts.startup ?? false;
+    this.reason = facts.reason ?? 'unknown';
+    this.signal = facts.signal;
   }
 }
 

@@ -17,7 +17,7 @@ import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, type TransferListItem } from 'node:worker_threads';
 import { Tinypool } from 'tinypool';
 import { backendLifecycle, type BackendPhase, type Lifecycle } from '../../chunk-lifecycle.js';
-import { MillraceError, reviveError } from '../../errors.js';
+import { MillraceError, reviveError, type WorkerCrashReason } from '../../errors.js';
 import {
   ChunkSendError,
   WorkerExitError,
@@ -86,7 +86,11 @@ interface Channel {
   threadId: number | undefined;
   /** What the worker said before it went (its uncaught error, its exit code). */
   crash: unknown;
+  /** The uncaught error the worker reported itself ('crashing'), as opposed to one Node gave. */
+  uncaught: boolean;
   exitCode: number | undefined;
+  /** Set when this backend ended the worker itself, and for what. */
+  endedFor: 'timeout' | 'cancel' | undefined;
 }
 
 /** Local worker threads through tinypool, with our own channel per worker. */
@@ -240,7 +244,9 @@ export class ThreadBackend implements PoolBackend {
       lingerTimer: undefined,
       threadId: undefined,
       crash: undefined,
+      uncaught: false,
       exitCode: undefined,
+      endedFor: undefined,
     };
     this.#channels.add(channel);
     port1.on('message', (message: FromWorker) => this.#onMessage(channel, message));
@@ -322,6 +328,7 @@ export class ThreadBackend implements PoolBackend {
         return;
       case 'crashing':
         channel.crash = reviveError(message.error);
+        channel.uncaught = true;
         return;
     }
   }
@@ -414,7 +421,9 @@ export class ThreadBackend implements PoolBackend {
       // the port is closing: the worker is going anyway
     }
     job.graceTimer = setTimeout(() => {
-      if (channel.jobs.get(job.id!) === job) channel.controller.abort();
+      if (channel.jobs.get(job.id!) !== job) return;
+      channel.endedFor = timeout ? 'timeout' : 'cancel';
+      channel.controller.abort();
     }, CANCEL_GRACE_MS);
     job.graceTimer.unref();
   }
@@ -455,11 +464,12 @@ export class ThreadBackend implements PoolBackend {
     // Make sure tinypool lets go of the thread too (it does not notice an exit without an error).
     channel.controller.abort();
     const cause = channel.crash ?? error;
+    const reason = crashReason(channel, error);
     for (const [id, job] of [...channel.jobs]) {
       const neverStarted = job.life.phase === 'handed-over' && unclaimed(this.#claims.cells, job.slot!, job.ticket!);
       this.#release(channel, id, job);
       if (this.#closing) continue;
-      this.#settle(job, { error: new WorkerExitError(channel.exitCode, cause, { started: !neverStarted }) });
+      this.#settle(job, { error: new WorkerExitError(channel.exitCode, cause, { started: !neverStarted, reason }) });
     }
     if (this.#closing) return;
     if (!wasReady) {
@@ -468,11 +478,25 @@ export class ThreadBackend implements PoolBackend {
       const anyReady = [...this.#channels].some((other) => other.state === 'ready');
       if (!anyReady) {
         for (let job = this.#queue.shift(); job; job = this.#queue.shift()) {
-          this.#settle(job, { error: new WorkerExitError(channel.exitCode, cause, { started: false, startup: true }) });
+          this.#settle(job, { error: new WorkerExitError(channel.exitCode, cause, { started: false, startup: true, reason }) });
         }
         return;
       }
     }
     this.#pump();
   }
+}
+
+/**
+ * Why a channel's worker died. What this backend did itself comes first (it ended the worker for a
+ * timeout or a cancel); then what Node said (out of memory), what the worker said before it went
+ * (an uncaught error, an exit code), and last the exit code of its thread's exit event.
+ */
+function crashReason(channel: Channel, error: unknown): WorkerCrashReason {
+  if (channel.endedFor !== undefined) return channel.endedFor;
+  const codeOf = (value: unknown): unknown => (value !== null && typeof value === 'object' ? (value as { code?: unknown }).code : undefined);
+  if (codeOf(channel.crash) === 'ERR_WORKER_OUT_OF_MEMORY' || codeOf(error) === 'ERR_WORKER_OUT_OF_MEMORY') return 'out-of-memory';
+  if (channel.uncaught) return 'uncaught-error';
+  if (channel.exitCode !== undefined) return 'exit';
+  return 'unknown';
 }
