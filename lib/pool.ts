@@ -330,6 +330,13 @@ export interface PoolOptions {
     readonly stackSizeMb?: number;
   };
   /**
+   * How long, in milliseconds, each task module's `teardown()` export may take when a worker leaves
+   * (the pool is closed, the worker is recycled or idles out); one that throws, rejects or overruns
+   * is reported on stderr, naming the module, and the worker leaves anyway.
+   * @defaultValue `5_000`
+   */
+  readonly teardownTimeoutMs?: number;
+  /**
    * Run chunks somewhere else than local threads (e.g. the BullMQ backend). When set, the other
    * options are ignored.
    * @defaultValue local worker threads (tinypool)
@@ -414,6 +421,7 @@ export function createPool(options: PoolOptions = {}): Pool {
   if (options.backend) return new Pool(options.backend);
   checkInteger('threads', options.threads, 1, 1024);
   if (options.idleTimeoutMs !== Infinity) checkInteger('idleTimeoutMs', options.idleTimeoutMs, 0);
+  checkInteger('teardownTimeoutMs', options.teardownTimeoutMs, 0);
   return new Pool(new ThreadBackend(options, sourceAliases()));
 }
 

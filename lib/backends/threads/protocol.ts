@@ -20,6 +20,8 @@ export interface AttachTask {
   readonly cells: Int32Array;
   /** When millrace runs from source: `millrace` → `lib/index.ts`, for task modules that import it. */
   readonly aliases?: Readonly<Record<string, string>>;
+  /** How long each task module's `teardown()` may take when the worker leaves. */
+  readonly teardownTimeoutMs?: number;
 }
 
 /** A chunk to run. */

@@ -11,11 +11,17 @@
  * detached after a short linger, which gives it back to tinypool as idle (its idle timeout then
  * applies, and it no longer keeps the process alive).
  *
+ * A worker that leaves on purpose (the pool is closed, the worker is recycled or idles out) runs
+ * its task modules' `teardown()` exports first: tinypool's `teardown` option runs the worker
+ * entry's `teardown` export as a task before it terminates a worker. tinypool waits for that task
+ * without a bound, so a worker this backend *ends* (a chunk past its cancel grace period, possibly
+ * stuck in synchronous code) is terminated directly, and {@link ThreadBackend.close} bounds its wait.
+ *
  * @packageDocumentation
  */
 import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, type TransferListItem } from 'node:worker_threads';
-import { Tinypool } from 'tinypool';
+import { Tinypool, type TinypoolWorker } from 'tinypool';
 import { backendLifecycle, type BackendPhase, type Lifecycle } from '../../chunk-lifecycle.js';
 import { MillraceError, reviveError, type WorkerCrashReason } from '../../errors.js';
 import {
@@ -106,17 +112,22 @@ export class ThreadBackend implements PoolBackend {
   readonly #shortTasks = new Map<string, boolean>();
   /** tinypool's workers we listen to for an exit tinypool did not cause. */
   readonly #watched = new WeakSet<object>();
+  /** tinypool's live workers by thread id, to terminate one directly (see the module comment). */
+  readonly #threads = new Map<number, TinypoolWorker>();
+  readonly #teardownTimeoutMs: number;
   #closing = false;
 
   constructor(options: PoolOptions, aliases: Readonly<Record<string, string>> | undefined) {
     this.capacity = options.threads ?? availableParallelism();
     this.#claims = new ClaimCells(this.capacity * (PER_WORKER + 1));
     this.#aliases = aliases;
+    this.#teardownTimeoutMs = Math.min(options.teardownTimeoutMs ?? 5_000, MAX_TIMER_MS);
     this.#pool = new Tinypool({
       filename: new URL('./worker-entry.mjs', import.meta.url).href,
       minThreads: 0,
       maxThreads: this.capacity,
       concurrentTasksPerWorker: 1,
+      teardown: 'teardown',
       idleTimeout: Math.min(options.idleTimeoutMs ?? 10_000, MAX_TIMER_MS),
       ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
     });
@@ -167,7 +178,16 @@ export class ThreadBackend implements PoolBackend {
       channel.jobs.clear();
       this.#forget(channel);
     }
-    await this.#pool.destroy();
+    // Each worker runs its modules' teardowns (each bounded in the worker) before tinypool ends it;
+    // a teardown stuck in synchronous code cannot see its bound, so the wait is bounded here too.
+    const threads = [...this.#pool.threads];
+    let timer: NodeJS.Timeout | undefined;
+    const overrun = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#teardownTimeoutMs + CLOSE_GRACE_MS);
+    });
+    await Promise.race([this.#pool.destroy(), overrun]);
+    clearTimeout(timer);
+    await Promise.all(threads.map((thread) => thread.terminate()));
   }
 
   /** Settles a job for its caller once; later outcomes are dropped. */
@@ -259,7 +279,12 @@ export class ThreadBackend implements PoolBackend {
       if (channel.crash !== undefined || channel.exitCode !== undefined) this.#onGone(channel, undefined);
       else setTimeout(() => this.#onGone(channel, undefined), CLOSE_GRACE_MS).unref();
     });
-    const task: AttachTask = { port: port2, cells: this.#claims.cells, ...(this.#aliases ? { aliases: this.#aliases } : {}) };
+    const task: AttachTask = {
+      port: port2,
+      cells: this.#claims.cells,
+      teardownTimeoutMs: this.#teardownTimeoutMs,
+      ...(this.#aliases ? { aliases: this.#aliases } : {}),
+    };
     this.#pool.run(task, { transferList: [port2], signal: channel.controller.signal }).then(
       () => this.#onGone(channel, undefined),
       (error: unknown) => this.#onGone(channel, error),
@@ -280,11 +305,13 @@ export class ThreadBackend implements PoolBackend {
       if (this.#watched.has(worker)) continue;
       this.#watched.add(worker);
       const threadId = worker.threadId;
+      this.#threads.set(threadId, worker);
       let error: unknown;
       worker.on('error', (cause: unknown) => {
         error = cause;
       });
       worker.on('exit', (code: number) => {
+        this.#threads.delete(threadId);
         if (this.#closing) return;
         for (const channel of this.#channels) {
           if (channel.threadId !== threadId) continue;
@@ -423,9 +450,20 @@ export class ThreadBackend implements PoolBackend {
     job.graceTimer = setTimeout(() => {
       if (channel.jobs.get(job.id!) !== job) return;
       channel.endedFor = timeout ? 'timeout' : 'cancel';
-      channel.controller.abort();
+      this.#end(channel);
     }, CANCEL_GRACE_MS);
     job.graceTimer.unref();
+  }
+
+  /**
+   * Ends a channel's worker now: terminated directly (tinypool would first wait, without a bound,
+   * for its teardown task, which a worker stuck in synchronous code never runs), and its attach
+   * task aborted so tinypool lets go of it.
+   */
+  #end(channel: Channel): void {
+    const thread = channel.threadId === undefined ? undefined : this.#threads.get(channel.threadId);
+    if (thread !== undefined) void thread.terminate();
+    channel.controller.abort();
   }
 
   /** A worker that has had nothing to do for a moment is detached (and may then idle out). */

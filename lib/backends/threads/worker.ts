@@ -12,7 +12,7 @@ import { claim } from './claims.js';
 import type { AttachTask, FromWorker, RunMessage, ToWorker } from './protocol.js';
 import { resultTransfers, runChunk, uncloneableResult } from './run-chunk.js';
 import { describeError, serializeError } from './serialize-error.js';
-import { useAliases } from './task-modules.js';
+import { teardownModules, useAliases } from './task-modules.js';
 
 /** The chunk being run, with the controller behind its task signal. */
 let running: { readonly id: number; readonly controller: AbortController } | undefined;
@@ -20,6 +20,8 @@ let running: { readonly id: number; readonly controller: AbortController } | und
 const backlog: RunMessage[] = [];
 let port: MessagePort | undefined;
 let cells: Int32Array | undefined;
+/** The bound on each module's teardown (from the pool's options, with the attach task). */
+let teardownTimeoutMs = 5_000;
 
 function send(message: FromWorker): void {
   port?.postMessage(message);
@@ -41,6 +43,7 @@ process.on('exit', (code) => send({ type: 'exiting', code }));
 export default function attach(task: AttachTask): Promise<void> {
   useAliases(task.aliases);
   cells = task.cells;
+  if (task.teardownTimeoutMs !== undefined) teardownTimeoutMs = task.teardownTimeoutMs;
   port = task.port;
   const channel = task.port;
   return new Promise<void>((resolve) => {
@@ -94,5 +97,18 @@ function reply(message: RunMessage, response: ChunkResponse): void {
   } catch {
     // A result that cannot be cloned (or moved): say which, as data; never a dead worker.
     port?.postMessage({ type: 'done', id: message.id, response: uncloneableResult(response, message.request.mode) } satisfies FromWorker);
+  }
+}
+
+/**
+ * tinypool's `teardown` task, run once before tinypool ends this worker (pool closed, worker
+ * recycled, idle timeout): every loaded task module's `teardown()` export. Never rejects (a
+ * rejection here would be an unhandled rejection in tinypool, on the main thread).
+ */
+export async function teardown(): Promise<void> {
+  try {
+    await teardownModules(teardownTimeoutMs);
+  } catch {
+    // teardownModules reports each failure itself
   }
 }
