@@ -300,7 +300,7 @@ export class ChunkSendError extends MillraceError {
  * @example
  * ```ts
  * import { createPool, type PoolOptions } from 'millrace';
- * const options: PoolOptions = { threads: 4, idleTimeoutMs: 5_000 };
+ * const options: PoolOptions = { threads: 4, idleTimeoutMs: 5_000, maxItemsPerWorker: 10_000, maxWorkerMemoryMb: 512 };
  * await using pool = createPool(options);
  * ```
  * @category Pools and tasks
@@ -336,6 +336,21 @@ export interface PoolOptions {
    * @defaultValue `5_000`
    */
   readonly teardownTimeoutMs?: number;
+  /**
+   * Recycle a worker after it has been sent this many items (Python's `maxtasksperchild`): it
+   * finishes the chunks it holds, runs its teardowns and leaves, and a replacement starts at once.
+   * The standard defence against a task (or a native library) that leaks. A worker may run up to
+   * one chunk's worth of items more than this when a chunk crosses the bound.
+   * @defaultValue workers are never recycled by count
+   */
+  readonly maxItemsPerWorker?: number;
+  /**
+   * Recycle a worker whose V8 heap (`used_heap_size`) is over this many megabytes after a chunk,
+   * as {@link PoolOptions.maxItemsPerWorker} does. Measured between chunks: to stop a single chunk
+   * that allocates without bound, use `resourceLimits`.
+   * @defaultValue workers are never recycled by memory
+   */
+  readonly maxWorkerMemoryMb?: number;
   /**
    * Run chunks somewhere else than local threads (e.g. the BullMQ backend). When set, the other
    * options are ignored.
@@ -422,6 +437,8 @@ export function createPool(options: PoolOptions = {}): Pool {
   checkInteger('threads', options.threads, 1, 1024);
   if (options.idleTimeoutMs !== Infinity) checkInteger('idleTimeoutMs', options.idleTimeoutMs, 0);
   checkInteger('teardownTimeoutMs', options.teardownTimeoutMs, 0);
+  checkInteger('maxItemsPerWorker', options.maxItemsPerWorker, 1);
+  checkInteger('maxWorkerMemoryMb', options.maxWorkerMemoryMb, 1);
   return new Pool(new ThreadBackend(options, sourceAliases()));
 }
 

@@ -17,6 +17,11 @@
  * without a bound, so a worker this backend *ends* (a chunk past its cancel grace period, possibly
  * stuck in synchronous code) is terminated directly, and {@link ThreadBackend.close} bounds its wait.
  *
+ * Recycling (`maxItemsPerWorker`, `maxWorkerMemoryMb`): a worker that has been sent that many items,
+ * or whose heap after a chunk passes that size, is *retiring*: it gets no new chunk, a replacement
+ * is attached at once (tinypool may run up to twice `threads` while old workers finish), and once
+ * its last chunk is answered its attach task is aborted, so tinypool runs its teardown and ends it.
+ *
  * @packageDocumentation
  */
 import { availableParallelism } from 'node:os';
@@ -80,7 +85,8 @@ interface Job {
 
 /** One attached worker. */
 interface Channel {
-  state: 'attaching' | 'ready' | 'gone';
+  /** `retiring`: recycled, it finishes the chunks it holds and gets no more (see the module comment). */
+  state: 'attaching' | 'ready' | 'retiring' | 'gone';
   readonly port: MessagePort;
   /** Aborting it ends the worker (tinypool terminates a task's worker on abort). */
   readonly controller: AbortController;
@@ -115,6 +121,10 @@ export class ThreadBackend implements PoolBackend {
   /** tinypool's live workers by thread id, to terminate one directly (see the module comment). */
   readonly #threads = new Map<number, TinypoolWorker>();
   readonly #teardownTimeoutMs: number;
+  /** Items sent to each worker thread over its life (across re-attaches), for `maxItemsPerWorker`. */
+  readonly #itemsSent = new Map<number, number>();
+  readonly #maxItemsPerWorker: number | undefined;
+  readonly #maxHeapBytes: number | undefined;
   #closing = false;
 
   constructor(options: PoolOptions, aliases: Readonly<Record<string, string>> | undefined) {
@@ -122,10 +132,14 @@ export class ThreadBackend implements PoolBackend {
     this.#claims = new ClaimCells(this.capacity * (PER_WORKER + 1));
     this.#aliases = aliases;
     this.#teardownTimeoutMs = Math.min(options.teardownTimeoutMs ?? 5_000, MAX_TIMER_MS);
+    this.#maxItemsPerWorker = options.maxItemsPerWorker;
+    this.#maxHeapBytes = options.maxWorkerMemoryMb === undefined ? undefined : options.maxWorkerMemoryMb * 1024 * 1024;
+    const recycling = this.#maxItemsPerWorker !== undefined || this.#maxHeapBytes !== undefined;
     this.#pool = new Tinypool({
       filename: new URL('./worker-entry.mjs', import.meta.url).href,
       minThreads: 0,
-      maxThreads: this.capacity,
+      // Room for a replacement to start while the worker it replaces finishes its chunks.
+      maxThreads: recycling ? 2 * this.capacity : this.capacity,
       concurrentTasksPerWorker: 1,
       teardown: 'teardown',
       idleTimeout: Math.min(options.idleTimeoutMs ?? 10_000, MAX_TIMER_MS),
@@ -246,10 +260,15 @@ export class ThreadBackend implements PoolBackend {
   /** Starts workers for queued chunks, up to the pool's size. */
   #attachIfNeeded(): void {
     let attaching = 0;
-    for (const channel of this.#channels) if (channel.state === 'attaching') attaching++;
-    while (this.#queue.size > attaching && this.#channels.size < this.capacity) {
+    let serving = 0;
+    for (const channel of this.#channels) {
+      if (channel.state === 'attaching') attaching++;
+      if (channel.state !== 'retiring') serving++;
+    }
+    while (this.#queue.size > attaching && serving < this.capacity) {
       this.#attach();
       attaching++;
+      serving++;
     }
   }
 
@@ -283,6 +302,7 @@ export class ThreadBackend implements PoolBackend {
       port: port2,
       cells: this.#claims.cells,
       teardownTimeoutMs: this.#teardownTimeoutMs,
+      ...(this.#maxHeapBytes !== undefined ? { reportHeap: true } : {}),
       ...(this.#aliases ? { aliases: this.#aliases } : {}),
     };
     this.#pool.run(task, { transferList: [port2], signal: channel.controller.signal }).then(
@@ -312,6 +332,7 @@ export class ThreadBackend implements PoolBackend {
       });
       worker.on('exit', (code: number) => {
         this.#threads.delete(threadId);
+        this.#itemsSent.delete(threadId);
         if (this.#closing) return;
         for (const channel of this.#channels) {
           if (channel.threadId !== threadId) continue;
@@ -338,6 +359,7 @@ export class ThreadBackend implements PoolBackend {
         if (job === undefined) return;
         this.#release(channel, message.id, job);
         const { response } = message;
+        if (this.#maxHeapBytes !== undefined && (message.heapUsed ?? 0) > this.#maxHeapBytes) this.#retire(channel);
         if (this.#shortTasks.size > 1024) this.#shortTasks.clear();
         this.#shortTasks.set(job.key, response.awaited !== true && response.elapsedMs < PREFETCH_BELOW_MS && !response.loadError);
         this.#settle(job, { response });
@@ -365,6 +387,30 @@ export class ThreadBackend implements PoolBackend {
     channel.jobs.delete(id);
     if (job.slot !== undefined) this.#claims.give(job.slot);
     if (job.graceTimer) clearTimeout(job.graceTimer);
+    if (channel.state === 'retiring' && channel.jobs.size === 0) this.#letGo(channel);
+  }
+
+  /** Recycles a worker: no more chunks for it, a replacement now, and it leaves when its chunks are done. */
+  #retire(channel: Channel): void {
+    if (channel.state !== 'ready' || this.#closing) return;
+    channel.state = 'retiring';
+    if (channel.lingerTimer) clearTimeout(channel.lingerTimer);
+    channel.lingerTimer = undefined;
+    if (channel.threadId !== undefined) this.#itemsSent.delete(channel.threadId);
+    if (channel.jobs.size === 0) this.#letGo(channel);
+    // The replacement starts before the old worker leaves, so throughput does not dip to wait for it.
+    let serving = 0;
+    for (const other of this.#channels) if (other.state !== 'retiring') serving++;
+    if (serving < this.capacity) this.#attach();
+  }
+
+  /**
+   * A retired worker's chunks are answered: let it go. Aborting its attach task makes tinypool run
+   * its teardown and end it; the channel is forgotten first, so that is not taken for a death.
+   */
+  #letGo(channel: Channel): void {
+    this.#forget(channel);
+    channel.controller.abort();
   }
 
   #send(job: Job, channel: Channel): void {
@@ -399,6 +445,11 @@ export class ThreadBackend implements PoolBackend {
     job.ticket = cell.ticket;
     job.life.move('handed-over');
     channel.jobs.set(id, job);
+    if (this.#maxItemsPerWorker !== undefined && channel.threadId !== undefined) {
+      const sent = (this.#itemsSent.get(channel.threadId) ?? 0) + job.request.items.length;
+      this.#itemsSent.set(channel.threadId, sent);
+      if (sent >= this.#maxItemsPerWorker) this.#retire(channel);
+    }
   }
 
   /** Takes back a chunk that waits, unclaimed, behind another worker's running chunk. */
@@ -412,6 +463,9 @@ export class ThreadBackend implements PoolBackend {
           continue;
         }
         this.#release(channel, id, job);
+        if (this.#maxItemsPerWorker !== undefined && channel.threadId !== undefined && channel.state === 'ready') {
+          this.#itemsSent.set(channel.threadId, (this.#itemsSent.get(channel.threadId) ?? 0) - job.request.items.length);
+        }
         job.life.move('queued', 'taken back for an idle worker');
         return job;
       }
@@ -496,7 +550,7 @@ export class ThreadBackend implements PoolBackend {
    * up fail as "never started", which the engine runs again at no cost to their retries.
    */
   #onGone(channel: Channel, error: unknown): void {
-    const wasReady = channel.state === 'ready';
+    const wasReady = channel.state === 'ready' || channel.state === 'retiring';
     if (channel.state === 'gone' && channel.jobs.size === 0) return;
     this.#forget(channel);
     // Make sure tinypool lets go of the thread too (it does not notice an exit without an error).

@@ -5,6 +5,7 @@
  *
  * @packageDocumentation
  */
+import { getHeapStatistics } from 'node:v8';
 import { threadId, type MessagePort } from 'node:worker_threads';
 import type { ChunkResponse } from '../../pool.js';
 import { CLOCK_FINISHED, CLOCK_TAKEN_UP, stampClock } from '../../start-clock.js';
@@ -22,6 +23,8 @@ let port: MessagePort | undefined;
 let cells: Int32Array | undefined;
 /** The bound on each module's teardown (from the pool's options, with the attach task). */
 let teardownTimeoutMs = 5_000;
+/** Whether 'done' carries the heap's size (the pool recycles workers by memory). */
+let reportHeap = false;
 
 function send(message: FromWorker): void {
   port?.postMessage(message);
@@ -44,6 +47,7 @@ export default function attach(task: AttachTask): Promise<void> {
   useAliases(task.aliases);
   cells = task.cells;
   if (task.teardownTimeoutMs !== undefined) teardownTimeoutMs = task.teardownTimeoutMs;
+  reportHeap = task.reportHeap === true;
   port = task.port;
   const channel = task.port;
   return new Promise<void>((resolve) => {
@@ -91,7 +95,8 @@ async function runNext(): Promise<void> {
 
 function reply(message: RunMessage, response: ChunkResponse): void {
   const transfers = resultTransfers(response, message.request.mode);
-  const done: FromWorker = { type: 'done', id: message.id, response };
+  const heap = reportHeap ? { heapUsed: getHeapStatistics().used_heap_size } : {};
+  const done: FromWorker = { type: 'done', id: message.id, response, ...heap };
   try {
     port?.postMessage(done, transfers);
   } catch {
