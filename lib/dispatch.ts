@@ -30,15 +30,22 @@ import { ChunkSendError, sharedPool, WorkerExitError, type ChunkRequest, type Ch
  * What happens when a task throws: `'fail'` ends the flow with a {@link TaskError} (fail fast), a
  * function receives each failure and the flow goes on without that item's result.
  *
+ * A function also receives a {@link WorkerCrashedError} for each item that kills its worker: a chunk
+ * whose worker crashed is run again item by item (once; see docs/reliability.md) to find them, and
+ * every other item of it is emitted as usual.
+ *
  * @example
  * ```ts
- * import type { ErrorPolicy, TaskError } from 'millrace';
- * const failures: TaskError[] = [];
- * const collect: ErrorPolicy = (error) => failures.push(error);
+ * import { WorkerCrashedError, type ErrorPolicy, type TaskError } from 'millrace';
+ * const failures: (TaskError | WorkerCrashedError)[] = [];
+ * const collect: ErrorPolicy = (error) => {
+ *   failures.push(error);
+ *   if (error instanceof WorkerCrashedError) console.error(`item #${error.firstIndex} kills workers (${error.reason})`);
+ * };
  * ```
  * @category Parallel
  */
-export type ErrorPolicy = 'fail' | ((error: TaskError) => void);
+export type ErrorPolicy = 'fail' | ((error: TaskError | WorkerCrashedError) => void);
 
 /**
  * The options every worker-backed operator accepts.
@@ -208,6 +215,12 @@ interface Chunk<In> {
   timedOut: boolean;
   /** Buffers were moved with it: it cannot be sent again. */
   moved: boolean;
+  /** A one-item chunk split off this chunk to find an item that crashes its worker. */
+  readonly parent?: Chunk<In>;
+  /** This chunk's place within its parent. */
+  readonly pieceIndex?: number;
+  /** While its items run as one-item chunks: their outputs, by item, and how many are still out. */
+  pieces?: { readonly outputs: (readonly unknown[])[]; left: number } | undefined;
 }
 
 /** Where `transferResult` marks an object's buffers to move (lib/transfer.ts). */
@@ -556,13 +569,14 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     if (reason === 'retry') {
       delay = Math.min(30_000, this.#retryDelayMs * 2 ** (chunk.attempt - 1));
       chunk.attempt++;
-    } else {
+    } else if (reason !== 'isolate') {
       chunk.neverStarted++;
     }
     const again = (): void => {
       if (this.#stopped) return;
       chunk.life.move('submitted', reason);
-      this.#run(chunk);
+      if (reason === 'isolate') this.#isolate(chunk);
+      else this.#run(chunk);
     };
     if (delay === 0) {
       again();
@@ -630,13 +644,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
         this.#failChunk(chunk, errors[0]);
         return;
       }
-      for (const error of errors) {
-        const returned: unknown = spec.onError(error);
-        // An async onError that rejects fails the flow, never the process (an unhandled rejection).
-        if (returned !== null && typeof returned === 'object' && typeof (returned as PromiseLike<unknown>).then === 'function') {
-          (returned as PromiseLike<unknown>).then(undefined, (failure: unknown) => this.#fail(failure));
-        }
-      }
+      for (const error of errors) this.#report(spec.onError, error);
       const failed = new Set(response.failures.map((failure) => failure.index));
       if (spec.request(chunk.items).mode === 'call') {
         response.results = response.results.filter((_, i) => !failed.has(i));
@@ -644,7 +652,8 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
         items = chunk.items.filter((_, i) => !failed.has(i));
       }
     }
-    this.#sizer.record(chunk.items.length, response.elapsedMs);
+    // One-item re-runs say little about the flow's chunk size.
+    if (chunk.parent === undefined) this.#sizer.record(chunk.items.length, response.elapsedMs);
     this.#deliver(chunk, spec.outputs(response, items));
   }
 
@@ -664,6 +673,17 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
       this.#runAgain(chunk, 'retry');
       return;
     }
+    if (!chunk.timedOut && error instanceof WorkerExitError && !error.startup && typeof spec.onError === 'function') {
+      // Skip and report: find the item(s) that crash by running the chunk's items one by one (once:
+      // a one-item chunk is reported as is). A chunk that moved buffers cannot be sent again.
+      if (chunk.items.length > 1 && chunk.parent === undefined && !chunk.moved) {
+        this.#runAgain(chunk, 'isolate');
+        return;
+      }
+      this.#report(spec.onError, this.#crashError(chunk, error));
+      this.#deliver(chunk, []);
+      return;
+    }
     if (chunk.timedOut) {
       this.#failChunk(
         chunk,
@@ -672,19 +692,57 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     } else if (error instanceof MillraceError && !(error instanceof WorkerExitError)) {
       this.#failChunk(chunk, error);
     } else {
-      this.#failChunk(
-        chunk,
-        new WorkerCrashedError({
-          task: spec.name,
-          firstIndex: chunk.firstIndex,
-          items: chunk.items,
-          exitCode: error instanceof WorkerExitError ? error.exitCode : undefined,
-          reason: error instanceof WorkerExitError ? error.reason : 'unknown',
-          signal: error instanceof WorkerExitError ? error.signal : undefined,
-          cause: error,
-        }),
-      );
+      this.#failChunk(chunk, this.#crashError(chunk, error));
     }
+  }
+
+  #crashError(chunk: Chunk<In>, error: unknown): WorkerCrashedError {
+    return new WorkerCrashedError({
+      task: this.#spec.name,
+      firstIndex: chunk.firstIndex,
+      items: chunk.items,
+      exitCode: error instanceof WorkerExitError ? error.exitCode : undefined,
+      reason: error instanceof WorkerExitError ? error.reason : 'unknown',
+      signal: error instanceof WorkerExitError ? error.signal : undefined,
+      cause: error,
+    });
+  }
+
+  /** Hands one failure to an `onError` function; an async one that rejects fails the flow, never the process. */
+  #report(onError: (error: TaskError | WorkerCrashedError) => void, error: TaskError | WorkerCrashedError): void {
+    const returned: unknown = onError(error);
+    if (returned !== null && typeof returned === 'object' && typeof (returned as PromiseLike<unknown>).then === 'function') {
+      (returned as PromiseLike<unknown>).then(undefined, (failure: unknown) => this.#fail(failure));
+    }
+  }
+
+  /**
+   * Runs a crashed chunk's items as one-item chunks (reason `isolate`). Each has the chunk's
+   * attempt count (so no retries are left) and its own life; it settles into its parent, which is
+   * delivered, in item order, when all have.
+   */
+  #isolate(chunk: Chunk<In>): void {
+    chunk.pieces = { outputs: new Array<readonly unknown[]>(chunk.items.length), left: chunk.items.length };
+    // Stays live while its pieces run, so the flow's end moves it to `cancelled` too.
+    this.#live.add(chunk);
+    chunk.items.forEach((item, i) => {
+      const piece: Chunk<In> = {
+        seq: chunk.seq,
+        items: [item],
+        firstIndex: chunk.firstIndex + i,
+        attempt: chunk.attempt,
+        runs: 0,
+        neverStarted: 0,
+        life: engineLifecycle(),
+        controller: undefined,
+        deadline: undefined,
+        timedOut: false,
+        moved: false,
+        parent: chunk,
+        pieceIndex: i,
+      };
+      this.#run(piece);
+    });
   }
 
   /** Finds what in a chunk could not be sent: an item, a bound argument, `setupArgs`, the transfer list. */
@@ -712,6 +770,20 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   }
 
   #deliver(chunk: Chunk<In>, outputs: readonly Out[]): void {
+    const parent = chunk.parent;
+    if (parent !== undefined) {
+      // A one-item piece of a crashed chunk: its outputs wait in the parent, which goes on when all are in.
+      chunk.life.move('reordering');
+      chunk.life.move('ready');
+      chunk.life.move('emitted');
+      const pieces = parent.pieces!;
+      pieces.outputs[chunk.pieceIndex!] = outputs;
+      if (--pieces.left > 0) return;
+      parent.pieces = undefined;
+      this.#live.delete(parent);
+      this.#deliver(parent, (pieces.outputs as (readonly Out[])[]).flat());
+      return;
+    }
     this.#running--;
     chunk.life.move('reordering');
     if (this.#spec.ordered) {

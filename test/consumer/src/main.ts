@@ -176,7 +176,8 @@ await equal('toNodeStream pipes', passThrough.read() as unknown, 1);
 await rejects('TaskError', () => flow([1, 2, 3]).pipe(parallelMap(math.failOnTwo)).toArray(), TaskError, (e) =>
   e.index === 1 && e.item === 2 && e.task.endsWith('#failOnTwo') && e.cause instanceof Error && e.cause.message === 'two is out of range');
 const skipped: TaskError[] = [];
-const skipFailures = parallelMap(math.failOnTwo, { onError: (e) => void skipped.push(e) });
+// onError also receives a WorkerCrashedError for an item that kills its worker: narrow first.
+const skipFailures = parallelMap(math.failOnTwo, { onError: (e) => void (e instanceof TaskError && skipped.push(e)) });
 await values('onError skips failing items', flow([1, 2, 3]).pipe(skipFailures), [1, 3]);
 await equal('onError saw a TaskError for item 2', skipped.map((e) => [e instanceof TaskError, e.item]), [[true, 2]]);
 await rejects('InvalidOptionError', async () => parallelMap(math.square, { chunkSize: 0 }), InvalidOptionError, (e) =>
