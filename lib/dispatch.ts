@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { TransferListItem } from 'node:worker_threads';
 import { createChunkSizer, type ChunkSizer } from './chunking.js';
 import {
@@ -24,6 +25,7 @@ import { engineLifecycle, type EnginePhase, type Lifecycle, type RunAgainReason 
 import { type OperatorContext } from './operator.js';
 import { batchReady, DONE, isBatch, pullBatch, pullFrom, type Batch, type BatchIterator, type BatchPull } from './batch-pull.js';
 import { resolveTaskModule } from './tasks.js';
+import { StatsCollector, type StageStats } from './stage-stats.js';
 import { ChunkSendError, sharedPool, WorkerExitError, type ChunkRequest, type ChunkResponse, type Pool } from './pool.js';
 
 /**
@@ -114,6 +116,13 @@ export interface ParallelOptions {
    * @defaultValue `1`
    */
   readonly concurrency?: number;
+  /**
+   * Called once when the stage ends (its input ran out, it failed, or its consumer stopped) with
+   * its {@link StageStats}: items in, out and failed, chunk sizes, worker busy time, queue and
+   * reorder-window waits, runs again. {@link formatStageStats} prints them.
+   * @defaultValue none: statistics are still counted (a few additions per chunk), never reported
+   */
+  readonly stats?: (stats: StageStats) => void;
 }
 
 /**
@@ -215,6 +224,10 @@ interface Chunk<In> {
   timedOut: boolean;
   /** Buffers were moved with it: it cannot be sent again. */
   moved: boolean;
+  /** When this run was sent (for the queue-wait statistic). */
+  sentAt?: number;
+  /** When it settled (for the reorder-wait statistic). */
+  settledAt?: number;
   /** A one-item chunk split off this chunk to find an item that crashes its worker. */
   readonly parent?: Chunk<In>;
   /** This chunk's place within its parent. */
@@ -284,6 +297,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   /** Items read from the source but not yet put in a chunk (a read that outlived its chunk's flush). */
   #carry: readonly In[] = NO_ITEMS;
   #carryPosition = 0;
+  readonly #stats: StatsCollector;
 
   constructor(source: AsyncIterable<In>, context: OperatorContext, spec: DispatchSpec<In, Out>) {
     this.#sourceIterable = source;
@@ -294,6 +308,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     this.#maxInFlight = spec.maxInFlight ?? Math.max(2, 2 * this.#pool.threads);
     this.#retries = spec.retries ?? 0;
     this.#retryDelayMs = spec.retryDelayMs ?? 100;
+    this.#stats = new StatsCollector(spec.name);
   }
 
   async next(): Promise<IteratorResult<Out>> {
@@ -353,6 +368,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
 
   #start(): void {
     this.#started = true;
+    this.#stats.begin();
     if (this.#signal.aborted) {
       this.#fail(this.#signal.reason);
       return;
@@ -474,6 +490,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
       moved: false,
     };
     this.#pulled += items.length;
+    this.#stats.chunk(items.length);
     this.#outstanding++;
     this.#running++;
     this.#run(chunk);
@@ -511,6 +528,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   /** Sends the chunk to the pool (again, when it runs again). */
   #run(chunk: Chunk<In>): void {
     chunk.runs++;
+    chunk.sentAt = performance.now();
     chunk.timedOut = false;
     const controller = (chunk.controller = new AbortController());
     this.#live.add(chunk);
@@ -565,6 +583,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
    */
   #runAgain(chunk: Chunk<In>, reason: RunAgainReason): void {
     chunk.life.move('backoff', reason);
+    this.#stats.runAgain(reason);
     let delay = 0;
     if (reason === 'retry') {
       delay = Math.min(30_000, this.#retryDelayMs * 2 ** (chunk.attempt - 1));
@@ -593,6 +612,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
 
   #onResponse(chunk: Chunk<In>, response: ChunkResponse): void {
     const spec = this.#spec;
+    this.#stats.ran(response.workerId, performance.now() - chunk.sentAt!, response.elapsedMs);
     let items: readonly In[] = chunk.items;
     if (response.loadError) {
       const { message, available, cause } = response.loadError;
@@ -710,6 +730,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
 
   /** Hands one failure to an `onError` function; an async one that rejects fails the flow, never the process. */
   #report(onError: (error: TaskError | WorkerCrashedError) => void, error: TaskError | WorkerCrashedError): void {
+    this.#stats.failed(error instanceof WorkerCrashedError ? error.items.length : 1);
     const returned: unknown = onError(error);
     if (returned !== null && typeof returned === 'object' && typeof (returned as PromiseLike<unknown>).then === 'function') {
       (returned as PromiseLike<unknown>).then(undefined, (failure: unknown) => this.#fail(failure));
@@ -786,10 +807,13 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     }
     this.#running--;
     chunk.life.move('reordering');
+    this.#stats.delivered(outputs.length);
     if (this.#spec.ordered) {
+      chunk.settledAt = performance.now();
       this.#completed.set(chunk.seq, { chunk, outputs });
       for (let next = this.#completed.get(this.#emitSeq); next !== undefined; next = this.#completed.get(this.#emitSeq)) {
         this.#completed.delete(this.#emitSeq++);
+        if (next.chunk !== chunk) this.#stats.reorderWait(chunk.settledAt - next.chunk.settledAt!);
         next.chunk.life.move('ready');
         this.#ready.push(next.outputs);
         this.#readyChunks.push(next.chunk);
@@ -816,10 +840,25 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     for (const wake of sleepers) wake();
   }
 
+  /** Hands the stage's statistics to the `stats` option, once, as the stage ends. */
+  #reportStats(): void {
+    const report = this.#spec.stats;
+    if (report === undefined) return;
+    const done = this.#sourceDone && this.#running === 0 && this.#completed.size === 0 && this.#failure === undefined;
+    const ended = this.#failure !== undefined ? 'failed' : done ? 'done' : 'stopped';
+    try {
+      report(this.#stats.snapshot(ended));
+    } catch (error) {
+      // The stage is over: there is no flow left to fail. Say so rather than lose it.
+      process.stderr.write(`millrace: the stats callback of ${this.#spec.name} threw: ${error instanceof Error ? error.message : String(error)}\n`);
+    }
+  }
+
   /** Stops everything this iterator started: the source, queued and running chunks. */
   #teardown(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#reportStats();
     this.#signal.removeEventListener('abort', this.#onAbort);
     for (const timer of this.#retryTimers) clearTimeout(timer);
     this.#retryTimers.clear();

@@ -30,6 +30,7 @@ export {
   type TaskSpec,
 } from './pool.js';
 export { dispatch, type DispatchSpec, type ParallelOptions, type ErrorPolicy } from './dispatch.js';
+export { formatStageStats, type StageStats } from './stage-stats.js';
 export { throughHighland } from './highland.js';
 export { toTransform, type ToTransformOptions } from './node-stream.js';
 export {

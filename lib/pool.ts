@@ -100,6 +100,8 @@ export interface ChunkResponse {
   }[];
   /** Time the worker spent on the chunk, for adaptive chunk sizing. */
   elapsedMs: number;
+  /** Which worker ran it (a thread id), for per-worker statistics. */
+  workerId?: number | string;
   /** The task returned a promise for some item (the worker may have waited, idle, on it). */
   awaited?: boolean;
   /** The task module or export could not be loaded. */

@@ -94,6 +94,7 @@ async function runNext(): Promise<void> {
 }
 
 function reply(message: RunMessage, response: ChunkResponse): void {
+  response.workerId = threadId;
   const transfers = resultTransfers(response, message.request.mode);
   const heap = reportHeap ? { heapUsed: getHeapStatistics().used_heap_size } : {};
   const done: FromWorker = { type: 'done', id: message.id, response, ...heap };

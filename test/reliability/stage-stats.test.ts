@@ -1,0 +1,64 @@
+// Per-stage statistics (the `stats` option): they add up.
+import { describe, expect, it } from 'vitest';
+import { bind, createPool, flow, formatStageStats, parallelMap, take, tasks, unorderedMap, type StageStats } from 'millrace';
+import { range, tempDirs } from './helpers.js';
+
+const crash = tasks<typeof import('../fixtures/crash.tasks.js')>(new URL('../fixtures/crash.tasks.js', import.meta.url));
+const poison = tasks<typeof import('../fixtures/poison.tasks.js')>(new URL('../fixtures/poison.tasks.js', import.meta.url));
+const tempDir = tempDirs('stats');
+
+function addsUp(stats: StageStats, threads: number): void {
+  expect(stats.itemsIn).toBe(stats.itemsOut + stats.itemsFailed);
+  expect(stats.busyMs).toBeLessThanOrEqual(stats.wallMs * threads);
+  expect(Object.values(stats.busyMsByWorker).reduce((a, b) => a + b, 0)).toBeCloseTo(stats.busyMs, 6);
+  expect(stats.chunks.minSize).toBeLessThanOrEqual(stats.chunks.medianSize);
+  expect(stats.chunks.medianSize).toBeLessThanOrEqual(stats.chunks.maxSize);
+  expect(stats.chunks.count * stats.chunks.maxSize).toBeGreaterThanOrEqual(stats.itemsIn);
+  expect(stats.queueWaitMs).toBeGreaterThanOrEqual(0);
+  expect(stats.reorderWaitMs).toBeGreaterThanOrEqual(0);
+}
+
+describe('stage statistics', () => {
+  it('items in = out + failed, busy ≤ wall × workers, for an ordered stage with failures', async () => {
+    await using pool = createPool({ threads: 2 });
+    const reports: StageStats[] = [];
+    const results = await flow(range(2_000))
+      .pipe(parallelMap(bind(crash.failMultiplesOf, 7), { pool, onError: () => undefined, stats: (stats) => reports.push(stats) }))
+      .toArray();
+    expect(reports).toHaveLength(1);
+    const stats = reports[0]!;
+    expect(stats.ended).toBe('done');
+    expect(stats.itemsIn).toBe(2_000);
+    expect(stats.itemsOut).toBe(results.length);
+    expect(stats.itemsFailed).toBe(range(2_000).filter((x) => x % 7 === 0).length);
+    expect(stats.task).toMatch(/crash\.tasks\.(ts|js)#failMultiplesOf$/);
+    expect(stats.retries).toBe(0);
+    addsUp(stats, 2);
+    // No worker died: the busy time is spread over at most the pool's threads.
+    expect(Object.keys(stats.busyMsByWorker).length).toBeLessThanOrEqual(2);
+    expect(formatStageStats(stats)).toMatch(/^stage .*failMultiplesOf \(done\): 2000 in, \d+ out, 286 failed/);
+  });
+
+  it('counts a crashed chunk isolated item by item, and its poison item as failed', async () => {
+    const dir = tempDir();
+    await using pool = createPool({ threads: 2 });
+    let stats: StageStats | undefined;
+    await flow(range(300))
+      .pipe(unorderedMap(bind(poison.poisonOn, dir, [150], []), { pool, chunkSize: 20, onError: () => undefined, stats: (s) => (stats = s) }))
+      .toArray();
+    expect(stats!.runsAgain.isolate).toBe(1);
+    expect(stats!.itemsFailed).toBe(1);
+    expect(stats!.chunks).toMatchObject({ count: 15, minSize: 20, maxSize: 20 });
+    // Crashed workers were replaced, so more worker ids than threads: the bound is on time, not ids.
+    addsUp(stats!, 2);
+  });
+
+  it("a stage its consumer stops early reports 'stopped', with fewer items out than in at most", async () => {
+    await using pool = createPool({ threads: 2 });
+    let stats: StageStats | undefined;
+    expect(await flow(range(10_000)).pipe(parallelMap(crash.echo, { pool, chunkSize: 10, stats: (s) => (stats = s) }), take(5)).toArray()).toHaveLength(5);
+    expect(stats!.ended).toBe('stopped');
+    expect(stats!.itemsOut).toBeLessThanOrEqual(stats!.itemsIn);
+    expect(stats!.busyMs).toBeLessThanOrEqual(stats!.wallMs * 2);
+  });
+});
