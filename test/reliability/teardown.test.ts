@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createPool, flow, parallelMap, tasks } from 'millrace';
+import { bind, createPool, flow, parallelMap, tasks } from 'millrace';
 import { range, tempDirs } from './helpers.js';
 
 const tempDir = tempDirs('teardown');
@@ -64,6 +64,19 @@ describe('teardown()', () => {
     await pool.close();
     expect(shapes(a)).toEqual(['setup → task → teardown']);
     expect(shapes(b)).toEqual(['setup → task → teardown']);
+  });
+
+  it('close() ends a worker stuck in a task at once, without its teardown (the task may still use what it releases)', async () => {
+    const log = join(tempDir(), 'events');
+    const module = withLog(log);
+    // A teardown bound far beyond the test's timeout: close must not wait for it.
+    const pool = createPool({ threads: 1, teardownTimeoutMs: 120_000 });
+    const running = flow([7]).pipe(parallelMap(bind(module.spinOn, 7), { pool })).toArray();
+    running.catch(() => undefined);
+    await until(() => shapes(log).includes('setup → task'));
+    await pool.close();
+    await expect(running).rejects.toThrow(/closed/);
+    expect(shapes(log)).toEqual(['setup → task']);
   });
 
   it('a teardown that throws, rejects or hangs is reported on stderr naming the module; the others still run and close returns', async () => {

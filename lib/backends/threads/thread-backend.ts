@@ -188,9 +188,16 @@ export class ThreadBackend implements PoolBackend {
     const closed = (): MillraceError => new MillraceError('The pool was closed while this chunk was queued or running');
     for (let job = this.#queue.shift(); job; job = this.#queue.shift()) this.#settle(job, { error: closed() });
     for (const channel of [...this.#channels]) {
-      for (const job of channel.jobs.values()) this.#settle(job, { error: closed() });
+      // A worker in the middle of a task is ended at once, without its teardown: the task may still
+      // use what the teardown would release, and it may be stuck in synchronous code.
+      let busy = false;
+      for (const job of channel.jobs.values()) {
+        if (job.life.phase !== 'handed-over' || !unclaimed(this.#claims.cells, job.slot!, job.ticket!)) busy = true;
+        this.#settle(job, { error: closed() });
+      }
       channel.jobs.clear();
       this.#forget(channel);
+      if (busy) this.#end(channel);
     }
     // Each worker runs its modules' teardowns (each bounded in the worker) before tinypool ends it;
     // a teardown stuck in synchronous code cannot see its bound, so the wait is bounded here too.
