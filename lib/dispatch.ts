@@ -213,7 +213,7 @@ interface Chunk<In> {
   readonly firstIndex: number;
   /** 1, then 2, 3, ... after each retry (task failure, crash, timeout). */
   attempt: number;
-  /** Every time the chunk was sent (retries and never-started re-runs alike). */
+  /** Every time the chunk was sent (retries and never-started re-runs alike; for a chunk run item by item, its pieces' sends too). */
   runs: number;
   /** Times it ran again because its worker died before taking it up. */
   neverStarted: number;
@@ -528,6 +528,10 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   /** Sends the chunk to the pool (again, when it runs again). */
   #run(chunk: Chunk<In>): void {
     chunk.runs++;
+    // A backend that names jobs by (run, seq, attempt) needs each send unique: a one-item piece of a
+    // chunk shares its seq, so sends are numbered on the parent (which counts its pieces' sends too).
+    const owner = chunk.parent ?? chunk;
+    if (owner !== chunk) owner.runs++;
     chunk.sentAt = performance.now();
     chunk.timedOut = false;
     const controller = (chunk.controller = new AbortController());
@@ -548,7 +552,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
             });
       running = this.#pool.backend.run(request, {
         signal: controller.signal,
-        chunk: { runId: this.#runId, seq: chunk.seq, attempt: chunk.runs },
+        chunk: { runId: this.#runId, seq: chunk.seq, attempt: owner.runs },
         ...(transferList ? { transferList } : {}),
         ...(chunk.deadline?.startClock ? { startClock: chunk.deadline.startClock } : {}),
       });

@@ -172,7 +172,11 @@ export interface ChunkIdentity {
   readonly runId: string;
   /** The chunk's 0-based sequence number within the run (input order). */
   readonly seq: number;
-  /** 1 for the first run of the chunk, then 2, 3, ... for its retries. */
+  /**
+   * 1 for the first run of the chunk, then 2, 3, ... for each later send: retries, re-runs of a chunk
+   * that never started, and the one-item pieces of a chunk run item by item (which share its `seq`),
+   * so `(runId, seq, attempt)` names one send.
+   */
   readonly attempt: number;
 }
 

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bind, createPool, flow, parallelMap, TaskError, tasks, unorderedMap, WorkerCrashedError } from 'millrace';
+import { bind, createPool, flow, parallelMap, TaskError, tasks, unorderedMap, WorkerCrashedError, type PoolBackend } from 'millrace';
 import { failure, range, tempDirs } from './helpers.js';
 
 const poison = tasks<typeof import('../fixtures/poison.tasks.js')>(new URL('../fixtures/poison.tasks.js', import.meta.url));
@@ -75,6 +75,27 @@ describe('poison items under onError (skip and report)', () => {
     expect(reported.map((error) => (error as WorkerCrashedError).items)).toEqual([[15]]);
     // Whole chunk twice (the try and the retry), then alone.
     expect(runs(dir).get(15)).toBe(3);
+  });
+
+  it('every send has its own (runId, seq, attempt), pieces included, for backends that name jobs by it', async () => {
+    const dir = tempDir();
+    await using threads = createPool({ threads: 2 });
+    const sends: string[] = [];
+    const backend: PoolBackend = {
+      capacity: threads.backend.capacity,
+      reportsStart: true,
+      run: (request, options) => {
+        sends.push(`${options?.chunk?.runId}-${options?.chunk?.seq}-${options?.chunk?.attempt}`);
+        return threads.backend.run(request, options);
+      },
+      close: () => threads.backend.close(),
+    };
+    await using pool = createPool({ backend });
+    const results = await flow(range(40)).pipe(parallelMap(bind(poison.poisonOn, dir, [13], []), { pool, chunkSize: 10, onError: () => undefined })).toArray();
+    expect(results).toHaveLength(39);
+    // 4 chunks, then the crashed one's 10 items alone (and any never-started re-runs).
+    expect(sends.length).toBeGreaterThanOrEqual(14);
+    expect(new Set(sends).size).toBe(sends.length);
   });
 
   it("without onError a crash still ends the flow with the chunk's WorkerCrashedError", async () => {
