@@ -123,6 +123,11 @@ export interface ParallelOptions {
    * @defaultValue none: statistics are still counted (a few additions per chunk), never reported
    */
   readonly stats?: (stats: StageStats) => void;
+  /**
+   * Also call `stats` every this many milliseconds while the stage runs (`state: 'running'`).
+   * @defaultValue only at the end
+   */
+  readonly statsIntervalMs?: number;
 }
 
 /**
@@ -161,6 +166,7 @@ export function checkParallelOptions(options: ParallelOptions): void {
   checkInteger('retries', options.retries, 0);
   checkInteger('retryDelayMs', options.retryDelayMs, 0);
   checkInteger('concurrency', options.concurrency, 1, 10_000);
+  checkInteger('statsIntervalMs', options.statsIntervalMs, 1);
   if (options.transfer !== undefined && (options.retries ?? 0) > 0) {
     // A retry would send the chunk again, but its transferred buffers now belong to the dead worker.
     throw new InvalidOptionError('retries', options.retries, '0 when `transfer` is set (moved buffers cannot be sent again)');
@@ -298,6 +304,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   #carry: readonly In[] = NO_ITEMS;
   #carryPosition = 0;
   readonly #stats: StatsCollector;
+  #statsTimer: NodeJS.Timeout | undefined;
 
   constructor(source: AsyncIterable<In>, context: OperatorContext, spec: DispatchSpec<In, Out>) {
     this.#sourceIterable = source;
@@ -369,6 +376,12 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   #start(): void {
     this.#started = true;
     this.#stats.begin();
+    const { stats, statsIntervalMs } = this.#spec;
+    if (stats !== undefined && statsIntervalMs !== undefined) {
+      this.#statsTimer = setInterval(() => this.#reportStats('running'), Math.min(statsIntervalMs, 2 ** 31 - 1));
+      // Statistics never keep the process alive.
+      this.#statsTimer.unref();
+    }
     if (this.#signal.aborted) {
       this.#fail(this.#signal.reason);
       return;
@@ -845,13 +858,13 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   }
 
   /** Hands the stage's statistics to the `stats` option, once, as the stage ends. */
-  #reportStats(): void {
+  #reportStats(running?: 'running'): void {
     const report = this.#spec.stats;
     if (report === undefined) return;
     const done = this.#sourceDone && this.#running === 0 && this.#completed.size === 0 && this.#failure === undefined;
-    const ended = this.#failure !== undefined ? 'failed' : done ? 'done' : 'stopped';
+    const state = running ?? (this.#failure !== undefined ? 'failed' : done ? 'done' : 'stopped');
     try {
-      report(this.#stats.snapshot(ended));
+      report(this.#stats.snapshot(state));
     } catch (error) {
       // The stage is over: there is no flow left to fail. Say so rather than lose it.
       process.stderr.write(`millrace: the stats callback of ${this.#spec.name} threw: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -862,6 +875,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   #teardown(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    clearInterval(this.#statsTimer);
     this.#reportStats();
     this.#signal.removeEventListener('abort', this.#onAbort);
     for (const timer of this.#retryTimers) clearTimeout(timer);

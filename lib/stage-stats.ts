@@ -29,8 +29,11 @@ import type { RunAgainReason } from './chunk-lifecycle.js';
 export interface StageStats {
   /** The task, as `module#export`. */
   readonly task: string;
-  /** How the stage ended: its input ran out, it failed, or its consumer stopped early (break, abort, take). */
-  readonly ended: 'done' | 'failed' | 'stopped';
+  /**
+   * How the stage ended: its input ran out, it failed, or its consumer stopped early (break, abort,
+   * take); `'running'` for a snapshot taken while it runs (`statsIntervalMs`).
+   */
+  readonly state: 'done' | 'failed' | 'stopped' | 'running';
   /** Items read from the source and put into chunks. */
   readonly itemsIn: number;
   /** Outputs delivered (one per item for map-like stages). */
@@ -111,7 +114,7 @@ export class StatsCollector {
     this.#reorderWait += ms;
   }
 
-  snapshot(ended: StageStats['ended']): StageStats {
+  snapshot(state: StageStats['state']): StageStats {
     const wallMs = performance.now() - this.#started;
     const sizes = [...this.#sizes].sort((a, b) => a - b);
     const busyMsByWorker = Object.fromEntries(this.#busy);
@@ -119,7 +122,7 @@ export class StatsCollector {
     for (const ms of this.#busy.values()) busyMs += ms;
     return {
       task: this.#task,
-      ended,
+      state,
       itemsIn: this.#itemsIn,
       itemsOut: this.#itemsOut,
       itemsFailed: this.#itemsFailed,
@@ -158,7 +161,7 @@ export function formatStageStats(stats: StageStats): string {
   const ms = (value: number): string => `${Math.round(value).toLocaleString('en-US')} ms`;
   const workers = Object.entries(stats.busyMsByWorker);
   const lines = [
-    `stage ${stats.task} (${stats.ended}): ${stats.itemsIn} in, ${stats.itemsOut} out, ${stats.itemsFailed} failed; ` +
+    `stage ${stats.task} (${stats.state}): ${stats.itemsIn} in, ${stats.itemsOut} out, ${stats.itemsFailed} failed; ` +
       `${ms(stats.wallMs)} wall, ${Math.round(stats.itemsPerSecond).toLocaleString('en-US')} items/s`,
     `  chunks: ${stats.chunks.count} (size min ${stats.chunks.minSize} / median ${stats.chunks.medianSize} / max ${stats.chunks.maxSize})`,
     `  workers busy: ${ms(stats.busyMs)} over ${workers.length} worker(s)` +

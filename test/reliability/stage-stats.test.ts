@@ -1,4 +1,6 @@
 // Per-stage statistics (the `stats` option): they add up.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bind, createPool, flow, formatStageStats, parallelMap, take, tasks, unorderedMap, type StageStats } from 'millrace';
 import { range, tempDirs } from './helpers.js';
@@ -27,7 +29,7 @@ describe('stage statistics', () => {
       .toArray();
     expect(reports).toHaveLength(1);
     const stats = reports[0]!;
-    expect(stats.ended).toBe('done');
+    expect(stats.state).toBe('done');
     expect(stats.itemsIn).toBe(2_000);
     expect(stats.itemsOut).toBe(results.length);
     expect(stats.itemsFailed).toBe(range(2_000).filter((x) => x % 7 === 0).length);
@@ -57,8 +59,37 @@ describe('stage statistics', () => {
     await using pool = createPool({ threads: 2 });
     let stats: StageStats | undefined;
     expect(await flow(range(10_000)).pipe(parallelMap(crash.echo, { pool, chunkSize: 10, stats: (s) => (stats = s) }), take(5)).toArray()).toHaveLength(5);
-    expect(stats!.ended).toBe('stopped');
+    expect(stats!.state).toBe('stopped');
     expect(stats!.itemsOut).toBeLessThanOrEqual(stats!.itemsIn);
     expect(stats!.busyMs).toBeLessThanOrEqual(stats!.wallMs * 2);
   });
 });
+
+describe('stage statistics while the stage runs (statsIntervalMs)', () => {
+  it("reports 'running' snapshots that only grow, then the final one", async () => {
+    const dir = tempDir();
+    await using pool = createPool({ threads: 2 });
+    const reports: StageStats[] = [];
+    const running = flow(range(20))
+      .pipe(parallelMap(bind(crash.gatedAfterFirst, dir), { pool, chunkSize: 1, stats: (s) => reports.push(s), statsIntervalMs: 5 }))
+      .toArray();
+    // Items after the first wait at a gate: the stage is running until the test opens it.
+    await until(() => reports.some((s) => s.state === 'running' && s.itemsOut >= 1));
+    writeFileSync(join(dir, 'release'), '');
+    expect(await running).toEqual(range(20));
+    const last = reports.at(-1)!;
+    expect(last.state).toBe('done');
+    expect(reports.filter((s) => s.state !== 'running')).toEqual([last]);
+    for (let i = 1; i < reports.length; i++) {
+      expect(reports[i]!.itemsIn).toBeGreaterThanOrEqual(reports[i - 1]!.itemsIn);
+      expect(reports[i]!.itemsOut).toBeGreaterThanOrEqual(reports[i - 1]!.itemsOut);
+    }
+    addsUp(last, 2);
+  });
+});
+
+/** Polls (up to ~10 s) until `done()` holds. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 2_000 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  expect(done()).toBe(true);
+}
