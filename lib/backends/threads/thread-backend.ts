@@ -21,6 +21,8 @@
  * or whose heap after a chunk passes that size, is *retiring*: it gets no new chunk, a replacement
  * is attached at once (tinypool may run up to twice `threads` while old workers finish), and once
  * its last chunk is answered its attach task is aborted, so tinypool runs its teardown and ends it.
+ * Halfway to `maxItemsPerWorker` a spare thread is started (attached as a *standby* and detached as
+ * soon as it is ready, so it waits idle in tinypool): the replacement then skips the thread start.
  *
  * @packageDocumentation
  */
@@ -103,6 +105,8 @@ interface Channel {
   exitCode: number | undefined;
   /** Set when this backend ended the worker itself, and for what. */
   endedFor: 'timeout' | 'cancel' | undefined;
+  /** Started ahead of a recycling, only to have a thread ready: detached once it is, never given chunks. */
+  readonly standby: boolean;
 }
 
 /** Local worker threads through tinypool, with our own channel per worker. */
@@ -269,6 +273,7 @@ export class ThreadBackend implements PoolBackend {
     let attaching = 0;
     let serving = 0;
     for (const channel of this.#channels) {
+      if (channel.standby) continue;
       if (channel.state === 'attaching') attaching++;
       if (channel.state !== 'retiring') serving++;
     }
@@ -279,7 +284,7 @@ export class ThreadBackend implements PoolBackend {
     }
   }
 
-  #attach(): void {
+  #attach(standby = false): void {
     const { port1, port2 } = new MessageChannel();
     const channel: Channel = {
       state: 'attaching',
@@ -293,6 +298,7 @@ export class ThreadBackend implements PoolBackend {
       uncaught: false,
       exitCode: undefined,
       endedFor: undefined,
+      standby,
     };
     this.#channels.add(channel);
     port1.on('message', (message: FromWorker) => this.#onMessage(channel, message));
@@ -359,6 +365,11 @@ export class ThreadBackend implements PoolBackend {
         if (channel.state !== 'attaching') return;
         channel.state = 'ready';
         channel.threadId = message.threadId;
+        if (channel.standby) {
+          // Its thread is up: give it back to tinypool, idle, for the replacement to attach to.
+          this.#detach(channel);
+          return;
+        }
         this.#pump();
         return;
       case 'done': {
@@ -407,7 +418,7 @@ export class ThreadBackend implements PoolBackend {
     if (channel.jobs.size === 0) this.#letGo(channel);
     // The replacement starts before the old worker leaves, so throughput does not dip to wait for it.
     let serving = 0;
-    for (const other of this.#channels) if (other.state !== 'retiring') serving++;
+    for (const other of this.#channels) if (other.state !== 'retiring' && !other.standby) serving++;
     if (serving < this.capacity) this.#attach();
   }
 
@@ -453,9 +464,11 @@ export class ThreadBackend implements PoolBackend {
     job.life.move('handed-over');
     channel.jobs.set(id, job);
     if (this.#maxItemsPerWorker !== undefined && channel.threadId !== undefined) {
-      const sent = (this.#itemsSent.get(channel.threadId) ?? 0) + job.request.items.length;
+      const before = this.#itemsSent.get(channel.threadId) ?? 0;
+      const sent = before + job.request.items.length;
       this.#itemsSent.set(channel.threadId, sent);
       if (sent >= this.#maxItemsPerWorker) this.#retire(channel);
+      else if (2 * sent >= this.#maxItemsPerWorker && 2 * before < this.#maxItemsPerWorker) this.#attach(true);
     }
   }
 
@@ -533,14 +546,19 @@ export class ThreadBackend implements PoolBackend {
     channel.lingerTimer = setTimeout(() => {
       channel.lingerTimer = undefined;
       if (channel.state !== 'ready' || channel.jobs.size > 0) return;
-      this.#forget(channel);
-      try {
-        channel.port.postMessage({ type: 'detach' } satisfies ToWorker);
-      } catch {
-        // already closing
-      }
+      this.#detach(channel);
     }, LINGER_MS);
     channel.lingerTimer.unref();
+  }
+
+  /** Gives an idle worker back to tinypool (its attach task resolves); its idle timeout then applies. */
+  #detach(channel: Channel): void {
+    this.#forget(channel);
+    try {
+      channel.port.postMessage({ type: 'detach' } satisfies ToWorker);
+    } catch {
+      // already closing
+    }
   }
 
   /** Stops using a channel. */
