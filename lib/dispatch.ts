@@ -867,7 +867,8 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
       report(this.#stats.snapshot(state));
     } catch (error) {
       // The stage is over: there is no flow left to fail. Say so rather than lose it.
-      process.stderr.write(`millrace: the stats callback of ${this.#spec.name} threw: ${error instanceof Error ? error.message : String(error)}\n`);
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`millrace: the stats callback of ${this.#spec.name} threw: ${message}\n`);
     }
   }
 

@@ -264,8 +264,9 @@ export class WorkerCrashedError extends MillraceError {
     const code = fields.exitCode === undefined ? '' : ` with exit code ${fields.exitCode}`;
     const signal = fields.signal === undefined ? '' : ` (${fields.signal})`;
     const range = last === fields.firstIndex ? `item #${fields.firstIndex}` : `items #${fields.firstIndex}..#${last}`;
+    const first = previewValue(fields.items[0]);
     super(
-      `A worker ${CRASH_WORDS[reason]}${signal}${code} while running task ${fields.task} on ${range} (first item ${previewValue(fields.items[0])})`,
+      `A worker ${CRASH_WORDS[reason]}${signal}${code} while running task ${fields.task} on ${range} (first item ${first})`,
       fields.cause === undefined ? undefined : { cause: fields.cause },
     );
     this.task = fields.task;

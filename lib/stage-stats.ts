@@ -160,12 +160,13 @@ export class StatsCollector {
 export function formatStageStats(stats: StageStats): string {
   const ms = (value: number): string => `${Math.round(value).toLocaleString('en-US')} ms`;
   const workers = Object.entries(stats.busyMsByWorker);
+  const share = (busy: number): string => `${Math.round((busy / stats.wallMs) * 100)}%`;
   const lines = [
     `stage ${stats.task} (${stats.state}): ${stats.itemsIn} in, ${stats.itemsOut} out, ${stats.itemsFailed} failed; ` +
       `${ms(stats.wallMs)} wall, ${Math.round(stats.itemsPerSecond).toLocaleString('en-US')} items/s`,
     `  chunks: ${stats.chunks.count} (size min ${stats.chunks.minSize} / median ${stats.chunks.medianSize} / max ${stats.chunks.maxSize})`,
     `  workers busy: ${ms(stats.busyMs)} over ${workers.length} worker(s)` +
-      (workers.length > 0 ? ` (${workers.map(([id, busy]) => `#${id} ${ms(busy)}, ${Math.round((busy / stats.wallMs) * 100)}%`).join('; ')})` : ''),
+      (workers.length > 0 ? ` (${workers.map(([id, busy]) => `#${id} ${ms(busy)}, ${share(busy)}`).join('; ')})` : ''),
     `  waiting: ${ms(stats.queueWaitMs)} for a worker (queue, transfer, start-up), ${ms(stats.reorderWaitMs)} in the reorder window`,
     `  run again: ${stats.runsAgain.retry} retries, ${stats.runsAgain['never-started']} never started, ` +
       `${stats.runsAgain.lost} lost, ${stats.runsAgain.isolate} isolated`,

@@ -40,7 +40,8 @@ export const scenario: Scenario = {
     const raw: Record<string, unknown> = {};
     for (const size of sizes) {
       context.log(`recycling: ${size.items} items (${size.label}) on ${threads} threads`);
-      const { result } = await runNodeScript<{ samples: Samples }>('scenarios/recycling', { items: size.items, work: size.work, threads, repeats: context.repeats });
+      const parameters = { items: size.items, work: size.work, threads, repeats: context.repeats };
+      const { result } = await runNodeScript<{ samples: Samples }>('scenarios/recycling', parameters);
       raw[size.label] = result;
       const base = median(result.samples['no recycling']!.wallMs);
       for (const [name, sample] of Object.entries(result.samples)) {

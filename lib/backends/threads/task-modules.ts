@@ -173,7 +173,9 @@ export async function teardownModules(timeoutMs: number): Promise<void> {
         timer = setTimeout(() => resolve('overrun'), timeoutMs);
       });
       const outcome = await Promise.race([Promise.resolve((module.teardown as TaskFunction)()), overrun]);
-      if (outcome === 'overrun') report(`millrace: teardown() of task module ${instance.url} did not finish within ${timeoutMs} ms; the worker leaves anyway`);
+      if (outcome === 'overrun') {
+        report(`millrace: teardown() of task module ${instance.url} did not finish within ${timeoutMs} ms; the worker leaves anyway`);
+      }
     } catch (error) {
       report(`millrace: teardown() of task module ${instance.url} failed: ${describeError(error)}`);
     } finally {

@@ -611,7 +611,8 @@ export class ThreadBackend implements PoolBackend {
  */
 function crashReason(channel: Channel, error: unknown): WorkerCrashReason {
   if (channel.endedFor !== undefined) return channel.endedFor;
-  const codeOf = (value: unknown): unknown => (value !== null && typeof value === 'object' ? (value as { code?: unknown }).code : undefined);
+  const codeOf = (value: unknown): unknown =>
+    value !== null && typeof value === 'object' ? (value as { code?: unknown }).code : undefined;
   if (codeOf(channel.crash) === 'ERR_WORKER_OUT_OF_MEMORY' || codeOf(error) === 'ERR_WORKER_OUT_OF_MEMORY') return 'out-of-memory';
   if (channel.uncaught) return 'uncaught-error';
   if (channel.exitCode !== undefined) return 'exit';
