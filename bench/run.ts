@@ -16,10 +16,12 @@ import { args, numberArg } from './lib/measure.js';
 import { markdownResults, textTable } from './lib/report.js';
 import type { Context, Scenario, ScenarioResult } from './lib/scenario.js';
 import { speedupChart } from './lib/svg.js';
+import { scenario as algebra } from './scenarios/algebra.js';
 import { scenario as asyncTasks } from './scenarios/async-tasks.js';
 import { scenario as compute } from './scenarios/compute.js';
 import { scenario as lines } from './scenarios/lines.js';
 import { scenario as logAnalysis } from './scenarios/log-analysis.js';
+import { scenario as oneBigFile } from './scenarios/one-big-file.js';
 import { scenario as memory } from './scenarios/memory.js';
 import { scenario as overhead } from './scenarios/overhead.js';
 import { scenario as recycling } from './scenarios/recycling.js';
@@ -27,7 +29,7 @@ import { scenario as skew } from './scenarios/skew.js';
 import { scenario as zeroCopy } from './scenarios/zero-copy.js';
 import { scenario as scaleOut } from './scale-out.js';
 
-const ALL: readonly Scenario[] = [logAnalysis, overhead, lines, compute, skew, memory, zeroCopy, asyncTasks, recycling, scaleOut];
+const ALL: readonly Scenario[] = [logAnalysis, overhead, lines, oneBigFile, compute, skew, memory, zeroCopy, asyncTasks, algebra, recycling, scaleOut];
 const START = '<!-- bench:results:start -->';
 const END = '<!-- bench:results:end -->';
 

@@ -365,7 +365,8 @@ export class TaskLoadError extends MillraceError {
 }
 
 /**
- * A chunk ran longer than its time budget; its worker was terminated.
+ * A chunk ran longer than its time budget; its task was cancelled (a local worker that ignores its
+ * task signal is terminated; a remote job is removed or cancelled on its worker, as the message says).
  *
  * @example
  * ```ts
@@ -385,9 +386,17 @@ export class TaskTimeoutError extends MillraceError {
   /** The budget that ran out, in milliseconds. */
   readonly timeoutMs: number;
 
-  constructor(fields: { task: string; firstIndex: number; itemCount: number; timeoutMs: number }) {
+  /**
+   * @param fields - the chunk; `cause`: what the backend did with the chunk it was told to stop (a
+   *   `MillraceError` whose message says so, such as a `JobAbandonedError`), when it knows
+   */
+  constructor(fields: { task: string; firstIndex: number; itemCount: number; timeoutMs: number; cause?: unknown }) {
+    // A backend that says what became of the running chunk (a remote job abandoned, cancelled or
+    // not) is quoted; otherwise the local thread backend's way applies.
+    const ending = fields.cause instanceof MillraceError ? fields.cause.message : 'its worker was terminated';
     super(
-      `Task ${fields.task} timed out after ${fields.timeoutMs} ms on items #${fields.firstIndex}..#${fields.firstIndex + fields.itemCount - 1}; its worker was terminated`,
+      `Task ${fields.task} timed out after ${fields.timeoutMs} ms on items #${fields.firstIndex}..#${fields.firstIndex + fields.itemCount - 1}; ${ending}`,
+      fields.cause === undefined ? undefined : { cause: fields.cause },
     );
     this.task = fields.task;
     this.firstIndex = fields.firstIndex;
@@ -463,7 +472,7 @@ const standardErrors: Readonly<Record<string, ErrorConstructor>> = {
 };
 
 /**
- * Rebuilds an Error from the plain data a worker sent (see worker.mjs `serializeError`): a standard
+ * Rebuilds an Error from the plain data a worker sent (see `serializeError` in lib/backends/threads/serialize-error.ts): a standard
  * class (`RangeError`, `AggregateError` with its `errors`, ...) as that class, any other as an `Error`
  * with the worker's `name`; the worker's `message`, `stack`, own fields and `cause` are kept.
  */

@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { FlowConsumedError, MillraceError } from './errors.js';
 import { fromHighland, isHighlandStream, toHighlandStream, type HighlandStream } from './highland.js';
 import { abortable, composeOperators, type Operator, type OperatorContext } from './operator.js';
+import { FileSink, type WriteLinesOptions } from './sinks/write-lines.js';
 import { batchReady, canPullBatch, DONE, isBatch, isBatchReady, pullBatch, pullFrom, type Batch, type BatchIterator, type BatchPull } from './batch-pull.js';
 
 /**
@@ -57,6 +58,12 @@ type Build<T> = (context: OperatorContext) => AsyncIterable<T>;
  * A lazy, typed pipeline. Build one with {@link flow}, add steps with {@link Flow.pipe}, and consume
  * it once: `for await`, {@link Flow.toArray}, {@link Flow.reduce}, {@link Flow.forEach},
  * {@link Flow.toNodeStream} or {@link Flow.toHighland}.
+ *
+ * A flow runs only when it is consumed. `flow(files).pipe(parallelMap(task))` by itself reads no
+ * input and sends nothing to a worker; left without a sink it does nothing, and says nothing. The
+ * sinks that return a promise run the flow as that promise settles: `await` it, or the program
+ * goes on (or ends) before the work is done and a failure goes unhandled. typescript-eslint's
+ * `no-floating-promises` rule flags a sink's promise that is neither awaited nor handled.
  *
  * @example
  * ```ts
@@ -184,6 +191,130 @@ export class Flow<T> implements AsyncIterable<T> {
   async forEach(action: (value: T, index: number) => void | Promise<void>): Promise<void> {
     let index = 0;
     await this.#drain(false, (value) => action(value, index++));
+  }
+
+  /**
+   * Counts the values.
+   *
+   * @returns how many values the flow produced
+   * @example
+   * ```ts
+   * import { filter, flow } from 'millrace';
+   * console.log(await flow([1, 2, 3]).pipe(filter((x) => x > 1)).count()); // 2
+   * ```
+   */
+  async count(): Promise<number> {
+    let count = 0;
+    await this.#drain(true, () => {
+      count++;
+    });
+    return count;
+  }
+
+  /**
+   * Whether any value satisfies `predicate`; stops the flow (closing the source) at the first that does.
+   *
+   * @param predicate - called with each value and its 0-based index; may return a promise
+   * @returns `true` at the first match, `false` when the flow ends without one
+   * @example
+   * ```ts
+   * import { flow } from 'millrace';
+   * function* naturals() { for (let n = 0; ; n++) yield n; }
+   * console.log(await flow(naturals()).some((x) => x > 10)); // true: the endless source is closed
+   * ```
+   */
+  async some(predicate: (value: T, index: number) => boolean | Promise<boolean>): Promise<boolean> {
+    return (await this.#search(predicate)) !== undefined;
+  }
+
+  /**
+   * Whether every value satisfies `predicate`; stops the flow (closing the source) at the first that does not.
+   *
+   * @param predicate - called with each value and its 0-based index; may return a promise
+   * @returns `false` at the first value that fails, `true` when the flow ends (also when it is empty)
+   * @example
+   * ```ts
+   * import { flow } from 'millrace';
+   * // 5 fails, so 6 is never read:
+   * console.log(await flow([2, 4, 5, 6]).every((x) => x % 2 === 0)); // false
+   * ```
+   */
+  async every(predicate: (value: T, index: number) => boolean | Promise<boolean>): Promise<boolean> {
+    const failed = await this.#search(async (value, index) => !(await predicate(value, index)));
+    return failed === undefined;
+  }
+
+  /**
+   * The first value that satisfies `predicate`; stops the flow (closing the source) there.
+   *
+   * @param predicate - called with each value and its 0-based index; may return a promise; a type
+   *   guard narrows the result
+   * @returns the value, or `undefined` when the flow ends without a match
+   * @example
+   * ```ts
+   * import { flow } from 'millrace';
+   * console.log(await flow(['a', 'bb', 'ccc']).find((s) => s.length > 1)); // bb
+   * ```
+   */
+  async find<S extends T>(predicate: (value: T, index: number) => value is S): Promise<S | undefined>;
+  async find(predicate: (value: T, index: number) => boolean | Promise<boolean>): Promise<T | undefined>;
+  async find(predicate: (value: T, index: number) => boolean | Promise<boolean>): Promise<T | undefined> {
+    return (await this.#search(predicate))?.value;
+  }
+
+  /**
+   * Writes each value to a file followed by a separator (a newline unless told otherwise): strings
+   * as UTF-8, `Uint8Array`s as they are. The file is written under a temporary name in the same
+   * directory and renamed onto `path` only when the flow succeeds, so a failed or aborted flow
+   * leaves no half-written file (and an existing file untouched). The flow is read only as fast as
+   * the file takes the bytes.
+   *
+   * @param this - a flow of strings or bytes (map other items to strings first)
+   * @param path - the file to write (replaced if it exists)
+   * @param options - gzip and separator; see {@link WriteLinesOptions}
+   * @returns resolves once the file is complete under its name
+   * @throws the flow's error, or the file system's, after removing the temporary file
+   * @example
+   * ```ts
+   * import { flow, map } from 'millrace';
+   * await flow([1, 2, 3]).pipe(map((x) => `line ${x}`)).writeLines('out.txt');
+   * await flow(['compressed']).writeLines('out.txt.gz'); // gzip because of the name
+   * ```
+   */
+  async writeLines<V extends string | Uint8Array>(this: Flow<V>, path: string, options: WriteLinesOptions = {}): Promise<void> {
+    const sink = new FileSink(path, options);
+    try {
+      await this.#drain(true, (value) => sink.push(value));
+      await sink.commit();
+    } catch (error) {
+      await sink.discard();
+      throw error;
+    }
+  }
+
+  /**
+   * The first value (and its index) for which `predicate` holds, closing the flow there as `break`
+   * does; read through {@link Flow.#drain}, so a flow of finished chunks is searched a batch at a time.
+   */
+  async #search(predicate: (value: T, index: number) => boolean | Promise<boolean>): Promise<{ value: T } | undefined> {
+    // Thrown out of the drain to stop it: #drain closes the flow on a throw, exactly what is wanted.
+    const stop = new Error('found');
+    let found: { value: T } | undefined;
+    const check = (matched: boolean, value: T): void => {
+      if (!matched) return;
+      found = { value };
+      throw stop;
+    };
+    let index = 0;
+    try {
+      await this.#drain(false, (value) => {
+        const matched = predicate(value, index++);
+        return isThenable(matched) ? matched.then((awaited) => check(awaited, value)) : check(matched, value);
+      });
+    } catch (error) {
+      if (error !== stop) throw error;
+    }
+    return found;
   }
 
   /**

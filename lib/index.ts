@@ -12,6 +12,11 @@
  * @module millrace
  */
 export { flow, Flow, type FlowOptions, type FlowSource } from './flow.js';
+export { type WriteLinesOptions } from './sinks/write-lines.js';
+export { merge } from './combine/merge.js';
+export { concat } from './combine/concat.js';
+export { zip } from './combine/zip.js';
+export { tee, type TeeOptions, type TeeFlows } from './combine/tee.js';
 export { defineOperator, pipe, type Operator, type OperatorContext } from './operator.js';
 export { tasks, bind, type TaskRef, type Tasks, type TasksOptions } from './tasks.js';
 export {
@@ -48,10 +53,20 @@ export {
 export { map } from '../operators/map.js';
 export { filter } from '../operators/filter.js';
 export { flatMap } from '../operators/flat-map.js';
+export { type ConcurrencyOptions } from './concurrent.js';
 export { batch } from '../operators/batch.js';
+export { type BatchOptions } from '../operators/batch.js';
 export { take } from '../operators/take.js';
 export { tap } from '../operators/tap.js';
 export { reduce } from '../operators/reduce.js';
+export { scan } from '../operators/scan.js';
+export { drop } from '../operators/drop.js';
+export { takeWhile } from '../operators/take-while.js';
+export { dropWhile } from '../operators/drop-while.js';
+export { distinct } from '../operators/distinct.js';
+export { throttle, type ThrottleOptions } from '../operators/throttle.js';
+export { topK } from '../operators/top-k.js';
+export { sortBy } from '../operators/sort-by.js';
 export { parallelMap, type ParallelMapOptions } from '../operators/parallel-map.js';
 export { transferResult } from './transfer.js';
 export { taskSignal } from './task-signal.js';
@@ -59,6 +74,16 @@ export { unorderedMap, type UnorderedMapOptions } from '../operators/unordered-m
 export { starMap, type StarMapOptions } from '../operators/star-map.js';
 export { reduceBy, type ReduceByOptions } from '../operators/reduce-by.js';
 export { glob, type GlobOptions } from './sources/glob.js';
+export {
+  readBlocks,
+  blockLines,
+  type Block,
+  type BlockInput,
+  type BlockLinesOptions,
+  type BytesBlock,
+  type RangeBlock,
+  type ReadBlocksOptions,
+} from './sources/blocks.js';
 export { readLines, lines, InputFileError, type InputFileProblem, type LineInput, type ReadLinesOptions } from './sources/lines.js';
 export { Counter } from './counter.js';
 export { ProgressBar, type ProgressOptions, type ProgressOutcome, type ProgressStream } from './progress.js';
@@ -67,3 +92,4 @@ export { bullmq, type BullmqOptions } from './backends/bullmq.js';
 export { startWorker, type RemoteWorker, type RemoteWorkerOptions } from './remote/worker.js';
 export type { RedisEndpoint } from './remote/connection.js';
 export { RedisUnavailableError, CodeVersionMismatchError, RemoteWorkerError, TaskModuleOutsideRootError } from './remote/errors.js';
+export { JobAbandonedError, type JobAbandonment } from './remote/errors.js';

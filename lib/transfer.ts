@@ -9,7 +9,7 @@ import { InvalidOptionError } from './errors.js';
 
 /**
  * Where a marked result keeps its transfer list: a registered symbol, because the worker entry
- * (lib/worker.mjs, plain JavaScript that imports nothing of millrace's) reads it by name.
+ * (lib/backends/threads/run-chunk.ts) reads it by name, as may a copy of millrace loaded from another URL.
  */
 const TRANSFER = Symbol.for('millrace.transfer');
 
@@ -45,8 +45,32 @@ export function transferResult<T extends object>(value: T, buffers?: readonly Tr
     else if (ArrayBuffer.isView(value) && value.buffer instanceof ArrayBuffer) list = [value.buffer];
     else throw new InvalidOptionError('buffers', buffers, 'the buffers to move (value is not a buffer itself)');
   }
+  return markTransfer(value, list);
+}
+
+/**
+ * Attaches a transfer list to a value under the registered symbol, as {@link transferResult} does
+ * for results. Internal: sources (readBlocks) mark their items with it, and the engine moves the
+ * buffers of a marked item to the worker instead of copying them.
+ *
+ * @param value - the object to mark
+ * @param buffers - what to move with it
+ * @returns `value`, marked
+ */
+export function markTransfer<T extends object>(value: T, buffers: readonly TransferListItem[]): T {
   // Not enumerable and symbol-keyed: structured clone leaves it behind, and code using the value
   // directly never sees it.
-  Object.defineProperty(value, TRANSFER, { value: [...list], enumerable: false, configurable: true, writable: true });
+  Object.defineProperty(value, TRANSFER, { value: [...buffers], enumerable: false, configurable: true, writable: true });
   return value;
+}
+
+/**
+ * The transfer list a value was marked with ({@link markTransfer}, {@link transferResult}), if any.
+ *
+ * @param value - any value
+ * @returns the buffers to move, or `undefined` when the value is not marked
+ */
+export function transferListOf(value: unknown): readonly TransferListItem[] | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  return (value as { [TRANSFER]?: readonly TransferListItem[] })[TRANSFER];
 }

@@ -13,7 +13,7 @@ export interface Context {
   /** A scratch directory for generated data. */
   readonly workDir: string;
   /** Progress output. */
-  log(message: string): void;
+  readonly log: (message: string) => void;
 }
 
 /** One line of a result table. */

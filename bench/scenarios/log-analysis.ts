@@ -65,13 +65,16 @@ async function viaWorkerThreads(files: string[], threads: number): Promise<Summa
         (worker) =>
           new Promise<void>((resolve, reject) => {
             const feed = (): void => {
-              if (next >= files.length) return resolve();
-              worker.postMessage(files[next++]);
+              if (next >= files.length) resolve();
+              else worker.postMessage(files[next++]);
             };
             worker.on('message', (message: { result?: FileResult; error?: string }) => {
-              if (message.error !== undefined) return reject(new Error(message.error));
-              addResult(summary, message.result!);
-              feed();
+              if (message.error !== undefined) reject(new Error(message.error));
+              else if (message.result === undefined) reject(new Error('a log worker answered with neither a result nor an error'));
+              else {
+                addResult(summary, message.result);
+                feed();
+              }
             });
             worker.on('error', reject);
             feed();

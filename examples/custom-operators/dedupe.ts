@@ -9,9 +9,7 @@ import { defineOperator, type Operator } from 'millrace';
  *
  * @param key - what makes two items the same; the item itself when omitted (`Set` equality)
  */
-export function dedupe<T>(): Operator<T, T>;
-export function dedupe<T, K>(key: (item: T) => K): Operator<T, T>;
-export function dedupe<T, K>(key?: (item: T) => K): Operator<T, T> {
+export function dedupe<T>(key?: (item: T) => unknown): Operator<T, T> {
   return defineOperator<T, T>('dedupe', async function* (source) {
     // Memory grows with the number of distinct keys: fine for ids, not for an endless stream of them.
     const seen = new Set<unknown>();

@@ -44,7 +44,13 @@ function random(seed: number): () => number {
 }
 
 type Rng = () => number;
-const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)]!;
+
+/** `items[index]`, which the callers keep in range (noUncheckedIndexedAccess cannot know that). */
+function at<T>(items: ArrayLike<T>, index: number): T {
+  if (index < 0 || index >= items.length) throw new RangeError(`index ${index} is outside 0..${items.length - 1}`);
+  return items[index] as T;
+}
+const pick = <T>(rng: Rng, items: readonly T[]): T => at(items, Math.floor(rng() * items.length));
 
 /** Picks by weight: `table` holds [cumulative weight, value] pairs. */
 function weighted<T>(entries: readonly (readonly [number, T])[]): (rng: Rng) => T {
@@ -54,7 +60,7 @@ function weighted<T>(entries: readonly (readonly [number, T])[]): (rng: Rng) => 
   return (rng) => {
     const r = rng();
     for (const [edge, value] of table) if (r < edge) return value;
-    return table[table.length - 1]![1];
+    return at(table, table.length - 1)[1];
   };
 }
 
@@ -69,10 +75,10 @@ function zipf<T>(items: readonly T[], s: number): (rng: Rng) => T {
     let hi = items.length - 1;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (cumulative[mid]! < r) lo = mid + 1;
+      if (at(cumulative, mid) < r) lo = mid + 1;
       else hi = mid;
     }
-    return items[lo]!;
+    return at(items, lo);
   };
 }
 
@@ -99,7 +105,7 @@ function pagePaths(rng: Rng): string[] {
   const list = [...paths];
   for (let i = list.length - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));
-    [list[i], list[j]] = [list[j]!, list[i]!];
+    [list[i], list[j]] = [at(list, j), at(list, i)];
   }
   return list;
 }

@@ -106,8 +106,9 @@ export class LogTally {
       return;
     }
     // Compare the status as text: no number parsing for the lines that do not count.
-    if (match[1] !== 'GET' || match[3] !== '200') return;
-    const path = pathOf(match[2]!);
+    const [, method, target = '', status] = match;
+    if (method !== 'GET' || status !== '200') return;
+    const path = pathOf(target);
     if (path === undefined || ASSET.test(path)) return;
     this.matched++;
     const counts = this.counts;

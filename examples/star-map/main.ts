@@ -29,5 +29,5 @@ const scenarios: [number, number, number][] = [
 ];
 const grown = await flow(scenarios).pipe(starMap(pi.futureValue)).toArray();
 scenarios.forEach(([principal, rate, years], i) =>
-  console.log(`${principal} at ${(rate * 100).toFixed(0)}% for ${years} years → ${grown[i]!.toFixed(2)}`),
+  console.log(`${principal} at ${(rate * 100).toFixed(0)}% for ${years} years → ${(grown[i] ?? NaN).toFixed(2)}`),
 );

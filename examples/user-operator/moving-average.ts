@@ -27,7 +27,7 @@ export function movingAverage(window: number): Operator<number, number> {
     for await (const x of source) {
       recent.push(x);
       sum += x;
-      if (recent.length > window) sum -= recent.shift()!;
+      if (recent.length > window) sum -= recent.shift() ?? 0;
       if (recent.length === window) yield sum / window;
     }
   });

@@ -12,11 +12,31 @@ import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JobsOptions, Queue, QueueEvents } from 'bullmq';
 import { checkInteger, InvalidOptionError, MillraceError } from '../errors.js';
-import { WorkerExitError, type ChunkRequest, type ChunkResponse, type PoolBackend, type RunChunkOptions } from '../pool.js';
+import { WorkerExitError, type ChunkRequest, type ChunkResponse, type PoolBackend, type RunChunkOptions, type StartClock } from '../pool.js';
 import { resolveCodeVersion } from '../remote/code-version.js';
 import { describeEndpoint, redisClientOptions, type RedisEndpoint } from '../remote/connection.js';
-import { CodeVersionMismatchError, RedisUnavailableError, RemoteWorkerError, TaskModuleOutsideRootError } from '../remote/errors.js';
-import { decode, decodeFailure, encode, mapModules, PROTOCOL, requestTaskName, toRootRelative, type JobData } from '../remote/protocol.js';
+import {
+  CodeVersionMismatchError,
+  JobAbandonedError,
+  RedisUnavailableError,
+  RemoteWorkerError,
+  TaskModuleOutsideRootError,
+  type JobAbandonment,
+} from '../remote/errors.js';
+import {
+  cancelChannel,
+  decode,
+  decodeFailure,
+  encode,
+  mapModules,
+  PROTOCOL,
+  requestTaskName,
+  STARTED_PROGRESS,
+  toRootRelative,
+  type CancelMessage,
+  type JobData,
+} from '../remote/protocol.js';
+import { CLOCK_STARTED, CLOCK_TAKEN_UP, readClock, stampClock } from '../start-clock.js';
 
 /**
  * Options for {@link bullmq}.
@@ -54,7 +74,7 @@ export interface BullmqOptions {
   readonly root?: string | URL;
   /**
    * How long Redis may be unreachable (at start, or lost mid-run) before the chunks waiting on it
-   * fail with a {@link RedisUnavailableError}.
+   * fail with a {@link RedisUnavailableError}; also the most `close()` waits for Redis.
    * @defaultValue `10_000`
    */
   readonly redisTimeoutMs?: number;
@@ -91,8 +111,10 @@ export interface BullmqOptions {
  * from the root of an installed copy of the same code. Each chunk is one job (id
  * `<run>-<sequence>`); execution is at least once (a worker killed mid-chunk has the chunk re-run
  * by another), emission exactly once. Task errors reach the flow as the usual {@link TaskError}
- * with the remote stack. Aborting a flow removes its waiting jobs; chunks already running finish
- * on their worker and their results are dropped. See the scale-out guide.
+ * with the remote stack. A chunk's `timeoutMs` counts from when its first item starts on a worker
+ * (time queued in Redis is not counted). A cancelled chunk (its timeout ran out, or its flow ended) has
+ * its job removed if it still waits, else cancelled on its worker, whose task sees its signal
+ * abort ({@link JobAbandonedError} says which). See the scale-out guide.
  * @example
  * ```ts
  * import { bullmq, createPool, flow, parallelMap, tasks } from 'millrace';
@@ -116,13 +138,18 @@ interface Pending {
   readonly data: JobData;
   /** Consecutive rechecks that found no job and no result. */
   missing: number;
+  /** Where the job going active and the chunk's start on its worker are stamped (the engine's deadline reads it). */
+  readonly startClock: StartClock | undefined;
 }
 
-/** Per-flow job numbering: one run id per signal (dispatch gives each flow its own). */
-interface RunIds {
-  readonly id: string;
-  next: number;
+/** How an abandoned job ended, as far as the events tell. */
+interface Abandonment {
+  readonly outcome: JobAbandonment;
+  readonly workerHost?: string;
 }
+
+/** The longest an abandoned chunk waits to hear that its worker cancelled it (never more than redisTimeoutMs). */
+const CANCEL_ACK_MS = 5_000;
 
 /** The parts of an ioredis client the liveness watchdog needs. */
 interface WatchedClient {
@@ -137,6 +164,11 @@ function newRunId(): string {
 
 class BullmqBackend implements PoolBackend {
   readonly capacity: number;
+  /**
+   * A chunk's budget counts from when its first item starts on a worker (the job's progress), not
+   * while its job waits in Redis; the job going active starts the engine's module-loading allowance.
+   */
+  readonly reportsStart = true;
   readonly #queueName: string;
   readonly #prefix: string;
   readonly #root: string;
@@ -150,9 +182,11 @@ class BullmqBackend implements PoolBackend {
   #rechecking = false;
   readonly #started: Promise<Queue>;
   readonly #pending = new Map<string, Pending>();
-  readonly #runs = new WeakMap<AbortSignal, RunIds>();
-  readonly #unsignalledRun: RunIds = { id: newRunId(), next: 0 };
-  /** Job removals in progress; close() waits for them so a finished flow leaves no waiting job. */
+  /** Abandoned jobs whose end is not known yet, by id: how to report it. */
+  readonly #abandoning = new Map<string, (abandonment: Abandonment) => void>();
+  /** Job ids for callers that give no chunk identity: one run id for the backend's life. */
+  readonly #anonymousRun = { id: newRunId(), next: 0 };
+  /** Job removals and cancellations in progress; close() waits for them (bounded) so a finished flow leaves no waiting job. */
   readonly #removals = new Set<Promise<unknown>>();
   #queue: Queue | undefined;
   #events: QueueEvents | undefined;
@@ -218,6 +252,10 @@ class BullmqBackend implements PoolBackend {
     });
     events.on('completed', ({ jobId, returnvalue }) => this.#onCompleted(jobId, returnvalue));
     events.on('failed', ({ jobId, failedReason }) => this.#onFailed(jobId, failedReason));
+    events.on('active', ({ jobId }) => this.#onActive(jobId));
+    events.on('progress', ({ jobId, data }) => {
+      if (data === STARTED_PROGRESS) this.#onStarted(jobId);
+    });
     this.#watch(await events.client);
     this.#up('start');
     if (this.#closed) throw new MillraceError('The pool is closed');
@@ -237,15 +275,26 @@ class BullmqBackend implements PoolBackend {
         return name;
       });
       // Throws a DataCloneError for an item that cannot be sent, which the engine pins on the item.
-      data = { protocol: PROTOCOL, codeVersion: this.#codeVersion, task: requestTaskName(remote), request: encode(remote) };
+      data = {
+        protocol: PROTOCOL,
+        codeVersion: this.#codeVersion,
+        task: requestTaskName(remote),
+        request: encode(remote),
+        ...(options.startClock ? { reportStart: true } : {}),
+      };
     } catch (error) {
       return Promise.reject(error);
     }
     const jobId = this.#jobId(options);
     return new Promise<ChunkResponse>((resolve, reject) => {
       const onAbort = (): void => {
-        this.#settle(jobId, { error: signal?.reason });
-        this.#remove(jobId, pending.added);
+        if (this.#pending.get(jobId) !== pending) return;
+        this.#pending.delete(jobId);
+        pending.detach();
+        const reason: unknown = signal?.reason;
+        void this.#abandon(jobId, pending, reason).then(({ outcome, workerHost }) =>
+          reject(new JobAbandonedError({ jobId, outcome, workerHost, cause: reason })),
+        );
       };
       const pending: Pending = {
         resolve,
@@ -254,6 +303,7 @@ class BullmqBackend implements PoolBackend {
         detach: () => signal?.removeEventListener('abort', onAbort),
         data,
         missing: 0,
+        startClock: options.startClock,
       };
       this.#pending.set(jobId, pending);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -301,6 +351,10 @@ class BullmqBackend implements PoolBackend {
           const job = await queue.getJob(jobId);
           if (job && state === 'failed') this.#onFailed(jobId, job.failedReason);
           else if (job) this.#onCompleted(jobId, job.returnvalue);
+        } else if (state === 'active') {
+          // Its 'active' event may have been missed (trimmed from the stream, or during an outage).
+          pending.missing = 0;
+          this.#onActive(jobId);
         } else if (state === 'unknown') {
           if (++pending.missing >= 2) {
             pending.missing = 0;
@@ -322,42 +376,93 @@ class BullmqBackend implements PoolBackend {
     this.#closed = true;
     clearTimeout(this.#downTimer);
     clearInterval(this.#recheckTimer);
+    // One budget for all of close(): Redis may be gone, and each step below would wait for it.
+    const deadline = Date.now() + this.#redisTimeoutMs;
+    const left = (): number => Math.max(0, deadline - Date.now());
     const closed = new MillraceError('The pool is closed');
     for (const [jobId, pending] of [...this.#pending]) {
       this.#settle(jobId, { error: closed });
-      if (!this.#unavailable) this.#remove(jobId, pending.added);
+      void this.#abandon(jobId, pending, closed);
     }
-    const bound = this.#redisTimeoutMs;
-    await withTimeout(Promise.allSettled([...this.#removals]), bound);
-    const events = this.#events;
-    const queue = this.#queue;
     const connected = !this.#down.has('start');
-    // close() sends QUIT, which waits for a lost Redis; disconnect() does not, but it waits for a
-    // first connection that may never come, which close() does not.
+    // While Redis is lost, removals and cancellations wait in ioredis's offline queue for a Redis
+    // that may not come back: not worth the wait.
+    if (this.#down.size === 0) await withTimeout(Promise.allSettled([...this.#removals]), left());
     const lost = connected && this.#down.size > 0;
-    if (events) await withTimeout(lost ? events.disconnect() : events.close(), bound).catch(() => undefined);
-    if (queue) await withTimeout(lost ? queue.disconnect() : queue.close(), bound).catch(() => undefined);
+    const end = async (connection: Queue | QueueEvents | undefined): Promise<void> => {
+      if (!connection) return;
+      // close() stops BullMQ's own loops and sends QUIT, which waits for Redis. When Redis is lost,
+      // the socket is dropped at once: BullMQ's disconnect() waits for an 'end' event that ioredis
+      // does not send while it waits between reconnection attempts.
+      const closing = connection.close().then(
+        () => true,
+        () => true,
+      );
+      if (lost) (await withTimeout(connection.client, left()))?.disconnect();
+      // Out of time: drop the connection rather than leave it reconnecting (and the process alive).
+      if ((await withTimeout(closing, left())) === undefined) (await withTimeout(connection.client, 0))?.disconnect();
+    };
+    await Promise.all([end(this.#events), end(this.#queue)]);
   }
 
   /**
    * `<run>-<sequence>` from the engine's chunk identity (a retry gets its own id, so a late copy of
-   * the failed attempt cannot stand in for it); callers that give none get ids per signal.
+   * the failed attempt cannot stand in for it). Callers that give none share one run id per
+   * backend, numbered in call order: signals cannot key runs, since each chunk has its own.
    */
   #jobId(options: RunChunkOptions): string {
     const chunk = options.chunk;
     if (chunk) return `${chunk.runId}-${chunk.seq}${chunk.attempt > 1 ? `-r${chunk.attempt}` : ''}`;
-    const run = this.#runIds(options.signal);
-    return `${run.id}-${run.next++}`;
+    return `${this.#anonymousRun.id}-${this.#anonymousRun.next++}`;
   }
 
-  #runIds(signal: AbortSignal | undefined): RunIds {
-    if (!signal) return this.#unsignalledRun;
-    let run = this.#runs.get(signal);
-    if (!run) {
-      run = { id: newRunId(), next: 0 };
-      this.#runs.set(signal, run);
-    }
-    return run;
+  /**
+   * A worker took the job up: time queued in Redis is over, and the chunk's task module loads (the
+   * engine allows loading a generous while, then counts the chunk's budget from its start).
+   */
+  #onActive(jobId: string): void {
+    const clock = this.#pending.get(jobId)?.startClock;
+    if (clock && readClock(clock, CLOCK_TAKEN_UP) === undefined) stampClock(clock, CLOCK_TAKEN_UP);
+  }
+
+  /** The chunk's first item started on its worker: its time budget counts from now. */
+  #onStarted(jobId: string): void {
+    const clock = this.#pending.get(jobId)?.startClock;
+    if (!clock || readClock(clock, CLOCK_STARTED) !== undefined) return;
+    if (readClock(clock, CLOCK_TAKEN_UP) === undefined) stampClock(clock, CLOCK_TAKEN_UP);
+    stampClock(clock, CLOCK_STARTED);
+  }
+
+  /**
+   * Stops a job whose chunk no longer waits for it: removes it if it still waits in Redis, else
+   * asks the workers (pub/sub) to cancel it, and resolves with what happened, as far as can be
+   * known within a bounded wait: the worker running it reports the cancellation as the job's
+   * failure, and a job that ends otherwise (or no word at all) says so.
+   */
+  #abandon(jobId: string, pending: Pending, reason: unknown): Promise<Abandonment> {
+    let report!: (abandonment: Abandonment) => void;
+    const known = new Promise<Abandonment>((resolve) => (report = resolve));
+    this.#abandoning.set(jobId, report);
+    const timeout = reason instanceof DOMException && reason.name === 'TimeoutError';
+    const sent = (async () => {
+      await pending.added;
+      const queue = await this.#started;
+      if ((await queue.remove(jobId)) === 1) {
+        report({ outcome: 'removed' });
+        return;
+      }
+      // bullmq types its client loosely; the ioredis client it is can publish.
+      const client = (await queue.client) as unknown as { publish(channel: string, text: string): Promise<number> };
+      const message: CancelMessage = { jobId, reason: timeout ? 'timeout' : 'abort' };
+      // No subscriber at all: no worker (of this millrace version) can hear it.
+      if ((await client.publish(cancelChannel(this.#prefix, this.#queueName), JSON.stringify(message))) === 0) report({ outcome: 'unreachable' });
+    })().catch(() => report({ outcome: 'unreachable' }));
+    this.#removals.add(sent);
+    void sent.finally(() => this.#removals.delete(sent));
+    return withTimeout(known, Math.min(this.#redisTimeoutMs, CANCEL_ACK_MS), true).then((abandonment) => {
+      this.#abandoning.delete(jobId);
+      return abandonment ?? { outcome: 'unreachable' };
+    });
   }
 
   /** Settles a run() promise once; later outcomes for the job (a duplicate delivery) are dropped. */
@@ -371,6 +476,7 @@ class BullmqBackend implements PoolBackend {
   }
 
   #onCompleted(jobId: string, returnvalue: unknown): void {
+    this.#abandoning.get(jobId)?.({ outcome: 'finished' });
     if (!this.#pending.has(jobId)) return;
     let response: unknown;
     try {
@@ -386,8 +492,10 @@ class BullmqBackend implements PoolBackend {
   }
 
   #onFailed(jobId: string, failedReason: string): void {
-    if (!this.#pending.has(jobId)) return;
     const failure = decodeFailure(failedReason);
+    const abandoned = this.#abandoning.get(jobId);
+    if (abandoned) abandoned(failure?.kind === 'cancelled' ? { outcome: 'cancelled', workerHost: failure.host } : { outcome: 'finished' });
+    if (!this.#pending.has(jobId)) return;
     let error: unknown;
     if (failure === undefined) {
       // BullMQ's own reasons; a job that stalled too often lost its worker each time.
@@ -398,6 +506,9 @@ class BullmqBackend implements PoolBackend {
       error = new CodeVersionMismatchError({ jobVersion: this.#codeVersion, workerVersion: failure.workerVersion, workerHost: failure.host });
     } else if (failure.kind === 'crash') {
       error = new WorkerExitError(failure.exitCode, new Error(`${failure.message} (worker ${failure.host})`));
+    } else if (failure.kind === 'cancelled') {
+      // Cancelled by another submitter's request (a job id reused?): not this chunk's doing.
+      error = new RemoteWorkerError({ jobId, message: `the job was cancelled: ${failure.message}`, workerHost: failure.host });
     } else if (failure.kind === 'clone') {
       // The engine recognises this and re-runs the chunk to find the offending result.
       error = Object.assign(new Error(failure.message), { name: 'DataCloneError' });
@@ -405,15 +516,6 @@ class BullmqBackend implements PoolBackend {
       error = new RemoteWorkerError({ jobId, message: failure.message, workerHost: failure.host });
     }
     this.#settle(jobId, { error });
-  }
-
-  /** Removes a job that is still waiting (a running one cannot be, and finishes unobserved). */
-  #remove(jobId: string, added: Promise<unknown> | undefined): void {
-    const removal = Promise.resolve(added)
-      .then(() => this.#queue?.remove(jobId))
-      .catch(() => undefined);
-    this.#removals.add(removal);
-    void removal.finally(() => this.#removals.delete(removal));
   }
 
   #watch(client: WatchedClient): void {
@@ -466,14 +568,18 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Resolves when `promise` settles or after `ms`, whichever comes first; never rejects on timeout. */
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+/**
+ * Resolves when `promise` settles or after `ms`, whichever comes first; never rejects on timeout.
+ * `unref`: the wait alone does not keep the process alive.
+ */
+async function withTimeout<T>(promise: Promise<T>, ms: number, unref = false): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
       promise,
       new Promise<undefined>((resolve) => {
         timer = setTimeout(() => resolve(undefined), ms);
+        if (unref) timer.unref();
       }),
     ]);
   } finally {

@@ -120,3 +120,53 @@ export class TaskModuleOutsideRootError extends MillraceError {
     this.root = fields.root;
   }
 }
+
+/**
+ * What became of an abandoned job: `'removed'` (it still waited in Redis, and no worker will take
+ * it up), `'cancelled'` (its worker got the cancellation: the task's signal aborted and the job's
+ * slot is free), `'finished'` (it finished before the cancellation arrived; the result is dropped),
+ * `'unreachable'` (neither: Redis or the worker could not be reached, or the worker does not listen
+ * for cancellations, so the job may run to its end and hold its slot until then).
+ *
+ * @example
+ * ```ts
+ * import type { JobAbandonment } from 'millrace';
+ * const mayStillRun = (outcome: JobAbandonment) => outcome === 'unreachable';
+ * ```
+ * @category Scale-out
+ */
+export type JobAbandonment = 'removed' | 'cancelled' | 'finished' | 'unreachable';
+
+/**
+ * A chunk's job was abandoned because its chunk was cancelled (its `timeoutMs` ran out, or its flow
+ * ended); the message and {@link JobAbandonedError.outcome} say whether the job was also stopped.
+ *
+ * @example
+ * ```ts
+ * import { JobAbandonedError } from 'millrace';
+ * const stillRunning = (error: unknown) => error instanceof JobAbandonedError && error.outcome === 'unreachable';
+ * ```
+ * @category Errors
+ */
+export class JobAbandonedError extends MillraceError {
+  override name = 'JobAbandonedError';
+  /** The BullMQ job id (`runId-seq`). */
+  readonly jobId: string;
+  /** What became of the job. */
+  readonly outcome: JobAbandonment;
+  /** The `host/pid` of the worker that cancelled it (outcome `'cancelled'`). */
+  readonly workerHost: string | undefined;
+
+  constructor(fields: { jobId: string; outcome: JobAbandonment; workerHost?: string | undefined; cause?: unknown }) {
+    const what: Record<JobAbandonment, string> = {
+      removed: 'abandoned before any worker took it up (removed from the queue)',
+      cancelled: `abandoned and cancelled on worker ${fields.workerHost ?? '(unknown)'}`,
+      finished: 'abandoned; it had already finished on its worker (its result was dropped)',
+      unreachable: 'abandoned; the worker could not be reached (the job may run to its end, holding its slot)',
+    };
+    super(`Job ${fields.jobId} was ${what[fields.outcome]}`, fields.cause === undefined ? undefined : { cause: fields.cause });
+    this.jobId = fields.jobId;
+    this.outcome = fields.outcome;
+    this.workerHost = fields.workerHost;
+  }
+}

@@ -24,7 +24,15 @@ export interface JobData {
   readonly task: string;
   /** The {@link ChunkRequest}, v8-serialized (the structured-clone algorithm) and base64-encoded. */
   readonly request: string;
+  /**
+   * Report when the chunk's first item starts (its task module loaded), as the job progress
+   * {@link STARTED_PROGRESS}: the submitter counts the chunk's `timeoutMs` from then.
+   */
+  readonly reportStart?: boolean;
 }
+
+/** The job progress a worker reports when a chunk's first item starts (see {@link JobData.reportStart}). */
+export const STARTED_PROGRESS = 'millrace:started';
 
 /**
  * Why a worker failed a job, as the JSON text of BullMQ's `failedReason`: infrastructure problems
@@ -35,7 +43,24 @@ export type JobFailure =
   | { readonly kind: 'protocol'; readonly message: string; readonly host: string }
   | { readonly kind: 'crash'; readonly message: string; readonly exitCode: number | undefined; readonly host: string }
   | { readonly kind: 'clone'; readonly message: string; readonly host: string }
+  /** The job was cancelled through {@link cancelChannel}: its chunk's task saw its signal abort. */
+  | { readonly kind: 'cancelled'; readonly message: string; readonly host: string }
   | { readonly kind: 'error'; readonly message: string; readonly host: string };
+
+/**
+ * The Redis pub/sub channel on which a submitter asks the workers of a queue to cancel a running
+ * job; the worker running it aborts the task's signal and fails the job as `'cancelled'`.
+ */
+export function cancelChannel(prefix: string, queue: string): string {
+  return `${prefix}:${queue}:millrace:cancel`;
+}
+
+/** A cancellation request, as published on {@link cancelChannel} (JSON). */
+export interface CancelMessage {
+  readonly jobId: string;
+  /** Why: the chunk's `timeoutMs` ran out, or its flow ended. */
+  readonly reason: 'timeout' | 'abort';
+}
 
 /**
  * Encodes a value with the structured-clone algorithm (as worker threads do), so `Map`, `Set`,

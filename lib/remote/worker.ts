@@ -10,9 +10,22 @@ import { resolve as resolvePath } from 'node:path';
 import type { Job, Worker } from 'bullmq';
 import { checkInteger, InvalidOptionError, MillraceError } from '../errors.js';
 import { createPool, WorkerExitError, type ChunkRequest, type ChunkResponse } from '../pool.js';
+import { CLOCK_STARTED, createStartClock, readClock } from '../start-clock.js';
 import { resolveCodeVersion } from './code-version.js';
 import { describeEndpoint, redisClientOptions, type RedisEndpoint } from './connection.js';
-import { decode, encode, encodeFailure, fromRootRelative, mapModules, PROTOCOL, type JobData, type JobFailure } from './protocol.js';
+import {
+  cancelChannel,
+  decode,
+  encode,
+  encodeFailure,
+  fromRootRelative,
+  mapModules,
+  PROTOCOL,
+  STARTED_PROGRESS,
+  type CancelMessage,
+  type JobData,
+  type JobFailure,
+} from './protocol.js';
 
 /**
  * Options for {@link startWorker} (the `millrace worker` flags).
@@ -136,7 +149,24 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
 
   const fail = (failure: JobFailure): Error => new Error(encodeFailure(failure));
 
+  /** The jobs running here, by id, to cancel one when the submitter asks (see the subscriber below). */
+  const running = new Map<string, AbortController>();
+  /** Jobs whose lock BullMQ could not renew (reported once each; forgotten in bulk past 1,000). */
+  const lockLost = new Set<string>();
+
   const processor = async (job: Job<unknown, string>): Promise<string> => {
+    // Known from the first moment, so that a cancellation arriving while the job is decoded counts.
+    const jobId = String(job.id);
+    const controller = new AbortController();
+    running.set(jobId, controller);
+    try {
+      return await runJob(job, controller.signal);
+    } finally {
+      running.delete(jobId);
+    }
+  };
+
+  const runJob = async (job: Job<unknown, string>, signal: AbortSignal): Promise<string> => {
     const data = job.data;
     if (!isJobData(data)) throw fail({ kind: 'protocol', message: `job ${String(job.id)} is not a millrace chunk job`, host });
     if (data.protocol !== PROTOCOL) {
@@ -156,14 +186,26 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
       throw fail({ kind: 'protocol', message: `cannot decode the chunk (different Node.js versions?): ${describe(error)}`, host });
     }
     active++;
+    // The local threads stamp when the chunk's first item starts (after loading the task module);
+    // the submitter hears it as the job's progress and starts the chunk's time budget then.
+    const startClock = data.reportStart === true ? createStartClock() : undefined;
+    const watch =
+      startClock &&
+      setInterval(() => {
+        if (readClock(startClock, CLOCK_STARTED) === undefined) return;
+        clearInterval(watch);
+        job.updateProgress(STARTED_PROGRESS).catch(() => undefined);
+      }, START_POLL_MS);
     let response: ChunkResponse;
     try {
-      response = await pool.backend.run(request);
+      response = await pool.backend.run(request, startClock ? { signal, startClock } : { signal });
     } catch (error) {
+      if (signal.aborted) throw fail({ kind: 'cancelled', message: describe(signal.reason), host });
       if (error instanceof WorkerExitError) throw fail({ kind: 'crash', message: error.message, exitCode: error.exitCode, host });
       if (isCloneError(error)) throw fail({ kind: 'clone', message: describe(error) || 'a result could not be cloned', host });
       throw fail({ kind: 'error', message: describe(error), host });
     } finally {
+      clearInterval(watch);
       active--;
     }
     // Name the host in each task error, so a remote failure can be traced to its machine.
@@ -178,20 +220,82 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
     lockDuration,
     stalledInterval: lockDuration,
     maxStalledCount: options.maxStalledCount ?? 1,
-    autorun: true,
+    // Started once it listens for cancellations (below), so that none is missed.
+    autorun: false,
   });
-  let connectionTrouble = false;
+  // One line when an outage starts and one when it ends, each time; BullMQ and ioredis report
+  // every failed reconnect, which would flood the log.
+  let outage = false;
+  let closingWorker = false;
+  const outageStarts = (why: string): void => {
+    if (outage || closingWorker) return;
+    outage = true;
+    log(`millrace worker: lost Redis at ${endpoint}: ${why} (retrying)`);
+  };
+  let client: { readonly status: string } | undefined;
   worker.on('error', (error) => {
-    // ioredis reports every failed reconnect; say it once per outage.
-    if (connectionTrouble) return;
-    connectionTrouble = true;
-    log(`millrace worker: Redis at ${endpoint}: ${describe(error)} (retrying)`);
+    const message = describe(error);
+    // A lock BullMQ could not renew (or found missing when finishing a job) is not a connection
+    // problem: the job's lock lapsed (Redis was away or slow for longer than --lock-ms, or lost its
+    // data), so another worker may run it again.
+    const lock = /could not renew lock for job (\S+)|missing lock for job (\S+?)\.(?:\s|$)/i.exec(message);
+    if (lock) {
+      const jobId = (lock[1] ?? lock[2])!;
+      // BullMQ retries the renewal every half lock: say it once per job.
+      if (lockLost.has(jobId)) return;
+      if (lockLost.size >= 1_000) lockLost.clear();
+      lockLost.add(jobId);
+      // Its result could not be recorded without the lock: stop the work rather than finish it for nothing.
+      running.get(jobId)?.abort(new DOMException(`lost the lock on job ${jobId}`, 'AbortError'));
+      log(
+        `millrace worker: lost the lock on job ${jobId} (it lapsed while Redis was unreachable or slow, or the job is gone); ` +
+          `${running.has(jobId) ? 'cancelled it here' : 'its outcome was not recorded'}: another worker may run it again`,
+      );
+      return;
+    }
+    // During an outage, whatever fails is the outage. The main connection tells when one starts: a
+    // connection error from another one (the blocking one, still reconnecting) while it is up is not one.
+    if (outage) return;
+    const mainDown = client === undefined || client.status !== 'ready';
+    if (mainDown || isConnectionError(error)) {
+      if (mainDown) outageStarts(message);
+      return;
+    }
+    log(`millrace worker: ${message}`);
   });
-  const client = await worker.waitUntilReady();
-  client.on('ready', () => {
-    if (connectionTrouble) log(`millrace worker: reconnected to Redis at ${endpoint}`);
-    connectionTrouble = false;
+  const ready = await worker.waitUntilReady();
+  client = ready;
+  ready.on('close', () => outageStarts('connection closed'));
+  ready.on('ready', () => {
+    if (outage) log(`millrace worker: reconnected to Redis at ${endpoint}`);
+    outage = false;
   });
+
+  // Cancellations: a submitter whose chunk timed out (or whose flow ended) publishes the job id;
+  // the worker running it aborts its chunk, whose task sees its signal abort. Other workers ignore it.
+  // bullmq types its client loosely; the ioredis client it is can subscribe.
+  const subscriber = ready.duplicate() as unknown as Subscriber;
+  // Its connection trouble is the same outage as the main client's, reported there.
+  subscriber.on('error', () => undefined);
+  subscriber.on('message', (_channel: string, text: string) => {
+    let message: CancelMessage;
+    try {
+      message = JSON.parse(text) as CancelMessage;
+    } catch {
+      return;
+    }
+    if (typeof message.jobId !== 'string') return;
+    const reason =
+      message.reason === 'timeout'
+        ? new DOMException(`the submitter cancelled job ${message.jobId}: its chunk ran out of time`, 'TimeoutError')
+        : new DOMException(`the submitter cancelled job ${message.jobId}: its flow ended`, 'AbortError');
+    const controller = running.get(message.jobId);
+    if (!controller || controller.signal.aborted) return;
+    controller.abort(reason);
+    log(`millrace worker: cancelled job ${message.jobId} (${message.reason === 'timeout' ? 'timeout' : 'flow ended'})`);
+  });
+  await subscriber.subscribe(cancelChannel(options.prefix ?? 'bull', options.queue));
+  worker.run().catch((error: unknown) => worker.emit('error', error instanceof Error ? error : new Error(String(error))));
 
   let closing: Promise<void> | undefined;
   return {
@@ -201,12 +305,31 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
     },
     close() {
       closing ??= (async () => {
+        closingWorker = true;
         await worker.close();
+        subscriber.disconnect();
         await pool.close();
       })();
       return closing;
     },
   };
+}
+
+/** How often a running chunk's start clock is read, until its first item starts. */
+const START_POLL_MS = 25;
+
+/** The part of an ioredis client that listens on a pub/sub channel. */
+interface Subscriber {
+  on(event: 'message', listener: (channel: string, text: string) => void): unknown;
+  on(event: 'error', listener: () => void): unknown;
+  subscribe(channel: string): Promise<unknown>;
+  disconnect(): void;
+}
+
+/** Whether an error is about reaching Redis (a socket that failed or closed), not about a job. */
+function isConnectionError(error: unknown): boolean {
+  const code = error !== null && typeof error === 'object' && 'code' in error ? String(error.code) : '';
+  return /^(ECONN|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)/.test(code) || /connection is closed|stream isn't writeable|socket/i.test(describe(error));
 }
 
 function isJobData(value: unknown): value is JobData {

@@ -194,15 +194,16 @@ export function lines(options: Omit<ReadLinesOptions, 'signal'> = {}): Operator<
   });
 }
 
-/** The label errors use for an input. */
-function labelOf(input: LineInput): string {
+/** The label errors use for an input (also readBlocks'). */
+export function labelOf(input: LineInput): string {
   if (typeof input === 'string') return input;
   if (input instanceof URL) return input.protocol === 'file:' ? fileURLToPath(input) : input.href;
   const path = (input as { path?: unknown }).path;
   return typeof path === 'string' ? path : Buffer.isBuffer(path) ? path.toString() : 'byte stream';
 }
 
-function errorFor(label: string, error: unknown, gzip: boolean): unknown {
+/** The error to report for a failure reading `label`: an {@link InputFileError} where it says why (also readBlocks'). */
+export function errorFor(label: string, error: unknown, gzip: boolean): unknown {
   if (error instanceof InputFileError) return error;
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'ENOENT') return new InputFileError({ path: label, problem: 'missing', cause: error });

@@ -39,7 +39,7 @@ export interface ProbeSourceOptions {
  * import { probeSource, type ProbeSource } from 'millrace/testing';
  * const probe: ProbeSource<number> = probeSource([1, 2, 3], { endless: true });
  * await flow(probe).pipe(take(2)).toArray();
- * console.log(probe.reads, probe.closed); // 2 or more, true
+ * console.log(probe.reads >= 2, probe.closed); // true true
  * ```
  * @category Testing
  */

@@ -116,7 +116,7 @@ describe('log analysis', () => {
     const { code, stdout } = await runMain([join(folder, '*'), '--json', '--top', '3', '--threads', '2']);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual({ files: 2, lines: 8, malformed: 1, matched: 7, top: [['/a', 2], ['/b', 2], ['/c', 2]] });
-    expect(Object.keys(JSON.parse(stdout))).toEqual(['files', 'lines', 'malformed', 'matched', 'top']);
+    expect(Object.keys(JSON.parse(stdout) as Record<string, unknown>)).toEqual(['files', 'lines', 'malformed', 'matched', 'top']);
   });
 
   it('--stats prints the stage statistics on stderr, after the report, and they add up', async () => {

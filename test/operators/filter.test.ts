@@ -1,5 +1,7 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { createPool, filter, flow } from 'millrace';
+import { createPool, filter, flow, InvalidOptionError } from 'millrace';
+import { checkOperator } from 'millrace/testing';
+import { deferred, turns } from '../fixtures/deferred.js';
 import { naturals, operatorContract, probe } from '../fixtures/harness.js';
 
 const pool = createPool({ threads: 1 }); // never started: filter runs in the main thread
@@ -48,4 +50,65 @@ describe('filter', () => {
   });
 
   operatorContract<number, number>({ make: () => filter((x: number) => x % 2 === 0), input: naturals, pool: () => pool });
+});
+
+describe('filter with { concurrency, ordered }', () => {
+  it('runs up to `concurrency` predicates at once and keeps input order', async () => {
+    const gates = Array.from({ length: 6 }, () => deferred());
+    let running = 0;
+    const source = probe([0, 1, 2, 3, 4, 5]);
+    const kept = flow(source)
+      .pipe(filter(async (x: number) => {
+        running++;
+        await gates[x]!.promise;
+        running--;
+        return x % 2 === 0;
+      }, { concurrency: 3 }))
+      .toArray();
+    await turns();
+    expect(running).toBe(3);
+    expect(source.stats.pulled).toBe(3);
+    for (const gate of [...gates].reverse()) gate.resolve();
+    expect(await kept).toEqual([0, 2, 4]);
+  });
+
+  it('with ordered: false emits kept items as predicates settle', async () => {
+    const gates = Array.from({ length: 3 }, () => deferred());
+    const seen: number[] = [];
+    const run = flow([0, 1, 2])
+      .pipe(filter(async (x: number) => {
+        await gates[x]!.promise;
+        return x !== 1;
+      }, { concurrency: 3, ordered: false }))
+      .forEach((x) => {
+        seen.push(x);
+      });
+    await turns();
+    gates[2]!.resolve();
+    await turns();
+    gates[1]!.resolve();
+    gates[0]!.resolve();
+    await run;
+    expect(seen).toEqual([2, 0]);
+  });
+
+  it('ends with the predicate error, unchanged, closing the source', async () => {
+    const error = new Error('bad predicate');
+    const source = probe(naturals);
+    await expect(flow(source).pipe(filter(async (x: number) => {
+      if (x === 3) throw error;
+      return true;
+    }, { concurrency: 2 })).toArray()).rejects.toBe(error);
+    expect(source.stats.returned).toBe(true);
+  });
+
+  it('rejects a concurrency that is not a positive integer when built', () => {
+    expect(() => filter((x: number) => x > 0, { concurrency: 0 })).toThrow(InvalidOptionError);
+  });
+
+  it('passes the conformance kit', async () => {
+    await checkOperator(() => filter(async (x: number) => x > 2, { concurrency: 3 }), { input: [1, 2, 3, 4], expected: [3, 4] });
+  });
+
+  operatorContract<number, number>({ make: () => filter(async (x: number) => x % 2 === 0, { concurrency: 4 }), input: naturals, pool: () => pool });
 });

@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createPool, flatMap, flow } from 'millrace';
+import { createPool, flatMap, flow, InvalidOptionError } from 'millrace';
+import { checkOperator } from 'millrace/testing';
+import { deferred, turns } from '../fixtures/deferred.js';
 import { naturals, operatorContract, probe } from '../fixtures/harness.js';
 
 const pool = createPool({ threads: 1 }); // never started: flatMap runs in the main thread
@@ -88,4 +90,67 @@ describe('flatMap', () => {
   });
 
   operatorContract<number, number>({ make: () => flatMap((x: number) => [x, x]), input: naturals, pool: () => pool });
+});
+
+describe('flatMap with { concurrency, ordered }', () => {
+  it('runs up to `concurrency` projections at once and flattens them in input order', async () => {
+    const gates = Array.from({ length: 5 }, () => deferred());
+    let running = 0;
+    let peak = 0;
+    const source = probe([0, 1, 2, 3, 4]);
+    const values = flow(source)
+      .pipe(flatMap(async (x: number) => {
+        running++;
+        peak = Math.max(peak, running);
+        await gates[x]!.promise;
+        running--;
+        return [x, x];
+      }, { concurrency: 2 }))
+      .toArray();
+    await turns();
+    expect(running).toBe(2);
+    expect(source.stats.pulled).toBe(2);
+    for (const gate of [...gates].reverse()) gate.resolve();
+    expect(await values).toEqual([0, 0, 1, 1, 2, 2, 3, 3, 4, 4]);
+    expect(peak).toBe(2);
+  });
+
+  it('with ordered: false flattens each result as its projection settles', async () => {
+    const gates = Array.from({ length: 2 }, () => deferred());
+    const seen: string[] = [];
+    const run = flow([0, 1])
+      .pipe(flatMap(async (x: number) => {
+        await gates[x]!.promise;
+        return [`${x}a`, `${x}b`];
+      }, { concurrency: 2, ordered: false }))
+      .forEach((x) => {
+        seen.push(x);
+      });
+    await turns();
+    gates[1]!.resolve();
+    await turns();
+    gates[0]!.resolve();
+    await run;
+    expect(seen).toEqual(['1a', '1b', '0a', '0b']);
+  });
+
+  it('ends with the projection error, unchanged, closing the source', async () => {
+    const error = new Error('bad projection');
+    const source = probe(naturals);
+    await expect(flow(source).pipe(flatMap(async (x: number) => {
+      if (x === 3) throw error;
+      return [x];
+    }, { concurrency: 3 })).toArray()).rejects.toBe(error);
+    expect(source.stats.returned).toBe(true);
+  });
+
+  it('rejects a concurrency that is not a positive integer when built', () => {
+    expect(() => flatMap((x: number) => [x], { concurrency: -1 })).toThrow(InvalidOptionError);
+  });
+
+  it('passes the conformance kit', async () => {
+    await checkOperator(() => flatMap(async (x: number) => [x, -x], { concurrency: 3 }), { input: [1, 2], expected: [1, -1, 2, -2] });
+  });
+
+  operatorContract<number, number>({ make: () => flatMap(async (x: number) => [x], { concurrency: 4 }), input: naturals, pool: () => pool });
 });

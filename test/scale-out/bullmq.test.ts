@@ -4,8 +4,9 @@ import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { serialize } from 'node:v8';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bind,
@@ -15,6 +16,7 @@ import {
   createPool,
   flow,
   InvalidOptionError,
+  JobAbandonedError,
   parallelMap,
   progress,
   RedisUnavailableError,
@@ -23,9 +25,11 @@ import {
   take,
   TaskError,
   TaskModuleOutsideRootError,
+  TaskTimeoutError,
   tasks,
   unorderedMap,
   WorkerCrashedError,
+  type ChunkRequest,
   type Pool,
 } from 'millrace';
 import { repoRoot, startRedis, startWorkerProcess, waitForLine, type RedisServer, type WorkerProcess } from './harness.js';
@@ -44,6 +48,22 @@ async function worker(queue: string, extra: readonly string[] = [], env: Record<
 
 function remotePool(queue: string, capacity = 4): Pool {
   return createPool({ backend: bullmq({ connection: redis.url, queue, capacity, redisTimeoutMs: 2_000 }) });
+}
+
+/** A chunk of `exportName` from the scale-out task module, to hand to a backend directly. */
+function chunkOf(exportName: string, items: readonly unknown[]): ChunkRequest {
+  const moduleUrl = new URL('./scale-out.tasks.ts', import.meta.url).href;
+  return { mode: 'call', task: { moduleUrl, exportName, boundArgs: [], setupArgs: [] }, items };
+}
+
+/** Waits until `read()` matches `pattern` (a condition, not a sleep: it polls what a process wrote). */
+async function until(read: () => string, pattern: RegExp): Promise<void> {
+  while (!pattern.test(read())) await delay(20);
+}
+
+/** How many times `pattern` (global) occurs in `text`. */
+function count(text: string, pattern: RegExp): number {
+  return text.match(pattern)?.length ?? 0;
 }
 
 /** A plain BullMQ handle on a queue, to look at what the flows left in Redis. */
@@ -248,8 +268,11 @@ describe('the BullMQ backend', () => {
         .toArray();
       expect(first).toEqual([0]);
       await pool.close();
-      const counts = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'completed');
-      expect(counts).toMatchObject({ waiting: 0, prioritized: 0, delayed: 0, active: 1, completed: 0 });
+      const counts = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'completed');
+      expect(counts).toMatchObject({ waiting: 0, prioritized: 0, delayed: 0, completed: 0 });
+      // The job that was running is cancelled on the worker, not left to hold its slot.
+      await until(stuck.stderr, /cancelled job \S+ \(flow ended\)/);
+      while ((await queue.getActiveCount()) > 0) await delay(20);
     } finally {
       await pool.close();
       await stuck.stop('SIGKILL');
@@ -389,4 +412,192 @@ describe('when Redis is unavailable', () => {
       await pool.close();
     }
   }, 30_000);
+});
+
+describe('timeouts and cancellation on remote workers', () => {
+  it('ends a chunk over its timeoutMs on the remote worker: its task sees the cancellation and its slot runs the next chunk', async () => {
+    const only = await worker('cancel', ['--concurrency', '1']);
+    const pool = remotePool('cancel', 1);
+    try {
+      const cancelled = waitForLine(only.process, 'stdout', /CANCELLED 1 \(TimeoutError\)/, 'the worker');
+      const error: unknown = await flow([1])
+        .pipe(parallelMap(t.untilCancelled, { pool, timeoutMs: 300 }))
+        .toArray()
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(TaskTimeoutError);
+      await cancelled;
+      // The worker runs one chunk at a time: a job still holding its slot would block this flow forever.
+      expect(await flow([2, 3]).pipe(parallelMap(t.square, { pool })).toArray()).toEqual([4, 9]);
+      expect(only.stderr()).toMatch(/cancelled job \S+ \(timeout\)/);
+    } finally {
+      await pool.close();
+      await only.stop('SIGKILL');
+    }
+  });
+
+  it('a TaskTimeoutError quotes what the backend did with the chunk when the engine passes it as the cause', () => {
+    const cause = new JobAbandonedError({ jobId: 'r1-0', outcome: 'cancelled', workerHost: 'host/42' });
+    const remote = new TaskTimeoutError({ task: 'm#t', firstIndex: 0, itemCount: 1, timeoutMs: 300, cause });
+    expect(remote.message).toBe('Task m#t timed out after 300 ms on items #0..#0; Job r1-0 was abandoned and cancelled on worker host/42');
+    expect(remote.cause).toBe(cause);
+    const unreachable = new JobAbandonedError({ jobId: 'r1-1', outcome: 'unreachable' });
+    expect(new TaskTimeoutError({ task: 'm#t', firstIndex: 1, itemCount: 1, timeoutMs: 300, cause: unreachable }).message).toMatch(
+      /; Job r1-1 was abandoned; the worker could not be reached/,
+    );
+    const local = new TaskTimeoutError({ task: 'm#t', firstIndex: 0, itemCount: 1, timeoutMs: 300, cause: new DOMException('late', 'TimeoutError') });
+    expect(local.message).toMatch(/; its worker was terminated$/);
+  });
+
+  it('says the job was abandoned and cancelled on its worker, naming the worker', async () => {
+    const only = await worker('cancel-says', ['--concurrency', '1']);
+    const pool = remotePool('cancel-says', 1);
+    try {
+      const running = waitForLine(only.process, 'stdout', /STARTED 7/, 'the worker');
+      const controller = new AbortController();
+      const result = pool.backend.run(chunkOf('untilCancelled', [7]), { signal: controller.signal });
+      await running;
+      controller.abort(new DOMException('over budget', 'TimeoutError'));
+      const error: unknown = await result.catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(JobAbandonedError);
+      const abandoned = error as JobAbandonedError;
+      expect(abandoned.outcome).toBe('cancelled');
+      expect(abandoned.workerHost).toMatch(new RegExp(`/${only.process.pid}$`));
+      expect(abandoned.message).toMatch(/abandoned and cancelled on worker \S+\/\d+/);
+    } finally {
+      await pool.close();
+      await only.stop('SIGKILL');
+    }
+  });
+
+  it('says when the worker running an abandoned job could not be reached', async () => {
+    // A plain BullMQ worker (an older millrace, say) takes the job and never listens for cancellations.
+    const deaf = new Worker('cancel-deaf', () => new Promise<never>(() => undefined), { connection: { host: '127.0.0.1', port: redis.port } });
+    const pool = remotePool('cancel-deaf', 1);
+    const queue = inspect('cancel-deaf');
+    try {
+      const controller = new AbortController();
+      const result = pool.backend.run(chunkOf('square', [7]), { signal: controller.signal });
+      while ((await queue.getActiveCount()) === 0) await delay(10);
+      controller.abort(new DOMException('over budget', 'TimeoutError'));
+      const error: unknown = await result.catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(JobAbandonedError);
+      expect((error as JobAbandonedError).outcome).toBe('unreachable');
+      expect((error as JobAbandonedError).message).toMatch(/abandoned; the worker could not be reached/);
+    } finally {
+      await pool.close();
+      await deaf.close(true);
+    }
+  });
+
+  it('says a job abandoned while it waited in Redis was removed, before any worker took it up', async () => {
+    const pool = remotePool('cancel-queued', 1);
+    const queue = inspect('cancel-queued');
+    try {
+      const controller = new AbortController();
+      const result = pool.backend.run(chunkOf('square', [7]), { signal: controller.signal });
+      while ((await queue.getWaitingCount()) === 0) await delay(10);
+      controller.abort(new DOMException('over budget', 'TimeoutError'));
+      const error: unknown = await result.catch((caught: unknown) => caught);
+      expect((error as JobAbandonedError).outcome).toBe('removed');
+      expect(await queue.getJobCounts('waiting', 'active')).toMatchObject({ waiting: 0, active: 0 });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('does not count the time a chunk waits in Redis for a worker against its timeoutMs', async () => {
+    const pool = remotePool('queued-budget', 2);
+    const queue = inspect('queued-budget');
+    try {
+      const results = flow([1, 2])
+        .pipe(parallelMap(t.square, { pool, chunkSize: 1, timeoutMs: 2_000 }))
+        .toArray()
+        .catch((error: unknown) => error);
+      while ((await queue.getWaitingCount()) < 2) await delay(10);
+      // Queued for longer than the budget: no worker serves the queue yet.
+      await delay(2_500);
+      await worker('queued-budget');
+      expect(await results).toEqual([1, 4]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('prints no MaxListenersExceededWarning for a flow with capacity 8', async () => {
+    const warnings: Error[] = [];
+    const collect = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', collect);
+    const pool = remotePool('parity', 8);
+    try {
+      const input = Array.from({ length: 64 }, (_, i) => i);
+      expect(await flow(input).pipe(parallelMap(t.square, { pool, chunkSize: 1 })).toArray()).toEqual(input.map((x) => x * x));
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.map((warning) => `${warning.name}: ${warning.message}`)).toEqual([]);
+    } finally {
+      process.off('warning', collect);
+      await pool.close();
+    }
+  });
+});
+
+describe('Redis outages', () => {
+  it('closes a pool whose Redis is lost within redisTimeoutMs', async () => {
+    const doomedRedis = await startRedis();
+    const pool = createPool({ backend: bullmq({ connection: doomedRedis.url, queue: 'close-lost', capacity: 2, redisTimeoutMs: 4_000 }) });
+    try {
+      // Jobs wait (no worker); then Redis goes away under them.
+      const results = flow([1, 2, 3]).pipe(parallelMap(t.square, { pool, chunkSize: 1 })).toArray();
+      const queue = new Queue('close-lost', { connection: { host: '127.0.0.1', port: doomedRedis.port } });
+      while ((await queue.getWaitingCount()) === 0) await delay(10);
+      await queue.close();
+      await doomedRedis.stop();
+      await expect(results).rejects.toBeInstanceOf(RedisUnavailableError);
+      const closed = pool.close().then(() => 'closed' as const);
+      // A bound, not a speed assert: the behaviour is "returns within redisTimeoutMs".
+      expect(await Promise.race([closed, delay(4_000).then(() => 'still closing' as const)])).toBe('closed');
+    } finally {
+      await pool.close();
+      await doomedRedis.stop();
+    }
+  }, 30_000);
+
+  it('has the worker report each Redis outage, start and end, and name a lost job lock as such', async () => {
+    let outageRedis = await startRedis();
+    const port = outageRedis.port;
+    const queueWorker = await startWorkerProcess(outageRedis.url, 'outages', ['--concurrency', '1']);
+    started.push(queueWorker);
+    const running = waitForLine(queueWorker.process, 'stdout', /STARTED 1/, 'the worker');
+    const submitter = new Queue('outages', { connection: { host: '127.0.0.1', port } });
+    try {
+      // A job that never ends holds a lock the worker renews (every --lock-ms / 2, 1000 ms here).
+      await submitter.add('hang', {
+        protocol: 1,
+        codeVersion: 'millrace@0.1.0',
+        task: 'hang',
+        request: Buffer.from(serialize(chunkOf('startAndHang', [1]))).toString('base64'),
+      });
+      await running;
+      await submitter.close();
+      for (let outage = 1; outage <= 2; outage++) {
+        await outageRedis.stop();
+        await until(queueWorker.stderr, new RegExp(`(lost Redis[^\\n]*\\n[^]*){${outage}}`));
+        // Down for longer than the lock lasts: the job's lock is gone when Redis is back.
+        await delay(outage === 1 ? 2_500 : 0);
+        outageRedis = await startRedis(port);
+        await until(queueWorker.stderr, new RegExp(`(reconnected to Redis[^\\n]*\\n[^]*){${outage}}`));
+      }
+      const stderr = queueWorker.stderr();
+      expect(count(stderr, /lost Redis at /g)).toBe(2);
+      expect(count(stderr, /reconnected to Redis at /g)).toBe(2);
+      // Redis came back empty (no persistence): the running job's lock is gone, and the worker says so.
+      expect(stderr).toMatch(/lost the lock on job \S+ \(it lapsed while Redis was unreachable or slow, or the job is gone\); cancelled it here/);
+      // Once, although BullMQ retries the renewal every half lock: the job was cancelled, so it stopped.
+      expect(count(stderr, /lost the lock on job/g)).toBe(1);
+      expect(stderr).not.toMatch(/Redis at [^\n]*could not renew lock/);
+    } finally {
+      await queueWorker.stop('SIGKILL');
+      await outageRedis.stop();
+    }
+  }, 60_000);
 });

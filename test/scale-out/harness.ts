@@ -59,14 +59,15 @@ export interface RedisServer {
  * or, with MILLRACE_TEST_REDIS_URL (a scratch Redis: its database is emptied first), a proxy to
  * that Redis, so that `stop()` can still take it away.
  * Where neither is available, redis-server is installed first (as root, with apt-get) or this
- * fails at once naming what to install; see redis-setup.ts.
+ * fails at once naming what to install; see redis-setup.ts. Given a `port` (a stopped one's), it
+ * comes back on that port.
  */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(port?: number): Promise<RedisServer> {
   const source = await ensureRedis();
-  if (source.kind === 'server') return startServer(source.command);
+  if (source.kind === 'server') return startServer(source.command, port);
   emptied ??= emptyDatabase(source.url);
   await emptied;
-  return startProxy(source.url);
+  return startProxy(source.url, port);
 }
 
 let emptied: Promise<void> | undefined;
@@ -102,8 +103,8 @@ async function emptyDatabase(url: string): Promise<void> {
   }
 }
 
-async function startServer(command: string): Promise<RedisServer> {
-  const port = await freePort();
+async function startServer(command: string, wanted?: number): Promise<RedisServer> {
+  const port = wanted ?? (await freePort());
   const child = spawn(command, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -119,7 +120,7 @@ async function startServer(command: string): Promise<RedisServer> {
 }
 
 /** Forwards a free loopback port to the Redis at `url`; stopping it cuts every connection. */
-async function startProxy(url: string): Promise<RedisServer> {
+async function startProxy(url: string, port = 0): Promise<RedisServer> {
   const target = new URL(url);
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
@@ -133,7 +134,7 @@ async function startProxy(url: string): Promise<RedisServer> {
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(port, '127.0.0.1');
   await once(server, 'listening');
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('no port');

@@ -1,4 +1,6 @@
 // Task module for the scale-out tests, run by `millrace worker` processes (through tsx).
+import { taskSignal } from 'millrace';
+
 export function square(x: number): number {
   return x * x;
 }
@@ -60,4 +62,23 @@ export async function failOnceOn5(dir: string, x: number): Promise<number> {
 /** Item 2's result is a function, which cannot leave the worker thread. */
 export function functionOn2(x: number): number | (() => number) {
   return x === 2 ? () => x : x;
+}
+/**
+ * Announces `STARTED x` on stdout and waits until its task signal aborts, then announces
+ * `CANCELLED x (reason name)` and rejects: a task that only ends when it is cancelled.
+ */
+export function untilCancelled(x: number): Promise<number> {
+  const signal = taskSignal();
+  process.stdout.write(`STARTED ${x}\n`);
+  return new Promise<number>((_, reject) => {
+    signal.addEventListener('abort', () => {
+      process.stdout.write(`CANCELLED ${x} (${(signal.reason as Error).name})\n`);
+      reject(signal.reason as Error);
+    });
+  });
+}
+/** Announces `STARTED x` on stdout and never finishes (ignores its task signal). */
+export function startAndHang(x: number): Promise<number> {
+  process.stdout.write(`STARTED ${x}\n`);
+  return new Promise<number>(() => undefined);
 }

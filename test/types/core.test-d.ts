@@ -113,8 +113,8 @@ describe('.pipe carries the type through every step', () => {
   it('sinks are typed', () => {
     const numbers = flow([1, 2]);
     expectTypeOf(numbers.toArray()).resolves.toEqualTypeOf<number[]>();
-    expectTypeOf(numbers.forEach).parameter(0).parameter(0).toEqualTypeOf<number>();
-    expectTypeOf(numbers).toMatchTypeOf<AsyncIterable<number>>();
+    expectTypeOf<Parameters<typeof numbers.forEach>[0]>().parameter(0).toEqualTypeOf<number>();
+    expectTypeOf(numbers).toExtend<AsyncIterable<number>>();
   });
 });
 

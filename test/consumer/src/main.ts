@@ -130,6 +130,8 @@ await equal('ProgressBar', bar.summaryLine().includes('2/2'), true);
 // Worker operators on the shared pool ----------------------------------------------------------
 await values('parallelMap', typeOf(flow([1, 2, 3]).pipe(parallelMap(math.square))).is<Flow<number>>(), [1, 4, 9]);
 await values('parallelMap of an async task', typeOf(flow([1, 2, 3]).pipe(parallelMap(math.squareLater))).is<Flow<number>>(), [1, 4, 9]);
+await values('async task, concurrency 8', flow(range(40)).pipe(parallelMap(math.squareLater, { concurrency: 8 })), squaresOf(40));
+await values('a task reads its taskSignal()', flow([1, 2]).pipe(parallelMap(math.signalState)), ['running', 'running']);
 await values('parallelMap with bind', typeOf(flow([1, 2]).pipe(parallelMap(bind(math.scale, 10)))).is<Flow<number>>(), [10, 20]);
 const unordered = typeOf(flow(range(50)).pipe(unorderedMap(math.square, { chunkSize: 7 }))).is<Flow<number>>();
 await values('unorderedMap', unordered.toArray().then((xs) => xs.sort((a, b) => a - b)), squaresOf(50));
@@ -174,7 +176,7 @@ await equal('toNodeStream pipes', passThrough.read() as unknown, 1);
 
 // Errors, with instanceof ------------------------------------------------------------------------
 await rejects('TaskError', () => flow([1, 2, 3]).pipe(parallelMap(math.failOnTwo)).toArray(), TaskError, (e) =>
-  e.index === 1 && e.item === 2 && e.task.endsWith('#failOnTwo') && e.cause instanceof Error && e.cause.message === 'two is out of range');
+  e.index === 1 && e.item === 2 && e.task.endsWith('#failOnTwo') && e.cause instanceof RangeError && e.cause.message === 'two is out of range');
 const skipped: TaskError[] = [];
 // onError also receives a WorkerCrashedError for an item that kills its worker: narrow first.
 const skipFailures = parallelMap(math.failOnTwo, { onError: (e) => void (e instanceof TaskError && skipped.push(e)) });

@@ -1,6 +1,6 @@
 // The consumer program's task module: compiled with the program and loaded by the workers as
 // plain JavaScript from the installed package's worker entry (no tsx).
-import { transferResult } from 'millrace';
+import { taskSignal, transferResult } from 'millrace';
 
 export function square(x: number): number {
   return x * x;
@@ -52,4 +52,9 @@ export function crash(_x: number): number {
 /** The first word of a line, lower-cased. */
 export function firstWord(line: string): string {
   return (line.split(' ')[0] ?? '').toLowerCase();
+}
+
+/** What the task's cancellation signal says while it runs. */
+export function signalState(_x: number): 'running' | 'aborted' {
+  return taskSignal().aborted ? 'aborted' : 'running';
 }
