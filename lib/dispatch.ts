@@ -629,7 +629,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
 
   #onResponse(chunk: Chunk<In>, response: ChunkResponse): void {
     const spec = this.#spec;
-    this.#stats.ran(response.workerId, performance.now() - chunk.sentAt!, response.elapsedMs);
+    this.#stats.ran(response, performance.now() - chunk.sentAt!);
     let items: readonly In[] = chunk.items;
     if (response.loadError) {
       const { message, available, cause } = response.loadError;

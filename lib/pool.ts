@@ -102,6 +102,10 @@ export interface ChunkResponse {
   elapsedMs: number;
   /** Which worker ran it (a thread id), for per-worker statistics. */
   workerId?: number | string;
+  /** Set on a worker's first answer: how long the worker took to start (thread start to ready). */
+  startupMs?: number;
+  /** Set when the chunk loaded its task module first (import and `setup`), and how long that took. */
+  loadMs?: number;
   /** The task returned a promise for some item (the worker may have waited, idle, on it). */
   awaited?: boolean;
   /** The task module or export could not be loaded. */

@@ -8,6 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { RunAgainReason } from './chunk-lifecycle.js';
+import type { ChunkResponse } from './pool.js';
 
 /**
  * What one worker-backed stage did, for tuning and diagnosis. Times are milliseconds.
@@ -49,10 +50,14 @@ export interface StageStats {
   /** The sum of `busyMsByWorker`. */
   readonly busyMs: number;
   /**
-   * Time chunks spent sent but not running: waiting for a free worker, travelling there and back,
-   * and loading the task module (worker start-up included), summed over chunks.
+   * Time chunks spent sent but not running nor loading their module: waiting for a free worker (or
+   * for one to start), travelling there and back, summed over chunks.
    */
   readonly queueWaitMs: number;
+  /** Workers whose first chunk was this stage's, and their start-up time (thread start to ready), summed. */
+  readonly workerStarts: { readonly count: number; readonly ms: number };
+  /** Task-module loads (import and `setup`) this stage's chunks paid for, and their time, summed. */
+  readonly moduleLoads: { readonly count: number; readonly ms: number };
   /** Time finished chunks waited in the reorder window for earlier chunks (ordered stages), summed. */
   readonly reorderWaitMs: number;
   /** Chunks run again, by reason: `retry` (counted in `retries` too), `never-started`, `lost`, `isolate`. */
@@ -73,6 +78,8 @@ export class StatsCollector {
   #itemsOut = 0;
   #itemsFailed = 0;
   #queueWait = 0;
+  readonly #starts = { count: 0, ms: 0 };
+  readonly #loads = { count: 0, ms: 0 };
   #reorderWait = 0;
   readonly #runsAgain: Record<RunAgainReason, number> = { retry: 0, 'never-started': 0, lost: 0, isolate: 0 };
 
@@ -91,11 +98,24 @@ export class StatsCollector {
     this.#sizes.push(size);
   }
 
-  /** A run of a chunk came back after `roundTripMs`, of which the worker ran items for `elapsedMs`. */
-  ran(worker: string | number | undefined, roundTripMs: number, elapsedMs: number): void {
-    const key = String(worker ?? 'unknown');
-    this.#busy.set(key, (this.#busy.get(key) ?? 0) + elapsedMs);
-    this.#queueWait += Math.max(0, roundTripMs - elapsedMs);
+  /**
+   * A run of a chunk came back after `roundTripMs`, of which the worker ran items for `elapsedMs`
+   * (after loading the task module for `loadMs`, the first time; a new worker says how long it took
+   * to start with its first answer).
+   */
+  ran(response: Pick<ChunkResponse, 'workerId' | 'elapsedMs' | 'loadMs' | 'startupMs'>, roundTripMs: number): void {
+    const key = String(response.workerId ?? 'unknown');
+    this.#busy.set(key, (this.#busy.get(key) ?? 0) + response.elapsedMs);
+    const loadMs = response.loadMs ?? 0;
+    this.#queueWait += Math.max(0, roundTripMs - response.elapsedMs - loadMs);
+    if (response.loadMs !== undefined) {
+      this.#loads.count++;
+      this.#loads.ms += loadMs;
+    }
+    if (response.startupMs !== undefined) {
+      this.#starts.count++;
+      this.#starts.ms += response.startupMs;
+    }
   }
 
   runAgain(reason: RunAgainReason): void {
@@ -136,6 +156,8 @@ export class StatsCollector {
       busyMsByWorker,
       busyMs,
       queueWaitMs: this.#queueWait,
+      workerStarts: { ...this.#starts },
+      moduleLoads: { ...this.#loads },
       reorderWaitMs: this.#reorderWait,
       runsAgain: { ...this.#runsAgain },
       retries: this.#runsAgain.retry,
@@ -167,7 +189,9 @@ export function formatStageStats(stats: StageStats): string {
     `  chunks: ${stats.chunks.count} (size min ${stats.chunks.minSize} / median ${stats.chunks.medianSize} / max ${stats.chunks.maxSize})`,
     `  workers busy: ${ms(stats.busyMs)} over ${workers.length} worker(s)` +
       (workers.length > 0 ? ` (${workers.map(([id, busy]) => `#${id} ${ms(busy)}, ${share(busy)}`).join('; ')})` : ''),
-    `  waiting: ${ms(stats.queueWaitMs)} for a worker (queue, transfer, start-up), ${ms(stats.reorderWaitMs)} in the reorder window`,
+    `  start-up: ${stats.workerStarts.count} worker(s) started (${ms(stats.workerStarts.ms)}), ` +
+      `${stats.moduleLoads.count} task-module load(s) (${ms(stats.moduleLoads.ms)})`,
+    `  waiting: ${ms(stats.queueWaitMs)} for a worker (queue, transfer, worker start), ${ms(stats.reorderWaitMs)} in the reorder window`,
     `  run again: ${stats.runsAgain.retry} retries, ${stats.runsAgain['never-started']} never started, ` +
       `${stats.runsAgain.lost} lost, ${stats.runsAgain.isolate} isolated`,
   ];

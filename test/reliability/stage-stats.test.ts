@@ -65,6 +65,22 @@ describe('stage statistics', () => {
   });
 });
 
+describe('start-up cost in the statistics', () => {
+  it('a fresh pool: the first stage pays the worker start and the module load, the next stage on the same worker neither', async () => {
+    await using pool = createPool({ threads: 1 });
+    const reports: StageStats[] = [];
+    for (let i = 0; i < 2; i++) await flow(range(50)).pipe(parallelMap(crash.echo, { pool, stats: (s) => reports.push(s) })).toArray();
+    const [first, second] = reports as [StageStats, StageStats];
+    expect(first.workerStarts.count).toBe(1);
+    expect(first.workerStarts.ms).toBeGreaterThan(0);
+    expect(first.moduleLoads.count).toBe(1);
+    expect(first.moduleLoads.ms).toBeGreaterThan(0);
+    expect(second.workerStarts).toEqual({ count: 0, ms: 0 });
+    expect(second.moduleLoads).toEqual({ count: 0, ms: 0 });
+    expect(formatStageStats(first)).toMatch(/start-up: 1 worker\(s\) started \([\d,]+ ms\), 1 task-module load\(s\)/);
+  });
+});
+
 describe('stage statistics while the stage runs (statsIntervalMs)', () => {
   it("reports 'running' snapshots that only grow, then the final one", async () => {
     const dir = tempDir();
