@@ -24,11 +24,12 @@ import { scenario as logAnalysis } from './scenarios/log-analysis.js';
 import { scenario as oneBigFile } from './scenarios/one-big-file.js';
 import { scenario as memory } from './scenarios/memory.js';
 import { scenario as overhead } from './scenarios/overhead.js';
+import { scenario as recycling } from './scenarios/recycling.js';
 import { scenario as skew } from './scenarios/skew.js';
 import { scenario as zeroCopy } from './scenarios/zero-copy.js';
 import { scenario as scaleOut } from './scale-out.js';
 
-const ALL: readonly Scenario[] = [logAnalysis, overhead, lines, oneBigFile, compute, skew, memory, zeroCopy, asyncTasks, algebra, scaleOut];
+const ALL: readonly Scenario[] = [logAnalysis, overhead, lines, oneBigFile, compute, skew, memory, zeroCopy, asyncTasks, algebra, recycling, scaleOut];
 const START = '<!-- bench:results:start -->';
 const END = '<!-- bench:results:end -->';
 

@@ -8,11 +8,15 @@
  * ```text
  *   submitted ──settle: value──────────────▶ reordering ──▶ ready ──▶ emitted
  *       │  ▲                                     (ordered flows wait here for earlier chunks)
- *       │  └──run again (why: retry | never-started | lost)── backoff ◀─┐
+ *       │  └──run again (why: retry | never-started | lost | isolate)── backoff ◀─┐
  *       ├──settle: task failure / crash / timeout, retries left ────────┘
  *       ├──settle: failure, no retries left ──▶ failed
  *       └──the flow ends (abort, break, another chunk failed) ──▶ cancelled
  * ```
+ *
+ * `isolate` (a crash under `onError`): the chunk goes back to `submitted` and its items run as
+ * one-item chunks of their own (each with this same life; a crash of one is reported, not split
+ * again); when all have settled, the chunk moves on to `reordering` with their outputs, in order.
  *
  * In the thread backend (backends/threads/), between `submitted` and the settlement:
  *
@@ -40,7 +44,12 @@ export type RunAgainReason =
   /** Its worker died (or was ended for another chunk) before taking it up: it never ran. */
   | 'never-started'
   /** The backend lost it (a job gone from Redis): it may or may not have run. */
-  | 'lost';
+  | 'lost'
+  /**
+   * Its worker crashed and the flow skips and reports failures (`onError`): it runs again as
+   * one-item chunks, to find the item(s) that crash. Those one-item chunks are never split again.
+   */
+  | 'isolate';
 
 const ENGINE: Readonly<Record<EnginePhase, readonly EnginePhase[]>> = {
   submitted: ['backoff', 'reordering', 'failed', 'cancelled'],

@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { TransferListItem } from 'node:worker_threads';
 import { createChunkSizer, type ChunkSizer } from './chunking.js';
 import {
@@ -24,21 +25,29 @@ import { engineLifecycle, type EnginePhase, type Lifecycle, type RunAgainReason 
 import { type OperatorContext } from './operator.js';
 import { batchReady, DONE, isBatch, pullBatch, pullFrom, type Batch, type BatchIterator, type BatchPull } from './batch-pull.js';
 import { resolveTaskModule } from './tasks.js';
+import { StatsCollector, type StageStats } from './stage-stats.js';
 import { ChunkSendError, sharedPool, WorkerExitError, type ChunkRequest, type ChunkResponse, type Pool } from './pool.js';
 
 /**
  * What happens when a task throws: `'fail'` ends the flow with a {@link TaskError} (fail fast), a
  * function receives each failure and the flow goes on without that item's result.
  *
+ * A function also receives a {@link WorkerCrashedError} for each item that kills its worker: a chunk
+ * whose worker crashed is run again item by item (once; see docs/reliability.md) to find them, and
+ * every other item of it is emitted as usual.
+ *
  * @example
  * ```ts
- * import type { ErrorPolicy, TaskError } from 'millrace';
- * const failures: TaskError[] = [];
- * const collect: ErrorPolicy = (error) => failures.push(error);
+ * import { WorkerCrashedError, type ErrorPolicy, type TaskError } from 'millrace';
+ * const failures: (TaskError | WorkerCrashedError)[] = [];
+ * const collect: ErrorPolicy = (error) => {
+ *   failures.push(error);
+ *   if (error instanceof WorkerCrashedError) console.error(`item #${error.firstIndex} kills workers (${error.reason})`);
+ * };
  * ```
  * @category Parallel
  */
-export type ErrorPolicy = 'fail' | ((error: TaskError) => void);
+export type ErrorPolicy = 'fail' | ((error: TaskError | WorkerCrashedError) => void);
 
 /**
  * The options every worker-backed operator accepts.
@@ -107,6 +116,18 @@ export interface ParallelOptions {
    * @defaultValue `1`
    */
   readonly concurrency?: number;
+  /**
+   * Called once when the stage ends (its input ran out, it failed, or its consumer stopped) with
+   * its {@link StageStats}: items in, out and failed, chunk sizes, worker busy time, queue and
+   * reorder-window waits, runs again. {@link formatStageStats} prints them.
+   * @defaultValue none: statistics are still counted (a few additions per chunk), never reported
+   */
+  readonly stats?: (stats: StageStats) => void;
+  /**
+   * Also call `stats` every this many milliseconds while the stage runs (`state: 'running'`).
+   * @defaultValue only at the end
+   */
+  readonly statsIntervalMs?: number;
 }
 
 /**
@@ -145,6 +166,7 @@ export function checkParallelOptions(options: ParallelOptions): void {
   checkInteger('retries', options.retries, 0);
   checkInteger('retryDelayMs', options.retryDelayMs, 0);
   checkInteger('concurrency', options.concurrency, 1, 10_000);
+  checkInteger('statsIntervalMs', options.statsIntervalMs, 1);
   if (options.transfer !== undefined && (options.retries ?? 0) > 0) {
     // A retry would send the chunk again, but its transferred buffers now belong to the dead worker.
     throw new InvalidOptionError('retries', options.retries, '0 when `transfer` is set (moved buffers cannot be sent again)');
@@ -197,7 +219,7 @@ interface Chunk<In> {
   readonly firstIndex: number;
   /** 1, then 2, 3, ... after each retry (task failure, crash, timeout). */
   attempt: number;
-  /** Every time the chunk was sent (retries and never-started re-runs alike). */
+  /** Every time the chunk was sent (retries and never-started re-runs alike; for a chunk run item by item, its pieces' sends too). */
   runs: number;
   /** Times it ran again because its worker died before taking it up. */
   neverStarted: number;
@@ -208,6 +230,16 @@ interface Chunk<In> {
   timedOut: boolean;
   /** Buffers were moved with it: it cannot be sent again. */
   moved: boolean;
+  /** When this run was sent (for the queue-wait statistic). */
+  sentAt?: number;
+  /** When it settled (for the reorder-wait statistic). */
+  settledAt?: number;
+  /** A one-item chunk split off this chunk to find an item that crashes its worker. */
+  readonly parent?: Chunk<In>;
+  /** This chunk's place within its parent. */
+  readonly pieceIndex?: number;
+  /** While its items run as one-item chunks: their outputs, by item, and how many are still out. */
+  pieces?: { readonly outputs: (readonly unknown[])[]; left: number } | undefined;
 }
 
 /** Where `transferResult` marks an object's buffers to move (lib/transfer.ts). */
@@ -271,6 +303,8 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   /** Items read from the source but not yet put in a chunk (a read that outlived its chunk's flush). */
   #carry: readonly In[] = NO_ITEMS;
   #carryPosition = 0;
+  readonly #stats: StatsCollector;
+  #statsTimer: NodeJS.Timeout | undefined;
 
   constructor(source: AsyncIterable<In>, context: OperatorContext, spec: DispatchSpec<In, Out>) {
     this.#sourceIterable = source;
@@ -281,6 +315,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     this.#maxInFlight = spec.maxInFlight ?? Math.max(2, 2 * this.#pool.threads);
     this.#retries = spec.retries ?? 0;
     this.#retryDelayMs = spec.retryDelayMs ?? 100;
+    this.#stats = new StatsCollector(spec.name);
   }
 
   async next(): Promise<IteratorResult<Out>> {
@@ -340,6 +375,13 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
 
   #start(): void {
     this.#started = true;
+    this.#stats.begin();
+    const { stats, statsIntervalMs } = this.#spec;
+    if (stats !== undefined && statsIntervalMs !== undefined) {
+      this.#statsTimer = setInterval(() => this.#reportStats('running'), Math.min(statsIntervalMs, 2 ** 31 - 1));
+      // Statistics never keep the process alive.
+      this.#statsTimer.unref();
+    }
     if (this.#signal.aborted) {
       this.#fail(this.#signal.reason);
       return;
@@ -461,6 +503,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
       moved: false,
     };
     this.#pulled += items.length;
+    this.#stats.chunk(items.length);
     this.#outstanding++;
     this.#running++;
     this.#run(chunk);
@@ -498,6 +541,11 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   /** Sends the chunk to the pool (again, when it runs again). */
   #run(chunk: Chunk<In>): void {
     chunk.runs++;
+    // A backend that names jobs by (run, seq, attempt) needs each send unique: a one-item piece of a
+    // chunk shares its seq, so sends are numbered on the parent (which counts its pieces' sends too).
+    const owner = chunk.parent ?? chunk;
+    if (owner !== chunk) owner.runs++;
+    chunk.sentAt = performance.now();
     chunk.timedOut = false;
     const controller = (chunk.controller = new AbortController());
     this.#live.add(chunk);
@@ -517,7 +565,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
             });
       running = this.#pool.backend.run(request, {
         signal: controller.signal,
-        chunk: { runId: this.#runId, seq: chunk.seq, attempt: chunk.runs },
+        chunk: { runId: this.#runId, seq: chunk.seq, attempt: owner.runs },
         ...(transferList ? { transferList } : {}),
         ...(chunk.deadline?.startClock ? { startClock: chunk.deadline.startClock } : {}),
       });
@@ -552,17 +600,19 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
    */
   #runAgain(chunk: Chunk<In>, reason: RunAgainReason): void {
     chunk.life.move('backoff', reason);
+    this.#stats.runAgain(reason);
     let delay = 0;
     if (reason === 'retry') {
       delay = Math.min(30_000, this.#retryDelayMs * 2 ** (chunk.attempt - 1));
       chunk.attempt++;
-    } else {
+    } else if (reason !== 'isolate') {
       chunk.neverStarted++;
     }
     const again = (): void => {
       if (this.#stopped) return;
       chunk.life.move('submitted', reason);
-      this.#run(chunk);
+      if (reason === 'isolate') this.#isolate(chunk);
+      else this.#run(chunk);
     };
     if (delay === 0) {
       again();
@@ -579,6 +629,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
 
   #onResponse(chunk: Chunk<In>, response: ChunkResponse): void {
     const spec = this.#spec;
+    this.#stats.ran(response, performance.now() - chunk.sentAt!);
     let items: readonly In[] = chunk.items;
     if (response.loadError) {
       const { message, available, cause } = response.loadError;
@@ -630,13 +681,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
         this.#failChunk(chunk, errors[0]);
         return;
       }
-      for (const error of errors) {
-        const returned: unknown = spec.onError(error);
-        // An async onError that rejects fails the flow, never the process (an unhandled rejection).
-        if (returned !== null && typeof returned === 'object' && typeof (returned as PromiseLike<unknown>).then === 'function') {
-          (returned as PromiseLike<unknown>).then(undefined, (failure: unknown) => this.#fail(failure));
-        }
-      }
+      for (const error of errors) this.#report(spec.onError, error);
       const failed = new Set(response.failures.map((failure) => failure.index));
       if (spec.request(chunk.items).mode === 'call') {
         response.results = response.results.filter((_, i) => !failed.has(i));
@@ -644,7 +689,8 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
         items = chunk.items.filter((_, i) => !failed.has(i));
       }
     }
-    this.#sizer.record(chunk.items.length, response.elapsedMs);
+    // One-item re-runs say little about the flow's chunk size.
+    if (chunk.parent === undefined) this.#sizer.record(chunk.items.length, response.elapsedMs);
     this.#deliver(chunk, spec.outputs(response, items));
   }
 
@@ -664,6 +710,17 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
       this.#runAgain(chunk, 'retry');
       return;
     }
+    if (!chunk.timedOut && error instanceof WorkerExitError && !error.startup && typeof spec.onError === 'function') {
+      // Skip and report: find the item(s) that crash by running the chunk's items one by one (once:
+      // a one-item chunk is reported as is). A chunk that moved buffers cannot be sent again.
+      if (chunk.items.length > 1 && chunk.parent === undefined && !chunk.moved) {
+        this.#runAgain(chunk, 'isolate');
+        return;
+      }
+      this.#report(spec.onError, this.#crashError(chunk, error));
+      this.#deliver(chunk, []);
+      return;
+    }
     if (chunk.timedOut) {
       this.#failChunk(
         chunk,
@@ -672,17 +729,58 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     } else if (error instanceof MillraceError && !(error instanceof WorkerExitError)) {
       this.#failChunk(chunk, error);
     } else {
-      this.#failChunk(
-        chunk,
-        new WorkerCrashedError({
-          task: spec.name,
-          firstIndex: chunk.firstIndex,
-          items: chunk.items,
-          exitCode: error instanceof WorkerExitError ? error.exitCode : undefined,
-          cause: error,
-        }),
-      );
+      this.#failChunk(chunk, this.#crashError(chunk, error));
     }
+  }
+
+  #crashError(chunk: Chunk<In>, error: unknown): WorkerCrashedError {
+    return new WorkerCrashedError({
+      task: this.#spec.name,
+      firstIndex: chunk.firstIndex,
+      items: chunk.items,
+      exitCode: error instanceof WorkerExitError ? error.exitCode : undefined,
+      reason: error instanceof WorkerExitError ? error.reason : 'unknown',
+      signal: error instanceof WorkerExitError ? error.signal : undefined,
+      cause: error,
+    });
+  }
+
+  /** Hands one failure to an `onError` function; an async one that rejects fails the flow, never the process. */
+  #report(onError: (error: TaskError | WorkerCrashedError) => void, error: TaskError | WorkerCrashedError): void {
+    this.#stats.failed(error instanceof WorkerCrashedError ? error.items.length : 1);
+    const returned: unknown = onError(error);
+    if (returned !== null && typeof returned === 'object' && typeof (returned as PromiseLike<unknown>).then === 'function') {
+      (returned as PromiseLike<unknown>).then(undefined, (failure: unknown) => this.#fail(failure));
+    }
+  }
+
+  /**
+   * Runs a crashed chunk's items as one-item chunks (reason `isolate`). Each has the chunk's
+   * attempt count (so no retries are left) and its own life; it settles into its parent, which is
+   * delivered, in item order, when all have.
+   */
+  #isolate(chunk: Chunk<In>): void {
+    chunk.pieces = { outputs: new Array<readonly unknown[]>(chunk.items.length), left: chunk.items.length };
+    // Stays live while its pieces run, so the flow's end moves it to `cancelled` too.
+    this.#live.add(chunk);
+    chunk.items.forEach((item, i) => {
+      const piece: Chunk<In> = {
+        seq: chunk.seq,
+        items: [item],
+        firstIndex: chunk.firstIndex + i,
+        attempt: chunk.attempt,
+        runs: 0,
+        neverStarted: 0,
+        life: engineLifecycle(),
+        controller: undefined,
+        deadline: undefined,
+        timedOut: false,
+        moved: false,
+        parent: chunk,
+        pieceIndex: i,
+      };
+      this.#run(piece);
+    });
   }
 
   /** Finds what in a chunk could not be sent: an item, a bound argument, `setupArgs`, the transfer list. */
@@ -710,12 +808,29 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   }
 
   #deliver(chunk: Chunk<In>, outputs: readonly Out[]): void {
+    const parent = chunk.parent;
+    if (parent !== undefined) {
+      // A one-item piece of a crashed chunk: its outputs wait in the parent, which goes on when all are in.
+      chunk.life.move('reordering');
+      chunk.life.move('ready');
+      chunk.life.move('emitted');
+      const pieces = parent.pieces!;
+      pieces.outputs[chunk.pieceIndex!] = outputs;
+      if (--pieces.left > 0) return;
+      parent.pieces = undefined;
+      this.#live.delete(parent);
+      this.#deliver(parent, (pieces.outputs as (readonly Out[])[]).flat());
+      return;
+    }
     this.#running--;
     chunk.life.move('reordering');
+    this.#stats.delivered(outputs.length);
     if (this.#spec.ordered) {
+      chunk.settledAt = performance.now();
       this.#completed.set(chunk.seq, { chunk, outputs });
       for (let next = this.#completed.get(this.#emitSeq); next !== undefined; next = this.#completed.get(this.#emitSeq)) {
         this.#completed.delete(this.#emitSeq++);
+        if (next.chunk !== chunk) this.#stats.reorderWait(chunk.settledAt - next.chunk.settledAt!);
         next.chunk.life.move('ready');
         this.#ready.push(next.outputs);
         this.#readyChunks.push(next.chunk);
@@ -742,10 +857,27 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     for (const wake of sleepers) wake();
   }
 
+  /** Hands the stage's statistics to the `stats` option, once, as the stage ends. */
+  #reportStats(running?: 'running'): void {
+    const report = this.#spec.stats;
+    if (report === undefined) return;
+    const done = this.#sourceDone && this.#running === 0 && this.#completed.size === 0 && this.#failure === undefined;
+    const state = running ?? (this.#failure !== undefined ? 'failed' : done ? 'done' : 'stopped');
+    try {
+      report(this.#stats.snapshot(state));
+    } catch (error) {
+      // The stage is over: there is no flow left to fail. Say so rather than lose it.
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`millrace: the stats callback of ${this.#spec.name} threw: ${message}\n`);
+    }
+  }
+
   /** Stops everything this iterator started: the source, queued and running chunks. */
   #teardown(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    clearInterval(this.#statsTimer);
+    this.#reportStats();
     this.#signal.removeEventListener('abort', this.#onAbort);
     for (const timer of this.#retryTimers) clearTimeout(timer);
     this.#retryTimers.clear();

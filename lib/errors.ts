@@ -193,14 +193,46 @@ function prototypeHint(item: unknown, cause: Error): string {
 }
 
 /**
- * A worker thread died (it called `process.exit()`, ran out of memory, was terminated) while it
- * held a chunk; names the task and the chunk's items.
+ * Why a worker died, as far as millrace can tell:
+ * - `'out-of-memory'`: it passed its heap limit (`resourceLimits`; Node's `ERR_WORKER_OUT_OF_MEMORY`);
+ * - `'exit'`: it exited with a code (a task called `process.exit()`, or it was ended from outside);
+ * - `'signal'`: a signal ended it (for process isolation; worker threads cannot die of a signal alone);
+ * - `'timeout'` / `'cancel'`: millrace ended it because a chunk it ran timed out or was cancelled and
+ *   did not stop within the grace period (its other chunks fail with this reason, or run again if they
+ *   never started);
+ * - `'uncaught-error'`: an error escaped the task (thrown from a timer or an event handler, say);
+ * - `'unknown'`: none of these could be told (a backend that does not say).
+ *
+ * @example
+ * ```ts
+ * import type { WorkerCrashReason } from 'millrace';
+ * const worthRetrying = (reason: WorkerCrashReason) => reason !== 'out-of-memory';
+ * ```
+ * @category Errors
+ */
+export type WorkerCrashReason = 'out-of-memory' | 'exit' | 'signal' | 'timeout' | 'cancel' | 'uncaught-error' | 'unknown';
+
+const CRASH_WORDS: Readonly<Record<WorkerCrashReason, string>> = {
+  'out-of-memory': 'out of memory',
+  exit: 'exited',
+  signal: 'was killed by a signal',
+  timeout: 'was ended by millrace for a timed-out chunk',
+  cancel: 'was ended by millrace for a cancelled chunk',
+  'uncaught-error': 'threw an uncaught error',
+  unknown: 'died',
+};
+
+/**
+ * A worker died (it called `process.exit()`, ran out of memory, was terminated) while it held a
+ * chunk; names the task, the chunk's items and {@link WorkerCrashedError.reason | why}. Under an
+ * `onError` function the chunk is run again item by item, and each item that kills a worker on its
+ * own is reported with one of these (its `items` holds that one item).
  *
  * @example
  * ```ts
  * import { WorkerCrashedError } from 'millrace';
  * function describe(error: unknown): string {
- *   return error instanceof WorkerCrashedError ? `lost items ${error.firstIndex}..` : String(error);
+ *   return error instanceof WorkerCrashedError ? `lost items ${error.firstIndex}.. (${error.reason})` : String(error);
  * }
  * ```
  * @category Errors
@@ -215,18 +247,36 @@ export class WorkerCrashedError extends MillraceError {
   readonly items: readonly unknown[];
   /** The worker's exit code, when known. */
   readonly exitCode: number | undefined;
+  /** Why the worker died; see {@link WorkerCrashReason}. */
+  readonly reason: WorkerCrashReason;
+  /** The signal that ended it (`'SIGSEGV'`), when `reason` is `'signal'`. */
+  readonly signal: string | undefined;
 
-  constructor(fields: { task: string; firstIndex: number; items: readonly unknown[]; exitCode?: number | undefined; cause?: unknown }) {
+  constructor(fields: {
+    task: string;
+    firstIndex: number;
+    items: readonly unknown[];
+    exitCode?: number | undefined;
+    reason?: WorkerCrashReason | undefined;
+    signal?: string | undefined;
+    cause?: unknown;
+  }) {
     const last = fields.firstIndex + fields.items.length - 1;
+    const reason = fields.reason ?? 'unknown';
     const code = fields.exitCode === undefined ? '' : ` with exit code ${fields.exitCode}`;
+    const signal = fields.signal === undefined ? '' : ` (${fields.signal})`;
+    const range = last === fields.firstIndex ? `item #${fields.firstIndex}` : `items #${fields.firstIndex}..#${last}`;
+    const first = previewValue(fields.items[0]);
     super(
-      `A worker died${code} while running task ${fields.task} on items #${fields.firstIndex}..#${last} (first item ${previewValue(fields.items[0])})`,
+      `A worker ${CRASH_WORDS[reason]}${signal}${code} while running task ${fields.task} on ${range} (first item ${first})`,
       fields.cause === undefined ? undefined : { cause: fields.cause },
     );
     this.task = fields.task;
     this.firstIndex = fields.firstIndex;
     this.items = fields.items;
     this.exitCode = fields.exitCode;
+    this.reason = reason;
+    this.signal = fields.signal;
   }
 }
 

@@ -35,6 +35,7 @@ export {
   type TaskSpec,
 } from './pool.js';
 export { dispatch, type DispatchSpec, type ParallelOptions, type ErrorPolicy } from './dispatch.js';
+export { formatStageStats, type StageStats } from './stage-stats.js';
 export { throughHighland } from './highland.js';
 export { toTransform, type ToTransformOptions } from './node-stream.js';
 export {
@@ -47,6 +48,7 @@ export {
   TaskTimeoutError,
   FlowConsumedError,
   InvalidOptionError,
+  type WorkerCrashReason,
 } from './errors.js';
 export { map } from '../operators/map.js';
 export { filter } from '../operators/filter.js';

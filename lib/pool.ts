@@ -7,7 +7,7 @@
  */
 import type { TransferListItem } from 'node:worker_threads';
 import { ThreadBackend } from './backends/threads/thread-backend.js';
-import { checkInteger, MillraceError, type SerializedError } from './errors.js';
+import { checkInteger, MillraceError, type SerializedError, type WorkerCrashReason } from './errors.js';
 
 /**
  * One task reference as the worker sees it: plain data (a {@link TaskRef} is one).
@@ -100,6 +100,12 @@ export interface ChunkResponse {
   }[];
   /** Time the worker spent on the chunk, for adaptive chunk sizing. */
   elapsedMs: number;
+  /** Which worker ran it (a thread id), for per-worker statistics. */
+  workerId?: number | string;
+  /** Set on a worker's first answer: how long the worker took to start (thread start to ready). */
+  startupMs?: number;
+  /** Set when the chunk loaded its task module first (import and `setup`), and how long that took. */
+  loadMs?: number;
   /** The task returned a promise for some item (the worker may have waited, idle, on it). */
   awaited?: boolean;
   /** The task module or export could not be loaded. */
@@ -170,7 +176,11 @@ export interface ChunkIdentity {
   readonly runId: string;
   /** The chunk's 0-based sequence number within the run (input order). */
   readonly seq: number;
-  /** 1 for the first run of the chunk, then 2, 3, ... for its retries. */
+  /**
+   * 1 for the first run of the chunk, then 2, 3, ... for each later send: retries, re-runs of a chunk
+   * that never started, and the one-item pieces of a chunk run item by item (which share its `seq`),
+   * so `(runId, seq, attempt)` names one send.
+   */
   readonly attempt: number;
 }
 
@@ -245,13 +255,29 @@ export class WorkerExitError extends MillraceError {
   readonly started: boolean;
   /** Whether the worker died while starting up (before it could take any chunk). */
   readonly startup: boolean;
-  constructor(exitCode: number | undefined, cause?: unknown, facts: { readonly started?: boolean; readonly startup?: boolean } = {}) {
+  /** Why it died, when the backend can tell (see {@link WorkerCrashReason}). */
+  readonly reason: WorkerCrashReason;
+  /** The signal that ended it, when `reason` is `'signal'`. */
+  readonly signal: string | undefined;
+  constructor(
+    exitCode: number | undefined,
+    cause?: unknown,
+    facts: {
+      readonly started?: boolean;
+      readonly startup?: boolean;
+      readonly reason?: WorkerCrashReason | undefined;
+      readonly signal?: string | undefined;
+    } = {},
+  ) {
     const code = exitCode === undefined ? '' : ` with code ${exitCode}`;
-    const what = facts.startup === true ? 'worker could not start' : `worker exited unexpectedly${code}`;
+    const why = facts.reason === undefined || facts.reason === 'unknown' || facts.reason === 'exit' ? '' : ` (${facts.reason})`;
+    const what = facts.startup === true ? `worker could not start${why}` : `worker exited unexpectedly${code}${why}`;
     super(cause === undefined ? what : `${what}: ${describeCause(cause)}`, cause === undefined ? undefined : { cause });
     this.exitCode = exitCode;
     this.started = facts.started ?? true;
     this.startup = facts.startup ?? false;
+    this.reason = facts.reason ?? 'unknown';
+    this.signal = facts.signal;
   }
 }
 
@@ -284,7 +310,7 @@ export class ChunkSendError extends MillraceError {
  * @example
  * ```ts
  * import { createPool, type PoolOptions } from 'millrace';
- * const options: PoolOptions = { threads: 4, idleTimeoutMs: 5_000 };
+ * const options: PoolOptions = { threads: 4, idleTimeoutMs: 5_000, maxItemsPerWorker: 10_000, maxWorkerMemoryMb: 512 };
  * await using pool = createPool(options);
  * ```
  * @category Pools and tasks
@@ -313,6 +339,28 @@ export interface PoolOptions {
     /** The thread's stack size, in megabytes. */
     readonly stackSizeMb?: number;
   };
+  /**
+   * How long, in milliseconds, each task module's `teardown()` export may take when a worker leaves
+   * (the pool is closed, the worker is recycled or idles out); one that throws, rejects or overruns
+   * is reported on stderr, naming the module, and the worker leaves anyway.
+   * @defaultValue `5_000`
+   */
+  readonly teardownTimeoutMs?: number;
+  /**
+   * Recycle a worker after it has been sent this many items (Python's `maxtasksperchild`): it
+   * finishes the chunks it holds, runs its teardowns and leaves, and a replacement starts at once.
+   * The standard defence against a task (or a native library) that leaks. A worker may run up to
+   * one chunk's worth of items more than this when a chunk crosses the bound.
+   * @defaultValue workers are never recycled by count
+   */
+  readonly maxItemsPerWorker?: number;
+  /**
+   * Recycle a worker whose V8 heap (`used_heap_size`) is over this many megabytes after a chunk,
+   * as {@link PoolOptions.maxItemsPerWorker} does. Measured between chunks: to stop a single chunk
+   * that allocates without bound, use `resourceLimits`.
+   * @defaultValue workers are never recycled by memory
+   */
+  readonly maxWorkerMemoryMb?: number;
   /**
    * Run chunks somewhere else than local threads (e.g. the BullMQ backend). When set, the other
    * options are ignored.
@@ -398,6 +446,9 @@ export function createPool(options: PoolOptions = {}): Pool {
   if (options.backend) return new Pool(options.backend);
   checkInteger('threads', options.threads, 1, 1024);
   if (options.idleTimeoutMs !== Infinity) checkInteger('idleTimeoutMs', options.idleTimeoutMs, 0);
+  checkInteger('teardownTimeoutMs', options.teardownTimeoutMs, 0);
+  checkInteger('maxItemsPerWorker', options.maxItemsPerWorker, 1);
+  checkInteger('maxWorkerMemoryMb', options.maxWorkerMemoryMb, 1);
   return new Pool(new ThreadBackend(options, sourceAliases()));
 }
 

@@ -113,7 +113,9 @@ export interface TasksOptions {
  *   returned from an async function)
  * @remarks
  * A task module is any ES module whose exports are functions, sync or async. An optional export
- * named `setup` runs once per worker before the module's first task there.
+ * named `setup` runs once per worker before the module's first task there; one named `teardown`
+ * runs once per worker when the worker leaves (the pool is closed, the worker is recycled or idles
+ * out), bounded by `createPool({ teardownTimeoutMs })`, its errors reported on stderr.
  * @example
  * ```ts
  * // math.tasks.ts: export function square(x: number): number { return x * x; }

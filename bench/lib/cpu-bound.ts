@@ -3,7 +3,7 @@
  * serially on the main thread and through millrace on pools of 1..N threads, interleaved round by
  * round, so machine noise hits every variant alike.
  */
-import { createPool, flow, parallelMap, tasks, type ParallelMapOptions, type Pool } from 'millrace';
+import { createPool, flow, parallelMap, tasks, type ParallelMapOptions, type Pool, type PoolOptions } from 'millrace';
 import { measure } from './measure.js';
 import { spin } from '../tasks/micro.tasks.js';
 
@@ -17,7 +17,11 @@ export interface ParallelVariant {
   readonly name: string;
   readonly threads: number;
   readonly options: ParallelMapOptions;
+  /** Pool options besides `threads` (recycling, say); variants with the same ones share a pool. */
+  readonly pool?: Omit<PoolOptions, 'threads'>;
 }
+
+const poolKey = (variant: ParallelVariant): string => `${variant.threads}:${JSON.stringify(variant.pool ?? {})}`;
 
 function xor(a: number, b: number): number {
   return a ^ b;
@@ -25,8 +29,10 @@ function xor(a: number, b: number): number {
 
 /** Runs the serial loop and every variant `repeats` times (after a warm-up round), interleaved. */
 export async function runCpuBound(work: readonly number[], variants: readonly ParallelVariant[], repeats: number): Promise<Samples> {
-  const pools = new Map<number, Pool>();
-  for (const variant of variants) if (!pools.has(variant.threads)) pools.set(variant.threads, createPool({ threads: variant.threads }));
+  const pools = new Map<string, Pool>();
+  for (const variant of variants) {
+    if (!pools.has(poolKey(variant))) pools.set(poolKey(variant), createPool({ ...variant.pool, threads: variant.threads }));
+  }
   let expected: number | undefined;
   const samples: Samples = {};
   const record = (name: string, threads: number, run: { wallMs: number; cpuMs: number }): void => {
@@ -44,7 +50,7 @@ export async function runCpuBound(work: readonly number[], variants: readonly Pa
       expected ??= serial.value;
       if (round >= 0) record('serial (main thread)', 1, serial);
       for (const variant of variants) {
-        const pool = pools.get(variant.threads)!;
+        const pool = pools.get(poolKey(variant))!;
         const run = await measure(() =>
           flow(work)
             .pipe(parallelMap(micro.spin, { ...variant.options, pool }))

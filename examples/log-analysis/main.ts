@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createPool, flow, glob, progress, tasks, unorderedMap } from 'millrace';
+import { createPool, flow, formatStageStats, glob, progress, tasks, unorderedMap, type StageStats } from 'millrace';
 import { ensureSampleLogs } from './generate-sample-logs.js';
 import { addResult, emptySummary, humanReport, jsonReport } from './report.js';
 
@@ -35,7 +35,8 @@ const USAGE = `usage: npm start -- [GLOB...] [--top N] [--json] [--threads N] [-
   --top N         how many paths to list (default 10)
   --json          print {"files","lines","malformed","matched","top"} as JSON
   --threads N     worker threads (default: ${availableParallelism()}, the available cores)
-  --chunk-size N  files per task message (default 1)`;
+  --chunk-size N  files per task message (default 1)
+  --stats         after the report, print where the time went (chunks, worker busy time, waits) on stderr`;
 
 /** Thrown (as the abort reason) when the user presses Ctrl-C. */
 class Interrupted extends Error {
@@ -60,6 +61,7 @@ async function main(): Promise<number> {
       json: { type: 'boolean', default: false },
       threads: { type: 'string' },
       'chunk-size': { type: 'string' },
+      stats: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: true,
@@ -101,10 +103,11 @@ async function main(): Promise<number> {
   const started = performance.now();
   const summary = emptySummary();
   const pool = createPool({ threads });
+  let stats: StageStats | undefined;
   try {
     await flow(files, { signal: controller.signal })
       .pipe(
-        unorderedMap(logs.analysis, { pool, chunkSize }),
+        unorderedMap(logs.analysis, { pool, chunkSize, ...(values.stats ? { stats: (s: StageStats) => (stats = s) } : {}) }),
         progress({ total: files.length, label: 'analysing', unit: 'files', summary: !values.json }),
       )
       .forEach((result) => addResult(summary, result));
@@ -113,6 +116,8 @@ async function main(): Promise<number> {
   }
   const elapsedMs = performance.now() - started;
   console.log(values.json ? JSON.stringify(jsonReport(summary, top)) : humanReport(summary, top, elapsedMs));
+  // On stderr, so --json output stays machine-readable.
+  if (stats) console.error(formatStageStats(stats));
   return 0;
 }
 

@@ -99,7 +99,7 @@ describe('parallelFilter', () => {
   it('keeps items and results aligned when failures are skipped (onError)', async () => {
     const failures: TaskError[] = [];
     const kept = await flow([2, 3.5, 4, 5, 6.5, 7])
-      .pipe(parallelFilter(checks.isPrime, { chunkSize: 6, onError: (error) => failures.push(error) }))
+      .pipe(parallelFilter(checks.isPrime, { chunkSize: 6, onError: (error) => error instanceof TaskError && failures.push(error) }))
       .toArray();
     expect(kept).toEqual([2, 5, 7]);
     expect(failures.map((failure) => failure.item)).toEqual([3.5, 6.5]);

@@ -147,6 +147,15 @@ describe('log analysis', () => {
     expect(Object.keys(JSON.parse(stdout) as Record<string, unknown>)).toEqual(['files', 'lines', 'malformed', 'matched', 'top']);
   });
 
+  it('--stats prints the stage statistics on stderr, after the report, and they add up', async () => {
+    const { code, stdout, stderr } = await runMain([join(dir, 'sample', '*.gz'), '--json', '--stats', '--threads', '2']);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ files: 4 });
+    expect(stderr).toMatch(/stage .*analysis\.(ts|js)#analysis \(done\): 4 in, 4 out, 0 failed/);
+    expect(stderr).toMatch(/chunks: 4 \(size min 1 \/ median 1 \/ max 1\)/);
+    expect(stderr).toMatch(/workers busy: [\d,]+ ms over [12] worker\(s\)/);
+  });
+
   it('prints a table, totals and throughput without --json', async () => {
     const { code, stdout } = await runMain([join(dir, 'sample', '*.gz'), '--top', '5']);
     expect(code).toBe(0);

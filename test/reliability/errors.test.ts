@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { bind, createPool, flow, parallelMap, reduceBy, starMap, TaskError, tasks, unorderedMap } from 'millrace';
-import { failure, range, tempDirs } from './helpers.js';
+import { failure, onlyTaskErrors, range, tempDirs } from './helpers.js';
 
 const crash = tasks<typeof import('../fixtures/crash.tasks.js')>(new URL('../fixtures/crash.tasks.js', import.meta.url));
 
@@ -49,7 +49,7 @@ describe('error policy: skip and report', () => {
     const failures: TaskError[] = [];
     await using pool = createPool({ threads: 2 });
     const results = await flow(range(30))
-      .pipe(parallelMap(bind(crash.failMultiplesOf, 7), { pool, chunkSize: 4, onError: (error) => failures.push(error) }))
+      .pipe(parallelMap(bind(crash.failMultiplesOf, 7), { pool, chunkSize: 4, onError: onlyTaskErrors((error) => failures.push(error)) }))
       .toArray();
     expect(results).toEqual(range(30).filter((x) => x % 7 !== 0).map((x) => x + 1));
     expect(failures.map((f) => f.index).sort((a, b) => a - b)).toEqual([0, 7, 14, 21, 28]);
@@ -67,7 +67,7 @@ describe('error policy: skip and report', () => {
     const failed: number[] = [];
     await using pool = createPool({ threads: 3 });
     const ok = await flow(input)
-      .pipe(unorderedMap(bind(crash.failMultiplesOf, 3), { pool, chunkSize: 7, onError: (error) => failed.push(error.index) }))
+      .pipe(unorderedMap(bind(crash.failMultiplesOf, 3), { pool, chunkSize: 7, onError: onlyTaskErrors((error) => failed.push(error.index)) }))
       .toArray();
     const succeeded = ok.map((y) => y - 1);
     expect([...succeeded, ...failed].sort((a, b) => a - b)).toEqual(input);
@@ -79,7 +79,7 @@ describe('error policy: skip and report', () => {
     await using pool = createPool({ threads: 2 });
     const starFailures: number[] = [];
     const sums = await flow(range(10).map((x): [number, number] => [7, x]))
-      .pipe(starMap(crash.failMultiplesOf, { pool, onError: (error) => starFailures.push(error.index) }))
+      .pipe(starMap(crash.failMultiplesOf, { pool, onError: onlyTaskErrors((error) => starFailures.push(error.index)) }))
       .toArray();
     expect(starFailures).toEqual([0, 7]);
     expect(sums).toEqual(range(10).filter((x) => x % 7 !== 0).map((x) => x + 1));
@@ -91,7 +91,7 @@ describe('error policy: skip and report', () => {
           pool,
           chunkSize: 3,
           combine: (a, b) => ({ sum: a.sum + b.sum, count: a.count + b.count }),
-          onError: (error) => foldFailures.push(error),
+          onError: onlyTaskErrors((error) => foldFailures.push(error)),
         }),
       )
       .toArray();
@@ -132,7 +132,7 @@ describe('retries', () => {
     await using pool = createPool({ threads: 2 });
     // flaky(dir, 1, x) fails the first attempt of every item: with no retries, all fail, once each.
     const results = await flow(range(20))
-      .pipe(unorderedMap(bind(crash.flaky, dir, 1), { pool, chunkSize: 3, onError: (error) => failed.push(error.index) }))
+      .pipe(unorderedMap(bind(crash.flaky, dir, 1), { pool, chunkSize: 3, onError: onlyTaskErrors((error) => failed.push(error.index)) }))
       .toArray();
     expect(results).toEqual([]);
     expect(failed.sort((a, b) => a - b)).toEqual(range(20));
@@ -185,7 +185,7 @@ describe('retries', () => {
     await using pool = createPool({ threads: 2 });
     // Item 3 fails once; the retry of its chunk succeeds: nothing is reported, each item comes out once.
     const results = await flow(range(8))
-      .pipe(parallelMap(bind(crash.flakyOn, dir, 3), { pool, chunkSize: 4, retries: 1, onError: (error) => failures.push(error) }))
+      .pipe(parallelMap(bind(crash.flakyOn, dir, 3), { pool, chunkSize: 4, retries: 1, onError: onlyTaskErrors((error) => failures.push(error)) }))
       .toArray();
     expect(results).toEqual(range(8).map((x) => x * 2));
     expect(failures).toEqual([]);
@@ -196,7 +196,7 @@ describe('retries', () => {
     const stubborn = tempDir();
     const reported: TaskError[] = [];
     const rerun = await flow(range(8))
-      .pipe(parallelMap(bind(crash.flaky, stubborn, 9), { pool, chunkSize: 4, retries: 2, onError: (error) => reported.push(error) }))
+      .pipe(parallelMap(bind(crash.flaky, stubborn, 9), { pool, chunkSize: 4, retries: 2, onError: onlyTaskErrors((error) => reported.push(error)) }))
       .toArray();
     expect(rerun).toEqual([]);
     expect(reported.map((f) => f.index).sort((a, b) => a - b)).toEqual(range(8));

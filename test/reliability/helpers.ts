@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
+import { TaskError, type WorkerCrashedError } from 'millrace';
 
 /** 0, 1, ..., n - 1. */
 export const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -35,4 +36,15 @@ export async function failure(promise: Promise<unknown>): Promise<unknown> {
 export async function waitForFile(path: string): Promise<void> {
   for (let i = 0; i < 2_000 && !existsSync(path); i++) await new Promise((resolve) => setTimeout(resolve, 5));
   if (!existsSync(path)) throw new Error(`${path} never appeared`);
+}
+
+/**
+ * An `onError` for tests that expect only task failures: hands each `TaskError` to `sink`, and
+ * fails the flow with anything else (a `WorkerCrashedError` would mean a worker died unexpectedly).
+ */
+export function onlyTaskErrors(sink: (error: TaskError) => unknown): (error: TaskError | WorkerCrashedError) => void {
+  return (error) => {
+    if (!(error instanceof TaskError)) throw error;
+    sink(error);
+  };
 }

@@ -16,7 +16,7 @@ import {
   unorderedMap,
   WorkerCrashedError,
 } from '../../lib/index.js';
-import { failure, range, tempDirs, waitForFile } from './helpers.js';
+import { failure, onlyTaskErrors, range, tempDirs, waitForFile } from './helpers.js';
 
 const life = tasks<typeof import('../fixtures/lifecycle.tasks.js')>(new URL('../fixtures/lifecycle.tasks.js', import.meta.url));
 const prefetch = tasks<typeof import('../fixtures/prefetch.tasks.js')>(new URL('../fixtures/prefetch.tasks.js', import.meta.url));
@@ -255,7 +255,7 @@ describe('whatever a task throws crosses as a task failure (behaviour 10)', () =
     await using pool = createPool({ threads: 1 });
     const skipped: TaskError[] = [];
     const results = await flow([kind, 'fine']).pipe(
-      parallelMap(life.throwOdd, { pool, chunkSize: 1, onError: (error) => void skipped.push(error) }),
+      parallelMap(life.throwOdd, { pool, chunkSize: 1, onError: onlyTaskErrors((error) => skipped.push(error)) }),
     ).toArray();
     expect(results).toEqual([]);
     expect(skipped.map((error) => error.index)).toEqual([0, 1]);
@@ -292,7 +292,7 @@ describe('concurrency inside a worker', () => {
     expect((error as TaskError).index).toBe(17);
     const skipped: number[] = [];
     const kept = await flow(range(50)).pipe(
-      parallelMap(bind(life.waitThenFailOn, 17), { pool, concurrency: 8, onError: (e) => void skipped.push(e.index) }),
+      parallelMap(bind(life.waitThenFailOn, 17), { pool, concurrency: 8, onError: onlyTaskErrors((e) => skipped.push(e.index)) }),
     ).toArray();
     expect(skipped).toEqual([17]);
     expect(kept).toEqual(range(50).filter((x) => x !== 17));

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bind, createPool, flow, parallelMap, reduceBy, tasks, unorderedMap, type Pool, type PoolBackend } from 'millrace';
+import { onlyTaskErrors } from './helpers.js';
 
 const crash = tasks<typeof import('../fixtures/crash.tasks.js')>(new URL('../fixtures/crash.tasks.js', import.meta.url));
 
@@ -96,7 +97,7 @@ describe('properties (fast-check, real worker threads)', () => {
           const failed: number[] = [];
           const operator = ordered ? parallelMap : unorderedMap;
           const results = await flow(input)
-            .pipe(operator(bind(crash.failMultiplesOf, divisor), { ...options(pools[t]!, size, undefined), onError: (error) => failed.push(error.index) }))
+            .pipe(operator(bind(crash.failMultiplesOf, divisor), { ...options(pools[t]!, size, undefined), onError: onlyTaskErrors((error) => failed.push(error.index)) }))
             .toArray();
           // failMultiplesOf returns x + 1; a failure reports the item's index.
           const accounted = [...results.map((y) => y - 1), ...failed.map((index) => input[index]!)];

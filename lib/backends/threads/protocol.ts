@@ -20,6 +20,10 @@ export interface AttachTask {
   readonly cells: Int32Array;
   /** When millrace runs from source: `millrace` → `lib/index.ts`, for task modules that import it. */
   readonly aliases?: Readonly<Record<string, string>>;
+  /** How long each task module's `teardown()` may take when the worker leaves. */
+  readonly teardownTimeoutMs?: number;
+  /** Report the worker's heap after each chunk (`maxWorkerMemoryMb` is set). */
+  readonly reportHeap?: boolean;
 }
 
 /** A chunk to run. */
@@ -48,7 +52,7 @@ export type FromWorker =
   /** The channel is up. */
   | { readonly type: 'ready'; readonly threadId: number }
   /** A chunk's response (task failures are data inside it). */
-  | { readonly type: 'done'; readonly id: number; readonly response: ChunkResponse }
+  | { readonly type: 'done'; readonly id: number; readonly response: ChunkResponse; readonly heapUsed?: number }
   /** The chunk had been withdrawn before this worker could take it up: it never ran. */
   | { readonly type: 'skipped'; readonly id: number }
   /** A task left a rejected promise nobody handled; it is reported, not allowed to end the worker. */

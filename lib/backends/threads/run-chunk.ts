@@ -62,7 +62,9 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 async function runCall(request: CallRequest, response: ChunkResponse, clock: StartClock | undefined, signal: AbortSignal): Promise<void> {
   let fn = loadedTask(request.task);
   if (fn === undefined) {
+    const loading = performance.now();
     const resolved = await resolveTask(request.task);
+    response.loadMs = performance.now() - loading;
     if ('loadError' in resolved) {
       response.loadError = resolved.loadError;
       return;
@@ -141,12 +143,15 @@ async function runCall(request: CallRequest, response: ChunkResponse, clock: Sta
 }
 
 async function runFold(request: FoldRequest, response: ChunkResponse, clock: StartClock | undefined, signal: AbortSignal): Promise<void> {
+  const loads = loadedTask(request.keyTask) === undefined || loadedTask(request.foldTask) === undefined;
+  const loading = performance.now();
   const keyTask = await resolveTask(request.keyTask);
   if ('loadError' in keyTask) {
     response.loadError = keyTask.loadError;
     return;
   }
   const foldTask = await resolveTask(request.foldTask);
+  if (loads) response.loadMs = performance.now() - loading;
   if ('loadError' in foldTask) {
     response.loadError = foldTask.loadError;
     return;

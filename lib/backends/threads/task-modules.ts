@@ -6,8 +6,12 @@
  * Two task references to one module with different `setupArgs` each get a module instance of their
  * own (the module is imported again under a query string), so each runs after its own setup.
  *
+ * When the worker leaves (the pool is closed, the worker is recycled or idles out), each loaded
+ * instance's `teardown()` export runs once ({@link teardownModules}).
+ *
  * @packageDocumentation
  */
+import { writeSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { register } from 'node:module';
 import type { TaskSpec } from '../../pool.js';
@@ -60,6 +64,8 @@ export async function resolve(specifier, context, next) {
 }
 
 interface Instance {
+  /** The URL it was imported from (the module's, or a copy's under a query string). */
+  readonly url: string;
   readonly setupArgs: readonly unknown[];
   /** The module, once loaded and set up. */
   loading: Promise<Record<string, unknown>>;
@@ -81,7 +87,7 @@ function instanceFor(task: TaskSpec): Instance {
   if (!instance) {
     // The first instance is the module itself; the others are fresh copies under a query string.
     const url = list.length === 0 ? task.moduleUrl : withQuery(task.moduleUrl, `millrace-setup=${list.length}`);
-    const created: Instance = { setupArgs: task.setupArgs, loading: Promise.resolve({}), functions: new Map() };
+    const created: Instance = { url, setupArgs: task.setupArgs, loading: Promise.resolve({}), functions: new Map() };
     created.loading = load(url, task.setupArgs);
     // A failed load is tried again by the next chunk rather than cached forever.
     created.loading.catch(() => {
@@ -139,4 +145,49 @@ export async function resolveTask(task: TaskSpec): Promise<{ fn: TaskFunction } 
   }
   instance.functions.set(task.exportName, fn as TaskFunction);
   return { fn: fn as TaskFunction };
+}
+
+/**
+ * Runs the `teardown()` export of every module instance this worker loaded, once, in load order,
+ * each awaited for at most `timeoutMs` (a teardown still running then is left behind: the worker is
+ * about to be terminated). A teardown that throws, rejects or overruns is reported on stderr with
+ * the module's URL; it never stops the others, and never fails the main thread. Written with a
+ * synchronous write to fd 2, because the worker is terminated right after and a worker's
+ * `process.stderr` is an asynchronous pipe through the main thread that would lose the line.
+ */
+export async function teardownModules(timeoutMs: number): Promise<void> {
+  const all = [...instances.values()].flat();
+  instances.clear();
+  lastInstance.clear();
+  for (const instance of all) {
+    let module: Record<string, unknown>;
+    try {
+      module = await instance.loading;
+    } catch {
+      continue; // never loaded, never set up: nothing to tear down
+    }
+    if (typeof module.teardown !== 'function') continue;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const overrun = new Promise<'overrun'>((resolve) => {
+        timer = setTimeout(() => resolve('overrun'), timeoutMs);
+      });
+      const outcome = await Promise.race([Promise.resolve((module.teardown as TaskFunction)()), overrun]);
+      if (outcome === 'overrun') {
+        report(`millrace: teardown() of task module ${instance.url} did not finish within ${timeoutMs} ms; the worker leaves anyway`);
+      }
+    } catch (error) {
+      report(`millrace: teardown() of task module ${instance.url} failed: ${describeError(error)}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function report(line: string): void {
+  try {
+    writeSync(2, `${line}\n`);
+  } catch {
+    // stderr closed: nowhere left to say it
+  }
 }

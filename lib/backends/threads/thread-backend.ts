@@ -11,13 +11,26 @@
  * detached after a short linger, which gives it back to tinypool as idle (its idle timeout then
  * applies, and it no longer keeps the process alive).
  *
+ * A worker that leaves on purpose (the pool is closed, the worker is recycled or idles out) runs
+ * its task modules' `teardown()` exports first: tinypool's `teardown` option runs the worker
+ * entry's `teardown` export as a task before it terminates a worker. tinypool waits for that task
+ * without a bound, so a worker this backend *ends* (a chunk past its cancel grace period, possibly
+ * stuck in synchronous code) is terminated directly, and {@link ThreadBackend.close} bounds its wait.
+ *
+ * Recycling (`maxItemsPerWorker`, `maxWorkerMemoryMb`): a worker that has been sent that many items,
+ * or whose heap after a chunk passes that size, is *retiring*: it gets no new chunk, a replacement
+ * is attached at once (tinypool may run up to twice `threads` while old workers finish), and once
+ * its last chunk is answered its attach task is aborted, so tinypool runs its teardown and ends it.
+ * Halfway to `maxItemsPerWorker` a spare thread is started (attached as a *standby* and detached as
+ * soon as it is ready, so it waits idle in tinypool): the replacement then skips the thread start.
+ *
  * @packageDocumentation
  */
 import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, type TransferListItem } from 'node:worker_threads';
-import { Tinypool } from 'tinypool';
+import { Tinypool, type TinypoolWorker } from 'tinypool';
 import { backendLifecycle, type BackendPhase, type Lifecycle } from '../../chunk-lifecycle.js';
-import { MillraceError, reviveError } from '../../errors.js';
+import { MillraceError, reviveError, type WorkerCrashReason } from '../../errors.js';
 import {
   ChunkSendError,
   WorkerExitError,
@@ -74,7 +87,8 @@ interface Job {
 
 /** One attached worker. */
 interface Channel {
-  state: 'attaching' | 'ready' | 'gone';
+  /** `retiring`: recycled, it finishes the chunks it holds and gets no more (see the module comment). */
+  state: 'attaching' | 'ready' | 'retiring' | 'gone';
   readonly port: MessagePort;
   /** Aborting it ends the worker (tinypool terminates a task's worker on abort). */
   readonly controller: AbortController;
@@ -86,7 +100,13 @@ interface Channel {
   threadId: number | undefined;
   /** What the worker said before it went (its uncaught error, its exit code). */
   crash: unknown;
+  /** The uncaught error the worker reported itself ('crashing'), as opposed to one Node gave. */
+  uncaught: boolean;
   exitCode: number | undefined;
+  /** Set when this backend ended the worker itself, and for what. */
+  endedFor: 'timeout' | 'cancel' | undefined;
+  /** Started ahead of a recycling, only to have a thread ready: detached once it is, never given chunks. */
+  readonly standby: boolean;
 }
 
 /** Local worker threads through tinypool, with our own channel per worker. */
@@ -102,17 +122,30 @@ export class ThreadBackend implements PoolBackend {
   readonly #shortTasks = new Map<string, boolean>();
   /** tinypool's workers we listen to for an exit tinypool did not cause. */
   readonly #watched = new WeakSet<object>();
+  /** tinypool's live workers by thread id, to terminate one directly (see the module comment). */
+  readonly #threads = new Map<number, TinypoolWorker>();
+  readonly #teardownTimeoutMs: number;
+  /** Items sent to each worker thread over its life (across re-attaches), for `maxItemsPerWorker`. */
+  readonly #itemsSent = new Map<number, number>();
+  readonly #maxItemsPerWorker: number | undefined;
+  readonly #maxHeapBytes: number | undefined;
   #closing = false;
 
   constructor(options: PoolOptions, aliases: Readonly<Record<string, string>> | undefined) {
     this.capacity = options.threads ?? availableParallelism();
     this.#claims = new ClaimCells(this.capacity * (PER_WORKER + 1));
     this.#aliases = aliases;
+    this.#teardownTimeoutMs = Math.min(options.teardownTimeoutMs ?? 5_000, MAX_TIMER_MS);
+    this.#maxItemsPerWorker = options.maxItemsPerWorker;
+    this.#maxHeapBytes = options.maxWorkerMemoryMb === undefined ? undefined : options.maxWorkerMemoryMb * 1024 * 1024;
+    const recycling = this.#maxItemsPerWorker !== undefined || this.#maxHeapBytes !== undefined;
     this.#pool = new Tinypool({
       filename: new URL('./worker-entry.mjs', import.meta.url).href,
       minThreads: 0,
-      maxThreads: this.capacity,
+      // Room for a replacement to start while the worker it replaces finishes its chunks.
+      maxThreads: recycling ? 2 * this.capacity : this.capacity,
       concurrentTasksPerWorker: 1,
+      teardown: 'teardown',
       idleTimeout: Math.min(options.idleTimeoutMs ?? 10_000, MAX_TIMER_MS),
       ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
     });
@@ -159,11 +192,27 @@ export class ThreadBackend implements PoolBackend {
     const closed = (): MillraceError => new MillraceError('The pool was closed while this chunk was queued or running');
     for (let job = this.#queue.shift(); job; job = this.#queue.shift()) this.#settle(job, { error: closed() });
     for (const channel of [...this.#channels]) {
-      for (const job of channel.jobs.values()) this.#settle(job, { error: closed() });
+      // A worker in the middle of a task is ended at once, without its teardown: the task may still
+      // use what the teardown would release, and it may be stuck in synchronous code.
+      let busy = false;
+      for (const job of channel.jobs.values()) {
+        if (job.life.phase !== 'handed-over' || !unclaimed(this.#claims.cells, job.slot!, job.ticket!)) busy = true;
+        this.#settle(job, { error: closed() });
+      }
       channel.jobs.clear();
       this.#forget(channel);
+      if (busy) this.#end(channel);
     }
-    await this.#pool.destroy();
+    // Each worker runs its modules' teardowns (each bounded in the worker) before tinypool ends it;
+    // a teardown stuck in synchronous code cannot see its bound, so the wait is bounded here too.
+    const threads = [...this.#pool.threads];
+    let timer: NodeJS.Timeout | undefined;
+    const overrun = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#teardownTimeoutMs + CLOSE_GRACE_MS);
+    });
+    await Promise.race([this.#pool.destroy(), overrun]);
+    clearTimeout(timer);
+    await Promise.all(threads.map((thread) => thread.terminate()));
   }
 
   /** Settles a job for its caller once; later outcomes are dropped. */
@@ -222,14 +271,20 @@ export class ThreadBackend implements PoolBackend {
   /** Starts workers for queued chunks, up to the pool's size. */
   #attachIfNeeded(): void {
     let attaching = 0;
-    for (const channel of this.#channels) if (channel.state === 'attaching') attaching++;
-    while (this.#queue.size > attaching && this.#channels.size < this.capacity) {
+    let serving = 0;
+    for (const channel of this.#channels) {
+      if (channel.standby) continue;
+      if (channel.state === 'attaching') attaching++;
+      if (channel.state !== 'retiring') serving++;
+    }
+    while (this.#queue.size > attaching && serving < this.capacity) {
       this.#attach();
       attaching++;
+      serving++;
     }
   }
 
-  #attach(): void {
+  #attach(standby = false): void {
     const { port1, port2 } = new MessageChannel();
     const channel: Channel = {
       state: 'attaching',
@@ -240,7 +295,10 @@ export class ThreadBackend implements PoolBackend {
       lingerTimer: undefined,
       threadId: undefined,
       crash: undefined,
+      uncaught: false,
       exitCode: undefined,
+      endedFor: undefined,
+      standby,
     };
     this.#channels.add(channel);
     port1.on('message', (message: FromWorker) => this.#onMessage(channel, message));
@@ -253,7 +311,13 @@ export class ThreadBackend implements PoolBackend {
       if (channel.crash !== undefined || channel.exitCode !== undefined) this.#onGone(channel, undefined);
       else setTimeout(() => this.#onGone(channel, undefined), CLOSE_GRACE_MS).unref();
     });
-    const task: AttachTask = { port: port2, cells: this.#claims.cells, ...(this.#aliases ? { aliases: this.#aliases } : {}) };
+    const task: AttachTask = {
+      port: port2,
+      cells: this.#claims.cells,
+      teardownTimeoutMs: this.#teardownTimeoutMs,
+      ...(this.#maxHeapBytes !== undefined ? { reportHeap: true } : {}),
+      ...(this.#aliases ? { aliases: this.#aliases } : {}),
+    };
     this.#pool.run(task, { transferList: [port2], signal: channel.controller.signal }).then(
       () => this.#onGone(channel, undefined),
       (error: unknown) => this.#onGone(channel, error),
@@ -274,11 +338,14 @@ export class ThreadBackend implements PoolBackend {
       if (this.#watched.has(worker)) continue;
       this.#watched.add(worker);
       const threadId = worker.threadId;
+      this.#threads.set(threadId, worker);
       let error: unknown;
       worker.on('error', (cause: unknown) => {
         error = cause;
       });
       worker.on('exit', (code: number) => {
+        this.#threads.delete(threadId);
+        this.#itemsSent.delete(threadId);
         if (this.#closing) return;
         for (const channel of this.#channels) {
           if (channel.threadId !== threadId) continue;
@@ -298,6 +365,11 @@ export class ThreadBackend implements PoolBackend {
         if (channel.state !== 'attaching') return;
         channel.state = 'ready';
         channel.threadId = message.threadId;
+        if (channel.standby) {
+          // Its thread is up: give it back to tinypool, idle, for the replacement to attach to.
+          this.#detach(channel);
+          return;
+        }
         this.#pump();
         return;
       case 'done': {
@@ -305,6 +377,7 @@ export class ThreadBackend implements PoolBackend {
         if (job === undefined) return;
         this.#release(channel, message.id, job);
         const { response } = message;
+        if (this.#maxHeapBytes !== undefined && (message.heapUsed ?? 0) > this.#maxHeapBytes) this.#retire(channel);
         if (this.#shortTasks.size > 1024) this.#shortTasks.clear();
         this.#shortTasks.set(job.key, response.awaited !== true && response.elapsedMs < PREFETCH_BELOW_MS && !response.loadError);
         this.#settle(job, { response });
@@ -322,6 +395,7 @@ export class ThreadBackend implements PoolBackend {
         return;
       case 'crashing':
         channel.crash = reviveError(message.error);
+        channel.uncaught = true;
         return;
     }
   }
@@ -331,6 +405,30 @@ export class ThreadBackend implements PoolBackend {
     channel.jobs.delete(id);
     if (job.slot !== undefined) this.#claims.give(job.slot);
     if (job.graceTimer) clearTimeout(job.graceTimer);
+    if (channel.state === 'retiring' && channel.jobs.size === 0) this.#letGo(channel);
+  }
+
+  /** Recycles a worker: no more chunks for it, a replacement now, and it leaves when its chunks are done. */
+  #retire(channel: Channel): void {
+    if (channel.state !== 'ready' || this.#closing) return;
+    channel.state = 'retiring';
+    if (channel.lingerTimer) clearTimeout(channel.lingerTimer);
+    channel.lingerTimer = undefined;
+    if (channel.threadId !== undefined) this.#itemsSent.delete(channel.threadId);
+    if (channel.jobs.size === 0) this.#letGo(channel);
+    // The replacement starts before the old worker leaves, so throughput does not dip to wait for it.
+    let serving = 0;
+    for (const other of this.#channels) if (other.state !== 'retiring' && !other.standby) serving++;
+    if (serving < this.capacity) this.#attach();
+  }
+
+  /**
+   * A retired worker's chunks are answered: let it go. Aborting its attach task makes tinypool run
+   * its teardown and end it; the channel is forgotten first, so that is not taken for a death.
+   */
+  #letGo(channel: Channel): void {
+    this.#forget(channel);
+    channel.controller.abort();
   }
 
   #send(job: Job, channel: Channel): void {
@@ -365,6 +463,13 @@ export class ThreadBackend implements PoolBackend {
     job.ticket = cell.ticket;
     job.life.move('handed-over');
     channel.jobs.set(id, job);
+    if (this.#maxItemsPerWorker !== undefined && channel.threadId !== undefined) {
+      const before = this.#itemsSent.get(channel.threadId) ?? 0;
+      const sent = before + job.request.items.length;
+      this.#itemsSent.set(channel.threadId, sent);
+      if (sent >= this.#maxItemsPerWorker) this.#retire(channel);
+      else if (2 * sent >= this.#maxItemsPerWorker && 2 * before < this.#maxItemsPerWorker) this.#attach(true);
+    }
   }
 
   /** Takes back a chunk that waits, unclaimed, behind another worker's running chunk. */
@@ -378,6 +483,9 @@ export class ThreadBackend implements PoolBackend {
           continue;
         }
         this.#release(channel, id, job);
+        if (this.#maxItemsPerWorker !== undefined && channel.threadId !== undefined && channel.state === 'ready') {
+          this.#itemsSent.set(channel.threadId, (this.#itemsSent.get(channel.threadId) ?? 0) - job.request.items.length);
+        }
         job.life.move('queued', 'taken back for an idle worker');
         return job;
       }
@@ -414,9 +522,22 @@ export class ThreadBackend implements PoolBackend {
       // the port is closing: the worker is going anyway
     }
     job.graceTimer = setTimeout(() => {
-      if (channel.jobs.get(job.id!) === job) channel.controller.abort();
+      if (channel.jobs.get(job.id!) !== job) return;
+      channel.endedFor = timeout ? 'timeout' : 'cancel';
+      this.#end(channel);
     }, CANCEL_GRACE_MS);
     job.graceTimer.unref();
+  }
+
+  /**
+   * Ends a channel's worker now: terminated directly (tinypool would first wait, without a bound,
+   * for its teardown task, which a worker stuck in synchronous code never runs), and its attach
+   * task aborted so tinypool lets go of it.
+   */
+  #end(channel: Channel): void {
+    const thread = channel.threadId === undefined ? undefined : this.#threads.get(channel.threadId);
+    if (thread !== undefined) void thread.terminate();
+    channel.controller.abort();
   }
 
   /** A worker that has had nothing to do for a moment is detached (and may then idle out). */
@@ -425,14 +546,19 @@ export class ThreadBackend implements PoolBackend {
     channel.lingerTimer = setTimeout(() => {
       channel.lingerTimer = undefined;
       if (channel.state !== 'ready' || channel.jobs.size > 0) return;
-      this.#forget(channel);
-      try {
-        channel.port.postMessage({ type: 'detach' } satisfies ToWorker);
-      } catch {
-        // already closing
-      }
+      this.#detach(channel);
     }, LINGER_MS);
     channel.lingerTimer.unref();
+  }
+
+  /** Gives an idle worker back to tinypool (its attach task resolves); its idle timeout then applies. */
+  #detach(channel: Channel): void {
+    this.#forget(channel);
+    try {
+      channel.port.postMessage({ type: 'detach' } satisfies ToWorker);
+    } catch {
+      // already closing
+    }
   }
 
   /** Stops using a channel. */
@@ -449,17 +575,18 @@ export class ThreadBackend implements PoolBackend {
    * up fail as "never started", which the engine runs again at no cost to their retries.
    */
   #onGone(channel: Channel, error: unknown): void {
-    const wasReady = channel.state === 'ready';
+    const wasReady = channel.state === 'ready' || channel.state === 'retiring';
     if (channel.state === 'gone' && channel.jobs.size === 0) return;
     this.#forget(channel);
     // Make sure tinypool lets go of the thread too (it does not notice an exit without an error).
     channel.controller.abort();
     const cause = channel.crash ?? error;
+    const reason = crashReason(channel, error);
     for (const [id, job] of [...channel.jobs]) {
       const neverStarted = job.life.phase === 'handed-over' && unclaimed(this.#claims.cells, job.slot!, job.ticket!);
       this.#release(channel, id, job);
       if (this.#closing) continue;
-      this.#settle(job, { error: new WorkerExitError(channel.exitCode, cause, { started: !neverStarted }) });
+      this.#settle(job, { error: new WorkerExitError(channel.exitCode, cause, { started: !neverStarted, reason }) });
     }
     if (this.#closing) return;
     if (!wasReady) {
@@ -468,11 +595,26 @@ export class ThreadBackend implements PoolBackend {
       const anyReady = [...this.#channels].some((other) => other.state === 'ready');
       if (!anyReady) {
         for (let job = this.#queue.shift(); job; job = this.#queue.shift()) {
-          this.#settle(job, { error: new WorkerExitError(channel.exitCode, cause, { started: false, startup: true }) });
+          this.#settle(job, { error: new WorkerExitError(channel.exitCode, cause, { started: false, startup: true, reason }) });
         }
         return;
       }
     }
     this.#pump();
   }
+}
+
+/**
+ * Why a channel's worker died. What this backend did itself comes first (it ended the worker for a
+ * timeout or a cancel); then what Node said (out of memory), what the worker said before it went
+ * (an uncaught error, an exit code), and last the exit code of its thread's exit event.
+ */
+function crashReason(channel: Channel, error: unknown): WorkerCrashReason {
+  if (channel.endedFor !== undefined) return channel.endedFor;
+  const codeOf = (value: unknown): unknown =>
+    value !== null && typeof value === 'object' ? (value as { code?: unknown }).code : undefined;
+  if (codeOf(channel.crash) === 'ERR_WORKER_OUT_OF_MEMORY' || codeOf(error) === 'ERR_WORKER_OUT_OF_MEMORY') return 'out-of-memory';
+  if (channel.uncaught) return 'uncaught-error';
+  if (channel.exitCode !== undefined) return 'exit';
+  return 'unknown';
 }

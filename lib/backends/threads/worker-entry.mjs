@@ -14,3 +14,5 @@ if (existsSync(compiled)) {
   worker = await import(new URL('./worker.ts', import.meta.url).href);
 }
 export default worker.default;
+// tinypool runs this export (its `teardown` option) once before it ends the worker.
+export const teardown = worker.teardown;

@@ -5,6 +5,8 @@
  *
  * @packageDocumentation
  */
+import { performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { threadId, type MessagePort } from 'node:worker_threads';
 import type { ChunkResponse } from '../../pool.js';
 import { CLOCK_FINISHED, CLOCK_TAKEN_UP, stampClock } from '../../start-clock.js';
@@ -12,7 +14,7 @@ import { claim } from './claims.js';
 import type { AttachTask, FromWorker, RunMessage, ToWorker } from './protocol.js';
 import { resultTransfers, runChunk, uncloneableResult } from './run-chunk.js';
 import { describeError, serializeError } from './serialize-error.js';
-import { useAliases } from './task-modules.js';
+import { teardownModules, useAliases } from './task-modules.js';
 
 /** The chunk being run, with the controller behind its task signal. */
 let running: { readonly id: number; readonly controller: AbortController } | undefined;
@@ -20,6 +22,13 @@ let running: { readonly id: number; readonly controller: AbortController } | und
 const backlog: RunMessage[] = [];
 let port: MessagePort | undefined;
 let cells: Int32Array | undefined;
+/** The bound on each module's teardown (from the pool's options, with the attach task). */
+let teardownTimeoutMs = 5_000;
+/** Whether 'done' carries the heap's size (the pool recycles workers by memory). */
+let reportHeap = false;
+let started = false;
+/** From the thread's start to its first attach, until the first answer carries it. */
+let startupMs: number | undefined;
 
 function send(message: FromWorker): void {
   port?.postMessage(message);
@@ -41,6 +50,8 @@ process.on('exit', (code) => send({ type: 'exiting', code }));
 export default function attach(task: AttachTask): Promise<void> {
   useAliases(task.aliases);
   cells = task.cells;
+  if (task.teardownTimeoutMs !== undefined) teardownTimeoutMs = task.teardownTimeoutMs;
+  reportHeap = task.reportHeap === true;
   port = task.port;
   const channel = task.port;
   return new Promise<void>((resolve) => {
@@ -64,6 +75,11 @@ export default function attach(task: AttachTask): Promise<void> {
           break;
       }
     });
+    // The thread's start-up (its clock starts with the thread), told once, with its first answer.
+    if (!started) {
+      started = true;
+      startupMs = performance.now();
+    }
     send({ type: 'ready', threadId });
   });
 }
@@ -87,12 +103,31 @@ async function runNext(): Promise<void> {
 }
 
 function reply(message: RunMessage, response: ChunkResponse): void {
+  response.workerId = threadId;
+  if (startupMs !== undefined) {
+    response.startupMs = startupMs;
+    startupMs = undefined;
+  }
   const transfers = resultTransfers(response, message.request.mode);
-  const done: FromWorker = { type: 'done', id: message.id, response };
+  const heap = reportHeap ? { heapUsed: getHeapStatistics().used_heap_size } : {};
+  const done: FromWorker = { type: 'done', id: message.id, response, ...heap };
   try {
     port?.postMessage(done, transfers);
   } catch {
     // A result that cannot be cloned (or moved): say which, as data; never a dead worker.
     port?.postMessage({ type: 'done', id: message.id, response: uncloneableResult(response, message.request.mode) } satisfies FromWorker);
+  }
+}
+
+/**
+ * tinypool's `teardown` task, run once before tinypool ends this worker (pool closed, worker
+ * recycled, idle timeout): every loaded task module's `teardown()` export. Never rejects (a
+ * rejection here would be an unhandled rejection in tinypool, on the main thread).
+ */
+export async function teardown(): Promise<void> {
+  try {
+    await teardownModules(teardownTimeoutMs);
+  } catch {
+    // teardownModules reports each failure itself
   }
 }

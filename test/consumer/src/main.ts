@@ -253,7 +253,8 @@ await rejects(
     e.cause.message === 'two is out of range',
 );
 const skipped: TaskError[] = [];
-const skipFailures = parallelMap(math.failOnTwo, { onError: (e) => void skipped.push(e) });
+// onError also receives a WorkerCrashedError for an item that kills its worker: narrow first.
+const skipFailures = parallelMap(math.failOnTwo, { onError: (e) => void (e instanceof TaskError && skipped.push(e)) });
 await values('onError skips failing items', flow([1, 2, 3]).pipe(skipFailures), [1, 3]);
 await equal(
   'onError saw a TaskError for item 2',

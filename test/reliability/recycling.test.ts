@@ -1,0 +1,77 @@
+// Recycling workers: createPool({ maxItemsPerWorker, maxWorkerMemoryMb }).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bind, createPool, flow, InvalidOptionError, parallelMap, tasks, unorderedMap } from 'millrace';
+import { range, tempDirs } from './helpers.js';
+
+const recycle = tasks<typeof import('../fixtures/recycle.tasks.js')>(new URL('../fixtures/recycle.tasks.js', import.meta.url));
+const tempDir = tempDirs('recycle');
+
+/** How many items each thread ran. */
+function perThread(rows: readonly (readonly number[])[]): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const row of rows) counts.set(row[1]!, (counts.get(row[1]!) ?? 0) + 1);
+  return counts;
+}
+
+describe('recycling workers', () => {
+  it('maxItemsPerWorker: 10 over 100 one-item chunks: a worker is replaced at the bound, every item once, in order', async () => {
+    await using pool = createPool({ threads: 2, maxItemsPerWorker: 10 });
+    const rows = await flow(range(100)).pipe(parallelMap(recycle.whoRuns, { pool, chunkSize: 1 })).toArray();
+    expect(rows.map(([x]) => x)).toEqual(range(100));
+    const counts = perThread(rows);
+    // No thread ran more than its bound, so 100 items took at least 10 threads (2 slots: 5+ each).
+    expect(Math.max(...counts.values())).toBeLessThanOrEqual(10);
+    expect(counts.size).toBeGreaterThanOrEqual(10);
+    // Old workers leave: at most the pool's threads (and replacements still starting) stay.
+    expect(pool.liveThreads!).toBeLessThanOrEqual(2 * pool.threads);
+  });
+
+  it('a chunk that crosses the bound runs whole on its worker; the next chunk goes to a new one', async () => {
+    await using pool = createPool({ threads: 1, maxItemsPerWorker: 10 });
+    const rows = await flow(range(40)).pipe(unorderedMap(recycle.whoRuns, { pool, chunkSize: 4 })).toArray();
+    expect(rows.map(([x]) => x).sort((a, b) => a - b)).toEqual(range(40));
+    // 4 + 4 + 4 = 12 items reach the bound of 10 on the third chunk: 12 per worker, 40 items on 4 workers.
+    expect([...perThread(rows).values()]).toEqual([12, 12, 12, 4]);
+  });
+
+  it('a leaking task stays bounded with maxWorkerMemoryMb: the worker is replaced when its heap passes the bound', async () => {
+    await using pool = createPool({ threads: 1, maxWorkerMemoryMb: 64 });
+    const rows = await flow(range(80)).pipe(parallelMap(bind(recycle.leak, 2), { pool, chunkSize: 1 })).toArray();
+    expect(rows.map(([x]) => x)).toEqual(range(80));
+    // 160 MB leaked in all; no worker's heap went past the bound by more than a chunk's leak (and a GC's slack).
+    const maxHeapMb = Math.max(...rows.map(([, , heap]) => heap)) / 1024 / 1024;
+    expect(maxHeapMb).toBeLessThan(64 + 32);
+    expect(perThread(rows).size).toBeGreaterThan(1);
+  });
+
+  it('without a bound, the same leak grows past it on one worker (the test above would catch a bound that does nothing)', async () => {
+    await using pool = createPool({ threads: 1 });
+    const rows = await flow(range(80)).pipe(parallelMap(bind(recycle.leak, 2), { pool, chunkSize: 1 })).toArray();
+    expect(perThread(rows).size).toBe(1);
+    expect(Math.max(...rows.map(([, , heap]) => heap)) / 1024 / 1024).toBeGreaterThan(64 + 32);
+  });
+
+  it("a recycled worker runs its modules' teardown before it leaves", async () => {
+    const log = join(tempDir(), 'events');
+    const module = tasks<typeof import('../fixtures/teardown.tasks.js')>(new URL('../fixtures/teardown.tasks.js', import.meta.url), {
+      setupArgs: [log],
+    });
+    const pool = createPool({ threads: 1, maxItemsPerWorker: 5 });
+    expect(await flow(range(20)).pipe(parallelMap(module.work, { pool, chunkSize: 1 })).toArray()).toEqual(range(20).map((x) => x * 2));
+    await pool.close();
+    const byThread = new Map<string, string[]>();
+    for (const line of readFileSync(log, 'utf8').trim().split('\n')) {
+      const [event, thread] = line.split(' ') as [string, string];
+      byThread.set(thread, [...(byThread.get(thread) ?? []), event]);
+    }
+    expect(byThread.size).toBe(4);
+    for (const events of byThread.values()) expect(events).toEqual(['setup', 'task', 'task', 'task', 'task', 'task', 'teardown']);
+  });
+
+  it('rejects a bound below 1', () => {
+    expect(() => createPool({ maxItemsPerWorker: 0 })).toThrow(InvalidOptionError);
+    expect(() => createPool({ maxWorkerMemoryMb: -1 })).toThrow(InvalidOptionError);
+  });
+});
