@@ -29,7 +29,20 @@ import { scenario as skew } from './scenarios/skew.js';
 import { scenario as zeroCopy } from './scenarios/zero-copy.js';
 import { scenario as scaleOut } from './scale-out.js';
 
-const ALL: readonly Scenario[] = [logAnalysis, overhead, lines, oneBigFile, compute, skew, memory, zeroCopy, asyncTasks, algebra, recycling, scaleOut];
+const ALL: readonly Scenario[] = [
+  logAnalysis,
+  overhead,
+  lines,
+  oneBigFile,
+  compute,
+  skew,
+  memory,
+  zeroCopy,
+  asyncTasks,
+  algebra,
+  recycling,
+  scaleOut,
+];
 const START = '<!-- bench:results:start -->';
 const END = '<!-- bench:results:end -->';
 
@@ -44,7 +57,9 @@ async function main(): Promise<void> {
   mkdirSync(workDir, { recursive: true });
   const started = Date.now();
   const log = (message: string): void => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
-  console.log(`millrace benchmarks (${quick ? 'quick' : 'full'}): ${facts.cores} cores, ${facts.cpuModel}, Node ${facts.node}, Python ${facts.python ?? 'missing'}, load ${facts.loadAtStart}`);
+  console.log(
+    `millrace benchmarks (${quick ? 'quick' : 'full'}): ${facts.cores} cores, ${facts.cpuModel}, Node ${facts.node}, Python ${facts.python ?? 'missing'}, load ${facts.loadAtStart}`,
+  );
   const context: Context = { quick, repeats, machine: facts, root, workDir, log };
   const results: ScenarioResult[] = [];
   const failures: { id: string; error: string }[] = [];
@@ -63,7 +78,10 @@ async function main(): Promise<void> {
       const result = await scenario.run(context);
       results.push(result);
       console.log(`\n## ${result.title}\n${textTable(result)}`);
-      for (const target of result.targets) console.log(`  target: ${target.name}: ${target.measured} (goal ${target.goal}) ${target.met === undefined ? '' : target.met ? 'MET' : 'NOT MET'}`);
+      for (const target of result.targets)
+        console.log(
+          `  target: ${target.name}: ${target.measured} (goal ${target.goal}) ${target.met === undefined ? '' : target.met ? 'MET' : 'NOT MET'}`,
+        );
       for (const note of result.notes) console.log(`  note: ${note}`);
       console.log('');
     } catch (error) {

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { TransferListItem } from 'node:worker_threads';
+import type { Transferable } from 'node:worker_threads';
 import { createChunkSizer, type ChunkSizer } from './chunking.js';
 import {
   CloneError,
@@ -97,7 +97,8 @@ export interface ParallelOptions {
   readonly retryDelayMs?: number;
   /**
    * Time budget per item in milliseconds, enforced per chunk (items × timeout); a chunk over
-   * budget has its worker terminated and fails with a {@link TaskTimeoutError}.
+   * budget is cancelled (its task's `taskSignal()` aborts; a worker that does not let go is ended)
+   * and fails with a {@link TaskTimeoutError}.
    * @defaultValue no timeout
    */
   readonly timeoutMs?: number;
@@ -107,7 +108,7 @@ export interface ParallelOptions {
    * buffers without this option.)
    * @defaultValue nothing is transferred
    */
-  readonly transfer?: (item: never) => readonly TransferListItem[];
+  readonly transfer?: (item: never) => readonly Transferable[];
   /**
    * How many items of this flow one worker runs at once, for async tasks that wait (on I/O, a
    * timer): a worker starts the next item while earlier ones await. Order, bounds, retries,
@@ -393,7 +394,6 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
 
   readonly #onAbort = (): void => this.#fail(this.#signal.reason);
 
-
   /**
    * Up to `max` values ready to emit, or NOTHING. A chunk counts as outstanding until the consumer
    * comes back after its last value, exactly as when values were taken one at a time.
@@ -435,6 +435,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
         let flush: Promise<typeof FLUSH> | undefined;
         let flushTimer: NodeJS.Timeout | undefined;
         try {
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- teardown (an abort, a failed chunk) sets #stopped while this loop awaits
           while (items.length < size && !this.#stopped) {
             if (this.#carryPosition < this.#carry.length) {
               const end = Math.min(this.#carry.length, this.#carryPosition + size - items.length);
@@ -478,6 +479,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
           if (flushTimer) clearTimeout(flushTimer);
         }
         if (this.#sourceEnded && this.#carryPosition === this.#carry.length) this.#sourceDone = true;
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- teardown (an abort, a failed chunk) sets #stopped while this loop awaits
         if (items.length > 0 && !this.#stopped) this.#submit(items);
       }
     } catch (error) {
@@ -524,15 +526,15 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
    * strings, the common case of tiny items, pays nothing per item); an unseen mark only means a
    * copy instead of a move.
    */
-  #transferList(items: readonly In[]): TransferListItem[] | undefined {
-    const transfer = this.#spec.transfer as ((item: In) => readonly TransferListItem[]) | undefined;
-    let list: TransferListItem[] | undefined;
+  #transferList(items: readonly In[]): Transferable[] | undefined {
+    const transfer = this.#spec.transfer as ((item: In) => readonly Transferable[]) | undefined;
+    let list: Transferable[] | undefined;
     if (transfer) for (const item of items) for (const buffer of transfer(item)) (list ??= []).push(buffer);
     const first = items[0];
     if (first === null || typeof first !== 'object') return list;
     for (const item of items) {
       if (item === null || typeof item !== 'object') continue;
-      const marked = (item as { [TRANSFER]?: readonly TransferListItem[] })[TRANSFER];
+      const marked = (item as { [TRANSFER]?: readonly Transferable[] })[TRANSFER];
       if (marked) for (const buffer of marked) (list ??= []).push(buffer);
     }
     return list;
@@ -724,7 +726,15 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     if (chunk.timedOut) {
       this.#failChunk(
         chunk,
-        new TaskTimeoutError({ task: spec.name, firstIndex: chunk.firstIndex, itemCount: chunk.items.length, timeoutMs: spec.timeoutMs! * chunk.items.length }),
+        new TaskTimeoutError({
+          task: spec.name,
+          firstIndex: chunk.firstIndex,
+          itemCount: chunk.items.length,
+          timeoutMs: spec.timeoutMs! * chunk.items.length,
+          // What the backend did about it: a thread backend ends the worker (its abort reason is the
+          // timeout itself); a remote one says whether the job was removed, cancelled or abandoned.
+          cause: error,
+        }),
       );
     } else if (error instanceof MillraceError && !(error instanceof WorkerExitError)) {
       this.#failChunk(chunk, error);
@@ -748,7 +758,9 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   /** Hands one failure to an `onError` function; an async one that rejects fails the flow, never the process. */
   #report(onError: (error: TaskError | WorkerCrashedError) => void, error: TaskError | WorkerCrashedError): void {
     this.#stats.failed(error instanceof WorkerCrashedError ? error.items.length : 1);
-    const returned: unknown = onError(error);
+    // An ErrorPolicy is typed to return nothing, but an async function is one too: look at what came back.
+    const policy = onError as (error: TaskError | WorkerCrashedError) => unknown;
+    const returned = policy(error);
     if (returned !== null && typeof returned === 'object' && typeof (returned as PromiseLike<unknown>).then === 'function') {
       (returned as PromiseLike<unknown>).then(undefined, (failure: unknown) => this.#fail(failure));
     }

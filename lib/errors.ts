@@ -395,7 +395,8 @@ export class TaskTimeoutError extends MillraceError {
   constructor(fields: { task: string; firstIndex: number; itemCount: number; timeoutMs: number; cause?: unknown }) {
     // A backend that says what became of the running chunk (a remote job abandoned, cancelled or
     // not) is quoted; otherwise the local thread backend's way applies.
-    const ending = fields.cause instanceof MillraceError ? fields.cause.message : 'its worker was terminated';
+    const ending =
+      fields.cause instanceof MillraceError ? fields.cause.message : 'it was cancelled (a worker that did not let go was ended)';
     super(
       `Task ${fields.task} timed out after ${fields.timeoutMs} ms on items #${fields.firstIndex}..#${fields.firstIndex + fields.itemCount - 1}; ${ending}`,
       fields.cause === undefined ? undefined : { cause: fields.cause },
@@ -482,7 +483,11 @@ export function reviveError(data: SerializedError): Error {
   const options = data.cause === undefined ? undefined : { cause: reviveError(data.cause) };
   let error: Error;
   if (data.name === 'AggregateError') {
-    error = new AggregateError((data.errors ?? []).map((inner) => reviveError(inner)), data.message, options);
+    error = new AggregateError(
+      (data.errors ?? []).map((inner) => reviveError(inner)),
+      data.message,
+      options,
+    );
   } else {
     const Standard = Object.hasOwn(standardErrors, data.name) ? standardErrors[data.name] : undefined;
     error = Standard === undefined ? new Error(data.message, options) : new Standard(data.message, options);

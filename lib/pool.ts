@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import type { TransferListItem } from 'node:worker_threads';
+import type { Transferable } from 'node:worker_threads';
 import { ThreadBackend } from './backends/threads/thread-backend.js';
 import { checkInteger, MillraceError, type SerializedError, type WorkerCrashReason } from './errors.js';
 
@@ -146,7 +146,7 @@ export interface RunChunkOptions {
    * Buffers to move to the worker instead of copying.
    * @defaultValue nothing is transferred
    */
-  readonly transferList?: readonly TransferListItem[];
+  readonly transferList?: readonly Transferable[];
   /**
    * Where a backend that sets {@link PoolBackend.reportsStart} records when a worker starts the
    * chunk (after loading its task module), so a timeout does not count queueing time.

@@ -20,7 +20,11 @@ async function child(): Promise<void> {
     { name: 'maxItemsPerWorker: 1000', threads, options: {}, pool: { maxItemsPerWorker: 1000 } },
     { name: 'maxWorkerMemoryMb: 4096 (never reached)', threads, options: {}, pool: { maxWorkerMemoryMb: 4096 } },
   ];
-  const samples = await runCpuBound(Array.from({ length: items }, () => work), variants, numberArg(options, 'repeats', 5));
+  const samples = await runCpuBound(
+    Array.from({ length: items }, () => work),
+    variants,
+    numberArg(options, 'repeats', 5),
+  );
   emit({ samples });
 }
 
@@ -46,10 +50,21 @@ export const scenario: Scenario = {
       const base = median(result.samples['no recycling']!.wallMs);
       for (const [name, sample] of Object.entries(result.samples)) {
         const wall = median(sample.wallMs);
-        rows.push({ variant: `${size.label}: ${name}`, threads: sample.threads, 'wall ms': fmt(wall), 'CPU ms': fmt(median(sample.cpuMs)), 'vs none': `${fmt(wall / base)}x` });
+        rows.push({
+          variant: `${size.label}: ${name}`,
+          threads: sample.threads,
+          'wall ms': fmt(wall),
+          'CPU ms': fmt(median(sample.cpuMs)),
+          'vs none': `${fmt(wall / base)}x`,
+        });
       }
       const recycled = median(result.samples['maxItemsPerWorker: 1000']!.wallMs) / base;
-      targets.push({ name: `${size.label}, maxItemsPerWorker: 1000 against none`, goal: '<= 1.15x', measured: `${fmt(recycled)}x`, met: recycled <= 1.15 });
+      targets.push({
+        name: `${size.label}, maxItemsPerWorker: 1000 against none`,
+        goal: '<= 1.15x',
+        measured: `${fmt(recycled)}x`,
+        met: recycled <= 1.15,
+      });
     }
     return {
       id: this.id,

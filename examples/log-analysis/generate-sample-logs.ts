@@ -83,11 +83,61 @@ function zipf<T>(items: readonly T[], s: number): (rng: Rng) => T {
 }
 
 const WORDS = [
-  'alpha', 'anchor', 'apple', 'arrow', 'autumn', 'basket', 'beacon', 'birch', 'blue', 'breeze', 'bridge', 'canyon',
-  'cedar', 'cloud', 'copper', 'coral', 'delta', 'desert', 'ember', 'falcon', 'fern', 'forest', 'garden', 'glacier',
-  'granite', 'harbor', 'hazel', 'island', 'ivory', 'jade', 'juniper', 'lagoon', 'lantern', 'maple', 'meadow',
-  'mesa', 'nebula', 'oak', 'orbit', 'pebble', 'pine', 'prairie', 'quartz', 'raven', 'ridge', 'river', 'sable',
-  'sierra', 'spruce', 'summit', 'thistle', 'tundra', 'valley', 'willow', 'zephyr',
+  'alpha',
+  'anchor',
+  'apple',
+  'arrow',
+  'autumn',
+  'basket',
+  'beacon',
+  'birch',
+  'blue',
+  'breeze',
+  'bridge',
+  'canyon',
+  'cedar',
+  'cloud',
+  'copper',
+  'coral',
+  'delta',
+  'desert',
+  'ember',
+  'falcon',
+  'fern',
+  'forest',
+  'garden',
+  'glacier',
+  'granite',
+  'harbor',
+  'hazel',
+  'island',
+  'ivory',
+  'jade',
+  'juniper',
+  'lagoon',
+  'lantern',
+  'maple',
+  'meadow',
+  'mesa',
+  'nebula',
+  'oak',
+  'orbit',
+  'pebble',
+  'pine',
+  'prairie',
+  'quartz',
+  'raven',
+  'ridge',
+  'river',
+  'sable',
+  'sierra',
+  'spruce',
+  'summit',
+  'thistle',
+  'tundra',
+  'valley',
+  'willow',
+  'zephyr',
 ];
 
 /** Several thousand distinct page paths, in a seeded order (rank 0 is the most popular). */
@@ -143,9 +193,29 @@ function timestamp(ms: number): string {
   return `${two(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
 }
 
-const method = weighted<string>([[88, 'GET'], [7, 'POST'], [3, 'HEAD'], [1, 'PUT'], [1, 'DELETE']]);
-const getStatus = weighted<number>([[82, 200], [7, 304], [5, 404], [3, 301], [1, 302], [1, 403], [1, 500]]);
-const otherStatus = weighted<number>([[60, 200], [15, 201], [10, 302], [10, 400], [5, 500]]);
+const method = weighted<string>([
+  [88, 'GET'],
+  [7, 'POST'],
+  [3, 'HEAD'],
+  [1, 'PUT'],
+  [1, 'DELETE'],
+]);
+const getStatus = weighted<number>([
+  [82, 200],
+  [7, 304],
+  [5, 404],
+  [3, 301],
+  [1, 302],
+  [1, 403],
+  [1, 500],
+]);
+const otherStatus = weighted<number>([
+  [60, 200],
+  [15, 201],
+  [10, 302],
+  [10, 400],
+  [5, 500],
+]);
 
 /** A malformed line of one of several kinds. */
 function malformedLine(rng: Rng, good: string): string {
@@ -166,7 +236,14 @@ function malformedLine(rng: Rng, good: string): string {
 }
 
 /** The text of one sample file, one line at a time joined into chunks. */
-function fileText(seed: number, fileIndex: number, lineCount: number, pages: (r: Rng) => string, assets: (r: Rng) => string, clients: (r: Rng) => string): string {
+function fileText(
+  seed: number,
+  fileIndex: number,
+  lineCount: number,
+  pages: (r: Rng) => string,
+  assets: (r: Rng) => string,
+  clients: (r: Rng) => string,
+): string {
   const rng = random(seed * 7919 + fileIndex + 1);
   let clock = Date.UTC(2024, 2, 1) + fileIndex * 86_400_000;
   const parts: string[] = [];
@@ -177,7 +254,8 @@ function fileText(seed: number, fileIndex: number, lineCount: number, pages: (r:
     const verb = method(rng);
     const asset = rng() < 0.3;
     let target = asset ? assets(rng) : pages(rng);
-    if (!asset && rng() < 0.2) target += rng() < 0.5 ? `?utm_source=${pick(rng, WORDS)}` : `?page=${1 + Math.floor(rng() * 9)}&sort=${pick(rng, WORDS)}`;
+    if (!asset && rng() < 0.2)
+      target += rng() < 0.5 ? `?utm_source=${pick(rng, WORDS)}` : `?page=${1 + Math.floor(rng() * 9)}&sort=${pick(rng, WORDS)}`;
     const status = verb === 'GET' ? getStatus(rng) : otherStatus(rng);
     const size = status === 304 || verb === 'HEAD' ? '-' : String(200 + Math.floor(rng() * 60_000));
     const referer = rng() < 0.4 ? '-' : `${pick(rng, REFERERS)}${rng() < 0.5 ? '' : pick(rng, WORDS)}`;
@@ -260,7 +338,13 @@ export async function ensureSampleLogs(
   const temporary = `${dir}.tmp-${process.pid}`;
   await rm(temporary, { recursive: true, force: true });
   try {
-    await generateSampleLogs({ files: options.files, lines: options.lines, seed: options.seed, out: temporary, ...(options.signal ? { signal: options.signal } : {}) });
+    await generateSampleLogs({
+      files: options.files,
+      lines: options.lines,
+      seed: options.seed,
+      out: temporary,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     await writeFile(join(temporary, '.complete'), stamp);
     await rm(dir, { recursive: true, force: true });
     await rename(temporary, dir);
@@ -286,7 +370,9 @@ async function main(): Promise<void> {
     lines: Number(values.lines),
     seed: Number(values.seed),
   });
-  console.error(`wrote ${paths.length} files × ${values.lines} lines to ${resolve(values.out)} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  console.error(
+    `wrote ${paths.length} files × ${values.lines} lines to ${resolve(values.out)} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

@@ -88,7 +88,8 @@ async function main(): Promise<number> {
     const dir = await ensureSampleLogs(DEFAULT_CORPUS, {
       ...DEFAULT_CORPUS_SIZE,
       signal: controller.signal,
-      onGenerate: () => console.error(`generating a sample corpus once: ${count} files × ${lines.toLocaleString('en-US')} lines into ${DEFAULT_CORPUS}`),
+      onGenerate: () =>
+        console.error(`generating a sample corpus once: ${count} files × ${lines.toLocaleString('en-US')} lines into ${DEFAULT_CORPUS}`),
     });
     files = await glob('*.log.gz', { cwd: dir, absolute: true, sort: true, signal: controller.signal }).toArray();
   } else {

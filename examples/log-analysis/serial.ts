@@ -30,7 +30,11 @@ async function main(): Promise<void> {
   const { values, positionals } = parseArgs({ options: { top: { type: 'string', default: '10' } }, allowPositionals: true });
   const files = await glob(positionals.length > 0 ? positionals : ['.cache/sample-logs/*.gz'], { sort: true }).toArray();
   if (files.length === 0) {
-    console.error(positionals.length > 0 ? `no files match ${positionals.join(' ')}` : 'no sample corpus in .cache/sample-logs yet: run npm start once, or pass a GLOB');
+    console.error(
+      positionals.length > 0
+        ? `no files match ${positionals.join(' ')}`
+        : 'no sample corpus in .cache/sample-logs yet: run npm start once, or pass a GLOB',
+    );
     process.exitCode = 1;
     return;
   }

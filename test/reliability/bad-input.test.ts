@@ -29,7 +29,11 @@ describe('uncloneable items', () => {
   it('a function item fails with a CloneError naming the item', async () => {
     await using pool = createPool({ threads: 1 });
     const items: unknown[] = [1, 2, (x: number) => x, 4];
-    const error = await failure(flow(items as number[]).pipe(parallelMap(math.square, { pool, chunkSize: 2 })).toArray());
+    const error = await failure(
+      flow(items as number[])
+        .pipe(parallelMap(math.square, { pool, chunkSize: 2 }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(CloneError);
     const clone = error as CloneError;
     expect(clone.direction).toBe('item');
@@ -58,7 +62,11 @@ describe('uncloneable items', () => {
 describe('uncloneable results', () => {
   it('a result that cannot cross threads fails with a CloneError naming its item', async () => {
     await using pool = createPool({ threads: 2 });
-    const error = await failure(flow(range(10)).pipe(parallelMap(bind(crash.uncloneableOn, 6), { pool, chunkSize: 4 })).toArray());
+    const error = await failure(
+      flow(range(10))
+        .pipe(parallelMap(bind(crash.uncloneableOn, 6), { pool, chunkSize: 4 }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(CloneError);
     const clone = error as CloneError;
     expect(clone.direction).toBe('result');
@@ -69,7 +77,11 @@ describe('uncloneable results', () => {
 
   it('the pool keeps working after a result clone failure', async () => {
     await using pool = createPool({ threads: 1 });
-    await failure(flow(range(3)).pipe(parallelMap(bind(crash.uncloneableOn, 1), { pool })).toArray());
+    await failure(
+      flow(range(3))
+        .pipe(parallelMap(bind(crash.uncloneableOn, 1), { pool }))
+        .toArray(),
+    );
     expect(await flow(range(5)).pipe(parallelMap(math.square, { pool })).toArray()).toEqual([0, 1, 4, 9, 16]);
   });
 });

@@ -81,7 +81,11 @@ describe('cancellation', () => {
 
       // The one thread was busy with gated item 1: a new flow can only finish on this pool if that
       // worker was ended (item 1 waits for `release`, written only afterwards).
-      expect(await flow(range(3)).pipe(unorderedMap(bind(crash.exitOn, -1), { pool })).toArray()).toHaveLength(3);
+      expect(
+        await flow(range(3))
+          .pipe(unorderedMap(bind(crash.exitOn, -1), { pool }))
+          .toArray(),
+      ).toHaveLength(3);
       writeFileSync(join(dir, 'release'), '');
       expect(existsSync(join(dir, 'done-1'))).toBe(false);
       // Queued chunks never started: only items 0 and 1 ever reached a worker.
@@ -124,16 +128,28 @@ describe('cancellation', () => {
 describe('isolation between flows on one pool', () => {
   it('flows that fail, crash, time out or are aborted do not disturb another flow on the same pool', async () => {
     await using pool = createPool({ threads: 2 });
-    const steady = flow(range(400)).pipe(parallelMap(bind(crash.recordAndBlock, tempDir(), 2), { pool, chunkSize: 4 })).toArray();
+    const steady = flow(range(400))
+      .pipe(parallelMap(bind(crash.recordAndBlock, tempDir(), 2), { pool, chunkSize: 4 }))
+      .toArray();
     const disturbances: Promise<unknown>[] = [];
     for (let round = 0; round < 3; round++) {
       const controller = new AbortController();
       disturbances.push(
-        flow(range(50)).pipe(unorderedMap(bind(crash.failMultiplesOf, 13), { pool, chunkSize: 2 })).toArray().catch((e: unknown) => e),
-        flow(range(50)).pipe(parallelMap(bind(crash.exitOn, 9), { pool, chunkSize: 2 })).toArray().catch((e: unknown) => e),
-        flow(range(4)).pipe(parallelMap(bind(crash.spinOn, 1), { pool, chunkSize: 1, timeoutMs: 50 })).toArray().catch((e: unknown) => e),
+        flow(range(50))
+          .pipe(unorderedMap(bind(crash.failMultiplesOf, 13), { pool, chunkSize: 2 }))
+          .toArray()
+          .catch((e: unknown) => e),
+        flow(range(50))
+          .pipe(parallelMap(bind(crash.exitOn, 9), { pool, chunkSize: 2 }))
+          .toArray()
+          .catch((e: unknown) => e),
+        flow(range(4))
+          .pipe(parallelMap(bind(crash.spinOn, 1), { pool, chunkSize: 1, timeoutMs: 50 }))
+          .toArray()
+          .catch((e: unknown) => e),
         (async () => {
-          for await (const _ of flow(range(1_000), { signal: controller.signal }).pipe(unorderedMap(crash.echo, { pool }))) controller.abort();
+          for await (const _ of flow(range(1_000), { signal: controller.signal }).pipe(unorderedMap(crash.echo, { pool })))
+            controller.abort();
         })().catch((e: unknown) => e),
       );
     }
@@ -150,18 +166,28 @@ describe('Symbol.asyncDispose on pools', () => {
     {
       await using pool = createPool({ threads: 2 });
       escaped = pool;
-      expect(await flow(range(20)).pipe(parallelMap(bind(crash.exitOn, -1), { pool, chunkSize: 1 })).toArray()).toEqual(range(20));
+      expect(
+        await flow(range(20))
+          .pipe(parallelMap(bind(crash.exitOn, -1), { pool, chunkSize: 1 }))
+          .toArray(),
+      ).toEqual(range(20));
       expect(pool.liveThreads).toBeGreaterThan(0);
     }
     expect(escaped.closed).toBe(true);
     expect(escaped.liveThreads).toBe(0);
-    await expect(flow([1]).pipe(parallelMap(bind(crash.exitOn, -1), { pool: escaped })).toArray()).rejects.toThrow(/closed/);
+    await expect(
+      flow([1])
+        .pipe(parallelMap(bind(crash.exitOn, -1), { pool: escaped }))
+        .toArray(),
+    ).rejects.toThrow(/closed/);
   });
 
   it('disposing a pool while a flow runs on it fails that flow instead of hanging', async () => {
     const dir = tempDir();
     const pool = createPool({ threads: 1 });
-    const running = flow(range(5)).pipe(parallelMap(bind(crash.gatedAfterFirst, dir), { pool, chunkSize: 1 })).toArray();
+    const running = flow(range(5))
+      .pipe(parallelMap(bind(crash.gatedAfterFirst, dir), { pool, chunkSize: 1 }))
+      .toArray();
     const outcome = running.then(
       () => 'finished',
       (error: unknown) => error,

@@ -1,7 +1,18 @@
 // Why a worker died: WorkerCrashedError.reason (and WorkerExitError.reason at the backend level).
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bind, createPool, flow, parallelMap, tasks, unorderedMap, WorkerCrashedError, WorkerExitError, type ChunkRequest, type Pool } from 'millrace';
+import {
+  bind,
+  createPool,
+  flow,
+  parallelMap,
+  tasks,
+  unorderedMap,
+  WorkerCrashedError,
+  WorkerExitError,
+  type ChunkRequest,
+  type Pool,
+} from 'millrace';
 import { failure, range, tempDirs, waitForFile } from './helpers.js';
 
 const tempDir = tempDirs('reason');
@@ -17,7 +28,11 @@ async function crashed(promise: Promise<unknown>): Promise<WorkerCrashedError> {
 describe('why a worker died (WorkerCrashedError.reason)', () => {
   it("a task that calls process.exit(7): reason 'exit', exitCode 7, the chunk's items", async () => {
     await using pool = createPool({ threads: 1 });
-    const error = await crashed(flow(range(6)).pipe(parallelMap(bind(crash.exitOn, 4), { pool, chunkSize: 3 })).toArray());
+    const error = await crashed(
+      flow(range(6))
+        .pipe(parallelMap(bind(crash.exitOn, 4), { pool, chunkSize: 3 }))
+        .toArray(),
+    );
     expect(error.reason).toBe('exit');
     expect(error.exitCode).toBe(7);
     expect(error.items).toEqual([3, 4, 5]);
@@ -27,7 +42,11 @@ describe('why a worker died (WorkerCrashedError.reason)', () => {
 
   it("a worker past its heap limit: reason 'out-of-memory' (ERR_WORKER_OUT_OF_MEMORY)", async () => {
     await using pool = createPool({ threads: 1, resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 } });
-    const error = await crashed(flow(range(4)).pipe(unorderedMap(bind(crash.hogOn, 2), { pool, chunkSize: 1 })).toArray());
+    const error = await crashed(
+      flow(range(4))
+        .pipe(unorderedMap(bind(crash.hogOn, 2), { pool, chunkSize: 1 }))
+        .toArray(),
+    );
     expect(error.reason).toBe('out-of-memory');
     expect(error.items).toEqual([2]);
     expect(error.message).toMatch(/out of memory/);
@@ -35,7 +54,11 @@ describe('why a worker died (WorkerCrashedError.reason)', () => {
 
   it("an error thrown from a timer in a task: reason 'uncaught-error'", async () => {
     await using pool = createPool({ threads: 1 });
-    const error = await crashed(flow(range(3)).pipe(parallelMap(bind(crash.throwBareObjectLaterOn, 1), { pool, chunkSize: 1 })).toArray());
+    const error = await crashed(
+      flow(range(3))
+        .pipe(parallelMap(bind(crash.throwBareObjectLaterOn, 1), { pool, chunkSize: 1 }))
+        .toArray(),
+    );
     expect(error.reason).toBe('uncaught-error');
     expect(error.items).toEqual([1]);
   });

@@ -17,7 +17,11 @@ describe('error policy: fail fast', () => {
     // Chunks of 2 with the default in-flight window (2 × threads = 4 chunks): item 5 is in flight
     // while item 0 still runs.
     const options = { pool, chunkSize: 2 };
-    const error = await failure(flow(range(8)).pipe(parallelMap(bind(crash.slowFirst, dir, 5), options)).toArray());
+    const error = await failure(
+      flow(range(8))
+        .pipe(parallelMap(bind(crash.slowFirst, dir, 5), options))
+        .toArray(),
+    );
     const doneBeforeFailure = existsSync(join(dir, 'done-0'));
     writeFileSync(join(dir, 'release'), '');
     expect(existsSync(join(dir, 'started-0'))).toBe(true);
@@ -35,7 +39,11 @@ describe('error policy: fail fast', () => {
       }
     }
     await using pool = createPool({ threads: 2 });
-    const error = await failure(flow(numbers()).pipe(unorderedMap(bind(crash.failMultiplesOf, 50), { pool, chunkSize: 10 })).toArray());
+    const error = await failure(
+      flow(numbers())
+        .pipe(unorderedMap(bind(crash.failMultiplesOf, 50), { pool, chunkSize: 10 }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(TaskError);
     // Unordered: the first failure to come back is one of the multiples of 50 in flight.
     expect(((error as TaskError).item as number) % 50).toBe(0);
@@ -51,7 +59,11 @@ describe('error policy: skip and report', () => {
     const results = await flow(range(30))
       .pipe(parallelMap(bind(crash.failMultiplesOf, 7), { pool, chunkSize: 4, onError: onlyTaskErrors((error) => failures.push(error)) }))
       .toArray();
-    expect(results).toEqual(range(30).filter((x) => x % 7 !== 0).map((x) => x + 1));
+    expect(results).toEqual(
+      range(30)
+        .filter((x) => x % 7 !== 0)
+        .map((x) => x + 1),
+    );
     expect(failures.map((f) => f.index).sort((a, b) => a - b)).toEqual([0, 7, 14, 21, 28]);
     for (const f of failures) {
       expect(f).toBeInstanceOf(TaskError);
@@ -67,7 +79,9 @@ describe('error policy: skip and report', () => {
     const failed: number[] = [];
     await using pool = createPool({ threads: 3 });
     const ok = await flow(input)
-      .pipe(unorderedMap(bind(crash.failMultiplesOf, 3), { pool, chunkSize: 7, onError: onlyTaskErrors((error) => failed.push(error.index)) }))
+      .pipe(
+        unorderedMap(bind(crash.failMultiplesOf, 3), { pool, chunkSize: 7, onError: onlyTaskErrors((error) => failed.push(error.index)) }),
+      )
       .toArray();
     const succeeded = ok.map((y) => y - 1);
     expect([...succeeded, ...failed].sort((a, b) => a - b)).toEqual(input);
@@ -82,17 +96,26 @@ describe('error policy: skip and report', () => {
       .pipe(starMap(crash.failMultiplesOf, { pool, onError: onlyTaskErrors((error) => starFailures.push(error.index)) }))
       .toArray();
     expect(starFailures).toEqual([0, 7]);
-    expect(sums).toEqual(range(10).filter((x) => x % 7 !== 0).map((x) => x + 1));
+    expect(sums).toEqual(
+      range(10)
+        .filter((x) => x % 7 !== 0)
+        .map((x) => x + 1),
+    );
 
     const foldFailures: TaskError[] = [];
     const folded = await flow([1, 2, 3, 4, 'bad' as unknown as number, 6])
       .pipe(
-        reduceBy(bind(crash.modKey, 2), crash.sumCount, { sum: 0, count: 0 }, {
-          pool,
-          chunkSize: 3,
-          combine: (a, b) => ({ sum: a.sum + b.sum, count: a.count + b.count }),
-          onError: onlyTaskErrors((error) => foldFailures.push(error)),
-        }),
+        reduceBy(
+          bind(crash.modKey, 2),
+          crash.sumCount,
+          { sum: 0, count: 0 },
+          {
+            pool,
+            chunkSize: 3,
+            combine: (a, b) => ({ sum: a.sum + b.sum, count: a.count + b.count }),
+            onError: onlyTaskErrors((error) => foldFailures.push(error)),
+          },
+        ),
       )
       .toArray();
     expect(foldFailures.map((f) => f.index)).toEqual([4]);
@@ -162,7 +185,9 @@ describe('retries', () => {
   it('re-runs a failing chunk until it succeeds; each item is emitted exactly once', async () => {
     const dir = tempDir();
     await using pool = createPool({ threads: 2 });
-    const results = await flow(range(10)).pipe(parallelMap(bind(crash.flaky, dir, 2), { pool, chunkSize: 1, retries: 2 })).toArray();
+    const results = await flow(range(10))
+      .pipe(parallelMap(bind(crash.flaky, dir, 2), { pool, chunkSize: 1, retries: 2 }))
+      .toArray();
     expect(results).toEqual(range(10).map((x) => x * 2));
     for (const x of range(10)) expect(readFileSync(join(dir, `attempts-${x}`), 'utf8')).toBe('...');
   });
@@ -170,7 +195,9 @@ describe('retries', () => {
   it('a retried chunk re-runs all its items (at least once), yet emits each once', async () => {
     const dir = tempDir();
     await using pool = createPool({ threads: 2 });
-    const results = await flow(range(12)).pipe(unorderedMap(bind(crash.flakyOn, dir, 6), { pool, chunkSize: 4, retries: 1 })).toArray();
+    const results = await flow(range(12))
+      .pipe(unorderedMap(bind(crash.flakyOn, dir, 6), { pool, chunkSize: 4, retries: 1 }))
+      .toArray();
     expect([...results].sort((a, b) => a - b)).toEqual(range(12).map((x) => x * 2));
     const attempts = (x: number): number => readFileSync(join(dir, `attempts-${x}`), 'utf8').length;
     // Item 6 failed once in chunk [4..7]: the items before it in the chunk ran twice.
@@ -185,7 +212,14 @@ describe('retries', () => {
     await using pool = createPool({ threads: 2 });
     // Item 3 fails once; the retry of its chunk succeeds: nothing is reported, each item comes out once.
     const results = await flow(range(8))
-      .pipe(parallelMap(bind(crash.flakyOn, dir, 3), { pool, chunkSize: 4, retries: 1, onError: onlyTaskErrors((error) => failures.push(error)) }))
+      .pipe(
+        parallelMap(bind(crash.flakyOn, dir, 3), {
+          pool,
+          chunkSize: 4,
+          retries: 1,
+          onError: onlyTaskErrors((error) => failures.push(error)),
+        }),
+      )
       .toArray();
     expect(results).toEqual(range(8).map((x) => x * 2));
     expect(failures).toEqual([]);
@@ -196,7 +230,14 @@ describe('retries', () => {
     const stubborn = tempDir();
     const reported: TaskError[] = [];
     const rerun = await flow(range(8))
-      .pipe(parallelMap(bind(crash.flaky, stubborn, 9), { pool, chunkSize: 4, retries: 2, onError: onlyTaskErrors((error) => reported.push(error)) }))
+      .pipe(
+        parallelMap(bind(crash.flaky, stubborn, 9), {
+          pool,
+          chunkSize: 4,
+          retries: 2,
+          onError: onlyTaskErrors((error) => reported.push(error)),
+        }),
+      )
       .toArray();
     expect(rerun).toEqual([]);
     expect(reported.map((f) => f.index).sort((a, b) => a - b)).toEqual(range(8));
@@ -206,7 +247,11 @@ describe('retries', () => {
   it('gives up after the retries and reports how many attempts were made', async () => {
     const dir = tempDir();
     await using pool = createPool({ threads: 1 });
-    const error = await failure(flow([3]).pipe(parallelMap(bind(crash.flaky, dir, 5), { pool, retries: 2 })).toArray());
+    const error = await failure(
+      flow([3])
+        .pipe(parallelMap(bind(crash.flaky, dir, 5), { pool, retries: 2 }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(TaskError);
     expect((error as TaskError).attempts).toBe(3);
     expect(readFileSync(join(dir, 'attempts-3'), 'utf8')).toBe('...');
@@ -216,7 +261,11 @@ describe('retries', () => {
 describe('error objects across the thread boundary', () => {
   it('TaskError names the task, the item (and a preview), its index, and keeps the worker error as cause', async () => {
     await using pool = createPool({ threads: 1 });
-    const error = await failure(flow(range(5)).pipe(parallelMap(bind(crash.validateOn, 3), { pool, chunkSize: 2 })).toArray());
+    const error = await failure(
+      flow(range(5))
+        .pipe(parallelMap(bind(crash.validateOn, 3), { pool, chunkSize: 2 }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(TaskError);
     const taskError = error as TaskError;
     expect(taskError.name).toBe('TaskError');
@@ -244,7 +293,11 @@ describe('error objects across the thread boundary', () => {
 
   it('an error with a field that throws when read still crosses, minus that field', async () => {
     await using pool = createPool({ threads: 1 });
-    const error = await failure(flow(range(3)).pipe(parallelMap(bind(crash.hostileErrorOn, 2), { pool })).toArray());
+    const error = await failure(
+      flow(range(3))
+        .pipe(parallelMap(bind(crash.hostileErrorOn, 2), { pool }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(TaskError);
     const cause = (error as TaskError).cause as Error & Record<string, unknown>;
     expect(cause.message).toBe('hostile 2');
@@ -269,7 +322,11 @@ describe('error objects across the thread boundary', () => {
     ['object', /non-Error value: \{"code":42,"reason":"plain object"\}/, { code: 42, reason: 'plain object' }],
   ] as const)('a thrown %s still gives a useful TaskError', async (kind, message, value) => {
     await using pool = createPool({ threads: 1 });
-    const error = await failure(flow(range(3)).pipe(parallelMap(bind(crash.throwValueOn, kind, 1), { pool })).toArray());
+    const error = await failure(
+      flow(range(3))
+        .pipe(parallelMap(bind(crash.throwValueOn, kind, 1), { pool }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(TaskError);
     const taskError = error as TaskError;
     expect(taskError.index).toBe(1);

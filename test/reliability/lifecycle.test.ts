@@ -47,7 +47,11 @@ describe('uncloneable items (behaviours 1 and 2)', () => {
     ['fifty items in many chunks, cold pool', 50, 3],
   ])('%s: a CloneError naming the first bad item, never a hang', async (_name, count, chunkSize) => {
     await using pool = createPool({ threads: 2 });
-    const error = await failure(flow(uncloneable(count)).pipe(parallelMap(life.square as never, { pool, chunkSize })).toArray());
+    const error = await failure(
+      flow(uncloneable(count))
+        .pipe(parallelMap(life.square as never, { pool, chunkSize }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(CloneError);
     expect((error as CloneError).direction).toBe('item');
     expect((error as CloneError).index).toBe(0);
@@ -56,9 +60,17 @@ describe('uncloneable items (behaviours 1 and 2)', () => {
   it('on a warm pool too, and the pool then runs the next flow', async () => {
     await using pool = createPool({ threads: 2 });
     expect(await flow([1, 2, 3]).pipe(parallelMap(life.square, { pool })).toArray()).toEqual([1, 4, 9]);
-    const error = await failure(flow(uncloneable(2)).pipe(unorderedMap(life.square as never, { pool, chunkSize: 1 })).toArray());
+    const error = await failure(
+      flow(uncloneable(2))
+        .pipe(unorderedMap(life.square as never, { pool, chunkSize: 1 }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(CloneError);
-    expect(await flow(range(20)).pipe(parallelMap(life.square, { pool, chunkSize: 1 })).toArray()).toEqual(range(20).map((x) => x * x));
+    expect(
+      await flow(range(20))
+        .pipe(parallelMap(life.square, { pool, chunkSize: 1 }))
+        .toArray(),
+    ).toEqual(range(20).map((x) => x * x));
   });
 
   it('after a flow of uncloneable items is aborted, the same pool runs the next flow', async () => {
@@ -68,18 +80,33 @@ describe('uncloneable items (behaviours 1 and 2)', () => {
       yield* uncloneable(2);
       controller.abort(new Error('user abort'));
     })();
-    await failure(flow(items, { signal: controller.signal }).pipe(parallelMap(life.square as never, { pool, chunkSize: 1 })).toArray());
-    expect(await flow(range(10)).pipe(parallelMap(life.square, { pool, chunkSize: 1 })).toArray()).toEqual(range(10).map((x) => x * x));
+    await failure(
+      flow(items, { signal: controller.signal })
+        .pipe(parallelMap(life.square as never, { pool, chunkSize: 1 }))
+        .toArray(),
+    );
+    expect(
+      await flow(range(10))
+        .pipe(parallelMap(life.square, { pool, chunkSize: 1 }))
+        .toArray(),
+    ).toEqual(range(10).map((x) => x * x));
   });
 
   it('after flows that finished, failed, were aborted and broken out of, the pool runs the next flow', async () => {
     await using pool = createPool({ threads: 2 });
-    const squares = (n: number): Promise<number[]> => flow(range(n)).pipe(parallelMap(life.square, { pool, chunkSize: 1 })).toArray();
+    const squares = (n: number): Promise<number[]> =>
+      flow(range(n))
+        .pipe(parallelMap(life.square, { pool, chunkSize: 1 }))
+        .toArray();
     expect(await squares(5)).toEqual([0, 1, 4, 9, 16]);
     await failure(flow(['fields']).pipe(parallelMap(life.throwOdd, { pool })).toArray());
     expect(await squares(5)).toEqual([0, 1, 4, 9, 16]);
     const controller = new AbortController();
-    const aborted = failure(flow(range(1000), { signal: controller.signal }).pipe(parallelMap(life.square, { pool, chunkSize: 1 })).toArray());
+    const aborted = failure(
+      flow(range(1000), { signal: controller.signal })
+        .pipe(parallelMap(life.square, { pool, chunkSize: 1 }))
+        .toArray(),
+    );
     controller.abort(new Error('stop'));
     await aborted;
     expect(await squares(5)).toEqual([0, 1, 4, 9, 16]);
@@ -93,11 +120,17 @@ describe('no flow waits behind another flow while a thread is free (behaviour 3)
     const dir = tempDir();
     await using pool = createPool({ threads: 2 });
     // Warm both threads with short chunks so the prefetch rule is in force for `square`.
-    await flow(range(50)).pipe(parallelMap(life.square, { pool, chunkSize: 1 })).toArray();
-    const holding = flow([7]).pipe(parallelMap(bind(prefetch.returnWhenReleased, dir), { pool, chunkSize: 1 })).toArray();
+    await flow(range(50))
+      .pipe(parallelMap(life.square, { pool, chunkSize: 1 }))
+      .toArray();
+    const holding = flow([7])
+      .pipe(parallelMap(bind(prefetch.returnWhenReleased, dir), { pool, chunkSize: 1 }))
+      .toArray();
     await waitForFile(join(dir, 'started-7'));
     // Must complete on the free thread while the other is held (if it stalled, the test would time out).
-    const squares = await flow(range(200)).pipe(parallelMap(life.square, { pool, chunkSize: 1, timeoutMs: 60_000 })).toArray();
+    const squares = await flow(range(200))
+      .pipe(parallelMap(life.square, { pool, chunkSize: 1, timeoutMs: 60_000 }))
+      .toArray();
     expect(squares).toEqual(range(200).map((x) => x * x));
     expect(existsSync(join(dir, 'release'))).toBe(false); // the holder was still holding throughout
     const { writeFileSync } = await import('node:fs');
@@ -109,7 +142,11 @@ describe('no flow waits behind another flow while a thread is free (behaviour 3)
 describe('results that cannot be sent back (behaviours 4 and 9)', () => {
   it('a result that cannot be cloned is a CloneError naming the item, with timeoutMs and a task that swallows uncaught exceptions', async () => {
     await using pool = createPool({ threads: 1 });
-    const error = await failure(flow([5]).pipe(parallelMap(life.swallowingHandlerThenUncloneable, { pool, timeoutMs: 10_000 })).toArray());
+    const error = await failure(
+      flow([5])
+        .pipe(parallelMap(life.swallowingHandlerThenUncloneable, { pool, timeoutMs: 10_000 }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(CloneError);
     expect((error as CloneError).direction).toBe('result');
     expect((error as CloneError).index).toBe(0);
@@ -117,7 +154,11 @@ describe('results that cannot be sent back (behaviours 4 and 9)', () => {
 
   it('a result with a throwing getter is a CloneError, not a dead worker, and is not retried', async () => {
     await using pool = createPool({ threads: 1 });
-    const error = await failure(flow([1, 2]).pipe(parallelMap(life.throwingGetterResult, { pool, retries: 3, retryDelayMs: 0 })).toArray());
+    const error = await failure(
+      flow([1, 2])
+        .pipe(parallelMap(life.throwingGetterResult, { pool, retries: 3, retryDelayMs: 0 }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(CloneError);
     expect((error as CloneError).direction).toBe('result');
   });
@@ -129,7 +170,11 @@ describe('results that cannot be sent back (behaviours 4 and 9)', () => {
         throw new Error('getter');
       },
     };
-    const error = await failure(flow([1, bad]).pipe(parallelMap(life.square as never, { pool, chunkSize: 2 })).toArray());
+    const error = await failure(
+      flow([1, bad])
+        .pipe(parallelMap(life.square as never, { pool, chunkSize: 2 }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(CloneError);
     expect((error as CloneError).direction).toBe('item');
     expect((error as CloneError).index).toBe(1);
@@ -137,7 +182,11 @@ describe('results that cannot be sent back (behaviours 4 and 9)', () => {
 
   it('an uncloneable bound argument, setupArgs, or a buffer transferred twice is a CloneError saying which', async () => {
     await using pool = createPool({ threads: 1 });
-    const bound = await failure(flow([1]).pipe(parallelMap(bind(prefetch.record, (() => 'dir') as never), { pool })).toArray());
+    const bound = await failure(
+      flow([1])
+        .pipe(parallelMap(bind(prefetch.record, (() => 'dir') as never), { pool }))
+        .toArray(),
+    );
     expect(bound).toBeInstanceOf(CloneError);
     expect((bound as CloneError).direction).toBe('bound-arguments');
 
@@ -151,7 +200,9 @@ describe('results that cannot be sent back (behaviours 4 and 9)', () => {
     const buffer = new ArrayBuffer(8);
     const items = [new Uint8Array(buffer), new Uint8Array(buffer)];
     const transfer = await failure(
-      flow(items).pipe(parallelMap(life.whichThread as never, { pool, chunkSize: 2, transfer: (item: Uint8Array) => [item.buffer as ArrayBuffer] })).toArray(),
+      flow(items)
+        .pipe(parallelMap(life.whichThread as never, { pool, chunkSize: 2, transfer: (item: Uint8Array) => [item.buffer as ArrayBuffer] }))
+        .toArray(),
     );
     expect(transfer).toBeInstanceOf(CloneError);
     expect((transfer as CloneError).direction).toBe('transfer-list');
@@ -162,9 +213,12 @@ describe('results that cannot be sent back (behaviours 4 and 9)', () => {
 
 describe('onError that throws or rejects (behaviour 5)', () => {
   it.each([
-    ['throws', (): void => {
-      throw new Error('from onError');
-    }],
+    [
+      'throws',
+      (): void => {
+        throw new Error('from onError');
+      },
+    ],
     ['returns a rejected promise', (): Promise<void> => Promise.reject(new Error('from onError'))],
   ])('an onError that %s fails the flow with its error, never an unhandled rejection', async (_name, onError) => {
     const unhandled: unknown[] = [];
@@ -172,7 +226,11 @@ describe('onError that throws or rejects (behaviour 5)', () => {
     process.on('unhandledRejection', onUnhandled);
     try {
       await using pool = createPool({ threads: 1 });
-      const error = await failure(flow(['fields', 'fields']).pipe(parallelMap(life.throwOdd, { pool, onError, chunkSize: 1 })).toArray());
+      const error = await failure(
+        flow(['fields', 'fields'])
+          .pipe(parallelMap(life.throwOdd, { pool, onError, chunkSize: 1 }))
+          .toArray(),
+      );
       expect((error as Error).message).toBe('from onError');
       await new Promise((resolve) => setImmediate(resolve));
     } finally {
@@ -188,7 +246,11 @@ describe('a stray rejection in a task (behaviour 6)', () => {
     try {
       await using pool = createPool({ threads: 1 });
       expect(await flow([1, 2]).pipe(parallelMap(life.leaveStrayRejection, { pool })).toArray()).toEqual([1, 2]);
-      expect(await flow(range(5)).pipe(parallelMap(life.square, { pool, chunkSize: 1 })).toArray()).toEqual([0, 1, 4, 9, 16]);
+      expect(
+        await flow(range(5))
+          .pipe(parallelMap(life.square, { pool, chunkSize: 1 }))
+          .toArray(),
+      ).toEqual([0, 1, 4, 9, 16]);
       expect(stderr.mock.calls.map((call) => String(call[0])).join('')).toMatch(/stray rejection from 1/);
     } finally {
       stderr.mockRestore();
@@ -202,7 +264,11 @@ describe('timeouts and listeners (behaviours 7 and 8, and no MaxListenersExceede
   it('makes no AbortSignal per chunk with timeoutMs (AbortSignal.any kept every chunk alive)', async () => {
     const any = vi.spyOn(AbortSignal, 'any');
     await using pool = createPool({ threads: 2 });
-    expect(await flow(range(100)).pipe(parallelMap(life.square, { pool, chunkSize: 1, timeoutMs: 5_000 })).toArray()).toHaveLength(100);
+    expect(
+      await flow(range(100))
+        .pipe(parallelMap(life.square, { pool, chunkSize: 1, timeoutMs: 5_000 }))
+        .toArray(),
+    ).toHaveLength(100);
     expect(any).not.toHaveBeenCalled();
   });
 
@@ -210,7 +276,11 @@ describe('timeouts and listeners (behaviours 7 and 8, and no MaxListenersExceede
     const warnings = await warningsDuring(async () => {
       await using pool = createPool({ threads: 2, idleTimeoutMs: Infinity });
       for (const timeoutMs of [3e9, 1e12, Infinity]) {
-        expect(await flow(range(20)).pipe(parallelMap(life.square, { pool, chunkSize: 1, timeoutMs })).toArray()).toHaveLength(20);
+        expect(
+          await flow(range(20))
+            .pipe(parallelMap(life.square, { pool, chunkSize: 1, timeoutMs }))
+            .toArray(),
+        ).toHaveLength(20);
       }
     });
     expect(warnings).toEqual([]);
@@ -219,7 +289,9 @@ describe('timeouts and listeners (behaviours 7 and 8, and no MaxListenersExceede
   it('a pool of 16 threads and maxInFlight 64 print no MaxListenersExceededWarning', async () => {
     const warnings = await warningsDuring(async () => {
       await using pool = createPool({ threads: 16 });
-      const results = await flow(range(2000)).pipe(unorderedMap(life.square, { pool, chunkSize: 1, maxInFlight: 64, timeoutMs: 30_000 })).toArray();
+      const results = await flow(range(2000))
+        .pipe(unorderedMap(life.square, { pool, chunkSize: 1, maxInFlight: 64, timeoutMs: 30_000 }))
+        .toArray();
       expect(results).toHaveLength(2000);
     });
     expect(warnings).toEqual([]);
@@ -234,7 +306,7 @@ describe('whatever a task throws crosses as a task failure (behaviour 10)', () =
     return error as TaskError;
   };
 
-  it('keeps name, message, stack, own fields, cause and an AggregateError\'s errors', async () => {
+  it("keeps name, message, stack, own fields, cause and an AggregateError's errors", async () => {
     const aggregate = (await thrown('aggregate')).cause as Error & { errors?: Error[]; cause?: Error };
     expect(aggregate.name).toBe('AggregateError');
     expect(aggregate.message).toBe('two things failed');
@@ -250,17 +322,20 @@ describe('whatever a task throws crosses as a task failure (behaviour 10)', () =
     expect([cause.name, cause.message]).toEqual(['TypeError', 'made in another realm']);
   });
 
-  it.each(['null-prototype', 'bigint', 'getter'])('a thrown %s object is a TaskError that onError can skip, never a dead worker', async (kind) => {
-    await thrown(kind);
-    await using pool = createPool({ threads: 1 });
-    const skipped: TaskError[] = [];
-    const results = await flow([kind, 'fine']).pipe(
-      parallelMap(life.throwOdd, { pool, chunkSize: 1, onError: onlyTaskErrors((error) => skipped.push(error)) }),
-    ).toArray();
-    expect(results).toEqual([]);
-    expect(skipped.map((error) => error.index)).toEqual([0, 1]);
-    expect(skipped[0]).not.toBeInstanceOf(WorkerCrashedError);
-  });
+  it.each(['null-prototype', 'bigint', 'getter'])(
+    'a thrown %s object is a TaskError that onError can skip, never a dead worker',
+    async (kind) => {
+      await thrown(kind);
+      await using pool = createPool({ threads: 1 });
+      const skipped: TaskError[] = [];
+      const results = await flow([kind, 'fine'])
+        .pipe(parallelMap(life.throwOdd, { pool, chunkSize: 1, onError: onlyTaskErrors((error) => skipped.push(error)) }))
+        .toArray();
+      expect(results).toEqual([]);
+      expect(skipped.map((error) => error.index)).toEqual([0, 1]);
+      expect(skipped[0]).not.toBeInstanceOf(WorkerCrashedError);
+    },
+  );
 });
 
 describe('setupArgs per task reference (behaviour 11)', () => {
@@ -278,7 +353,9 @@ describe('setupArgs per task reference (behaviour 11)', () => {
 describe('concurrency inside a worker', () => {
   it('runs up to `concurrency` items of an async task at once per worker, in input order, never more', async () => {
     await using pool = createPool({ threads: 2 });
-    const results = await flow(range(200)).pipe(parallelMap(bind(life.wait, 5), { pool, concurrency: 8 })).toArray();
+    const results = await flow(range(200))
+      .pipe(parallelMap(bind(life.wait, 5), { pool, concurrency: 8 }))
+      .toArray();
     expect(results.map((result) => result.x)).toEqual(range(200));
     const most = Math.max(...results.map((result) => result.mostInFlight));
     expect(most).toBeGreaterThan(1);
@@ -287,13 +364,17 @@ describe('concurrency inside a worker', () => {
 
   it('keeps errors as at concurrency 1: the first failing item by index, with skip-and-report too', async () => {
     await using pool = createPool({ threads: 2 });
-    const error = await failure(flow(range(50)).pipe(parallelMap(bind(life.waitThenFailOn, 17), { pool, concurrency: 8 })).toArray());
+    const error = await failure(
+      flow(range(50))
+        .pipe(parallelMap(bind(life.waitThenFailOn, 17), { pool, concurrency: 8 }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(TaskError);
     expect((error as TaskError).index).toBe(17);
     const skipped: number[] = [];
-    const kept = await flow(range(50)).pipe(
-      parallelMap(bind(life.waitThenFailOn, 17), { pool, concurrency: 8, onError: onlyTaskErrors((e) => skipped.push(e.index)) }),
-    ).toArray();
+    const kept = await flow(range(50))
+      .pipe(parallelMap(bind(life.waitThenFailOn, 17), { pool, concurrency: 8, onError: onlyTaskErrors((e) => skipped.push(e.index)) }))
+      .toArray();
     expect(skipped).toEqual([17]);
     expect(kept).toEqual(range(50).filter((x) => x !== 17));
   });
@@ -305,12 +386,16 @@ describe('concurrency inside a worker', () => {
 });
 
 describe('cancellation a task can see', () => {
-  it('an aborted flow aborts the running task\'s taskSignal(), and a cooperative task keeps its worker', async () => {
+  it("an aborted flow aborts the running task's taskSignal(), and a cooperative task keeps its worker", async () => {
     const dir = tempDir();
     await using pool = createPool({ threads: 1 });
     const before = await flow([0]).pipe(parallelMap(life.whichThread, { pool })).toArray();
     const controller = new AbortController();
-    const done = failure(flow([1], { signal: controller.signal }).pipe(parallelMap(bind(life.waitForCancel, dir), { pool })).toArray());
+    const done = failure(
+      flow([1], { signal: controller.signal })
+        .pipe(parallelMap(bind(life.waitForCancel, dir), { pool }))
+        .toArray(),
+    );
     await waitForFile(join(dir, 'started-1'));
     controller.abort(new Error('user abort'));
     expect(((await done) as Error).message).toBe('user abort');
@@ -324,7 +409,11 @@ describe('cancellation a task can see', () => {
   it('a timeout aborts the task signal with a TimeoutError', async () => {
     const dir = tempDir();
     await using pool = createPool({ threads: 1 });
-    const error = await failure(flow([2]).pipe(parallelMap(bind(life.waitForCancel, dir), { pool, timeoutMs: 200 })).toArray());
+    const error = await failure(
+      flow([2])
+        .pipe(parallelMap(bind(life.waitForCancel, dir), { pool, timeoutMs: 200 }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(TaskTimeoutError);
     await waitForFile(join(dir, 'aborted-2'));
     const { readFileSync } = await import('node:fs');

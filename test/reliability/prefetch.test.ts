@@ -31,7 +31,11 @@ function announcingSource(items: readonly number[]): { source: AsyncIterable<num
  * worker its next chunk of that task early.
  */
 async function warm(pool: Pool): Promise<void> {
-  expect(await flow([1, 2, 3]).pipe(parallelMap(bind(prefetch.record, tempDir()), { pool, chunkSize: 1 })).toArray()).toEqual([10, 20, 30]);
+  expect(
+    await flow([1, 2, 3])
+      .pipe(parallelMap(bind(prefetch.record, tempDir()), { pool, chunkSize: 1 }))
+      .toArray(),
+  ).toEqual([10, 20, 30]);
 }
 
 const runs = (dir: string): number[] =>
@@ -47,11 +51,17 @@ describe('the chunk queued behind a running one on the same worker', () => {
     const dir = tempDir();
     await using pool = createPool({ threads: 1 });
     await warm(pool);
-    const crashing = failure(flow([0]).pipe(parallelMap(bind(prefetch.exitWhenReleased, dir), { pool, chunkSize: 1 })).toArray());
+    const crashing = failure(
+      flow([0])
+        .pipe(parallelMap(bind(prefetch.exitWhenReleased, dir), { pool, chunkSize: 1 }))
+        .toArray(),
+    );
     await waitForFile(join(dir, 'started-0'));
     // The only worker is busy: the next flow's chunk is handed to it and waits there.
     const { source, handedOver } = announcingSource([7]);
-    const queued = flow(source).pipe(parallelMap(bind(prefetch.record, dir), { pool, chunkSize: 1 })).toArray();
+    const queued = flow(source)
+      .pipe(parallelMap(bind(prefetch.record, dir), { pool, chunkSize: 1 }))
+      .toArray();
     await handedOver;
     writeFileSync(join(dir, 'release'), '');
     const error = await crashing;
@@ -69,7 +79,11 @@ describe('the chunk queued behind a running one on the same worker', () => {
     const { source, handedOver } = announcingSource([0, 1]);
     // maxInFlight 3: room for both chunks and the read after them that announces the hand-over.
     const options = { pool, chunkSize: 1, maxInFlight: 3 };
-    const done = failure(flow(source).pipe(parallelMap(bind(prefetch.exitWhenReleased, dir), options)).toArray());
+    const done = failure(
+      flow(source)
+        .pipe(parallelMap(bind(prefetch.exitWhenReleased, dir), options))
+        .toArray(),
+    );
     await handedOver;
     await waitForFile(join(dir, 'started-0'));
     writeFileSync(join(dir, 'release'), '');
@@ -83,11 +97,17 @@ describe('the chunk queued behind a running one on the same worker', () => {
     const dir = tempDir();
     await using pool = createPool({ threads: 1 });
     await warm(pool);
-    const holding = flow([5]).pipe(parallelMap(bind(prefetch.returnWhenReleased, dir), { pool, chunkSize: 1 })).toArray();
+    const holding = flow([5])
+      .pipe(parallelMap(bind(prefetch.returnWhenReleased, dir), { pool, chunkSize: 1 }))
+      .toArray();
     await waitForFile(join(dir, 'started-5'));
     const controller = new AbortController();
     const { source, handedOver } = announcingSource([8]);
-    const cancelled = failure(flow(source, { signal: controller.signal }).pipe(parallelMap(bind(prefetch.record, dir), { pool, chunkSize: 1 })).toArray());
+    const cancelled = failure(
+      flow(source, { signal: controller.signal })
+        .pipe(parallelMap(bind(prefetch.record, dir), { pool, chunkSize: 1 }))
+        .toArray(),
+    );
     await handedOver;
     controller.abort(new Error('stop'));
     // Settles at once, while the worker is still held by the other flow's chunk.
@@ -95,7 +115,11 @@ describe('the chunk queued behind a running one on the same worker', () => {
     writeFileSync(join(dir, 'release'), '');
     expect(await holding).toEqual([5]);
     // The same worker then takes up the cancelled chunk's message and skips it.
-    expect(await flow([9]).pipe(parallelMap(bind(prefetch.record, dir), { pool, chunkSize: 1 })).toArray()).toEqual([90]);
+    expect(
+      await flow([9])
+        .pipe(parallelMap(bind(prefetch.record, dir), { pool, chunkSize: 1 }))
+        .toArray(),
+    ).toEqual([90]);
     expect(runs(dir)).toEqual([9]);
   });
 });

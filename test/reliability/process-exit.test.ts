@@ -11,8 +11,11 @@ const script = fileURLToPath(new URL('../fixtures/scripts/exit-after.ts', import
  */
 function runScenario(scenario: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', script, scenario], { timeout: 45_000, killSignal: 'SIGKILL' }, (_error, stdout, stderr) =>
-      resolve({ code: child.exitCode, signal: child.signalCode, stdout, stderr }),
+    const child = execFile(
+      process.execPath,
+      ['--import', 'tsx', script, scenario],
+      { timeout: 45_000, killSignal: 'SIGKILL' },
+      (_error, stdout, stderr) => resolve({ code: child.exitCode, signal: child.signalCode, stdout, stderr }),
     );
   });
 }

@@ -22,7 +22,11 @@ const threadIndex = fc.integer({ min: 0, max: 2 });
 const chunkSize = fc.option(fc.integer({ min: 1, max: 8 }), { nil: undefined });
 const maxInFlight = fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined });
 
-function options(pool: Pool, size: number | undefined, inFlight: number | undefined): { pool: Pool; chunkSize?: number; maxInFlight?: number } {
+function options(
+  pool: Pool,
+  size: number | undefined,
+  inFlight: number | undefined,
+): { pool: Pool; chunkSize?: number; maxInFlight?: number } {
   return { pool, ...(size === undefined ? {} : { chunkSize: size }), ...(inFlight === undefined ? {} : { maxInFlight: inFlight }) };
 }
 
@@ -30,7 +34,9 @@ describe('properties (fast-check, real worker threads)', () => {
   it('parallelMap equals Array.prototype.map', async () => {
     await fc.assert(
       fc.asyncProperty(items, threadIndex, chunkSize, maxInFlight, async (input, t, size, inFlight) => {
-        const output = await flow(input).pipe(parallelMap(crash.delayedDouble, options(pools[t]!, size, inFlight))).toArray();
+        const output = await flow(input)
+          .pipe(parallelMap(crash.delayedDouble, options(pools[t]!, size, inFlight)))
+          .toArray();
         expect(output).toEqual(input.map((i) => i.x * 2));
       }),
       { numRuns: NUM_RUNS },
@@ -41,7 +47,9 @@ describe('properties (fast-check, real worker threads)', () => {
     const byValue = (a: number, b: number): number => a - b;
     await fc.assert(
       fc.asyncProperty(items, threadIndex, chunkSize, maxInFlight, async (input, t, size, inFlight) => {
-        const output = await flow(input).pipe(unorderedMap(crash.delayedDouble, options(pools[t]!, size, inFlight))).toArray();
+        const output = await flow(input)
+          .pipe(unorderedMap(crash.delayedDouble, options(pools[t]!, size, inFlight)))
+          .toArray();
         expect([...output].sort(byValue)).toEqual(input.map((i) => i.x * 2).sort(byValue));
       }),
       { numRuns: NUM_RUNS },
@@ -66,16 +74,27 @@ describe('properties (fast-check, real worker threads)', () => {
           const expected = [...serial];
 
           const inThread = await flow(input)
-            .pipe(reduceBy(key, (acc: Acc, x: number) => ({ sum: acc.sum + x, count: acc.count + 1 }), () => ({ sum: 0, count: 0 })))
+            .pipe(
+              reduceBy(
+                key,
+                (acc: Acc, x: number) => ({ sum: acc.sum + x, count: acc.count + 1 }),
+                () => ({ sum: 0, count: 0 }),
+              ),
+            )
             .toArray();
           expect(inThread).toEqual(expected);
 
           const twoTier = await flow(input)
             .pipe(
-              reduceBy(bind(crash.modKey, modulus), crash.sumCount, { sum: 0, count: 0 }, {
-                ...options(pools[t]!, size, undefined),
-                combine: (a: Acc, b: Acc) => ({ sum: a.sum + b.sum, count: a.count + b.count }),
-              }),
+              reduceBy(
+                bind(crash.modKey, modulus),
+                crash.sumCount,
+                { sum: 0, count: 0 },
+                {
+                  ...options(pools[t]!, size, undefined),
+                  combine: (a: Acc, b: Acc) => ({ sum: a.sum + b.sum, count: a.count + b.count }),
+                },
+              ),
             )
             .toArray();
           expect(twoTier).toEqual(expected);
@@ -97,7 +116,12 @@ describe('properties (fast-check, real worker threads)', () => {
           const failed: number[] = [];
           const operator = ordered ? parallelMap : unorderedMap;
           const results = await flow(input)
-            .pipe(operator(bind(crash.failMultiplesOf, divisor), { ...options(pools[t]!, size, undefined), onError: onlyTaskErrors((error) => failed.push(error.index)) }))
+            .pipe(
+              operator(bind(crash.failMultiplesOf, divisor), {
+                ...options(pools[t]!, size, undefined),
+                onError: onlyTaskErrors((error) => failed.push(error.index)),
+              }),
+            )
             .toArray();
           // failMultiplesOf returns x + 1; a failure reports the item's index.
           const accounted = [...results.map((y) => y - 1), ...failed.map((index) => input[index]!)];

@@ -18,7 +18,9 @@ function perThread(rows: readonly (readonly number[])[]): Map<number, number> {
 describe('recycling workers', () => {
   it('maxItemsPerWorker: 10 over 100 one-item chunks: a worker is replaced at the bound, every item once, in order', async () => {
     await using pool = createPool({ threads: 2, maxItemsPerWorker: 10 });
-    const rows = await flow(range(100)).pipe(parallelMap(recycle.whoRuns, { pool, chunkSize: 1 })).toArray();
+    const rows = await flow(range(100))
+      .pipe(parallelMap(recycle.whoRuns, { pool, chunkSize: 1 }))
+      .toArray();
     expect(rows.map(([x]) => x)).toEqual(range(100));
     const counts = perThread(rows);
     // No thread ran more than its bound, so 100 items took at least 10 threads (2 slots: 5+ each).
@@ -30,7 +32,9 @@ describe('recycling workers', () => {
 
   it('a chunk that crosses the bound runs whole on its worker; the next chunk goes to a new one', async () => {
     await using pool = createPool({ threads: 1, maxItemsPerWorker: 10 });
-    const rows = await flow(range(40)).pipe(unorderedMap(recycle.whoRuns, { pool, chunkSize: 4 })).toArray();
+    const rows = await flow(range(40))
+      .pipe(unorderedMap(recycle.whoRuns, { pool, chunkSize: 4 }))
+      .toArray();
     expect(rows.map(([x]) => x).sort((a, b) => a - b)).toEqual(range(40));
     // 4 + 4 + 4 = 12 items reach the bound of 10 on the third chunk: 12 per worker, 40 items on 4 workers.
     expect([...perThread(rows).values()]).toEqual([12, 12, 12, 4]);
@@ -38,7 +42,9 @@ describe('recycling workers', () => {
 
   it('a leaking task stays bounded with maxWorkerMemoryMb: the worker is replaced when its heap passes the bound', async () => {
     await using pool = createPool({ threads: 1, maxWorkerMemoryMb: 64 });
-    const rows = await flow(range(80)).pipe(parallelMap(bind(recycle.leak, 2), { pool, chunkSize: 1 })).toArray();
+    const rows = await flow(range(80))
+      .pipe(parallelMap(bind(recycle.leak, 2), { pool, chunkSize: 1 }))
+      .toArray();
     expect(rows.map(([x]) => x)).toEqual(range(80));
     // 160 MB leaked in all; no worker's heap went past the bound by more than a chunk's leak (and a GC's slack).
     const maxHeapMb = Math.max(...rows.map(([, , heap]) => heap)) / 1024 / 1024;
@@ -48,7 +54,9 @@ describe('recycling workers', () => {
 
   it('without a bound, the same leak grows past it on one worker (the test above would catch a bound that does nothing)', async () => {
     await using pool = createPool({ threads: 1 });
-    const rows = await flow(range(80)).pipe(parallelMap(bind(recycle.leak, 2), { pool, chunkSize: 1 })).toArray();
+    const rows = await flow(range(80))
+      .pipe(parallelMap(bind(recycle.leak, 2), { pool, chunkSize: 1 }))
+      .toArray();
     expect(perThread(rows).size).toBe(1);
     expect(Math.max(...rows.map(([, , heap]) => heap)) / 1024 / 1024).toBeGreaterThan(64 + 32);
   });
@@ -59,7 +67,11 @@ describe('recycling workers', () => {
       setupArgs: [log],
     });
     const pool = createPool({ threads: 1, maxItemsPerWorker: 5 });
-    expect(await flow(range(20)).pipe(parallelMap(module.work, { pool, chunkSize: 1 })).toArray()).toEqual(range(20).map((x) => x * 2));
+    expect(
+      await flow(range(20))
+        .pipe(parallelMap(module.work, { pool, chunkSize: 1 }))
+        .toArray(),
+    ).toEqual(range(20).map((x) => x * 2));
     await pool.close();
     const byThread = new Map<string, string[]>();
     for (const line of readFileSync(log, 'utf8').trim().split('\n')) {

@@ -3,7 +3,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bind, createPool, flow, parallelMap, reduceBy, sharedPool, take, TaskError, TaskTimeoutError, tasks, unorderedMap, WorkerCrashedError } from 'millrace';
+import {
+  bind,
+  createPool,
+  flow,
+  parallelMap,
+  reduceBy,
+  sharedPool,
+  take,
+  TaskError,
+  TaskTimeoutError,
+  tasks,
+  unorderedMap,
+  WorkerCrashedError,
+} from 'millrace';
 
 const crash = tasks<typeof import('../fixtures/crash.tasks.js')>(new URL('../fixtures/crash.tasks.js', import.meta.url));
 
@@ -50,12 +63,17 @@ function processListeners(): Map<string | symbol, number> {
 const kinds: readonly ((signal: AbortSignal) => Promise<string>)[] = [
   async (signal) => {
     const input = range(200).map((x) => x + 1);
-    const out = await flow(input, { signal }).pipe(parallelMap(bind(crash.failMultiplesOf, 1_000_000), { chunkSize: 7 })).toArray();
+    const out = await flow(input, { signal })
+      .pipe(parallelMap(bind(crash.failMultiplesOf, 1_000_000), { chunkSize: 7 }))
+      .toArray();
     expect(out).toEqual(input.map((x) => x + 1));
     return 'finished';
   },
   async (signal) => {
-    const error = await flow(range(200), { signal }).pipe(unorderedMap(bind(crash.failMultiplesOf, 50), { chunkSize: 3 })).toArray().catch((e: unknown) => e);
+    const error = await flow(range(200), { signal })
+      .pipe(unorderedMap(bind(crash.failMultiplesOf, 50), { chunkSize: 3 }))
+      .toArray()
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TaskError);
     return 'failed';
   },
@@ -63,7 +81,8 @@ const kinds: readonly ((signal: AbortSignal) => Promise<string>)[] = [
     const controller = new AbortController();
     const reason = new Error('soak abort');
     const error = await (async () => {
-      for await (const _ of flow(range(10_000), { signal: controller.signal }).pipe(parallelMap(crash.echo, { chunkSize: 5 }))) controller.abort(reason);
+      for await (const _ of flow(range(10_000), { signal: controller.signal }).pipe(parallelMap(crash.echo, { chunkSize: 5 })))
+        controller.abort(reason);
     })().catch((e: unknown) => e);
     expect(error).toBe(reason);
     return 'aborted';
@@ -82,18 +101,31 @@ const kinds: readonly ((signal: AbortSignal) => Promise<string>)[] = [
     return 'take';
   },
   async (signal) => {
-    const error = await flow(range(20), { signal }).pipe(parallelMap(bind(crash.exitOn, 11), { chunkSize: 4 })).toArray().catch((e: unknown) => e);
+    const error = await flow(range(20), { signal })
+      .pipe(parallelMap(bind(crash.exitOn, 11), { chunkSize: 4 }))
+      .toArray()
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkerCrashedError);
     return 'worker crashed';
   },
   async (signal) => {
-    const error = await flow(range(4), { signal }).pipe(parallelMap(bind(crash.spinOn, 2), { chunkSize: 1, timeoutMs: 50 })).toArray().catch((e: unknown) => e);
+    const error = await flow(range(4), { signal })
+      .pipe(parallelMap(bind(crash.spinOn, 2), { chunkSize: 1, timeoutMs: 50 }))
+      .toArray()
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TaskTimeoutError);
     return 'timed out';
   },
   async (signal) => {
     const counts = await flow(range(300), { signal })
-      .pipe(reduceBy(bind(crash.modKey, 3), crash.sumCount, { sum: 0, count: 0 }, { chunkSize: 16, combine: (a, b) => ({ sum: a.sum + b.sum, count: a.count + b.count }) }))
+      .pipe(
+        reduceBy(
+          bind(crash.modKey, 3),
+          crash.sumCount,
+          { sum: 0, count: 0 },
+          { chunkSize: 16, combine: (a, b) => ({ sum: a.sum + b.sum, count: a.count + b.count }) },
+        ),
+      )
       .toArray();
     expect(counts.map(([, acc]) => acc.count)).toEqual([100, 100, 100]);
     return 'reduced';
@@ -101,7 +133,11 @@ const kinds: readonly ((signal: AbortSignal) => Promise<string>)[] = [
   async (signal) => {
     // A pool of its own, made and disposed within the flow's scope.
     await using pool = createPool({ threads: 2 });
-    expect(await flow(range(50), { signal }).pipe(unorderedMap(crash.echo, { pool, chunkSize: 2 })).toArray()).toHaveLength(50);
+    expect(
+      await flow(range(50), { signal })
+        .pipe(unorderedMap(crash.echo, { pool, chunkSize: 2 }))
+        .toArray(),
+    ).toHaveLength(50);
     return 'own pool';
   },
 ];
@@ -111,7 +147,9 @@ describe('soak', () => {
     const pool = sharedPool();
     const signal = new AbortController().signal; // long-lived, shared by the flows: must not collect listeners
     // Warm-up: every shared thread started, the task module loaded.
-    await flow(range(64)).pipe(unorderedMap(bind(crash.recordAndBlock, dir, 5), { chunkSize: 1 })).toArray();
+    await flow(range(64))
+      .pipe(unorderedMap(bind(crash.recordAndBlock, dir, 5), { chunkSize: 1 }))
+      .toArray();
     const baselineThreads = pool.liveThreads!;
     const baselineResources = activeResources();
     const baselineListeners = processListeners();

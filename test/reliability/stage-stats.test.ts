@@ -46,7 +46,9 @@ describe('stage statistics', () => {
     await using pool = createPool({ threads: 2 });
     let stats: StageStats | undefined;
     await flow(range(300))
-      .pipe(unorderedMap(bind(poison.poisonOn, dir, [150], []), { pool, chunkSize: 20, onError: () => undefined, stats: (s) => (stats = s) }))
+      .pipe(
+        unorderedMap(bind(poison.poisonOn, dir, [150], []), { pool, chunkSize: 20, onError: () => undefined, stats: (s) => (stats = s) }),
+      )
       .toArray();
     expect(stats!.runsAgain.isolate).toBe(1);
     expect(stats!.itemsFailed).toBe(1);
@@ -58,7 +60,11 @@ describe('stage statistics', () => {
   it("a stage its consumer stops early reports 'stopped', with fewer items out than in at most", async () => {
     await using pool = createPool({ threads: 2 });
     let stats: StageStats | undefined;
-    expect(await flow(range(10_000)).pipe(parallelMap(crash.echo, { pool, chunkSize: 10, stats: (s) => (stats = s) }), take(5)).toArray()).toHaveLength(5);
+    expect(
+      await flow(range(10_000))
+        .pipe(parallelMap(crash.echo, { pool, chunkSize: 10, stats: (s) => (stats = s) }), take(5))
+        .toArray(),
+    ).toHaveLength(5);
     expect(stats!.state).toBe('stopped');
     expect(stats!.itemsOut).toBeLessThanOrEqual(stats!.itemsIn);
     expect(stats!.busyMs).toBeLessThanOrEqual(stats!.wallMs * 2);
@@ -69,7 +75,10 @@ describe('start-up cost in the statistics', () => {
   it('a fresh pool: the first stage pays the worker start and the module load, the next stage on the same worker neither', async () => {
     await using pool = createPool({ threads: 1 });
     const reports: StageStats[] = [];
-    for (let i = 0; i < 2; i++) await flow(range(50)).pipe(parallelMap(crash.echo, { pool, stats: (s) => reports.push(s) })).toArray();
+    for (let i = 0; i < 2; i++)
+      await flow(range(50))
+        .pipe(parallelMap(crash.echo, { pool, stats: (s) => reports.push(s) }))
+        .toArray();
     const [first, second] = reports as [StageStats, StageStats];
     expect(first.workerStarts.count).toBe(1);
     expect(first.workerStarts.ms).toBeGreaterThan(0);

@@ -25,7 +25,9 @@ function eventsByThread(log: string): Map<string, string[]> {
 
 /** Each thread's events with runs of 'task' folded into one, to compare orders. */
 function shapes(log: string): string[] {
-  return [...eventsByThread(log).values()].map((events) => events.filter((event, i) => event !== 'task' || events[i - 1] !== 'task').join(' → '));
+  return [...eventsByThread(log).values()].map((events) =>
+    events.filter((event, i) => event !== 'task' || events[i - 1] !== 'task').join(' → '),
+  );
 }
 
 /** Polls (up to ~10 s) until `done()` holds: the test waits for the worker's idle timeout, not for a duration. */
@@ -39,7 +41,11 @@ describe('teardown()', () => {
     const log = join(tempDir(), 'events');
     const module = withLog(log);
     const pool = createPool({ threads: 2 });
-    expect(await flow(range(200)).pipe(parallelMap(module.work, { pool, chunkSize: 5 })).toArray()).toEqual(range(200).map((x) => x * 2));
+    expect(
+      await flow(range(200))
+        .pipe(parallelMap(module.work, { pool, chunkSize: 5 }))
+        .toArray(),
+    ).toEqual(range(200).map((x) => x * 2));
     expect(shapes(log).every((shape) => shape === 'setup → task')).toBe(true);
     await pool.close();
     const after = shapes(log);
@@ -50,7 +56,9 @@ describe('teardown()', () => {
   it('runs when an idle worker times out, without the pool being closed', async () => {
     const log = join(tempDir(), 'events');
     await using pool = createPool({ threads: 1, idleTimeoutMs: 50 });
-    await flow(range(3)).pipe(parallelMap(withLog(log).work, { pool })).toArray();
+    await flow(range(3))
+      .pipe(parallelMap(withLog(log).work, { pool }))
+      .toArray();
     await until(() => shapes(log).includes('setup → task → teardown'));
     await until(() => pool.liveThreads === 0);
   });
@@ -59,8 +67,12 @@ describe('teardown()', () => {
     const dir = tempDir();
     const [a, b] = [join(dir, 'a'), join(dir, 'b')];
     const pool = createPool({ threads: 1 });
-    await flow(range(3)).pipe(parallelMap(withLog(a).work, { pool })).toArray();
-    await flow(range(3)).pipe(parallelMap(withLog(b).work, { pool })).toArray();
+    await flow(range(3))
+      .pipe(parallelMap(withLog(a).work, { pool }))
+      .toArray();
+    await flow(range(3))
+      .pipe(parallelMap(withLog(b).work, { pool }))
+      .toArray();
     await pool.close();
     expect(shapes(a)).toEqual(['setup → task → teardown']);
     expect(shapes(b)).toEqual(['setup → task → teardown']);
@@ -71,7 +83,9 @@ describe('teardown()', () => {
     const module = withLog(log);
     // A teardown bound far beyond the test's timeout: close must not wait for it.
     const pool = createPool({ threads: 1, teardownTimeoutMs: 120_000 });
-    const running = flow([7]).pipe(parallelMap(bind(module.spinOn, 7), { pool })).toArray();
+    const running = flow([7])
+      .pipe(parallelMap(bind(module.spinOn, 7), { pool }))
+      .toArray();
     running.catch(() => undefined);
     await until(() => shapes(log).includes('setup → task'));
     await pool.close();
@@ -83,16 +97,23 @@ describe('teardown()', () => {
     const log = join(tempDir(), 'events');
     const script = fileURLToPath(new URL('../fixtures/scripts/teardown-errors.ts', import.meta.url));
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, ['--import', 'tsx', script, log], { timeout: 45_000, killSignal: 'SIGKILL' }, (_error, out, err) =>
-        resolve({ code: child.exitCode, stdout: out, stderr: err }),
+      const child = execFile(
+        process.execPath,
+        ['--import', 'tsx', script, log],
+        { timeout: 45_000, killSignal: 'SIGKILL' },
+        (_error, out, err) => resolve({ code: child.exitCode, stdout: out, stderr: err }),
       );
     });
     expect({ code, stdout }).toEqual({ code: 0, stdout: 'closed\n' });
     const lines = stderr.trim().split('\n');
     expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatch(/^millrace: teardown\(\) of task module file:.*teardown\.tasks\.ts.* failed: .*the connection would not close/);
+    expect(lines[0]).toMatch(
+      /^millrace: teardown\(\) of task module file:.*teardown\.tasks\.ts.* failed: .*the connection would not close/,
+    );
     expect(lines[1]).toMatch(/^millrace: teardown\(\) of task module file:.*teardown\.tasks\.ts\?millrace-setup=1 failed: .*flush failed/);
-    expect(lines[2]).toMatch(/^millrace: teardown\(\) of task module file:.*teardown\.tasks\.ts\?millrace-setup=2 did not finish within 300 ms/);
+    expect(lines[2]).toMatch(
+      /^millrace: teardown\(\) of task module file:.*teardown\.tasks\.ts\?millrace-setup=2 did not finish within 300 ms/,
+    );
     // All three ran, in load order, on the one worker.
     expect([...eventsByThread(log).values()].map((events) => events.filter((event) => event !== 'task'))).toEqual([
       ['setup', 'setup', 'setup', 'teardown', 'teardown', 'teardown'],

@@ -7,7 +7,9 @@ import { bind, createPool, flow, parallelMap, TaskLoadError, TaskTimeoutError, t
 import { failure, range, tempDirs, waitForFile } from './helpers.js';
 
 const crash = tasks<typeof import('../fixtures/crash.tasks.js')>(new URL('../fixtures/crash.tasks.js', import.meta.url));
-const hangs = tasks<typeof import('../fixtures/crash-load-hang.tasks.js')>(new URL('../fixtures/crash-load-hang.tasks.js', import.meta.url));
+const hangs = tasks<typeof import('../fixtures/crash-load-hang.tasks.js')>(
+  new URL('../fixtures/crash-load-hang.tasks.js', import.meta.url),
+);
 const atLoad = tasks<typeof import('../fixtures/crash-at-load.tasks.js')>(new URL('../fixtures/crash-at-load.tasks.js', import.meta.url));
 
 const tempDir = tempDirs('death');
@@ -15,7 +17,11 @@ const tempDir = tempDirs('death');
 describe('worker death', () => {
   it('process.exit() in a task fails the flow with a WorkerCrashedError naming the chunk', async () => {
     await using pool = createPool({ threads: 2 });
-    const error = await failure(flow(range(20)).pipe(parallelMap(bind(crash.exitOn, 7), { pool, chunkSize: 5 })).toArray());
+    const error = await failure(
+      flow(range(20))
+        .pipe(parallelMap(bind(crash.exitOn, 7), { pool, chunkSize: 5 }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(WorkerCrashedError);
     const crashed = error as WorkerCrashedError;
     expect(crashed.exitCode).toBe(7);
@@ -28,7 +34,9 @@ describe('worker death', () => {
   it('with retries, a crashed chunk runs again on a fresh worker and every item is emitted once', async () => {
     const dir = tempDir();
     await using pool = createPool({ threads: 2 });
-    const results = await flow(range(12)).pipe(parallelMap(bind(crash.exitOnceOn, dir, 4), { pool, chunkSize: 3, retries: 1 })).toArray();
+    const results = await flow(range(12))
+      .pipe(parallelMap(bind(crash.exitOnceOn, dir, 4), { pool, chunkSize: 3, retries: 1 }))
+      .toArray();
     expect(results.map(([x]) => x)).toEqual(range(12));
     const crashedThread = Number(readFileSync(join(dir, 'crashed-4'), 'utf8'));
     const rerunThread = results[4]![1];
@@ -49,17 +57,25 @@ describe('worker death', () => {
 
   it('a worker that runs out of heap (resourceLimits) fails with a WorkerCrashedError', async () => {
     await using pool = createPool({ threads: 1, resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 } });
-    const error = await failure(flow(range(4)).pipe(unorderedMap(bind(crash.hogOn, 2), { pool, chunkSize: 1 })).toArray());
+    const error = await failure(
+      flow(range(4))
+        .pipe(unorderedMap(bind(crash.hogOn, 2), { pool, chunkSize: 1 }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(WorkerCrashedError);
     const crashed = error as WorkerCrashedError;
     expect(crashed.items).toEqual([2]);
     expect(crashed.firstIndex).toBe(2);
-    expect(String((crashed.cause as Error).message)).toMatch(/memory/i);
+    expect((crashed.cause as Error).message).toMatch(/memory/i);
   });
 
   it('a worker that cannot even start (heap limit too small to boot) fails the flow instead of hanging', async () => {
     await using pool = createPool({ threads: 2, resourceLimits: { maxOldGenerationSizeMb: 2, maxYoungGenerationSizeMb: 1 } });
-    const error = await failure(flow(range(5)).pipe(parallelMap(bind(crash.exitOn, -1), { pool, chunkSize: 1, retries: 1 })).toArray());
+    const error = await failure(
+      flow(range(5))
+        .pipe(parallelMap(bind(crash.exitOn, -1), { pool, chunkSize: 1, retries: 1 }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(WorkerCrashedError);
     expect(String(((error as WorkerCrashedError).cause as Error).cause)).toMatch(/memory/i);
   });
@@ -68,7 +84,11 @@ describe('worker death', () => {
     const dir = tempDir();
     const workersSeen = recordWorkers();
     await using pool = createPool({ threads: 1 });
-    const flowDone = failure(flow([0]).pipe(parallelMap(bind(crash.slowFirst, dir, -1), { pool })).toArray());
+    const flowDone = failure(
+      flow([0])
+        .pipe(parallelMap(bind(crash.slowFirst, dir, -1), { pool }))
+        .toArray(),
+    );
     // Wait until the task runs (it writes started-0), then end its thread from outside.
     await waitForFile(join(dir, 'started-0'));
     const running = workersSeen.filter((worker) => worker.threadId > 0);
@@ -84,31 +104,55 @@ describe('worker death', () => {
     // starts, so only the stuck one can run out of budget. (On two cold threads, loading the module
     // under load could outlast chunk [0, 1]'s loading allowance, and it was reported instead.)
     await using pool = createPool({ threads: 1 });
-    expect(await flow(range(2)).pipe(parallelMap(bind(crash.exitOn, -1), { pool })).toArray()).toEqual(range(2));
-    const error = await failure(flow(range(6)).pipe(parallelMap(bind(crash.spinOn, 3), { pool, chunkSize: 2, timeoutMs: 200 })).toArray());
+    expect(
+      await flow(range(2))
+        .pipe(parallelMap(bind(crash.exitOn, -1), { pool }))
+        .toArray(),
+    ).toEqual(range(2));
+    const error = await failure(
+      flow(range(6))
+        .pipe(parallelMap(bind(crash.spinOn, 3), { pool, chunkSize: 2, timeoutMs: 200 }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(TaskTimeoutError);
     const timeout = error as TaskTimeoutError;
     expect(timeout.firstIndex).toBe(2);
     expect(timeout.itemCount).toBe(2);
     expect(timeout.timeoutMs).toBe(400);
     // The pool still works: the spinning worker was replaced.
-    expect(await flow(range(4)).pipe(parallelMap(bind(crash.exitOn, -1), { pool })).toArray()).toEqual(range(4));
+    expect(
+      await flow(range(4))
+        .pipe(parallelMap(bind(crash.exitOn, -1), { pool }))
+        .toArray(),
+    ).toEqual(range(4));
   });
 
   it('a worker that dies while idle (terminated from outside) does not bring the main thread down', async () => {
     const workersSeen = recordWorkers();
     await using pool = createPool({ threads: 1 });
-    expect(await flow(range(3)).pipe(parallelMap(bind(crash.exitOn, -1), { pool })).toArray()).toEqual(range(3));
+    expect(
+      await flow(range(3))
+        .pipe(parallelMap(bind(crash.exitOn, -1), { pool }))
+        .toArray(),
+    ).toEqual(range(3));
     expect(workersSeen).toHaveLength(1);
     await workersSeen[0]!.terminate();
     // The dead worker is replaced on demand: the next flow runs as if nothing happened.
-    expect(await flow(range(3)).pipe(parallelMap(bind(crash.exitOn, -1), { pool })).toArray()).toEqual(range(3));
+    expect(
+      await flow(range(3))
+        .pipe(parallelMap(bind(crash.exitOn, -1), { pool }))
+        .toArray(),
+    ).toEqual(range(3));
     expect(workersSeen).toHaveLength(2);
   });
 
   it('an uncaught non-Error thrown asynchronously in a worker fails with a WorkerCrashedError', async () => {
     await using pool = createPool({ threads: 1 });
-    const error = await failure(flow(range(3)).pipe(parallelMap(bind(crash.throwBareObjectLaterOn, 1), { pool, chunkSize: 1 })).toArray());
+    const error = await failure(
+      flow(range(3))
+        .pipe(parallelMap(bind(crash.throwBareObjectLaterOn, 1), { pool, chunkSize: 1 }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(WorkerCrashedError);
     expect((error as WorkerCrashedError).items).toEqual([1]);
   });
@@ -117,13 +161,21 @@ describe('worker death', () => {
     const dir = tempDir();
     await using pool = createPool({ threads: 1 });
     const options = { pool, chunkSize: 1, timeoutMs: 200, retries: 1 };
-    expect(await flow(range(4)).pipe(parallelMap(bind(crash.spinOnceOn, dir, 2), options)).toArray()).toEqual(range(4));
+    expect(
+      await flow(range(4))
+        .pipe(parallelMap(bind(crash.spinOnceOn, dir, 2), options))
+        .toArray(),
+    ).toEqual(range(4));
     expect(existsSync(join(dir, 'spun-2'))).toBe(true);
   });
 
   it('a task module whose top level never returns is ended too (loading has its own, longer allowance)', async () => {
     await using pool = createPool({ threads: 1 });
-    const error = await failure(flow([1, 2]).pipe(parallelMap(hangs.neverRuns, { pool, timeoutMs: 100 })).toArray());
+    const error = await failure(
+      flow([1, 2])
+        .pipe(parallelMap(hangs.neverRuns, { pool, timeoutMs: 100 }))
+        .toArray(),
+    );
     expect(error).toBeInstanceOf(TaskTimeoutError);
     expect((error as TaskTimeoutError).firstIndex).toBe(0);
   });
@@ -134,7 +186,11 @@ describe('worker death', () => {
     // Six 150 ms items queue behind each other on one thread: the last waits 750 ms, well past its
     // 400 ms budget, yet none of them runs for longer than 150 ms, so none may time out.
     const options = { pool, chunkSize: 1, maxInFlight: 6, timeoutMs: 400 };
-    expect(await flow(range(6)).pipe(parallelMap(bind(crash.recordAndBlock, dir, 150), options)).toArray()).toEqual(range(6));
+    expect(
+      await flow(range(6))
+        .pipe(parallelMap(bind(crash.recordAndBlock, dir, 150), options))
+        .toArray(),
+    ).toEqual(range(6));
   });
 });
 
@@ -155,4 +211,3 @@ function recordWorkers(): Worker[] {
   });
   return workersSeen;
 }
-

@@ -490,7 +490,7 @@ describe('timeouts and cancellation on remote workers', () => {
       timeoutMs: 300,
       cause: new DOMException('late', 'TimeoutError'),
     });
-    expect(local.message).toMatch(/; its worker was terminated$/);
+    expect(local.message).toMatch(/; it was cancelled \(a worker that did not let go was ended\)$/);
   });
 
   it('says the job was abandoned and cancelled on its worker, naming the worker', async () => {

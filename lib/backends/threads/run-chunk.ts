@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { performance } from 'node:perf_hooks';
-import type { TransferListItem } from 'node:worker_threads';
+import type { Transferable } from 'node:worker_threads';
 import type { ChunkRequest, ChunkResponse, StartClock } from '../../pool.js';
 import { CLOCK_STARTED, stampClock } from '../../start-clock.js';
 import { taskSignalHolder as current } from '../../task-signal.js';
@@ -190,11 +190,11 @@ async function runFold(request: FoldRequest, response: ChunkResponse, clock: Sta
 }
 
 /** The buffers that results marked with `transferResult` ask to move (none: undefined). */
-export function resultTransfers(response: ChunkResponse, mode: ChunkRequest['mode']): TransferListItem[] | undefined {
-  let buffers: Set<TransferListItem> | undefined;
+export function resultTransfers(response: ChunkResponse, mode: ChunkRequest['mode']): Transferable[] | undefined {
+  let buffers: Set<Transferable> | undefined;
   for (const result of response.results) {
     const value: unknown = mode === 'fold' ? (result as [unknown, unknown])[1] : result;
-    const list = value !== null && typeof value === 'object' ? (value as { [TRANSFER]?: readonly TransferListItem[] })[TRANSFER] : undefined;
+    const list = value !== null && typeof value === 'object' ? (value as { [TRANSFER]?: readonly Transferable[] })[TRANSFER] : undefined;
     if (list) for (const buffer of list) (buffers ??= new Set()).add(buffer);
   }
   return buffers ? [...buffers] : undefined;
@@ -210,7 +210,12 @@ export function uncloneableResult(response: ChunkResponse, mode: ChunkRequest['m
       return { results: [], failures: [], elapsedMs: response.elapsedMs, cloneFailure: { index: mode === 'call' ? i : -1, message } };
     }
   }
-  return { results: [], failures: [], elapsedMs: response.elapsedMs, cloneFailure: { index: -1, message: 'the response could not be sent' } };
+  return {
+    results: [],
+    failures: [],
+    elapsedMs: response.elapsedMs,
+    cloneFailure: { index: -1, message: 'the response could not be sent' },
+  };
 }
 
 function describeThrown(error: unknown): string {

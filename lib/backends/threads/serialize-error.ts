@@ -65,9 +65,7 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
   if (cause !== undefined && depth < MAX_DEPTH) result.cause = serializeError(cause, depth + 1);
   const errors = read('errors');
   if (Array.isArray(errors) && depth < MAX_DEPTH) {
-    result.errors = errors
-      .slice(0, MAX_ERRORS)
-      .map((inner: unknown) => serializeError(inner, depth + 1));
+    result.errors = errors.slice(0, MAX_ERRORS).map((inner: unknown) => serializeError(inner, depth + 1));
   }
   return result;
 }
@@ -76,6 +74,7 @@ function describeValue(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (typeof value === 'bigint') return `${value}n`;
   try {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify(undefined) or of a function is undefined
     return JSON.stringify(value) ?? safeString(value);
   } catch {
     return safeString(value);

@@ -45,7 +45,7 @@ async function registerHooks(moduleUrl: string): Promise<void> {
   hooksRegistered = true;
   let tsx: { register: () => unknown };
   try {
-    tsx = (await import('tsx/esm/api')) as { register: () => unknown };
+    tsx = await import('tsx/esm/api');
   } catch (cause) {
     hooksRegistered = false;
     throw new Error(`Task module ${moduleUrl} is TypeScript: install tsx (npm install tsx) or compile it to JavaScript`, { cause });
@@ -131,7 +131,13 @@ export async function resolveTask(task: TaskSpec): Promise<{ fn: TaskFunction } 
   try {
     module = await instance.loading;
   } catch (error) {
-    return { loadError: { message: `Cannot load task module ${task.moduleUrl}: ${describeError(error)}`, available: [], cause: serializeError(error) } };
+    return {
+      loadError: {
+        message: `Cannot load task module ${task.moduleUrl}: ${describeError(error)}`,
+        available: [],
+        cause: serializeError(error),
+      },
+    };
   }
   const fn = module[task.exportName];
   if (typeof fn !== 'function') {

@@ -27,7 +27,7 @@
  * @packageDocumentation
  */
 import { availableParallelism } from 'node:os';
-import { MessageChannel, type MessagePort, type TransferListItem } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type Transferable } from 'node:worker_threads';
 import { Tinypool, type TinypoolWorker } from 'tinypool';
 import { backendLifecycle, type BackendPhase, type Lifecycle } from '../../chunk-lifecycle.js';
 import { MillraceError, reviveError, type WorkerCrashReason } from '../../errors.js';
@@ -72,7 +72,7 @@ interface Job {
   readonly request: ChunkRequest;
   /** The task's identity, for the prefetch rule. */
   readonly key: string;
-  readonly transferList: TransferListItem[] | undefined;
+  readonly transferList: Transferable[] | undefined;
   readonly clock: StartClock | undefined;
   readonly life: Lifecycle<BackendPhase>;
   readonly resolve: (response: ChunkResponse) => void;

@@ -64,7 +64,12 @@ export default function attach(task: AttachTask): Promise<void> {
         case 'cancel':
           if (running?.id === message.id) {
             const timeout = message.reason === 'timeout';
-            running.controller.abort(new DOMException(timeout ? 'the chunk ran out of time' : 'the flow no longer wants this chunk', timeout ? 'TimeoutError' : 'AbortError'));
+            running.controller.abort(
+              new DOMException(
+                timeout ? 'the chunk ran out of time' : 'the flow no longer wants this chunk',
+                timeout ? 'TimeoutError' : 'AbortError',
+              ),
+            );
           }
           break;
         case 'detach':

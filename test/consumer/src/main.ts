@@ -254,7 +254,11 @@ await rejects(
 );
 const skipped: TaskError[] = [];
 // onError also receives a WorkerCrashedError for an item that kills its worker: narrow first.
-const skipFailures = parallelMap(math.failOnTwo, { onError: (e) => void (e instanceof TaskError && skipped.push(e)) });
+const skipFailures = parallelMap(math.failOnTwo, {
+  onError: (e) => {
+    if (e instanceof TaskError) skipped.push(e);
+  },
+});
 await values('onError skips failing items', flow([1, 2, 3]).pipe(skipFailures), [1, 3]);
 await equal(
   'onError saw a TaskError for item 2',
