@@ -759,7 +759,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   #report(onError: (error: TaskError | WorkerCrashedError) => void, error: TaskError | WorkerCrashedError): void {
     this.#stats.failed(error instanceof WorkerCrashedError ? error.items.length : 1);
     // An ErrorPolicy is typed to return nothing, but an async function is one too: look at what came back.
-    const policy = onError as (error: TaskError | WorkerCrashedError) => unknown;
+    const policy: (error: TaskError | WorkerCrashedError) => unknown = onError;
     const returned = policy(error);
     if (returned !== null && typeof returned === 'object' && typeof (returned as PromiseLike<unknown>).then === 'function') {
       (returned as PromiseLike<unknown>).then(undefined, (failure: unknown) => this.#fail(failure));
