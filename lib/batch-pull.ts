@@ -66,3 +66,10 @@ export function pullFrom<T>(iterator: AsyncIterator<T>, max: number): BatchPull<
 export function toBatch<T>(result: IteratorResult<T>): Batch<T> {
   return result.done ? DONE : { items: [result.value], done: false };
 }
+
+/** `next()` of an iterator that speaks the batch protocol: its next value is a batch of at most one. */
+export async function nextOfBatches<T>(iterator: BatchIterator<T>): Promise<IteratorResult<T>> {
+  const pull = iterator[pullBatch](1);
+  const batch = isBatch(pull) ? pull : await pull;
+  return batch.items.length > 0 ? { done: false, value: batch.items[0]! } : { done: true, value: undefined };
+}

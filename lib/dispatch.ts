@@ -23,7 +23,17 @@ import {
 import { chunkDeadline, type ChunkDeadline } from './chunk-deadline.js';
 import { engineLifecycle, type EnginePhase, type Lifecycle, type RunAgainReason } from './chunk-lifecycle.js';
 import { type OperatorContext } from './operator.js';
-import { batchReady, DONE, isBatch, pullBatch, pullFrom, type Batch, type BatchIterator, type BatchPull } from './batch-pull.js';
+import {
+  batchReady,
+  DONE,
+  isBatch,
+  nextOfBatches,
+  pullBatch,
+  pullFrom,
+  type Batch,
+  type BatchIterator,
+  type BatchPull,
+} from './batch-pull.js';
 import { resolveTaskModule } from './tasks.js';
 import { StatsCollector, type StageStats } from './stage-stats.js';
 import { ChunkSendError, sharedPool, WorkerExitError, type ChunkRequest, type ChunkResponse, type Pool } from './pool.js';
@@ -243,6 +253,22 @@ interface Chunk<In> {
   pieces?: { readonly outputs: (readonly unknown[])[]; left: number } | undefined;
 }
 
+/** A chunk that has not run yet; `parent` and `pieceIndex` make it one item of a chunk run item by item. */
+function newChunk<In>(
+  fields: Pick<Chunk<In>, 'seq' | 'items' | 'firstIndex' | 'attempt'> & Partial<Pick<Chunk<In>, 'parent' | 'pieceIndex'>>,
+): Chunk<In> {
+  return {
+    ...fields,
+    runs: 0,
+    neverStarted: 0,
+    life: engineLifecycle(),
+    controller: undefined,
+    deadline: undefined,
+    timedOut: false,
+    moved: false,
+  };
+}
+
 /** Where `transferResult` marks an object's buffers to move (lib/transfer.ts). */
 const TRANSFER = Symbol.for('millrace.transfer');
 /**
@@ -319,10 +345,8 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     this.#stats = new StatsCollector(spec.name);
   }
 
-  async next(): Promise<IteratorResult<Out>> {
-    const pull = this[pullBatch](1);
-    const batch = isBatch(pull) ? pull : await pull;
-    return batch.items.length > 0 ? { done: false, value: batch.items[0]! } : { done: true, value: undefined };
+  next(): Promise<IteratorResult<Out>> {
+    return nextOfBatches(this);
   }
 
   /** A batch is a finished chunk's results: taking many starts no work. */
@@ -491,19 +515,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   }
 
   #submit(items: In[]): void {
-    const chunk: Chunk<In> = {
-      seq: this.#nextSeq++,
-      items,
-      firstIndex: this.#pulled,
-      attempt: 1,
-      runs: 0,
-      neverStarted: 0,
-      life: engineLifecycle(),
-      controller: undefined,
-      deadline: undefined,
-      timedOut: false,
-      moved: false,
-    };
+    const chunk = newChunk<In>({ seq: this.#nextSeq++, items, firstIndex: this.#pulled, attempt: 1 });
     this.#pulled += items.length;
     this.#stats.chunk(items.length);
     this.#outstanding++;
@@ -776,22 +788,9 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     // Stays live while its pieces run, so the flow's end moves it to `cancelled` too.
     this.#live.add(chunk);
     chunk.items.forEach((item, i) => {
-      const piece: Chunk<In> = {
-        seq: chunk.seq,
-        items: [item],
-        firstIndex: chunk.firstIndex + i,
-        attempt: chunk.attempt,
-        runs: 0,
-        neverStarted: 0,
-        life: engineLifecycle(),
-        controller: undefined,
-        deadline: undefined,
-        timedOut: false,
-        moved: false,
-        parent: chunk,
-        pieceIndex: i,
-      };
-      this.#run(piece);
+      this.#run(
+        newChunk({ seq: chunk.seq, items: [item], firstIndex: chunk.firstIndex + i, attempt: chunk.attempt, parent: chunk, pieceIndex: i }),
+      );
     });
   }
 

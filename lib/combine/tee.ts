@@ -3,7 +3,7 @@
  *
  * @packageDocumentation
  */
-import { DONE, isBatch, pullBatch, pullFrom, type Batch, type BatchIterator, type BatchPull } from '../batch-pull.js';
+import { DONE, isBatch, nextOfBatches, pullBatch, pullFrom, type Batch, type BatchIterator, type BatchPull } from '../batch-pull.js';
 import { checkInteger } from '../errors.js';
 import { Flow, toAsyncIterable, type FlowSource } from '../flow.js';
 import { abortable } from '../operator.js';
@@ -121,10 +121,8 @@ class TeeBranch<T> implements BatchIterator<T> {
     );
   }
 
-  async next(): Promise<IteratorResult<T>> {
-    const pull = this[pullBatch](1);
-    const batch = isBatch(pull) ? pull : await pull;
-    return batch.items.length > 0 ? { done: false, value: batch.items[0]! } : { done: true, value: undefined };
+  next(): Promise<IteratorResult<T>> {
+    return nextOfBatches(this);
   }
 
   return(): Promise<IteratorResult<T>> {
