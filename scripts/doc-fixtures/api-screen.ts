@@ -21,7 +21,12 @@ export const fetchJson = async (url: string): Promise<{ url: string }> => {
 export const ids = [1, 2, 3];
 export const names = ['one', 'two'];
 export const events = Array.from({ length: 20 }, (_, i) => ({ id: i }));
-export const send = (batch: readonly { id: number }[]): number => batch.length;
+let sent = 0;
+/** Stands in for sending a batch somewhere; counts what was sent. */
+export const send = (batch: readonly { id: number }[]): void => {
+  sent += batch.length;
+};
+export const sentCount = (): number => sent;
 export const rows = [
   { path: '/a', hits: 3 },
   { path: '/b', hits: 5 },
