@@ -37,7 +37,18 @@ export type EnginePhase = 'submitted' | 'backoff' | 'reordering' | 'ready' | 'em
 /** A chunk's phase in a backend that queues chunks for its own workers (the thread backend). */
 export type BackendPhase = 'queued' | 'handed-over' | 'running' | 'cancelling' | 'settled';
 
-/** Why a chunk runs again: the one path that re-runs a chunk records one of these. */
+/**
+ * Why a chunk runs again: the one path that re-runs a chunk records one of these (and the stage
+ * statistics count them, in `StageStats.runsAgain`).
+ *
+ * @example
+ * ```ts
+ * import type { RunAgainReason } from 'millrace';
+ * const counted: RunAgainReason[] = ['retry', 'never-started', 'lost', 'isolate'];
+ * console.log(counted.length); // 4
+ * ```
+ * @category Parallel
+ */
 export type RunAgainReason =
   /** A task failed, a worker crashed or the chunk timed out, and `retries` allow another attempt. */
   | 'retry'

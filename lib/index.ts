@@ -36,6 +36,7 @@ export {
 } from './pool.js';
 export { dispatch, type DispatchSpec, type ParallelOptions, type ErrorPolicy } from './dispatch.js';
 export { formatStageStats, type StageStats } from './stage-stats.js';
+export type { RunAgainReason } from './chunk-lifecycle.js';
 export { throughHighland } from './highland.js';
 export { toTransform, type ToTransformOptions } from './node-stream.js';
 export {

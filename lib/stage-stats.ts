@@ -42,7 +42,16 @@ export interface StageStats {
   /** Items reported to `onError` (task failures and items that killed their worker). */
   readonly itemsFailed: number;
   /** The chunks as the (adaptive) chunker cut them: how many, and their sizes in items. */
-  readonly chunks: { readonly count: number; readonly minSize: number; readonly medianSize: number; readonly maxSize: number };
+  readonly chunks: {
+    /** How many chunks were cut. */
+    readonly count: number;
+    /** The smallest chunk, in items. */
+    readonly minSize: number;
+    /** The median chunk, in items. */
+    readonly medianSize: number;
+    /** The largest chunk, in items. */
+    readonly maxSize: number;
+  };
   /** From the first pull to the end of the stage. */
   readonly wallMs: number;
   /** Time each worker spent running this stage's items (its task calls), by worker id (thread id). */
@@ -55,9 +64,19 @@ export interface StageStats {
    */
   readonly queueWaitMs: number;
   /** Workers whose first chunk was this stage's, and their start-up time (thread start to ready), summed. */
-  readonly workerStarts: { readonly count: number; readonly ms: number };
+  readonly workerStarts: {
+    /** How many workers started. */
+    readonly count: number;
+    /** Their start-up time, summed, in milliseconds. */
+    readonly ms: number;
+  };
   /** Task-module loads (import and `setup`) this stage's chunks paid for, and their time, summed. */
-  readonly moduleLoads: { readonly count: number; readonly ms: number };
+  readonly moduleLoads: {
+    /** How many loads. */
+    readonly count: number;
+    /** Their time, summed, in milliseconds. */
+    readonly ms: number;
+  };
   /** Time finished chunks waited in the reorder window for earlier chunks (ordered stages), summed. */
   readonly reorderWaitMs: number;
   /** Chunks run again, by reason: `retry` (counted in `retries` too), `never-started`, `lost`, `isolate`. */
