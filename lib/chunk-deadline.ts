@@ -7,6 +7,7 @@
  * @packageDocumentation
  */
 import type { StartClock } from './pool.js';
+import { MAX_TIMER_MS } from './timers.js';
 import { CLOCK_FINISHED, CLOCK_STARTED, CLOCK_TAKEN_UP, createStartClock, readClock } from './start-clock.js';
 
 /** How often a chunk not yet started is checked at most (a cheap read of shared memory). */
@@ -23,9 +24,6 @@ const POLL_MS = 25;
 export function loadAllowanceMs(budgetMs: number): number {
   return Math.max(10 * budgetMs, 5_000);
 }
-
-/** setTimeout's largest delay: a longer wait is made of several (a larger one fires at once with a warning). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A running budget for one chunk; {@link ChunkDeadline.clear} it when the chunk settles. */
 export interface ChunkDeadline {

@@ -97,11 +97,6 @@ export class Lifecycle<Phase extends string> {
     return this.#phase;
   }
 
-  /** Whether the chunk has reached a phase with no way out. */
-  get ended(): boolean {
-    return this.#table[this.#phase].length === 0;
-  }
-
   /** Whether `to` is a legal next phase. */
   can(to: Phase): boolean {
     return this.#table[this.#phase].includes(to);

@@ -20,6 +20,8 @@ import {
   WorkerCrashedError,
   checkInteger,
 } from './errors.js';
+import { MAX_TIMER_MS } from './timers.js';
+import { transferListOf } from './transfer.js';
 import { chunkDeadline, type ChunkDeadline } from './chunk-deadline.js';
 import { engineLifecycle, type EnginePhase, type Lifecycle, type RunAgainReason } from './chunk-lifecycle.js';
 import { type OperatorContext } from './operator.js';
@@ -269,8 +271,6 @@ function newChunk<In>(
   };
 }
 
-/** Where `transferResult` marks an object's buffers to move (lib/transfer.ts). */
-const TRANSFER = Symbol.for('millrace.transfer');
 /**
  * How often a chunk that never started is run again: each time needs another worker to die
  * holding it (a chunk of another flow crashed, timed out or was cancelled ahead of it), so a busy
@@ -403,7 +403,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     this.#stats.begin();
     const { stats, statsIntervalMs } = this.#spec;
     if (stats !== undefined && statsIntervalMs !== undefined) {
-      this.#statsTimer = setInterval(() => this.#reportStats('running'), Math.min(statsIntervalMs, 2 ** 31 - 1));
+      this.#statsTimer = setInterval(() => this.#reportStats('running'), Math.min(statsIntervalMs, MAX_TIMER_MS));
       // Statistics never keep the process alive.
       this.#statsTimer.unref();
     }
@@ -545,8 +545,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     const first = items[0];
     if (first === null || typeof first !== 'object') return list;
     for (const item of items) {
-      if (item === null || typeof item !== 'object') continue;
-      const marked = (item as { [TRANSFER]?: readonly Transferable[] })[TRANSFER];
+      const marked = transferListOf(item);
       if (marked) for (const buffer of marked) (list ??= []).push(buffer);
     }
     return list;

@@ -8,8 +8,9 @@ import type { Transferable } from 'node:worker_threads';
 import { InvalidOptionError } from './errors.js';
 
 /**
- * Where a marked result keeps its transfer list: a registered symbol, because the worker entry
- * (lib/backends/threads/run-chunk.ts) reads it by name, as may a copy of millrace loaded from another URL.
+ * Where a marked value keeps its transfer list, read only through {@link transferListOf} (by the
+ * engine for items, by the worker for results): a registered symbol, so that a copy of millrace
+ * loaded from another URL (a task module's import in a worker) reads the same mark.
  */
 const TRANSFER = Symbol.for('millrace.transfer');
 

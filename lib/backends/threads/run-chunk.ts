@@ -10,14 +10,12 @@ import type { Transferable } from 'node:worker_threads';
 import type { ChunkRequest, ChunkResponse, StartClock } from '../../pool.js';
 import { CLOCK_STARTED, stampClock } from '../../start-clock.js';
 import { taskSignalHolder as current } from '../../task-signal.js';
+import { transferListOf } from '../../transfer.js';
 import { serializeError } from './serialize-error.js';
 import { loadedTask, resolveTask, type TaskFunction } from './task-modules.js';
 
 type CallRequest = Extract<ChunkRequest, { mode: 'call' }>;
 type FoldRequest = Extract<ChunkRequest, { mode: 'fold' }>;
-
-/** Where `transferResult` (lib/transfer.ts) keeps a result's transfer list. */
-const TRANSFER = Symbol.for('millrace.transfer');
 
 /** Runs a chunk; never rejects (failures are in the response). */
 export async function runChunk(request: ChunkRequest, clock: StartClock | undefined, signal: AbortSignal): Promise<ChunkResponse> {
@@ -194,7 +192,7 @@ export function resultTransfers(response: ChunkResponse, mode: ChunkRequest['mod
   let buffers: Set<Transferable> | undefined;
   for (const result of response.results) {
     const value: unknown = mode === 'fold' ? (result as [unknown, unknown])[1] : result;
-    const list = value !== null && typeof value === 'object' ? (value as { [TRANSFER]?: readonly Transferable[] })[TRANSFER] : undefined;
+    const list = transferListOf(value);
     if (list) for (const buffer of list) (buffers ??= new Set()).add(buffer);
   }
   return buffers ? [...buffers] : undefined;

@@ -41,6 +41,7 @@ import {
   type RunChunkOptions,
   type StartClock,
 } from '../../pool.js';
+import { MAX_TIMER_MS } from '../../timers.js';
 import { ArrayAdmissionQueue, type AdmissionQueue } from './admission-queue.js';
 import { ClaimCells, unclaimed, withdraw } from './claims.js';
 import type { AttachTask, FromWorker, ToWorker } from './protocol.js';
@@ -64,8 +65,6 @@ export const CANCEL_GRACE_MS = 100;
 const LINGER_MS = 20;
 /** How long a closed channel waits for its worker's exit event to say why it died (see #attach). */
 const CLOSE_GRACE_MS = 1_000;
-/** setTimeout's largest delay; a larger one fires at once with a TimeoutOverflowWarning. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A chunk in this backend, from `run()` to its settlement. */
 interface Job {
