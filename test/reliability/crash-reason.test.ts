@@ -63,6 +63,26 @@ describe('why a worker died (WorkerCrashedError.reason)', () => {
     expect(error.items).toEqual([1]);
   });
 
+  it("an uncaught error the worker could not announce (its thread's exit seen first): still 'uncaught-error'", async () => {
+    await using pool = createPool({ threads: 1 });
+    const error = await crashed(
+      flow(range(3))
+        .pipe(parallelMap(bind(crash.throwUnannouncedLaterOn, 1), { pool, chunkSize: 1 }))
+        .toArray(),
+    );
+    expect(error.reason).toBe('uncaught-error');
+    expect(error.items).toEqual([1]);
+    // What Node gave for the worker's error, under the backend's WorkerExitError.
+    expect(error.cause).toBeInstanceOf(WorkerExitError);
+    expect((error.cause as WorkerExitError).cause).toBeInstanceOf(RangeError);
+    // The pool goes on.
+    expect(
+      await flow([5, 6])
+        .pipe(parallelMap(bind(crash.throwUnannouncedLaterOn, 1), { pool }))
+        .toArray(),
+    ).toEqual([5, 6]);
+  });
+
   // A short synchronous chunk first, so the next chunk of this task may wait behind a running one;
   // then a chunk that spins (after writing its marker) and one behind it on the same worker.
   async function hungAndBehind(pool: Pool, signal: AbortSignal): Promise<{ hung: Promise<unknown>; behind: Promise<unknown> }> {

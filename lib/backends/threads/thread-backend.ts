@@ -304,10 +304,12 @@ export class ThreadBackend implements PoolBackend {
     // The port must not keep the process alive: tinypool holds it while the attach task runs.
     port1.unref();
     port1.on('close', () => {
-      // The worker says why it goes ('crashing', 'exiting') before its port closes; when it could
-      // not (out of memory, terminated), its thread's exit event (see #watchWorkers) or tinypool's
-      // rejection of the attach task says why, just after. The timer is only a backstop.
-      if (channel.crash !== undefined || channel.exitCode !== undefined) this.#onGone(channel, undefined);
+      // The worker says why it goes ('crashing') before its port closes; when it could not (out of
+      // memory, terminated, or an uncaught error it had no time to announce), its thread's error and
+      // exit events (see #watchWorkers) or tinypool's rejection of the attach task say why, just
+      // after. An exit code alone ('exiting') is not enough: an uncaught error exits with code 1
+      // too, and Node's error event for it may still be on its way. The timer is only a backstop.
+      if (channel.crash !== undefined) this.#onGone(channel, undefined);
       else setTimeout(() => this.#onGone(channel, undefined), CLOSE_GRACE_MS).unref();
     });
     const task: AttachTask = {
@@ -341,6 +343,14 @@ export class ThreadBackend implements PoolBackend {
       let error: unknown;
       worker.on('error', (cause: unknown) => {
         error = cause;
+        // Node's 'error' (an uncaught error, or out of memory) comes on the thread's own channel,
+        // before its exit and before tinypool rejects the attach task; the worker's 'crashing'
+        // message comes on ours, and a busy main thread may see the thread end before it.
+        for (const channel of this.#channels) {
+          if (channel.threadId !== threadId) continue;
+          channel.crash ??= cause;
+          if (codeOf(cause) !== 'ERR_WORKER_OUT_OF_MEMORY') channel.uncaught = true;
+        }
       });
       worker.on('exit', (code: number) => {
         this.#threads.delete(threadId);
@@ -610,10 +620,13 @@ export class ThreadBackend implements PoolBackend {
  */
 function crashReason(channel: Channel, error: unknown): WorkerCrashReason {
   if (channel.endedFor !== undefined) return channel.endedFor;
-  const codeOf = (value: unknown): unknown =>
-    value !== null && typeof value === 'object' ? (value as { code?: unknown }).code : undefined;
   if (codeOf(channel.crash) === 'ERR_WORKER_OUT_OF_MEMORY' || codeOf(error) === 'ERR_WORKER_OUT_OF_MEMORY') return 'out-of-memory';
   if (channel.uncaught) return 'uncaught-error';
   if (channel.exitCode !== undefined) return 'exit';
   return 'unknown';
+}
+
+/** The `code` of an error Node gave (`ERR_WORKER_OUT_OF_MEMORY`, say), if it has one. */
+function codeOf(value: unknown): unknown {
+  return value !== null && typeof value === 'object' ? (value as { code?: unknown }).code : undefined;
 }
