@@ -102,7 +102,7 @@ export interface ChunkResponse {
   elapsedMs: number;
   /** Which worker ran it (a thread id), for per-worker statistics. */
   workerId?: number | string;
-  /** Set on a worker's first answer: how long the worker took to start (thread start to ready). */
+  /** Set on a new worker's first answer: how long it took to start (from the backend asking for it to its being ready). */
   startupMs?: number;
   /** Set when the chunk loaded its task module first (import and `setup`), and how long that took. */
   loadMs?: number;

@@ -63,7 +63,7 @@ export interface StageStats {
    * for one to start), travelling there and back, summed over chunks.
    */
   readonly queueWaitMs: number;
-  /** Workers whose first chunk was this stage's, and their start-up time (thread start to ready), summed. */
+  /** Workers whose first chunk was this stage's, and their start-up time (from asking for a worker to its being ready), summed. */
   readonly workerStarts: {
     /** How many workers started. */
     readonly count: number;

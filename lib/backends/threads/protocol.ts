@@ -49,8 +49,8 @@ export type ToWorker =
 
 /** Worker → main thread. */
 export type FromWorker =
-  /** The channel is up. */
-  | { readonly type: 'ready'; readonly threadId: number }
+  /** The channel is up; `firstAttach` on a new thread's first channel (it paid the start-up). */
+  | { readonly type: 'ready'; readonly threadId: number; readonly firstAttach: boolean }
   /** A chunk's response (task failures are data inside it). */
   | { readonly type: 'done'; readonly id: number; readonly response: ChunkResponse; readonly heapUsed?: number }
   /** The chunk had been withdrawn before this worker could take it up: it never ran. */

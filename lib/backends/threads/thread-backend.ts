@@ -27,6 +27,7 @@
  * @packageDocumentation
  */
 import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { MessageChannel, type MessagePort, type Transferable } from 'node:worker_threads';
 import { Tinypool, type TinypoolWorker } from 'tinypool';
 import { backendLifecycle, type BackendPhase, type Lifecycle } from '../../chunk-lifecycle.js';
@@ -106,6 +107,10 @@ interface Channel {
   endedFor: 'timeout' | 'cancel' | undefined;
   /** Started ahead of a recycling, only to have a thread ready: detached once it is, never given chunks. */
   readonly standby: boolean;
+  /** When this channel asked for a worker (main thread's clock). */
+  readonly attachedAt: number;
+  /** A new thread's start-up (asked for to ready), until the channel's first answer carries it. */
+  startupMs: number | undefined;
 }
 
 /** Local worker threads through tinypool, with our own channel per worker. */
@@ -298,6 +303,8 @@ export class ThreadBackend implements PoolBackend {
       exitCode: undefined,
       endedFor: undefined,
       standby,
+      attachedAt: performance.now(),
+      startupMs: undefined,
     };
     this.#channels.add(channel);
     port1.on('message', (message: FromWorker) => this.#onMessage(channel, message));
@@ -374,6 +381,7 @@ export class ThreadBackend implements PoolBackend {
         if (channel.state !== 'attaching') return;
         channel.state = 'ready';
         channel.threadId = message.threadId;
+        if (message.firstAttach) channel.startupMs = performance.now() - channel.attachedAt;
         if (channel.standby) {
           // Its thread is up: give it back to tinypool, idle, for the replacement to attach to.
           this.#detach(channel);
@@ -386,6 +394,10 @@ export class ThreadBackend implements PoolBackend {
         if (job === undefined) return;
         this.#release(channel, message.id, job);
         const { response } = message;
+        if (channel.startupMs !== undefined) {
+          response.startupMs = channel.startupMs;
+          channel.startupMs = undefined;
+        }
         if (this.#maxHeapBytes !== undefined && (message.heapUsed ?? 0) > this.#maxHeapBytes) this.#retire(channel);
         if (this.#shortTasks.size > 1024) this.#shortTasks.clear();
         this.#shortTasks.set(job.key, response.awaited !== true && response.elapsedMs < PREFETCH_BELOW_MS && !response.loadError);

@@ -5,7 +5,6 @@
  *
  * @packageDocumentation
  */
-import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { threadId, type MessagePort } from 'node:worker_threads';
 import type { ChunkResponse } from '../../pool.js';
@@ -26,9 +25,8 @@ let cells: Int32Array | undefined;
 let teardownTimeoutMs = 5_000;
 /** Whether 'done' carries the heap's size (the pool recycles workers by memory). */
 let reportHeap = false;
-let started = false;
-/** From the thread's start to its first attach, until the first answer carries it. */
-let startupMs: number | undefined;
+/** Whether this thread has been attached before (its start-up cost is counted once, on its first). */
+let attachedBefore = false;
 
 function send(message: FromWorker): void {
   port?.postMessage(message);
@@ -80,12 +78,10 @@ export default function attach(task: AttachTask): Promise<void> {
           break;
       }
     });
-    // The thread's start-up (its clock starts with the thread), told once, with its first answer.
-    if (!started) {
-      started = true;
-      startupMs = performance.now();
-    }
-    send({ type: 'ready', threadId });
+    // The main thread times the start-up (from asking for a worker to this message): a worker's
+    // performance.now() counts from the process's start in Node 20, not the thread's.
+    send({ type: 'ready', threadId, firstAttach: !attachedBefore });
+    attachedBefore = true;
   });
 }
 
@@ -109,10 +105,6 @@ async function runNext(): Promise<void> {
 
 function reply(message: RunMessage, response: ChunkResponse): void {
   response.workerId = threadId;
-  if (startupMs !== undefined) {
-    response.startupMs = startupMs;
-    startupMs = undefined;
-  }
   const transfers = resultTransfers(response, message.request.mode);
   const heap = reportHeap ? { heapUsed: getHeapStatistics().used_heap_size } : {};
   const done: FromWorker = { type: 'done', id: message.id, response, ...heap };
