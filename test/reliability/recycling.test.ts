@@ -3,10 +3,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bind, createPool, flow, InvalidOptionError, parallelMap, tasks, unorderedMap } from 'millrace';
+import * as gateSlots from '../fixtures/gates.tasks.js';
 import { range, tempDirs } from './helpers.js';
 
 const recycle = tasks<typeof import('../fixtures/recycle.tasks.js')>(new URL('../fixtures/recycle.tasks.js', import.meta.url));
 const tempDir = tempDirs('recycle');
+const gates = tasks<typeof import('../fixtures/gates.tasks.js')>(new URL('../fixtures/gates.tasks.js', import.meta.url));
 
 /** How many items each thread ran. */
 function perThread(rows: readonly (readonly number[])[]): Map<number, number> {
@@ -29,6 +31,24 @@ describe('recycling workers', () => {
     // Old workers leave: at most the pool's threads (and replacements still starting) stay.
     expect(pool.liveThreads!).toBeLessThanOrEqual(2 * pool.threads);
   });
+
+  it('maxItemsPerWorker: 1 with replacements up while the old workers still run: every item, and the flow ends', async () => {
+    // The first four items wait for each other, so four workers run at once on a pool of two: the
+    // two first workers, retiring, and their replacements, retiring too. The replacements' own
+    // replacements then wait in tinypool's queue for a thread; tinypool never started one for them
+    // once the old workers left (it refills only to minThreads), and the flow stalled with nothing
+    // keeping the process alive.
+    await using pool = createPool({ threads: 2, maxItemsPerWorker: 1 });
+    const slots = gateSlots.createSlots();
+    slots[gateSlots.NEED] = 4;
+    const threads = await flow(range(8))
+      .pipe(unorderedMap(bind(gates.rendezvous, slots), { pool, chunkSize: 1 }))
+      .toArray();
+    expect(threads).toHaveLength(8);
+    expect(slots[gateSlots.MAX_RUNNING]).toBe(4);
+    // A new worker for every item.
+    expect(new Set(threads).size).toBe(8);
+  }, 30_000);
 
   it('a chunk that crosses the bound runs whole on its worker; the next chunk goes to a new one', async () => {
     await using pool = createPool({ threads: 1, maxItemsPerWorker: 10 });

@@ -371,7 +371,30 @@ export class ThreadBackend implements PoolBackend {
           return;
         }
         if (this.#pool.threads.includes(worker)) void this.#pool.recycleWorkers().then(() => this.#pump());
+        else this.#resubmitQueuedAttaches();
       });
+    }
+  }
+
+  /**
+   * tinypool starts a thread for a queued task only when a task is submitted, never when a worker
+   * leaves (it refills only to `minThreads`, 0 here). Recycling can fill every thread tinypool may
+   * have (workers still finishing and their replacements, retiring in turn) so that the next
+   * replacement's attach task waits in tinypool's queue; once those workers leave, it would wait
+   * forever, and with it the flow. So when a thread has left and attach tasks still wait, they are
+   * withdrawn and submitted again, which makes tinypool start threads for them.
+   */
+  #resubmitQueuedAttaches(): void {
+    const queued = this.#pool.queueSize;
+    if (this.#closing || queued === 0) return;
+    const attaching = [...this.#channels].filter((channel) => channel.state === 'attaching');
+    // tinypool's queue is first in, first out, and only our attach tasks go on it: the queued ones
+    // are the latest to attach.
+    for (const channel of attaching.slice(-queued)) {
+      this.#forget(channel);
+      channel.controller.abort();
+      channel.port.close();
+      this.#attach(channel.standby);
     }
   }
 
