@@ -4,6 +4,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import workerThreads, { type Worker } from 'node:worker_threads';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { bind, createPool, flow, parallelMap, TaskLoadError, TaskTimeoutError, tasks, unorderedMap, WorkerCrashedError } from 'millrace';
+import { waitWhile } from '../fixtures/gates.tasks.js';
 import { failure, range, tempDirs, waitForFile } from './helpers.js';
 
 const crash = tasks<typeof import('../fixtures/crash.tasks.js')>(new URL('../fixtures/crash.tasks.js', import.meta.url));
@@ -15,6 +16,30 @@ const atLoad = tasks<typeof import('../fixtures/crash-at-load.tasks.js')>(new UR
 const tempDir = tempDirs('death');
 
 describe('worker death', () => {
+  it("a chunk answered just before its worker died keeps its answer, even when the thread's exit is seen first", async () => {
+    await using pool = createPool({ threads: 1 });
+    const slots = new Int32Array(new SharedArrayBuffer(16));
+    const run = (x: number) => pool.backend.run({ mode: 'call', task: bind(crash.answerThenExit, slots), items: [x] });
+    // A short chunk first, so the next chunks of this task go to the worker while one runs; then
+    // idle past the linger time, so the next chunks come on a new channel to the same thread (a
+    // channel made after its thread: the thread's exit is then handled before the channel's messages).
+    expect((await run(1)).results).toEqual([1]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const answered = run(2);
+    const dying = run(9);
+    dying.catch(() => undefined);
+    // Item 2 runs (item 9 was sent with it); hold the main thread while the worker answers item 2
+    // and exits on item 9: the answer and the exit then both wait for the main thread.
+    await waitWhile(slots, 2, 0);
+    Atomics.store(slots, 1, 1);
+    Atomics.notify(slots, 1);
+    expect(Atomics.wait(slots, 0, 0, 10_000)).not.toBe('timed-out');
+    const until = Date.now() + 300;
+    while (Date.now() < until); // the thread's exit completes meanwhile
+    expect((await answered).results).toEqual([2]);
+    expect(await failure(dying)).toMatchObject({ exitCode: 7 });
+  });
+
   it('process.exit() in a task fails the flow with a WorkerCrashedError naming the chunk', async () => {
     await using pool = createPool({ threads: 2 });
     const error = await failure(
@@ -145,6 +170,28 @@ describe('worker death', () => {
     ).toEqual(range(3));
     expect(workersSeen).toHaveLength(2);
   });
+
+  it('a worker ended from outside while being given back to tinypool (detached, not yet answered) is replaced', async () => {
+    const workersSeen = recordWorkers();
+    await using pool = createPool({ threads: 1 });
+    expect(
+      await flow([1])
+        .pipe(parallelMap(bind(crash.busyAfterReturning, 5_000), { pool }))
+        .toArray(),
+    ).toEqual([1]);
+    // The worker is busy in a timer the task left, so it cannot answer the detach that comes after
+    // the linger time (20 ms; this wait is longer and started later); then it is ended from outside.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await workersSeen[0]!.terminate();
+    // tinypool still counted the attach task as running on the dead thread, and would have
+    // queued the next flow's attach forever behind it.
+    expect(
+      await flow(range(3))
+        .pipe(parallelMap(bind(crash.exitOn, -1), { pool }))
+        .toArray(),
+    ).toEqual(range(3));
+    expect(workersSeen).toHaveLength(2);
+  }, 30_000);
 
   it('an uncaught non-Error thrown asynchronously in a worker fails with a WorkerCrashedError', async () => {
     await using pool = createPool({ threads: 1 });

@@ -28,7 +28,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { MessageChannel, type MessagePort, type Transferable } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type MessagePort, type Transferable } from 'node:worker_threads';
 import { Tinypool, type TinypoolWorker } from 'tinypool';
 import { backendLifecycle, type BackendPhase, type Lifecycle } from '../../chunk-lifecycle.js';
 import { MillraceError, reviveError, type WorkerCrashReason } from '../../errors.js';
@@ -121,6 +121,10 @@ export class ThreadBackend implements PoolBackend {
   readonly #claims: ClaimCells;
   readonly #queue: AdmissionQueue<Job> = new ArrayAdmissionQueue();
   readonly #channels = new Set<Channel>();
+  /** Channels whose attach task tinypool has not settled yet (a forgotten channel can be one). */
+  readonly #attachTasks = new Set<Channel>();
+  /** Threads that have started and served a channel, until they exit. */
+  readonly #readyThreads = new Set<number>();
   readonly #aliases: Readonly<Record<string, string>> | undefined;
   /** Per task, whether its last chunk was short and synchronous (see {@link PREFETCH_BELOW_MS}). */
   readonly #shortTasks = new Map<string, boolean>();
@@ -326,9 +330,16 @@ export class ThreadBackend implements PoolBackend {
       ...(this.#maxHeapBytes !== undefined ? { reportHeap: true } : {}),
       ...(this.#aliases ? { aliases: this.#aliases } : {}),
     };
+    this.#attachTasks.add(channel);
     this.#pool.run(task, { transferList: [port2], signal: channel.controller.signal }).then(
-      () => this.#onGone(channel, undefined),
-      (error: unknown) => this.#onGone(channel, error),
+      () => {
+        this.#attachTasks.delete(channel);
+        this.#onGone(channel, undefined);
+      },
+      (error: unknown) => {
+        this.#attachTasks.delete(channel);
+        this.#onGone(channel, error);
+      },
     );
     this.#watchWorkers();
   }
@@ -360,6 +371,7 @@ export class ThreadBackend implements PoolBackend {
         }
       });
       worker.on('exit', (code: number) => {
+        const served = this.#readyThreads.delete(threadId);
         this.#threads.delete(threadId);
         this.#itemsSent.delete(threadId);
         if (this.#closing) return;
@@ -370,8 +382,14 @@ export class ThreadBackend implements PoolBackend {
           this.#onGone(channel, error);
           return;
         }
+        // A channel let go of, or being detached, whose attach task had not ended: tinypool counts
+        // that task as running on the dead thread for ever (it does not notice an exit without an
+        // error), and would queue every later attach behind it. Aborting the task makes it drop the thread.
+        for (const channel of this.#attachTasks) if (channel.threadId === threadId) channel.controller.abort();
         if (this.#pool.threads.includes(worker)) void this.#pool.recycleWorkers().then(() => this.#pump());
-        else this.#resubmitQueuedAttaches();
+        // Not after a thread that never started (it cannot boot): submitting again would start
+        // another such thread, for ever; tinypool's pool error ends those attaches instead.
+        else if (served) this.#resubmitQueuedAttaches();
       });
     }
   }
@@ -404,6 +422,7 @@ export class ThreadBackend implements PoolBackend {
         if (channel.state !== 'attaching') return;
         channel.state = 'ready';
         channel.threadId = message.threadId;
+        this.#readyThreads.add(message.threadId);
         if (message.firstAttach) channel.startupMs = performance.now() - channel.attachedAt;
         if (channel.standby) {
           // Its thread is up: give it back to tinypool, idle, for the replacement to attach to.
@@ -622,6 +641,13 @@ export class ThreadBackend implements PoolBackend {
     const wasReady = channel.state === 'ready' || channel.state === 'retiring';
     if (channel.state === 'gone' && channel.jobs.size === 0) return;
     this.#forget(channel);
+    // What the worker said before it went is already in the port's queue, but a busy main thread
+    // may handle the thread's exit first: read it now, so an answer sent just before a death keeps
+    // its chunk's results (and a 'crashing' message names the reason). The channel is forgotten
+    // first, so nothing new is handed to it meanwhile.
+    for (let left = receiveMessageOnPort(channel.port); left !== undefined; left = receiveMessageOnPort(channel.port)) {
+      this.#onMessage(channel, left.message as FromWorker);
+    }
     // Make sure tinypool lets go of the thread too (it does not notice an exit without an error).
     channel.controller.abort();
     const cause = channel.crash ?? error;
