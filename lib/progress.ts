@@ -153,6 +153,11 @@ export class ProgressBar {
   /** Redraws of its line so far (for tests of the redraw bound). */
   draws = 0;
 
+  /** The text before the bar (`options.label`). */
+  get label(): string {
+    return this.#label;
+  }
+
   /**
    * @param options - see {@link ProgressOptions}
    * @throws {@link InvalidOptionError} when `total` is negative or `intervalMs` or `logIntervalMs` is not positive
@@ -231,24 +236,26 @@ export class ProgressBar {
    * The live bar's text for a terminal `columns` wide (without control characters).
    *
    * @param columns - the width to fit
+   * @param labelWidth - pad the label to this many characters (the lines of several bars line up)
    * @returns e.g. `"analysing ████████░░░░ 4/8 files 50% · 3.9 files/s · 0:01 · ETA 0:01"`
    */
-  barLine(columns = 80): string {
+  barLine(columns = 80, labelWidth = 0): string {
     const seconds = this.#elapsedSeconds();
     const rate = `${formatRate(this.done, seconds)} ${this.#unit}/s`;
     const elapsed = formatClock(seconds);
+    const label = this.#label.padEnd(labelWidth);
     if (this.#total === undefined) {
-      return fit(`${this.#label} ${this.done} ${this.#unit} · ${rate} · ${elapsed}`, columns);
+      return fit(`${label} ${this.done} ${this.#unit} · ${rate} · ${elapsed}`, columns);
     }
     const total = this.#total;
     const fraction = total === 0 ? 1 : Math.min(1, this.done / total);
     const remaining = this.done === 0 || seconds === 0 ? undefined : ((total - this.done) * seconds) / this.done;
     const eta = remaining === undefined ? '?' : formatClock(Math.max(0, remaining));
     const tail = ` ${this.done}/${total} ${this.#unit} ${Math.floor(fraction * 100)}% · ${rate} · ${elapsed} · ETA ${eta}`;
-    const width = Math.max(0, Math.min(30, columns - 1 - this.#label.length - 1 - tail.length));
+    const width = Math.max(0, Math.min(30, columns - 1 - label.length - 1 - tail.length));
     const filled = Math.round(fraction * width);
     const bar = width > 0 ? ` ${'█'.repeat(filled)}${'░'.repeat(width - filled)}` : '';
-    return fit(`${this.#label}${bar}${tail}`, columns);
+    return fit(`${label}${bar}${tail}`, columns);
   }
 
   /** A line printed every `logIntervalMs` off a terminal: the summary so far, with the ETA when the total is known. */
@@ -330,7 +337,10 @@ class LiveBlock {
     bar.draws++;
     // One column short of the width, so the cursor never wraps; some terminals report 0 columns.
     const columns = this.#stream.columns !== undefined && this.#stream.columns > 1 ? this.#stream.columns : 80;
-    return bar.barLine(columns - 1);
+    // Labels padded to the longest in the block, so the bars line up.
+    let labelWidth = 0;
+    for (const line of this.#lines) labelWidth = Math.max(labelWidth, line.bar.label.length);
+    return bar.barLine(columns - 1, labelWidth);
   }
 
   #draw(): void {

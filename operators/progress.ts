@@ -49,7 +49,7 @@ import { offerTaskProgress } from '../lib/task-progress.js';
 export function progress<T>(options: ProgressOptions = {}): Operator<T, T> {
   // Built now so bad options fail where the pipeline is written, not when it runs.
   new ProgressBar(options);
-  const { count = 'items' } = options;
+  const count: unknown = options.count ?? 'items';
   if (count !== 'items' && count !== 'reported') throw new InvalidOptionError('count', count, "'items' or 'reported'");
   const operator: Operator<T, T> = (source, context) => {
     // Created as the flow's steps are put together (upstream first), not when they start (downstream

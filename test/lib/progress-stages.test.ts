@@ -86,8 +86,10 @@ describe('several progress stages on a terminal', () => {
     expect(out).toEqual([2, 4, 6, 8]);
     const shown = screen(stream.text());
     expect(shown.lines).toHaveLength(3);
-    expect(shown.lines[0]).toMatch(/^read █+ 4\/4 files 100% · /);
+    expect(shown.lines[0]).toMatch(/^read +█+ 4\/4 files 100% · /);
     expect(shown.lines[1]).toMatch(/^parsed █+ 4\/4 files 100% · /);
+    // Labels padded to the longest: the bars line up.
+    expect(shown.lines[0]!.indexOf('█')).toBe(shown.lines[1]!.indexOf('█'));
     expect(shown.lines[2]).toBe('');
     expect({ row: shown.row, col: shown.col }).toEqual({ row: 2, col: 0 });
     // No line ever held both bars (they did not fight over one line).
@@ -107,6 +109,7 @@ describe('several progress stages on a terminal', () => {
     for (const write of stream.writes.slice(1)) {
       // Up to the block's first line, then both lines.
       expect(write.startsWith('\x1b[1A\r\x1b[2Kslow ') || write === stream.writes[1]).toBe(true);
+      // eslint-disable-next-line no-control-regex -- the escape sequences are what is checked
       expect(write).toMatch(/slow .*\n\r\x1b\[2Kfast /);
     }
     expect([slow.draws, fast.draws]).toEqual([12, 11]);
@@ -152,6 +155,7 @@ describe('several progress stages on a terminal', () => {
     a.stop('done');
     c.tick(1);
     vi.advanceTimersByTime(100);
+    // eslint-disable-next-line no-control-regex -- the escape sequences are what is checked
     expect(stream.writes.at(-1)).toMatch(/^\r\x1b\[2Kc 4 items/); // no cursor-up: one line left in the block
     c.stop('stopped');
     shown = screen(stream.text());
@@ -248,7 +252,7 @@ describe('several progress stages and Ctrl-C', () => {
     expect({ code: ending.code, signal: ending.signal }).toEqual({ code: null, signal: 'SIGINT' });
     const shown = screen(ending.stderr);
     expect(shown.lines).toEqual([
-      expect.stringMatching(/^read \d+ items · .* items\/s · \d+:\d\d$/),
+      expect.stringMatching(/^read +\d+ items · .* items\/s · \d+:\d\d$/),
       expect.stringMatching(/^working \d+ items · .* items\/s · \d+:\d\d$/),
       '',
     ]);
