@@ -55,7 +55,8 @@ export interface ProgressOptions {
    */
   readonly label?: string;
   /**
-   * What an item is called, e.g. `'files'`.
+   * What an item is called, e.g. `'files'`; `'bytes'` shows amounts and the rate in decimal units
+   * (`1.8 GB/4.8 GB · 35.4 MB/s`).
    * @defaultValue `'items'`
    */
   readonly unit?: string;
@@ -204,8 +205,8 @@ export class ProgressBar {
 
   /**
    * Stops the timer and leaves the display final: on a terminal the bar is drawn once more and left
-   * on the screen (the block of live bars ends on a fresh line once its last bar stops); otherwise a summary line is printed when the work completed (`'done'`) and
-   * `summary` is on. Safe to call twice.
+   * on the screen (the block of live bars ends on a fresh line once its last bar stops); otherwise a
+   * summary line is printed when the work completed (`'done'`) and `summary` is on. Safe to call twice.
    *
    * @param outcome - `'done'` when the work completed, `'stopped'` when it failed or was cut short
    */
@@ -228,8 +229,7 @@ export class ProgressBar {
    */
   summaryLine(): string {
     const seconds = this.#elapsedSeconds();
-    const count = this.#total === undefined ? `${this.done}` : `${this.done}/${this.#total}`;
-    return `${this.#label}: ${count} ${this.#unit} in ${seconds.toFixed(1)} s (${formatRate(this.done, seconds)} ${this.#unit}/s)`;
+    return `${this.#label}: ${this.#count()} in ${seconds.toFixed(1)} s (${this.#rate(seconds)})`;
   }
 
   /**
@@ -241,21 +241,35 @@ export class ProgressBar {
    */
   barLine(columns = 80, labelWidth = 0): string {
     const seconds = this.#elapsedSeconds();
-    const rate = `${formatRate(this.done, seconds)} ${this.#unit}/s`;
+    const rate = this.#rate(seconds);
     const elapsed = formatClock(seconds);
     const label = this.#label.padEnd(labelWidth);
     if (this.#total === undefined) {
-      return fit(`${label} ${this.done} ${this.#unit} · ${rate} · ${elapsed}`, columns);
+      return fit(`${label} ${this.#count()} · ${rate} · ${elapsed}`, columns);
     }
     const total = this.#total;
     const fraction = total === 0 ? 1 : Math.min(1, this.done / total);
     const remaining = this.done === 0 || seconds === 0 ? undefined : ((total - this.done) * seconds) / this.done;
     const eta = remaining === undefined ? '?' : formatClock(Math.max(0, remaining));
-    const tail = ` ${this.done}/${total} ${this.#unit} ${Math.floor(fraction * 100)}% · ${rate} · ${elapsed} · ETA ${eta}`;
+    const tail = ` ${this.#count()} ${Math.floor(fraction * 100)}% · ${rate} · ${elapsed} · ETA ${eta}`;
     const width = Math.max(0, Math.min(30, columns - 1 - label.length - 1 - tail.length));
     const filled = Math.round(fraction * width);
     const bar = width > 0 ? ` ${'█'.repeat(filled)}${'░'.repeat(width - filled)}` : '';
     return fit(`${label}${bar}${tail}`, columns);
+  }
+
+  /** What is done (of the total when known), with its unit: `4/8 files`, or `1.8 GB/4.8 GB` for bytes. */
+  #count(): string {
+    if (this.#unit === 'bytes') {
+      return this.#total === undefined ? formatBytes(this.done) : `${formatBytes(this.done)}/${formatBytes(this.#total)}`;
+    }
+    return `${this.#total === undefined ? this.done : `${this.done}/${this.#total}`} ${this.#unit}`;
+  }
+
+  /** The rate so far: `3.9 files/s`, or `35.4 MB/s` for bytes. */
+  #rate(seconds: number): string {
+    if (this.#unit === 'bytes') return `${seconds <= 0 ? '… B' : formatBytes(this.done / seconds)}/s`;
+    return `${formatRate(this.done, seconds)} ${this.#unit}/s`;
   }
 
   /** A line printed every `logIntervalMs` off a terminal: the summary so far, with the ETA when the total is known. */
@@ -434,6 +448,20 @@ function onSigint(): void {
 function fit(text: string, columns: number): string {
   return text.length <= columns ? text : text.slice(0, Math.max(0, columns));
 }
+
+/** Bytes in decimal units, as `ls -h --si` and download managers show them: `512 B`, `74.9 MB`. */
+function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${Math.round(bytes)} B`;
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < BYTE_UNITS.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${BYTE_UNITS[unit]!}`;
+}
+
+const BYTE_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'] as const;
 
 function formatRate(done: number, seconds: number): string {
   if (seconds <= 0) return '…';

@@ -85,7 +85,10 @@ function countReports<T>(bar: ProgressBar): (source: AsyncIterable<T>) => AsyncG
       const iterator = source[Symbol.asyncIterator]();
       // Opening and first reading the source builds the stages before this one, synchronously: the
       // nearest worker-backed one takes the listener (see lib/task-progress.ts).
-      const { value: first, taken } = offerTaskProgress((amount: number) => bar.tick(amount), () => iterator.next());
+      const { value: first, taken } = offerTaskProgress(
+        (amount: number) => bar.tick(amount),
+        () => iterator.next(),
+      );
       if (!taken) {
         first.catch(() => undefined); // the source is closed as this step fails; its read does not matter
         throw new MillraceError(

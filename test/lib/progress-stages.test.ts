@@ -77,7 +77,10 @@ describe('several progress stages on a terminal', () => {
     while (out.length < 2) await turns(1);
     vi.advanceTimersByTime(250); // a redraw while both stages run
     const running = screen(stream.text());
-    expect(running.lines).toEqual([expect.stringMatching(/^read .* 2\/4 files 50% · /), expect.stringMatching(/^parsed .* 2\/4 files 50% · /)]);
+    expect(running.lines).toEqual([
+      expect.stringMatching(/^read .* 2\/4 files 50% · /),
+      expect.stringMatching(/^parsed .* 2\/4 files 50% · /),
+    ]);
     expect(running.row).toBe(1);
     source.push(3);
     source.push(4);
@@ -93,7 +96,8 @@ describe('several progress stages on a terminal', () => {
     expect(shown.lines[2]).toBe('');
     expect({ row: shown.row, col: shown.col }).toEqual({ row: 2, col: 0 });
     // No line ever held both bars (they did not fight over one line).
-    for (const write of stream.writes) for (const line of write.split('\n')) expect(line.includes('read') && line.includes('parsed')).toBe(false);
+    for (const write of stream.writes)
+      for (const line of write.split('\n')) expect(line.includes('read') && line.includes('parsed')).toBe(false);
   });
 
   it('redraws the block together, in one write, at the shortest interval among its bars', () => {
@@ -137,7 +141,11 @@ describe('several progress stages on a terminal', () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
     const before = process.listenerCount('SIGINT');
     const stream = recorder(true);
-    const [a, b, c] = ['a', 'b', 'c'].map((label) => new ProgressBar({ label, stream, intervalMs: 100 })) as [ProgressBar, ProgressBar, ProgressBar];
+    const [a, b, c] = ['a', 'b', 'c'].map((label) => new ProgressBar({ label, stream, intervalMs: 100 })) as [
+      ProgressBar,
+      ProgressBar,
+      ProgressBar,
+    ];
     a.start();
     b.start();
     c.start();
@@ -149,7 +157,11 @@ describe('several progress stages on a terminal', () => {
     c.tick(3);
     vi.advanceTimersByTime(100);
     let shown = screen(stream.text());
-    expect(shown.lines).toEqual([expect.stringMatching(/^a 1 items/), expect.stringMatching(/^b 7 items/), expect.stringMatching(/^c 3 items/)]);
+    expect(shown.lines).toEqual([
+      expect.stringMatching(/^a 1 items/),
+      expect.stringMatching(/^b 7 items/),
+      expect.stringMatching(/^c 3 items/),
+    ]);
     expect(shown.row).toBe(2);
     // The top bar stops: it and the stopped one below it stay as drawn, and the block is now c's line only.
     a.stop('done');

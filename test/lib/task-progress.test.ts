@@ -10,6 +10,7 @@ import {
   MillraceError,
   parallelMap,
   progress,
+  ProgressBar,
   reduceBy,
   reportProgress,
   take,
@@ -18,7 +19,7 @@ import {
   unorderedMap,
   type ProgressStream,
 } from 'millrace';
-import { ReportBatch } from '../../lib/task-progress.js';
+import { CLOCK_EVERY, ReportBatch } from '../../lib/task-progress.js';
 import { deferred } from '../fixtures/deferred.js';
 import { createSlots, open } from '../fixtures/gates.tasks.js';
 
@@ -50,30 +51,51 @@ describe('reportProgress outside a worker', () => {
 });
 
 describe('ReportBatch (the worker side)', () => {
-  it('sends the first report at once, then at most one sum per interval; the rest is taken for the answer', () => {
+  it('sends the first report at once, then one sum when a report finds the interval over (a synchronous task)', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     let now = 0;
     const sent: number[] = [];
-    const batch = new ReportBatch((amount) => sent.push(amount), 100, () => now);
+    const batch = new ReportBatch(
+      (amount) => sent.push(amount),
+      100,
+      () => now,
+    );
     for (let i = 0; i < 10_000; i++) batch.add(1);
     expect(sent).toEqual([1]); // the first, at once: a bar moves as soon as work starts
     now = 99;
-    batch.add(1);
+    for (let i = 0; i < 10_000; i++) batch.add(1);
     expect(sent).toEqual([1]);
     now = 100;
-    batch.add(1); // checked on a report: a synchronous task never lets the timer run
-    expect(sent).toEqual([1, 10_001]);
-    now = 150;
+    // The clock is read every CLOCK_EVERY reports: one of the next CLOCK_EVERY sends the sum.
+    for (let i = 0; i < CLOCK_EVERY; i++) batch.add(1);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toBeGreaterThanOrEqual(19_999);
+    expect(total(sent) + batch.take()).toBe(20_000 + CLOCK_EVERY); // nothing lost, nothing twice
+    vi.advanceTimersByTime(1_000);
+    expect(sent).toHaveLength(2); // taken: the timer is gone
+  });
+
+  it('sends the last reports before a long wait on a timer, one interval after the previous send', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let now = 0;
+    const sent: number[] = [];
+    const batch = new ReportBatch(
+      (amount) => sent.push(amount),
+      100,
+      () => now,
+    );
+    batch.add(1);
+    now = 50;
     batch.add(5);
     vi.advanceTimersByTime(49);
-    expect(sent).toHaveLength(2);
-    vi.advanceTimersByTime(1); // the timer sends the last reports before a long wait
-    expect(sent).toEqual([1, 10_001, 5]);
+    expect(sent).toEqual([1]);
+    vi.advanceTimersByTime(1);
+    expect(sent).toEqual([1, 5]);
     batch.add(2);
     expect(batch.take()).toBe(2);
-    vi.advanceTimersByTime(1_000);
-    expect(sent).toHaveLength(3); // taken: the timer is gone
     expect(batch.take()).toBe(0);
+    vi.advanceTimersByTime(1_000);
+    expect(sent).toEqual([1, 5]);
   });
 });
 
@@ -120,7 +142,10 @@ describe('reportProgress through the thread backend', () => {
     const before = total(amounts);
     // The task reports 2,000 more times after its cancel; none of it reaches the caller.
     const next: number[] = [];
-    const response = await pool.backend.run({ mode: 'call', task: p.reportOnce, items: [5] }, { onTaskProgress: (amount) => next.push(amount) });
+    const response = await pool.backend.run(
+      { mode: 'call', task: p.reportOnce, items: [5] },
+      { onTaskProgress: (amount) => next.push(amount) },
+    );
     expect(response.results).toEqual([5]);
     expect(next).toEqual([5]);
     expect(total(amounts)).toBe(before);
@@ -128,6 +153,22 @@ describe('reportProgress through the thread backend', () => {
 });
 
 describe("progress({ count: 'reported' })", () => {
+  it("shows bytes in decimal units with unit: 'bytes'", () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
+    const stream = recorder(false);
+    const bar = new ProgressBar({ total: 4.8e9, unit: 'bytes', label: 'read', stream });
+    bar.start();
+    bar.tick(1.8e9);
+    vi.advanceTimersByTime(6_000);
+    expect(bar.barLine(120)).toBe('read ███████████░░░░░░░░░░░░░░░░░░░ 1.8 GB/4.8 GB 37% · 300.0 MB/s · 0:06 · ETA 0:10');
+    bar.tick(3e9 - 512);
+    bar.stop('done');
+    expect(stream.writes.at(-1)).toBe('read: 4.8 GB/4.8 GB in 6.0 s (800.0 MB/s)\n');
+    const small = new ProgressBar({ unit: 'bytes', stream });
+    small.tick(512);
+    expect(small.summaryLine()).toBe('progress: 512 B in 0.0 s (… B/s)');
+  });
+
   it('moves with what a task reports before the chunk\u2019s items come back', async () => {
     await using pool = createPool({ threads: 1 });
     const slots = createSlots();
@@ -138,7 +179,7 @@ describe("progress({ count: 'reported' })", () => {
       isTTY: true,
       columns: 120,
       write: (text: string) => {
-        if (emitted === 0 && text.includes('read 42 bytes')) shown.resolve(text);
+        if (emitted === 0 && text.includes('read 42 B ·')) shown.resolve(text);
       },
     };
     const run = flow([42])
@@ -150,7 +191,7 @@ describe("progress({ count: 'reported' })", () => {
         emitted++;
       });
     // The item waits at the gate until the test opens it (or 10 s pass, and the flow ends without the bar having moved).
-    expect(await Promise.race([shown.promise, run.then(() => 'the flow ended first')])).toContain('read 42 bytes');
+    expect(await Promise.race([shown.promise, run.then(() => 'the flow ended first')])).toContain('read 42 B ·');
     expect(emitted).toBe(0);
     open(slots);
     await run;
@@ -164,7 +205,7 @@ describe("progress({ count: 'reported' })", () => {
       .pipe(unorderedMap(p.reportOnce, { pool, chunkSize: 3 }), progress({ count: 'reported', total: 36, unit: 'bytes', stream }))
       .toArray();
     expect(out.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(stream.text()).toMatch(/^progress: 36\/36 bytes in /);
+    expect(stream.text()).toMatch(/^progress: 36 B\/36 B in [\d.]+ s \([^)]+ B\/s\)\n$/);
   });
 
   it('follows the nearest worker-backed stage: two stages report to their own bars, across main-thread steps', async () => {
@@ -194,13 +235,23 @@ describe("progress({ count: 'reported' })", () => {
         progress({ count: 'reported', unit: 'lines', stream }),
       )
       .toArray();
-    expect(new Map(sums)).toEqual(new Map([['odd', 9], ['even', 6]]));
+    expect(new Map(sums)).toEqual(
+      new Map([
+        ['odd', 9],
+        ['even', 6],
+      ]),
+    );
     expect(stream.text()).toMatch(/^progress: 5 lines in /);
   });
 
   it('fails the flow, saying why, when no worker-backed stage comes before it', async () => {
     const stream = recorder(false);
-    const run = flow([1, 2]).pipe(map((x: number) => x), progress({ count: 'reported', stream })).toArray();
+    const run = flow([1, 2])
+      .pipe(
+        map((x: number) => x),
+        progress({ count: 'reported', stream }),
+      )
+      .toArray();
     await expect(run).rejects.toThrow(MillraceError);
     await expect(run).rejects.toThrow(/must follow one/);
     expect(() => progress({ count: 'bytes' as 'items' })).toThrow(InvalidOptionError);
@@ -214,13 +265,19 @@ describe("progress({ count: 'reported' })", () => {
       .pipe(unorderedMap(bind(p.reportUntilCancelled, 2_000), { pool, chunkSize: 1 }), progress({ count: 'reported', stream }), take(1))
       .toArray();
     expect(out).toEqual([0]);
-    expect(await flow([2, 3]).pipe(parallelMap(p.reportOnce, { pool }), progress({ count: 'reported', stream })).toArray()).toEqual([2, 3]);
+    expect(
+      await flow([2, 3])
+        .pipe(parallelMap(p.reportOnce, { pool }), progress({ count: 'reported', stream }))
+        .toArray(),
+    ).toEqual([2, 3]);
     expect(stream.writes.at(-1)).toMatch(/^progress: 5 items in /);
   });
 
   it('fails an item whose task reports a negative amount, with the error as its cause', async () => {
     await using pool = createPool({ threads: 1 });
-    const run = flow([3]).pipe(parallelMap(p.reportNegative, { pool }), progress({ count: 'reported', stream: recorder(false) })).toArray();
+    const run = flow([3])
+      .pipe(parallelMap(p.reportNegative, { pool }), progress({ count: 'reported', stream: recorder(false) }))
+      .toArray();
     const error: unknown = await run.catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(TaskError);
     expect((error as TaskError).cause).toMatchObject({ name: 'InvalidOptionError' });

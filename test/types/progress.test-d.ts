@@ -15,7 +15,9 @@ describe('reportProgress', () => {
 describe('progress options', () => {
   it("counts 'items' or 'reported', nothing else", () => {
     expectTypeOf<ProgressOptions['count']>().toEqualTypeOf<'items' | 'reported' | undefined>();
-    expectTypeOf(progress<string>({ count: 'reported', total: 1024, unit: 'bytes', label: 'read' })).toEqualTypeOf<Operator<string, string>>();
+    expectTypeOf(progress<string>({ count: 'reported', total: 1024, unit: 'bytes', label: 'read' })).toEqualTypeOf<
+      Operator<string, string>
+    >();
     // @ts-expect-error not a count
     progress({ count: 'bytes' });
   });

@@ -415,7 +415,8 @@ export class ThreadBackend implements PoolBackend {
       job.onTaskProgress(amount);
     } catch (error) {
       // A throwing callback must not take the port's message handler (and the process) down.
-      process.stderr.write(`millrace: an onTaskProgress callback threw (ignored): ${error instanceof Error ? error.message : String(error)}\n`);
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`millrace: an onTaskProgress callback threw (ignored): ${message}\n`);
     }
   }
 
