@@ -285,7 +285,6 @@ export class ProgressBar {
   #elapsedSeconds(): number {
     return this.#started === undefined ? 0 : (performance.now() - this.#started) / 1000;
   }
-
 }
 
 /** Bars created so far: a bar's number orders its line among the live bars of its stream. */
