@@ -38,6 +38,7 @@ import {
 } from './batch-pull.js';
 import { resolveTaskModule } from './tasks.js';
 import { StatsCollector, type StageStats } from './stage-stats.js';
+import { takeTaskProgressListeners } from './task-progress.js';
 import { ChunkSendError, sharedPool, WorkerExitError, type ChunkRequest, type ChunkResponse, type Pool } from './pool.js';
 
 /**
@@ -332,6 +333,8 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   #carryPosition = 0;
   readonly #stats: StatsCollector;
   #statsTimer: NodeJS.Timeout | undefined;
+  /** The `progress({ count: 'reported' })` after this stage, if any: it takes what the tasks report (task-progress.ts). */
+  readonly #taskProgress = takeTaskProgressListeners();
 
   constructor(source: AsyncIterable<In>, context: OperatorContext, spec: DispatchSpec<In, Out>) {
     this.#sourceIterable = source;
@@ -576,9 +579,16 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
               chunk.timedOut = true;
               controller.abort(reason);
             });
+      const onTaskProgress = this.#taskProgress;
       running = this.#pool.backend.run(request, {
         signal: controller.signal,
         chunk: { runId: this.#runId, seq: chunk.seq, attempt: owner.runs },
+        // Only this run's reports, while the flow wants them (a cancelled or settled run's are dropped).
+        ...(onTaskProgress && {
+          onTaskProgress: (amount: number): void => {
+            if (chunk.controller === controller && !this.#stopped) onTaskProgress(amount);
+          },
+        }),
         ...(transferList ? { transferList } : {}),
         ...(chunk.deadline?.startClock ? { startClock: chunk.deadline.startClock } : {}),
       });

@@ -89,6 +89,7 @@ export { readLines, lines, InputFileError, type InputFileProblem, type LineInput
 export { Counter } from './counter.js';
 export { ProgressBar, type ProgressOptions, type ProgressOutcome, type ProgressStream } from './progress.js';
 export { progress } from '../operators/progress.js';
+export { reportProgress } from './task-progress.js';
 export { bullmq, type BullmqOptions } from './backends/bullmq.js';
 export { startWorker, type RemoteWorker, type RemoteWorkerOptions } from './remote/worker.js';
 export type { RedisEndpoint } from './remote/connection.js';

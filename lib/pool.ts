@@ -159,6 +159,14 @@ export interface RunChunkOptions {
    * @defaultValue none
    */
   readonly chunk?: ChunkIdentity;
+  /**
+   * Receives what the chunk's tasks report with {@link reportProgress} while it runs, added up (the
+   * thread backend sends at most every 100 ms, and the rest just before the chunk settles); not
+   * called once the chunk is cancelled. Backends that cannot carry reports (BullMQ, process
+   * isolation for now) ignore it, and tasks' reports are then dropped.
+   * @defaultValue none: the worker does not send reports
+   */
+  readonly onTaskProgress?: (amount: number) => void;
 }
 
 /**

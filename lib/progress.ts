@@ -2,7 +2,8 @@
  * A progress display for long work, as tqdm users expect: a live bar on a terminal; otherwise (a
  * log file, CI) a line every few seconds while the work runs and a summary line at the end.
  * Counting an item is a field increment; drawing happens on a timer, a few times a second at
- * most, so progress does not slow the work it measures.
+ * most, so progress does not slow the work it measures. Several bars on one terminal (the stages
+ * of a flow) share its lines: one line each, redrawn together as one block.
  *
  * @packageDocumentation
  */
@@ -48,12 +49,14 @@ export interface ProgressOptions {
    */
   readonly total?: number;
   /**
-   * Text before the bar.
+   * Text before the bar; it names the line when several bars share a terminal, and starts each
+   * progress line off a terminal.
    * @defaultValue `'progress'`
    */
   readonly label?: string;
   /**
-   * What an item is called, e.g. `'files'`.
+   * What an item is called, e.g. `'files'`; `'bytes'` shows amounts and the rate in decimal units
+   * (`1.8 GB/4.8 GB · 35.4 MB/s`).
    * @defaultValue `'items'`
    */
   readonly unit?: string;
@@ -80,6 +83,15 @@ export interface ProgressOptions {
    * @defaultValue `true`
    */
   readonly summary?: boolean;
+  /**
+   * What the {@link progress} operator counts: `'items'` passing by, or `'reported'`: the amounts
+   * the tasks of the worker-backed step before it report with {@link reportProgress} (bytes read of
+   * a big file, say), so the bar moves while a chunk runs, between items. Give `total` and `unit` in
+   * the same measure (`{ total: bytes, unit: 'bytes' }`). A {@link ProgressBar} used directly counts
+   * what it is ticked and ignores this.
+   * @defaultValue `'items'`
+   */
+  readonly count?: 'items' | 'reported';
 }
 
 /**
@@ -102,7 +114,12 @@ export type ProgressOutcome = 'done' | 'stopped';
  * it directly to count something other than a flow's items.
  *
  * @remarks
- * While a live bar is drawn, Ctrl-C (SIGINT) ends its line first, so the shell prompt or the
+ * Live bars on one stream (the stages of a flow, each with its `progress()`) are drawn as one block
+ * of lines, one a bar, in the order the bars were created (for `progress()`, the order of the
+ * pipeline), redrawn together at the shortest `intervalMs` among them. A bar that stops keeps its
+ * last line on the screen; the block ends on a fresh line when its last bar stops.
+ *
+ * While a live bar is drawn, Ctrl-C (SIGINT) ends its block first, so the shell prompt or the
  * next output starts on a fresh line. The signal then does what it would have done without
  * millrace: when nothing else listens for SIGINT the process is ended by it (exit status 130 in a
  * shell), otherwise the other listeners decide.
@@ -128,15 +145,19 @@ export class ProgressBar {
   readonly #logIntervalMs: number;
   readonly #summary: boolean;
   readonly #live: boolean;
+  /** Where its line goes among the other live bars of its stream: bars line up in creation order. */
+  readonly #order = created++;
   // undefined until started (not 0: a clock may read 0 at its start, as fake timers do).
   #started: number | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
-  readonly #endLine = (): void => {
-    this.#stream.write('\n');
-  };
   #stopped = false;
-  /** Redraws so far (for tests of the redraw bound). */
+  /** Redraws of its line so far (for tests of the redraw bound). */
   draws = 0;
+
+  /** The text before the bar (`options.label`). */
+  get label(): string {
+    return this.#label;
+  }
 
   /**
    * @param options - see {@link ProgressOptions}
@@ -160,16 +181,14 @@ export class ProgressBar {
   }
 
   /**
-   * Starts the clock, and the redraw timer on a terminal or the progress-line timer otherwise
-   * (neither keeps the process alive).
+   * Starts the clock; on a terminal adds the bar's line to its stream's block of live bars (redrawn
+   * on a timer), otherwise starts the progress-line timer (neither timer keeps the process alive).
    */
   start(): void {
     if (this.#started !== undefined) return;
     this.#started = performance.now();
     if (this.#live) {
-      this.#draw();
-      this.#timer = repeat(() => this.#draw(), this.#intervalMs);
-      endLineOnSigint(this.#endLine);
+      liveBlockOf(this.#stream).add(this, this.#order, this.#intervalMs);
     } else if (this.#summary) {
       this.#timer = repeat(() => this.#stream.write(`${this.#logLine()}\n`), this.#logIntervalMs);
     }
@@ -185,9 +204,9 @@ export class ProgressBar {
   }
 
   /**
-   * Stops the timer and leaves the display final: on a terminal the bar is drawn once more and
-   * the line ended; otherwise a summary line is printed when the work completed (`'done'`) and
-   * `summary` is on. Safe to call twice.
+   * Stops the timer and leaves the display final: on a terminal the bar is drawn once more and left
+   * on the screen (the block of live bars ends on a fresh line once its last bar stops); otherwise a
+   * summary line is printed when the work completed (`'done'`) and `summary` is on. Safe to call twice.
    *
    * @param outcome - `'done'` when the work completed, `'stopped'` when it failed or was cut short
    */
@@ -197,9 +216,7 @@ export class ProgressBar {
     if (this.#timer) clearInterval(this.#timer);
     this.#started ??= performance.now();
     if (this.#live) {
-      stopEndingLineOnSigint(this.#endLine);
-      this.#draw();
-      this.#stream.write('\n');
+      liveBlocks.get(this.#stream)?.finish(this);
     } else if (outcome === 'done' && this.#summary) {
       this.#stream.write(`${this.summaryLine()}\n`);
     }
@@ -212,32 +229,47 @@ export class ProgressBar {
    */
   summaryLine(): string {
     const seconds = this.#elapsedSeconds();
-    const count = this.#total === undefined ? `${this.done}` : `${this.done}/${this.#total}`;
-    return `${this.#label}: ${count} ${this.#unit} in ${seconds.toFixed(1)} s (${formatRate(this.done, seconds)} ${this.#unit}/s)`;
+    return `${this.#label}: ${this.#count()} in ${seconds.toFixed(1)} s (${this.#rate(seconds)})`;
   }
 
   /**
    * The live bar's text for a terminal `columns` wide (without control characters).
    *
    * @param columns - the width to fit
+   * @param labelWidth - pad the label to this many characters (the lines of several bars line up)
    * @returns e.g. `"analysing ████████░░░░ 4/8 files 50% · 3.9 files/s · 0:01 · ETA 0:01"`
    */
-  barLine(columns = 80): string {
+  barLine(columns = 80, labelWidth = 0): string {
     const seconds = this.#elapsedSeconds();
-    const rate = `${formatRate(this.done, seconds)} ${this.#unit}/s`;
+    const rate = this.#rate(seconds);
     const elapsed = formatClock(seconds);
+    const label = this.#label.padEnd(labelWidth);
     if (this.#total === undefined) {
-      return fit(`${this.#label} ${this.done} ${this.#unit} · ${rate} · ${elapsed}`, columns);
+      return fit(`${label} ${this.#count()} · ${rate} · ${elapsed}`, columns);
     }
     const total = this.#total;
     const fraction = total === 0 ? 1 : Math.min(1, this.done / total);
     const remaining = this.done === 0 || seconds === 0 ? undefined : ((total - this.done) * seconds) / this.done;
     const eta = remaining === undefined ? '?' : formatClock(Math.max(0, remaining));
-    const tail = ` ${this.done}/${total} ${this.#unit} ${Math.floor(fraction * 100)}% · ${rate} · ${elapsed} · ETA ${eta}`;
-    const width = Math.max(0, Math.min(30, columns - 1 - this.#label.length - 1 - tail.length));
+    const tail = ` ${this.#count()} ${Math.floor(fraction * 100)}% · ${rate} · ${elapsed} · ETA ${eta}`;
+    const width = Math.max(0, Math.min(30, columns - 1 - label.length - 1 - tail.length));
     const filled = Math.round(fraction * width);
     const bar = width > 0 ? ` ${'█'.repeat(filled)}${'░'.repeat(width - filled)}` : '';
-    return fit(`${this.#label}${bar}${tail}`, columns);
+    return fit(`${label}${bar}${tail}`, columns);
+  }
+
+  /** What is done (of the total when known), with its unit: `4/8 files`, or `1.8 GB/4.8 GB` for bytes. */
+  #count(): string {
+    if (this.#unit === 'bytes') {
+      return this.#total === undefined ? formatBytes(this.done) : `${formatBytes(this.done)}/${formatBytes(this.#total)}`;
+    }
+    return `${this.#total === undefined ? this.done : `${this.done}/${this.#total}`} ${this.#unit}`;
+  }
+
+  /** The rate so far: `3.9 files/s`, or `35.4 MB/s` for bytes. */
+  #rate(seconds: number): string {
+    if (this.#unit === 'bytes') return `${seconds <= 0 ? '… B' : formatBytes(this.done / seconds)}/s`;
+    return `${formatRate(this.done, seconds)} ${this.#unit}/s`;
   }
 
   /** A line printed every `logIntervalMs` off a terminal: the summary so far, with the ETA when the total is known. */
@@ -253,14 +285,116 @@ export class ProgressBar {
   #elapsedSeconds(): number {
     return this.#started === undefined ? 0 : (performance.now() - this.#started) / 1000;
   }
+}
 
-  #draw(): void {
-    this.draws++;
-    // Carriage return and erase-line: redraw in place.
+/** Bars created so far: a bar's number orders its line among the live bars of its stream. */
+let created = 0;
+
+/** A line of a {@link LiveBlock}: a bar, and its last text once it has stopped. */
+interface BlockLine {
+  readonly bar: ProgressBar;
+  readonly order: number;
+  final: string | undefined;
+}
+
+/**
+ * The live bars drawn on one terminal stream, as one block of lines redrawn together: each redraw
+ * moves the cursor up to the block's first line and rewrites every line (carriage return and
+ * erase-line), in one write, so bars never fight over one line. Stopped bars at the top of the block
+ * are left on the screen as they are and leave the block; one stopped below a running bar keeps its
+ * last text until then. When no bar is left the block ends its last line, and the next bar on the
+ * stream starts a new block below. (Lines that scroll off the top of the terminal cannot be reached
+ * by moving the cursor up: a block is meant to hold a few stages, not more than the terminal's rows.)
+ */
+class LiveBlock {
+  readonly #stream: ProgressStream;
+  /** In bar creation order. */
+  readonly #lines: BlockLine[] = [];
+  /** Lines of the block on the screen now; the cursor is at the end of the last one. */
+  #drawn = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #intervalMs = Number.POSITIVE_INFINITY;
+  /** On Ctrl-C: end the block's last line; the next redraw (if the program goes on) starts below it. */
+  readonly #endLine = (): void => {
+    this.#drawn = 0;
+    this.#stream.write('\n');
+  };
+
+  constructor(stream: ProgressStream) {
+    this.#stream = stream;
+  }
+
+  /** Adds a started bar's line, in creation order, and draws the block at once. */
+  add(bar: ProgressBar, order: number, intervalMs: number): void {
+    if (this.#lines.length === 0) endLineOnSigint(this.#endLine);
+    let at = this.#lines.length;
+    while (at > 0 && this.#lines[at - 1]!.order > order) at--;
+    this.#lines.splice(at, 0, { bar, order, final: undefined });
+    if (intervalMs < this.#intervalMs) {
+      this.#intervalMs = intervalMs;
+      if (this.#timer) clearInterval(this.#timer);
+      this.#timer = repeat(() => this.#draw(), intervalMs);
+    }
+    this.#draw();
+  }
+
+  /** A bar stopped: its line is drawn a last time and kept as it is. */
+  finish(bar: ProgressBar): void {
+    const line = this.#lines.find((candidate) => candidate.bar === bar);
+    if (line === undefined) return;
+    line.final = this.#text(bar);
+    this.#draw();
+  }
+
+  #text(bar: ProgressBar): string {
+    bar.draws++;
     // One column short of the width, so the cursor never wraps; some terminals report 0 columns.
     const columns = this.#stream.columns !== undefined && this.#stream.columns > 1 ? this.#stream.columns : 80;
-    this.#stream.write(`\r\x1b[2K${this.barLine(columns - 1)}`);
+    // Labels padded to the longest in the block, so the bars line up.
+    let labelWidth = 0;
+    for (const line of this.#lines) labelWidth = Math.max(labelWidth, line.bar.label.length);
+    return bar.barLine(columns - 1, labelWidth);
   }
+
+  #draw(): void {
+    let out = this.#drawn > 1 ? `\x1b[${this.#drawn - 1}A` : '';
+    for (let i = 0; i < this.#lines.length; i++) {
+      const line = this.#lines[i]!;
+      out += `${i > 0 ? '\n' : ''}\r\x1b[2K${line.final ?? this.#text(line.bar)}`;
+    }
+    this.#drawn = this.#lines.length;
+    // Stopped bars at the top stay on the screen as drawn; the block now starts below them.
+    let settled = 0;
+    while (settled < this.#lines.length && this.#lines[settled]!.final !== undefined) settled++;
+    this.#lines.splice(0, settled);
+    this.#drawn -= settled;
+    if (this.#lines.length === 0) {
+      out += '\n';
+      this.#close();
+    }
+    this.#stream.write(out);
+  }
+
+  #close(): void {
+    this.#drawn = 0;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#intervalMs = Number.POSITIVE_INFINITY;
+    stopEndingLineOnSigint(this.#endLine);
+    liveBlocks.delete(this.#stream);
+  }
+}
+
+/** The block of live bars of each terminal stream that has one. */
+const liveBlocks = new Map<ProgressStream, LiveBlock>();
+
+function liveBlockOf(stream: ProgressStream): LiveBlock {
+  let block = liveBlocks.get(stream);
+  if (block === undefined) {
+    block = new LiveBlock(stream);
+    liveBlocks.set(stream, block);
+  }
+  return block;
 }
 
 /** The longest delay a Node timer takes; a longer one would fire after 1 ms, with a warning. */
@@ -274,7 +408,7 @@ function repeat(fn: () => void, ms: number): ReturnType<typeof setInterval> | un
   return timer;
 }
 
-/** What each live bar does on SIGINT: end its line. One process listener serves them all. */
+/** What each block of live bars does on SIGINT: end its last line. One process listener serves them all. */
 const endLines = new Set<() => void>();
 
 function endLineOnSigint(endLine: () => void): void {
@@ -288,7 +422,7 @@ function stopEndingLineOnSigint(endLine: () => void): void {
 }
 
 /**
- * Ends the live bars' lines, then lets the signal do what it would have done without millrace.
+ * Ends the blocks of live bars, then lets the signal do what it would have done without millrace.
  * Listening for SIGINT turns off Node's default (ending the process by the signal), so when no one
  * else listens this removes itself and raises SIGINT again, as signal-exit (behind ora, listr and
  * restore-cursor) does: the process ends by SIGINT, status 130 in a shell. Listeners that are
@@ -313,6 +447,20 @@ function onSigint(): void {
 function fit(text: string, columns: number): string {
   return text.length <= columns ? text : text.slice(0, Math.max(0, columns));
 }
+
+/** Bytes in decimal units, as `ls -h --si` and download managers show them: `512 B`, `74.9 MB`. */
+function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${Math.round(bytes)} B`;
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < BYTE_UNITS.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${BYTE_UNITS[unit]!}`;
+}
+
+const BYTE_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'] as const;
 
 function formatRate(done: number, seconds: number): string {
   if (seconds <= 0) return '…';

@@ -13,7 +13,7 @@
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Counter, createPool, readBlocks, readLines, tasks, unorderedMap, type BlockInput } from 'millrace';
+import { Counter, createPool, progress, readBlocks, readLines, tasks, unorderedMap, type BlockInput } from 'millrace';
 import { LogTally, type Tally } from '../log-analysis/parse.js';
 import { humanReport, jsonReport, type Summary } from '../log-analysis/report.js';
 
@@ -90,8 +90,14 @@ async function main(): Promise<void> {
   } else {
     const pool = createPool({ threads });
     try {
+      // The bar counts the bytes the tasks report as they finish blocks, of the file's size when it
+      // is plain (a gzip file's blocks are decompressed bytes, more than its size).
+      const plain = file !== '-' && !file.endsWith('.gz');
       await readBlocks(input, { signal, ...(blockSize === undefined ? {} : { blockSize }) })
-        .pipe(unorderedMap(t.tallyBlock, { pool }))
+        .pipe(
+          unorderedMap(t.tallyBlock, { pool }),
+          progress({ count: 'reported', unit: 'bytes', label: 'reading', summary: !values.json, ...(plain && { total: summary.bytes }) }),
+        )
         .forEach((tally) => addTally(summary, tally));
     } finally {
       await pool.close();

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import { blockLines, type Block } from 'millrace';
+import { blockLines, reportProgress, type Block } from 'millrace';
 import { LogTally, type Tally } from '../log-analysis/parse.js';
 
 /**
@@ -17,5 +17,7 @@ export function tallyBlock(block: Block): Tally {
   const tally = new LogTally();
   // blockLines reads and splits the whole block at once: no promise per line.
   for (const line of blockLines(block)) tally.add(line);
+  // The block's bytes, for the main thread's progress bar (nothing when called outside a worker).
+  reportProgress(block.kind === 'range' ? block.end - block.start : block.bytes.length);
   return tally.result();
 }

@@ -37,6 +37,8 @@ export interface RunMessage {
   readonly request: ChunkRequest;
   /** Where the worker stamps when it takes the chunk up, starts it and finishes it. */
   readonly clock?: StartClock;
+  /** Someone displays the chunk's task progress: send what its tasks report (`reportProgress`). */
+  readonly progress?: boolean;
 }
 
 /** Main thread → worker. */
@@ -51,8 +53,10 @@ export type ToWorker =
 export type FromWorker =
   /** The channel is up; `firstAttach` on a new thread's first channel (it paid the start-up). */
   | { readonly type: 'ready'; readonly threadId: number; readonly firstAttach: boolean }
-  /** A chunk's response (task failures are data inside it). */
-  | { readonly type: 'done'; readonly id: number; readonly response: ChunkResponse; readonly heapUsed?: number }
+  /** A chunk's response (task failures are data inside it), with the task progress reported since the last 'progress'. */
+  | { readonly type: 'done'; readonly id: number; readonly response: ChunkResponse; readonly heapUsed?: number; readonly progress?: number }
+  /** What a running chunk's tasks reported (`reportProgress`), added up: sent at most every 100 ms. */
+  | { readonly type: 'progress'; readonly id: number; readonly amount: number }
   /** The chunk had been withdrawn before this worker could take it up: it never ran. */
   | { readonly type: 'skipped'; readonly id: number }
   /** A task left a rejected promise nobody handled; it is reported, not allowed to end the worker. */

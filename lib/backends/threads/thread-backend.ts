@@ -78,6 +78,8 @@ interface Job {
   readonly resolve: (response: ChunkResponse) => void;
   readonly reject: (error: unknown) => void;
   readonly detach: () => void;
+  /** Where the task progress its worker reports goes (the run option); the worker sends none without it. */
+  readonly onTaskProgress: ((amount: number) => void) | undefined;
   channel?: Channel;
   id?: number;
   slot?: number;
@@ -188,6 +190,7 @@ export class ThreadBackend implements PoolBackend {
         resolve,
         reject,
         detach: () => signal?.removeEventListener('abort', onAbort),
+        onTaskProgress: options.onTaskProgress,
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#queue.push(job);
@@ -431,9 +434,15 @@ export class ThreadBackend implements PoolBackend {
         }
         this.#pump();
         return;
+      case 'progress': {
+        const job = channel.jobs.get(message.id);
+        if (job !== undefined) this.#taskProgress(job, message.amount);
+        return;
+      }
       case 'done': {
         const job = channel.jobs.get(message.id);
         if (job === undefined) return;
+        if (message.progress !== undefined) this.#taskProgress(job, message.progress);
         this.#release(channel, message.id, job);
         const { response } = message;
         if (channel.startupMs !== undefined) {
@@ -460,6 +469,18 @@ export class ThreadBackend implements PoolBackend {
         channel.crash = reviveError(message.error);
         channel.uncaught = true;
         return;
+    }
+  }
+
+  /** Hands a running chunk's task progress to its caller; a cancelled chunk's reports are dropped. */
+  #taskProgress(job: Job, amount: number): void {
+    if (job.onTaskProgress === undefined || job.life.phase === 'cancelling' || job.life.phase === 'settled') return;
+    try {
+      job.onTaskProgress(amount);
+    } catch (error) {
+      // A throwing callback must not take the port's message handler (and the process) down.
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`millrace: an onTaskProgress callback threw (ignored): ${message}\n`);
     }
   }
 
@@ -511,6 +532,7 @@ export class ThreadBackend implements PoolBackend {
       ticket: cell.ticket,
       request: job.request,
       ...(job.clock ? { clock: job.clock } : {}),
+      ...(job.onTaskProgress ? { progress: true } : {}),
     };
     try {
       channel.port.postMessage(message, job.transferList);

@@ -9,6 +9,7 @@ import { getHeapStatistics } from 'node:v8';
 import { threadId, type MessagePort } from 'node:worker_threads';
 import type { ChunkResponse } from '../../pool.js';
 import { CLOCK_FINISHED, CLOCK_TAKEN_UP, stampClock } from '../../start-clock.js';
+import { ReportBatch, taskProgressHolder } from '../../task-progress.js';
 import { claim } from './claims.js';
 import type { AttachTask, FromWorker, RunMessage, ToWorker } from './protocol.js';
 import { resultTransfers, runChunk, uncloneableResult } from './run-chunk.js';
@@ -94,25 +95,31 @@ async function runNext(): Promise<void> {
     const controller = new AbortController();
     running = { id: message.id, controller };
     stampClock(message.clock, CLOCK_TAKEN_UP);
+    // One chunk at a time: its tasks' reportProgress() calls, awaits included, are this chunk's.
+    const { id } = message;
+    const reports = message.progress === true ? new ReportBatch((amount) => send({ type: 'progress', id, amount })) : undefined;
+    taskProgressHolder.report = reports?.add;
     const response = await runChunk(message.request, message.clock, controller.signal);
+    taskProgressHolder.report = undefined;
     stampClock(message.clock, CLOCK_FINISHED);
     running = undefined;
-    reply(message, response);
+    reply(message, response, reports?.take() ?? 0);
     // Let the response go out and other messages (a cancel, a detach) come in between chunks.
     if (backlog.length > 0) await new Promise((resolve) => setImmediate(resolve));
   }
 }
 
-function reply(message: RunMessage, response: ChunkResponse): void {
+function reply(message: RunMessage, response: ChunkResponse, progress: number): void {
   response.workerId = threadId;
   const transfers = resultTransfers(response, message.request.mode);
   const heap = reportHeap ? { heapUsed: getHeapStatistics().used_heap_size } : {};
-  const done: FromWorker = { type: 'done', id: message.id, response, ...heap };
+  const done: FromWorker = { type: 'done', id: message.id, response, ...heap, ...(progress > 0 ? { progress } : {}) };
   try {
     port?.postMessage(done, transfers);
   } catch {
     // A result that cannot be cloned (or moved): say which, as data; never a dead worker.
-    port?.postMessage({ type: 'done', id: message.id, response: uncloneableResult(response, message.request.mode) } satisfies FromWorker);
+    const failed = uncloneableResult(response, message.request.mode);
+    port?.postMessage({ type: 'done', id: message.id, response: failed, ...(progress > 0 ? { progress } : {}) } satisfies FromWorker);
   }
 }
 
