@@ -306,6 +306,16 @@ describe("createPool({ isolation: 'process' })", () => {
     expect([...byPid.values()]).toEqual([10, 10, 10]);
   });
 
+  it('a child killed from outside while idle loses nothing and the pool goes on', async () => {
+    await using pool = createPool({ isolation: 'process', threads: 1 });
+    const [[, pid]] = (await flow([1]).pipe(parallelMap(proc.pid, { pool })).toArray()) as [[number, number]];
+    process.kill(pid, 'SIGKILL');
+    expect(await gone(pid)).toBe(true);
+    const [[, next]] = (await flow([2]).pipe(parallelMap(proc.pid, { pool })).toArray()) as [[number, number]];
+    expect(next).not.toBe(pid);
+    await stillWorks(pool);
+  });
+
   it("an idle pool's children leave after idleTimeoutMs", async () => {
     await using pool = createPool({ isolation: 'process', threads: 1, idleTimeoutMs: 50 });
     const [[, pid]] = (await flow([1]).pipe(parallelMap(proc.pid, { pool })).toArray()) as [[number, number]];

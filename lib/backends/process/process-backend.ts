@@ -201,9 +201,9 @@ export class ProcessBackend implements PoolBackend {
   /** Hands queued chunks to idle children, forks children for the rest (up to the pool's size). */
   #pump(): void {
     if (this.#closing) return;
-    for (const child of this.#children) {
-      if (this.#queue.size === 0) break;
-      if (child.state === 'ready' && child.job === undefined) this.#send(this.#queue.shift()!, child);
+    // A chunk that cannot be sent leaves its child idle, so the same child is looked for again.
+    for (let idle = this.#idleChild(); idle !== undefined && this.#queue.size > 0; idle = this.#idleChild()) {
+      this.#send(this.#queue.shift()!, idle);
     }
     let starting = 0;
     let serving = 0;
@@ -213,6 +213,12 @@ export class ProcessBackend implements PoolBackend {
     }
     for (; this.#queue.size > starting && serving < this.capacity; starting++, serving++) this.#fork();
     for (const child of this.#children) if (child.state === 'ready' && child.job === undefined) this.#idle(child);
+  }
+
+  /** A child ready for a chunk (one whose channel has closed is dying: its exit is on its way). */
+  #idleChild(): Child | undefined {
+    for (const child of this.#children) if (child.state === 'ready' && child.job === undefined && child.process.connected) return child;
+    return undefined;
   }
 
   #fork(): void {
