@@ -324,14 +324,14 @@ describe("createPool({ isolation: 'process' })", () => {
     await stillWorks(pool);
   });
 
-  it('a script that uses a process pool and never closes it exits by itself', async () => {
+  it('a script exits by itself after closing one process pool (close() resolves) and never closing another', async () => {
     const script = fileURLToPath(new URL('../fixtures/scripts/process-pool-exit.ts', import.meta.url));
     const outcome = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = execFile(process.execPath, ['--import', 'tsx', script], { timeout: 45_000, killSignal: 'SIGKILL' }, (_error, stdout, stderr) =>
         resolve({ code: child.exitCode, stdout, stderr }),
       );
     });
-    expect(outcome).toEqual({ code: 0, stdout: 'done 1,4,9 crashed SIGSEGV\n', stderr: '' });
+    expect(outcome).toEqual({ code: 0, stdout: 'closed 0\ndone 1,4,9 crashed SIGSEGV\n', stderr: '' });
   });
 
   it("takes 'thread' or 'process', and rejects anything else with InvalidOptionError", () => {

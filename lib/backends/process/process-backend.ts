@@ -182,7 +182,12 @@ export class ProcessBackend implements PoolBackend {
         this.#letGo(child);
       }
     }
-    // Each leaving child bounds its teardowns itself and is killed past that bound (see #letGo).
+    // Each leaving child bounds its teardowns itself and is killed past that bound (see #letGo). The
+    // wait keeps the process alive (an idle child is unref'd): close() resolves once all have exited.
+    for (const child of children) {
+      child.process.ref();
+      child.process.channel?.ref();
+    }
     await Promise.all(children.map((child) => child.exited));
   }
 
