@@ -55,7 +55,12 @@ export const scenario: Scenario = {
       const base = median(result.samples.threads!.wallMs);
       for (const [name, sample] of Object.entries(result.samples)) {
         const wall = median(sample.wallMs);
-        rows.push({ variant: `${size.label}: ${name}`, workers: sample.threads, 'wall ms': fmt(wall), 'vs threads': `${fmt(wall / base)}x` });
+        rows.push({
+          variant: `${size.label}: ${name}`,
+          workers: sample.threads,
+          'wall ms': fmt(wall),
+          'vs threads': `${fmt(wall / base)}x`,
+        });
       }
       const ratio = median(result.samples.processes!.wallMs) / base;
       targets.push({ name: `${size.label}: processes against threads`, goal: 'measured', measured: `${fmt(ratio)}x`, met: undefined });

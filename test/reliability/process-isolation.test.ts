@@ -98,7 +98,13 @@ describe("createPool({ isolation: 'process' })", () => {
 
   it('Maps, Sets, Dates, typed arrays and BigInts survive the trip both ways', async () => {
     await using pool = createPool({ isolation: 'process', threads: 1 });
-    const item = { map: new Map([['a', 1]]), set: new Set([1, 2]), when: new Date(86_400_000), bytes: new Uint8Array([1, 2, 3]), big: 2n ** 70n };
+    const item = {
+      map: new Map([['a', 1]]),
+      set: new Set([1, 2]),
+      when: new Date(86_400_000),
+      bytes: new Uint8Array([1, 2, 3]),
+      big: 2n ** 70n,
+    };
     const [result] = await flow([item]).pipe(parallelMap(proc.roundTrip, { pool })).toArray();
     expect(result!.kinds).toEqual(['[object Map]', '[object Set]', '[object Date]', '[object Uint8Array]', 'bigint']);
     expect(result!.value.map).toEqual(item.map);
@@ -327,8 +333,11 @@ describe("createPool({ isolation: 'process' })", () => {
   it('a script exits by itself after closing one process pool (close() resolves) and never closing another', async () => {
     const script = fileURLToPath(new URL('../fixtures/scripts/process-pool-exit.ts', import.meta.url));
     const outcome = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, ['--import', 'tsx', script], { timeout: 45_000, killSignal: 'SIGKILL' }, (_error, stdout, stderr) =>
-        resolve({ code: child.exitCode, stdout, stderr }),
+      const child = execFile(
+        process.execPath,
+        ['--import', 'tsx', script],
+        { timeout: 45_000, killSignal: 'SIGKILL' },
+        (_error, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }),
       );
     });
     expect(outcome).toEqual({ code: 0, stdout: 'closed 0\ndone 1,4,9 crashed SIGSEGV\n', stderr: '' });

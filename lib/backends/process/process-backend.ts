@@ -400,7 +400,12 @@ export class ProcessBackend implements PoolBackend {
     if (child === undefined) return;
     const timeout = reason instanceof DOMException && reason.name === 'TimeoutError';
     try {
-      child.process.send({ type: 'cancel', id: job.id!, reason: timeout ? 'timeout' : 'abort' } satisfies ToChild, undefined, undefined, () => undefined);
+      child.process.send(
+        { type: 'cancel', id: job.id!, reason: timeout ? 'timeout' : 'abort' } satisfies ToChild,
+        undefined,
+        undefined,
+        () => undefined,
+      );
     } catch {
       // the channel is closing: the child is going anyway
     }
