@@ -2,7 +2,8 @@
 // guarantees, and a task that crashes its process (segfault, abort, exit, out of memory) fails its
 // items with a WorkerCrashedError that says why, while the main process and the pool go on.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, expectTypeOf, it } from 'vitest';
@@ -43,6 +44,13 @@ function alive(pid: number): boolean {
 async function gone(pid: number): Promise<boolean> {
   for (let i = 0; i < 2_000 && alive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 5));
   return !alive(pid);
+}
+
+/** The children's private report directories now in the temp directory. */
+function reportDirectories(): string[] {
+  return readdirSync(tmpdir())
+    .filter((name) => name.startsWith('millrace-child-'))
+    .sort();
 }
 
 async function crashed(promise: Promise<unknown>): Promise<WorkerCrashedError> {
@@ -265,16 +273,20 @@ describe("createPool({ isolation: 'process' })", () => {
   });
 
   it("a child past its heap limit (resourceLimits → --max-old-space-size): reason 'out-of-memory'", async () => {
-    await using pool = createPool({ isolation: 'process', threads: 1, resourceLimits: { maxOldGenerationSizeMb: 48 } });
+    const before = reportDirectories();
+    const pool = createPool({ isolation: 'process', threads: 1, resourceLimits: { maxOldGenerationSizeMb: 48 } });
     const error = await crashed(
       flow(range(4))
         .pipe(unorderedMap(bind(proc.hogOn, 2), { pool, chunkSize: 1 }))
         .toArray(),
     );
+    await pool.close();
     expect(error.reason).toBe('out-of-memory');
     expect(error.signal).toBe('SIGABRT');
     expect(error.items).toEqual([2]);
     expect(error.message).toMatch(/out of memory/);
+    // The dead child's report (it holds the environment) and every other child's directory are gone.
+    expect(reportDirectories()).toEqual(before);
   });
 
   it('runs setup with its setupArgs in each child, and teardown() when the pool closes', async () => {
@@ -310,6 +322,28 @@ describe("createPool({ isolation: 'process' })", () => {
     const byPid = new Map<number, number>();
     for (const [, pid] of pids) byPid.set(pid, (byPid.get(pid) ?? 0) + 1);
     expect([...byPid.values()]).toEqual([10, 10, 10]);
+  });
+
+  it('maxWorkerMemoryMb replaces a child whose heap is over the bound after a chunk', async () => {
+    // Any child's heap is over 1 MB: each is replaced after every chunk.
+    await using pool = createPool({ isolation: 'process', threads: 1, maxWorkerMemoryMb: 1 });
+    const pids = await flow(range(15))
+      .pipe(parallelMap(proc.pid, { pool, chunkSize: 5 }))
+      .toArray();
+    expect(pids.map(([x]) => x)).toEqual(range(15));
+    expect(new Set(pids.map(([, pid]) => pid)).size).toBe(3);
+  });
+
+  it("an error thrown from a timer in a task: reason 'uncaught-error'", async () => {
+    await using pool = createPool({ isolation: 'process', threads: 1 });
+    const error = await crashed(
+      flow(range(3))
+        .pipe(parallelMap(bind(crash.throwBareObjectLaterOn, 1), { pool, chunkSize: 1 }))
+        .toArray(),
+    );
+    expect(error.reason).toBe('uncaught-error');
+    expect(error.items).toEqual([1]);
+    await stillWorks(pool);
   });
 
   it('a child killed from outside while idle loses nothing and the pool goes on', async () => {

@@ -6,22 +6,32 @@
  *
  * @packageDocumentation
  */
-import { getHeapStatistics } from 'node:v8';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import type { ChunkResponse } from '../../pool.js';
 import { runChunk, uncloneableResult } from '../threads/run-chunk.js';
 import { describeError, serializeError } from '../threads/serialize-error.js';
 import { teardownModules, useAliases } from '../threads/task-modules.js';
-import type { ChildConfig, FromChild, ToChild } from './protocol.js';
+import { FATAL_REPORT, type ChildConfig, type FromChild, type ToChild } from './protocol.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as ChildConfig;
 useAliases(config.aliases);
 
-// Out of memory ends the process from inside V8 (an abort, SIGABRT), too late for any message: the
-// report Node writes on a fatal error is how the main process tells it from a plain abort().
+/**
+ * Out of memory ends the process from inside V8 (an abort, SIGABRT), too late for any message: the
+ * report Node writes on a fatal error is how the main process tells it from a plain abort(). The
+ * report holds the environment, so it goes to a directory of this child's own (mode 0700, under
+ * the temp directory), which the main process reads and removes when the child dies, and the child
+ * removes when it leaves. Node versions that can leave the environment out of it do.
+ */
+const reportDirectory = mkdtempSync(join(tmpdir(), 'millrace-child-'));
 process.report.reportOnFatalError = true;
-process.report.directory = config.reportDirectory;
-process.report.filename = `millrace-child-${process.pid}.json`;
+process.report.directory = reportDirectory;
+process.report.filename = FATAL_REPORT;
+if ('excludeEnv' in process.report) (process.report as { excludeEnv: boolean }).excludeEnv = true;
 
 /** The chunk being run, with the controller behind its task signal. */
 let running: { readonly id: number; readonly controller: AbortController } | undefined;
@@ -92,6 +102,7 @@ async function leave(): Promise<void> {
   } catch {
     // teardownModules reports each failure itself
   }
+  rmSync(reportDirectory, { recursive: true, force: true });
   process.exit(0);
 }
 
@@ -121,4 +132,4 @@ function reply(id: number, mode: 'call' | 'fold', response: ChunkResponse): void
   }
 }
 
-send({ type: 'ready', pid: process.pid });
+send({ type: 'ready', pid: process.pid, reportDirectory });

@@ -30,8 +30,9 @@
  * - **Why a child died** comes from its exit: the signal (`'SIGSEGV'`, `'SIGABRT'`), the exit code,
  *   an uncaught error it reported before going, or out of memory. V8 aborts a process out of heap
  *   from inside (SIGABRT, too late for any message), so each child asks Node to write its
- *   diagnostic report on a fatal error; a SIGABRT exit with a report whose event says "heap out of
- *   memory" is `'out-of-memory'`, one without is `'signal'`.
+ *   diagnostic report on a fatal error, into a private directory of its own (the report holds the
+ *   environment); a SIGABRT exit with a report whose event says "heap out of memory" is
+ *   `'out-of-memory'`, one without is `'signal'`. The directory is removed when the child goes.
  * - **Idle children never keep the main process alive**: a child and its IPC channel are unref'd
  *   while it holds no chunk; an idle child leaves after `idleTimeoutMs` (running its teardowns); a
  *   child whose main process goes away (exits, is killed) runs its teardowns and leaves by itself.
@@ -43,7 +44,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backendLifecycle, type BackendPhase, type Lifecycle } from '../../chunk-lifecycle.js';
@@ -62,7 +63,7 @@ import { CLOCK_FINISHED, CLOCK_STARTED, CLOCK_TAKEN_UP, stampClock } from '../..
 import { MAX_TIMER_MS } from '../../timers.js';
 import { ArrayAdmissionQueue, type AdmissionQueue } from '../threads/admission-queue.js';
 import { CANCEL_GRACE_MS } from '../threads/thread-backend.js';
-import type { ChildConfig, FromChild, ToChild } from './protocol.js';
+import { FATAL_REPORT, type ChildConfig, type FromChild, type ToChild } from './protocol.js';
 
 /**
  * How long an exited child's IPC channel may take to close (its last messages, such as the uncaught
@@ -100,6 +101,8 @@ interface Child {
   itemsSent: number;
   /** The uncaught error it reported before it went. */
   crash: unknown;
+  /** Its directory for a fatal-error report (told with 'ready'). */
+  reportDirectory: string | undefined;
   /** Set when this backend killed it for a chunk past its cancel grace, and for what. */
   endedFor: 'timeout' | 'cancel' | undefined;
   /** Resolves once it has exited (and its exit has been dealt with). */
@@ -129,7 +132,6 @@ export class ProcessBackend implements PoolBackend {
     this.#maxHeapBytes = options.maxWorkerMemoryMb === undefined ? undefined : options.maxWorkerMemoryMb * 1024 * 1024;
     this.#config = {
       teardownTimeoutMs: this.#teardownTimeoutMs,
-      reportDirectory: tmpdir(),
       ...(this.#maxHeapBytes !== undefined ? { reportHeap: true } : {}),
       ...(aliases ? { aliases } : {}),
     };
@@ -244,6 +246,7 @@ export class ProcessBackend implements PoolBackend {
       idleTimer: undefined,
       itemsSent: 0,
       crash: undefined,
+      reportDirectory: undefined,
       endedFor: undefined,
       exited,
     };
@@ -278,6 +281,7 @@ export class ProcessBackend implements PoolBackend {
   #onMessage(child: Child, message: FromChild): void {
     switch (message.type) {
       case 'ready':
+        child.reportDirectory = message.reportDirectory;
         if (child.state !== 'starting') return;
         child.state = 'ready';
         this.#pump();
@@ -427,7 +431,7 @@ export class ProcessBackend implements PoolBackend {
     child.state = 'gone';
     this.#children.delete(child);
     clearTimeout(child.idleTimer);
-    const reason = crashReason(child, code, signal, this.#config.reportDirectory);
+    const reason = crashReason(child, code, signal);
     const job = child.job;
     child.job = undefined;
     if (this.#closing) return;
@@ -453,8 +457,8 @@ export class ProcessBackend implements PoolBackend {
  * a cancel); then out of memory (a fatal-error report that says so), a signal, an uncaught error
  * the child reported, and last its exit code.
  */
-function crashReason(child: Child, code: number | null, signal: NodeJS.Signals | null, reportDirectory: string): WorkerCrashReason {
-  const outOfMemory = child.process.pid !== undefined && fatalReportSaysOutOfMemory(reportDirectory, child.process.pid);
+function crashReason(child: Child, code: number | null, signal: NodeJS.Signals | null): WorkerCrashReason {
+  const outOfMemory = child.reportDirectory !== undefined && fatalReportSaysOutOfMemory(child.reportDirectory);
   if (child.endedFor !== undefined) return child.endedFor;
   if (outOfMemory) return 'out-of-memory';
   if (signal !== null) return 'signal';
@@ -463,17 +467,20 @@ function crashReason(child: Child, code: number | null, signal: NodeJS.Signals |
   return 'unknown';
 }
 
-/** Reads and removes the report a child's Node.js wrote on a fatal error, if any: was it out of memory? */
-function fatalReportSaysOutOfMemory(directory: string, pid: number): boolean {
-  const file = join(directory, `millrace-child-${pid}.json`);
-  if (!existsSync(file)) return false;
+/**
+ * Reads the report a dead child's Node.js wrote on a fatal error, if any (was it out of memory?),
+ * and removes the child's report directory (a child that leaves on purpose removes it itself).
+ */
+function fatalReportSaysOutOfMemory(directory: string): boolean {
+  const file = join(directory, FATAL_REPORT);
   try {
+    if (!existsSync(file)) return false;
     const report = JSON.parse(readFileSync(file, 'utf8')) as { header?: { event?: unknown } };
     return typeof report.header?.event === 'string' && /heap out of memory/i.test(report.header.event);
   } catch {
     return false;
   } finally {
-    rmSync(file, { force: true });
+    rmSync(directory, { recursive: true, force: true });
   }
 }
 

@@ -18,9 +18,10 @@ export interface ChildConfig {
   readonly teardownTimeoutMs: number;
   /** Report the child's heap after each chunk (`maxWorkerMemoryMb` is set). */
   readonly reportHeap?: boolean;
-  /** Where the child's Node.js writes its diagnostic report on a fatal error (out of memory). */
-  readonly reportDirectory: string;
 }
+
+/** The file, in the child's report directory, where its Node.js writes its report on a fatal error. */
+export const FATAL_REPORT = 'fatal-error.json';
 
 /** Main process → child. */
 export type ToChild =
@@ -37,8 +38,11 @@ export type ToChild =
 
 /** Child → main process. */
 export type FromChild =
-  /** The child is up and listening. */
-  | { readonly type: 'ready'; readonly pid: number }
+  /**
+   * The child is up and listening; `reportDirectory` is its own directory for the report Node
+   * writes on a fatal error (see child.ts), to read and remove if it dies.
+   */
+  | { readonly type: 'ready'; readonly pid: number; readonly reportDirectory: string }
   /** The chunk's task module is loaded and its first item starts (timed chunks only). */
   | { readonly type: 'started'; readonly id: number }
   /** The chunk's items are done; its response follows (timed chunks only). */
