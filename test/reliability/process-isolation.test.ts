@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   bind,
+  CloneError,
   createPool,
   flow,
   InvalidOptionError,
@@ -120,6 +121,19 @@ describe("createPool({ isolation: 'process' })", () => {
     expect(result!.value.when.getTime()).toBe(86_400_000);
     expect([...result!.value.bytes]).toEqual([1, 2, 3]);
     expect(result!.value.big).toBe(2n ** 70n);
+  });
+
+  it('shared memory cannot cross: a SharedArrayBuffer item is a CloneError naming it, and the pool goes on', async () => {
+    await using pool = createPool({ isolation: 'process', threads: 1 });
+    const error = await failure(
+      flow([new SharedArrayBuffer(8)])
+        .pipe(parallelMap(math.identity, { pool }))
+        .toArray(),
+    );
+    expect(error).toBeInstanceOf(CloneError);
+    expect((error as CloneError).index).toBe(0);
+    expect(((error as CloneError).cause as Error).message).toMatch(/SharedArrayBuffer/);
+    await stillWorks(pool);
   });
 
   it("a task's error is a TaskError naming the item and the task, with the child's stack", async () => {
