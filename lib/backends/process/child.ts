@@ -37,7 +37,7 @@ if ('excludeEnv' in process.report) (process.report as { excludeEnv: boolean }).
 let running: { readonly id: number; readonly controller: AbortController } | undefined;
 /** Chunks sent while one runs: never, as the main process sends one at a time, but never lose one. */
 const backlog: Extract<ToChild, { type: 'run' }>[] = [];
-/** From the process's start to its first chunk, told once, with its first answer. */
+/** From the process's start to when it is ready (its start-up cost), told once, with its first answer. */
 let startupMs: number | undefined = performance.now();
 let leaving = false;
 
