@@ -22,6 +22,7 @@ import {
   WorkerCrashedError,
   type Pool,
   type PoolOptions,
+  type StageStats,
 } from 'millrace';
 import { failure, range, tempDirs, waitForFile } from './helpers.js';
 
@@ -151,6 +152,21 @@ describe("createPool({ isolation: 'process' })", () => {
     expect(taskError.cause).toBeInstanceOf(RangeError);
     expect((taskError.cause as Error).message).toBe('item 6 is out of range');
     expect((taskError.cause as Error).stack).toMatch(/failOn .*process\.tasks\.ts/);
+  });
+
+  it('stage statistics add up, per child process', async () => {
+    await using pool = createPool({ isolation: 'process', threads: 2 });
+    const reports: StageStats[] = [];
+    const pairs = await flow(range(300))
+      .pipe(parallelMap(proc.pid, { pool, chunkSize: 10, stats: (stats) => reports.push(stats) }))
+      .toArray();
+    const stats = reports[0]!;
+    expect(stats.state).toBe('done');
+    expect(stats.itemsIn).toBe(300);
+    expect(stats.itemsOut + stats.itemsFailed).toBe(300);
+    expect(stats.busyMs).toBeLessThanOrEqual(stats.wallMs * 2);
+    // Busy time is told per worker, and a worker is a child process: its pid.
+    expect(Object.keys(stats.busyMsByWorker).sort()).toEqual([...new Set(pairs.map(([, pid]) => String(pid)))].sort());
   });
 
   it('retries a failing item', async () => {
