@@ -14,7 +14,9 @@ export default defineConfig(
     languageOptions: {
       globals: globals.node,
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs', 'lib/backends/threads/worker-entry.mjs'] },
+        projectService: {
+          allowDefaultProject: ['*.js', 'scripts/*.mjs', 'lib/backends/threads/worker-entry.mjs', 'lib/backends/process/child-entry.mjs'],
+        },
         tsconfigRootDir: import.meta.dirname,
       },
     },

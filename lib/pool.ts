@@ -6,8 +6,9 @@
  * @packageDocumentation
  */
 import type { Transferable } from 'node:worker_threads';
+import { ProcessBackend } from './backends/process/process-backend.js';
 import { ThreadBackend } from './backends/threads/thread-backend.js';
-import { checkInteger, MillraceError, type SerializedError, type WorkerCrashReason } from './errors.js';
+import { checkInteger, InvalidOptionError, MillraceError, type SerializedError, type WorkerCrashReason } from './errors.js';
 
 /**
  * One task reference as the worker sees it: plain data (a {@link TaskRef} is one).
@@ -325,10 +326,24 @@ export class ChunkSendError extends MillraceError {
  */
 export interface PoolOptions {
   /**
-   * Worker threads at most.
+   * Workers at most: worker threads, or child processes with `isolation: 'process'`.
    * @defaultValue `os.availableParallelism()`
    */
   readonly threads?: number;
+  /**
+   * Where tasks run: `'thread'`, worker threads of this process; or `'process'`, child processes,
+   * one chunk at a time each, so that a task that crashes its process (a native addon's segfault,
+   * `process.abort()`, out of memory, `process.exit()`) fails its items with a
+   * {@link WorkerCrashedError} naming why (`reason: 'signal'` and `signal: 'SIGSEGV'`, say) while
+   * the main process and the pool go on. Every other option and guarantee holds for both (ordering,
+   * timeouts, retries, cancellation, `onError`, `taskSignal()`, `setup`/`teardown`, recycling,
+   * `resourceLimits` as V8 flags), except that `transfer` copies: nothing moves between processes.
+   * Items and results cross with V8's serializer, as between threads. A child costs more to start
+   * (tens of milliseconds) and each chunk a round trip through a pipe, so use it for tasks that may
+   * crash, not for speed.
+   * @defaultValue `'thread'`
+   */
+  readonly isolation?: 'thread' | 'process';
   /**
    * Milliseconds an idle thread lives before it exits (idle threads never keep the process alive);
    * `Infinity` keeps idle threads (any value over about 24.8 days counts as that).
@@ -432,11 +447,12 @@ export class Pool implements AsyncDisposable {
 }
 
 /**
- * Creates a pool of worker threads (or wraps another backend).
+ * Creates a pool of worker threads or child processes (or wraps another backend).
  *
  * @param options - see {@link PoolOptions}
  * @returns a {@link Pool} to pass to operators as `{ pool }`
- * @throws {@link InvalidOptionError} for a thread count below 1
+ * @throws {@link InvalidOptionError} for a thread count below 1, or an `isolation` other than
+ *   `'thread'` and `'process'`
  * @example
  * ```ts
  * import { createPool, flow, unorderedMap, tasks } from 'millrace';
@@ -452,11 +468,16 @@ export class Pool implements AsyncDisposable {
  */
 export function createPool(options: PoolOptions = {}): Pool {
   if (options.backend) return new Pool(options.backend);
+  const isolation: unknown = options.isolation;
+  if (isolation !== undefined && isolation !== 'thread' && isolation !== 'process') {
+    throw new InvalidOptionError('isolation', isolation, "'thread' or 'process'");
+  }
   checkInteger('threads', options.threads, 1, 1024);
   if (options.idleTimeoutMs !== Infinity) checkInteger('idleTimeoutMs', options.idleTimeoutMs, 0);
   checkInteger('teardownTimeoutMs', options.teardownTimeoutMs, 0);
   checkInteger('maxItemsPerWorker', options.maxItemsPerWorker, 1);
   checkInteger('maxWorkerMemoryMb', options.maxWorkerMemoryMb, 1);
+  if (isolation === 'process') return new Pool(new ProcessBackend(options, sourceAliases()));
   return new Pool(new ThreadBackend(options, sourceAliases()));
 }
 

@@ -17,11 +17,20 @@ import { loadedTask, resolveTask, type TaskFunction } from './task-modules.js';
 type CallRequest = Extract<ChunkRequest, { mode: 'call' }>;
 type FoldRequest = Extract<ChunkRequest, { mode: 'fold' }>;
 
-/** Runs a chunk; never rejects (failures are in the response). */
-export async function runChunk(request: ChunkRequest, clock: StartClock | undefined, signal: AbortSignal): Promise<ChunkResponse> {
+/**
+ * Runs a chunk; never rejects (failures are in the response). `onStart` is called when the task
+ * module is loaded and the first item starts, next to the clock's stamp: a child process, whose
+ * clock is not shared memory, tells the main process that way.
+ */
+export async function runChunk(
+  request: ChunkRequest,
+  clock: StartClock | undefined,
+  signal: AbortSignal,
+  onStart?: () => void,
+): Promise<ChunkResponse> {
   const response: ChunkResponse = { results: [], failures: [], elapsedMs: 0 };
-  if (request.mode === 'fold') await runFold(request, response, clock, signal);
-  else await runCall(request, response, clock, signal);
+  if (request.mode === 'fold') await runFold(request, response, clock, signal, onStart);
+  else await runCall(request, response, clock, signal, onStart);
   return response;
 }
 
@@ -57,7 +66,13 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
 }
 
-async function runCall(request: CallRequest, response: ChunkResponse, clock: StartClock | undefined, signal: AbortSignal): Promise<void> {
+async function runCall(
+  request: CallRequest,
+  response: ChunkResponse,
+  clock: StartClock | undefined,
+  signal: AbortSignal,
+  onStart: (() => void) | undefined,
+): Promise<void> {
   let fn = loadedTask(request.task);
   if (fn === undefined) {
     const loading = performance.now();
@@ -70,6 +85,7 @@ async function runCall(request: CallRequest, response: ChunkResponse, clock: Sta
     fn = resolved.fn;
   }
   stampClock(clock, CLOCK_STARTED);
+  onStart?.();
   const call = caller(fn, request, signal);
   const { items, continueOnError } = request;
   const concurrency = Math.max(1, request.concurrency ?? 1);
@@ -140,7 +156,13 @@ async function runCall(request: CallRequest, response: ChunkResponse, clock: Sta
   response.elapsedMs = performance.now() - started;
 }
 
-async function runFold(request: FoldRequest, response: ChunkResponse, clock: StartClock | undefined, signal: AbortSignal): Promise<void> {
+async function runFold(
+  request: FoldRequest,
+  response: ChunkResponse,
+  clock: StartClock | undefined,
+  signal: AbortSignal,
+  onStart: (() => void) | undefined,
+): Promise<void> {
   const loads = loadedTask(request.keyTask) === undefined || loadedTask(request.foldTask) === undefined;
   const loading = performance.now();
   const keyTask = await resolveTask(request.keyTask);
@@ -155,6 +177,7 @@ async function runFold(request: FoldRequest, response: ChunkResponse, clock: Sta
     return;
   }
   stampClock(clock, CLOCK_STARTED);
+  onStart?.();
   const key = keyTask.fn;
   const fold = foldTask.fn;
   const keyBound = request.keyTask.boundArgs;
