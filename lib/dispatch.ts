@@ -118,7 +118,8 @@ export interface ParallelOptions {
   /**
    * Picks the buffers of an item to move to the worker instead of copying (zero-copy); the
    * main thread must not touch them afterwards. (An item marked with `transferResult` moves its
-   * buffers without this option.)
+   * buffers without this option.) Moved buffers cannot be sent twice, so `retries` must be 0 with
+   * it, unless the pool copies them (`isolation: 'process'`).
    * @defaultValue nothing is transferred
    */
   readonly transfer?: (item: never) => readonly Transferable[];
@@ -181,9 +182,13 @@ export function checkParallelOptions(options: ParallelOptions): void {
   checkInteger('retryDelayMs', options.retryDelayMs, 0);
   checkInteger('concurrency', options.concurrency, 1, 10_000);
   checkInteger('statsIntervalMs', options.statsIntervalMs, 1);
-  if (options.transfer !== undefined && (options.retries ?? 0) > 0) {
+  if (options.transfer !== undefined && (options.retries ?? 0) > 0 && options.pool?.backend.copiesTransfers !== true) {
     // A retry would send the chunk again, but its transferred buffers now belong to the dead worker.
-    throw new InvalidOptionError('retries', options.retries, '0 when `transfer` is set (moved buffers cannot be sent again)');
+    throw new InvalidOptionError(
+      'retries',
+      options.retries,
+      "0 when `transfer` is set (moved buffers cannot be sent again), unless the pool copies them (isolation: 'process')",
+    );
   }
   if (options.timeoutMs !== undefined && !(typeof options.timeoutMs === 'number' && options.timeoutMs > 0)) {
     throw new InvalidOptionError('timeoutMs', options.timeoutMs, 'a positive number of milliseconds (Infinity: none)');
@@ -569,7 +574,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     try {
       const request = this.#request(chunk);
       const transferList = this.#transferList(chunk.items);
-      chunk.moved = transferList !== undefined;
+      chunk.moved = transferList !== undefined && this.#pool.backend.copiesTransfers !== true;
       const timeoutMs = this.#spec.timeoutMs;
       // Counted from when a worker starts the chunk (where the backend can tell), not from queueing.
       chunk.deadline =

@@ -233,6 +233,13 @@ export interface PoolBackend {
    * chunk's timeout counts from submission.
    */
   readonly reportsStart?: boolean;
+  /**
+   * Whether {@link RunChunkOptions.transferList} buffers are copied rather than moved (child
+   * processes: nothing moves between processes), so a chunk with `transfer` can be sent again: it
+   * keeps its retries, and a crashed one is isolated item by item under `onError`.
+   * @defaultValue `false`: transferred buffers leave this thread, and such a chunk is never sent twice
+   */
+  readonly copiesTransfers?: boolean;
   /** Worker threads (or processes) alive right now, when the backend knows. */
   readonly liveThreads?: number;
   /**

@@ -3,7 +3,6 @@
 // items with a WorkerCrashedError that says why, while the main process and the pool go on.
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, expectTypeOf, it } from 'vitest';
@@ -49,10 +48,29 @@ async function gone(pid: number): Promise<boolean> {
 }
 
 /** The children's private report directories now in the temp directory. */
-function reportDirectories(): string[] {
-  return readdirSync(tmpdir())
+/** The children's report directories in `dir`. */
+function reportDirectories(dir: string): string[] {
+  return readdirSync(dir)
     .filter((name) => name.startsWith('millrace-child-'))
     .sort();
+}
+
+/**
+ * Runs `body` with the temporary directory of children forked meanwhile set to a fresh one of its
+ * own (children inherit TMPDIR), so that other suites or files running pools at the same time do
+ * not show up in it; returns that directory.
+ */
+async function withOwnTmpdir(body: (dir: string) => Promise<void>): Promise<string> {
+  const dir = tempDir();
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = dir;
+  try {
+    await body(dir);
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+  return dir;
 }
 
 async function crashed(promise: Promise<unknown>): Promise<WorkerCrashedError> {
@@ -199,6 +217,30 @@ describe("createPool({ isolation: 'process' })", () => {
     expect(items.map((item) => item.byteLength)).toEqual([16, 16, 16, 16]);
   });
 
+  it('with `transfer` (copied), a crashed chunk is still isolated under onError and retries are allowed', async () => {
+    await using pool = createPool({ isolation: 'process', threads: 2 });
+    const items = range(40).map((x) => new Uint8Array(8).fill(x));
+    const transfer = (item: Uint8Array): ArrayBuffer[] => [item.buffer as ArrayBuffer];
+    const reported: unknown[] = [];
+    const results = await flow(items)
+      .pipe(parallelMap(bind(proc.segfaultOnBytes, 13), { pool, chunkSize: 10, transfer, onError: (error) => void reported.push(error) }))
+      .toArray();
+    // Only the poison item is lost; a thread pool would have to report its whole chunk (moved buffers).
+    expect(results).toEqual(
+      range(40)
+        .filter((x) => x !== 13)
+        .map((x) => x * 10),
+    );
+    expect(reported).toHaveLength(1);
+    expect((reported[0] as WorkerCrashedError).items).toHaveLength(1);
+    // retries with transfer: refused up front for threads, allowed here.
+    expect(
+      await flow(range(3).map((x) => new Uint8Array(8).fill(x)))
+        .pipe(parallelMap(bind(proc.segfaultOnBytes, -1), { pool, transfer, retries: 1 }))
+        .toArray(),
+    ).toEqual([0, 10, 20]);
+  });
+
   it('timeoutMs ends a task spinning in synchronous code: its process is killed, the pool goes on', async () => {
     const dir = tempDir();
     await using pool = createPool({ isolation: 'process', threads: 1 });
@@ -303,20 +345,26 @@ describe("createPool({ isolation: 'process' })", () => {
   });
 
   it("a child past its heap limit (resourceLimits → --max-old-space-size): reason 'out-of-memory'", async () => {
-    const before = reportDirectories();
-    const pool = createPool({ isolation: 'process', threads: 1, resourceLimits: { maxOldGenerationSizeMb: 48 } });
-    const error = await crashed(
-      flow(range(4))
-        .pipe(unorderedMap(bind(proc.hogOn, 2), { pool, chunkSize: 1 }))
-        .toArray(),
-    );
-    await pool.close();
+    let error: WorkerCrashedError | undefined;
+    const dir = await withOwnTmpdir(async (own) => {
+      const pool = createPool({ isolation: 'process', threads: 1, resourceLimits: { maxOldGenerationSizeMb: 48 } });
+      await flow([0]).pipe(parallelMap(proc.pid, { pool })).toArray();
+      // The child made its directory here (so the check below is not vacuous).
+      expect(reportDirectories(own)).toHaveLength(1);
+      error = await crashed(
+        flow(range(4))
+          .pipe(unorderedMap(bind(proc.hogOn, 2), { pool, chunkSize: 1 }))
+          .toArray(),
+      );
+      await pool.close();
+    });
+    if (error === undefined) throw new Error('the flow did not fail');
     expect(error.reason).toBe('out-of-memory');
     expect(error.signal).toBe('SIGABRT');
     expect(error.items).toEqual([2]);
     expect(error.message).toMatch(/out of memory/);
     // The dead child's report (it holds the environment) and every other child's directory are gone.
-    expect(reportDirectories()).toEqual(before);
+    expect(reportDirectories(dir)).toEqual([]);
   });
 
   it('runs setup with its setupArgs in each child, and teardown() when the pool closes', async () => {

@@ -98,8 +98,19 @@ describe('recycling workers', () => {
       const [event, thread] = line.split(' ') as [string, string];
       byThread.set(thread, [...(byThread.get(thread) ?? []), event]);
     }
-    expect(byThread.size).toBe(4);
-    for (const events of byThread.values()) expect(events).toEqual(['setup', 'task', 'task', 'task', 'task', 'task', 'teardown']);
+    // Each worker: its setup, at most 5 items, then its teardown. Usually 4 workers of 5 items; a chunk
+    // waiting behind a retiring worker's running one is taken back for its idle replacement when the
+    // replacement is up first, and the retiring worker then ran fewer (seen under load: 5 workers).
+    expect(byThread.size).toBeGreaterThanOrEqual(4);
+    let tasksRun = 0;
+    for (const events of byThread.values()) {
+      const tasks = events.length - 2;
+      expect(tasks).toBeGreaterThanOrEqual(1);
+      expect(tasks).toBeLessThanOrEqual(5);
+      expect(events).toEqual(['setup', ...Array<string>(tasks).fill('task'), 'teardown']);
+      tasksRun += tasks;
+    }
+    expect(tasksRun).toBe(20);
   });
 
   it('rejects a bound below 1', () => {

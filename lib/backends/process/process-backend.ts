@@ -113,6 +113,8 @@ interface Child {
 export class ProcessBackend implements PoolBackend {
   readonly capacity: number;
   readonly reportsStart = true;
+  /** Nothing moves between processes: a chunk with `transfer` can be sent again (retries, isolation). */
+  readonly copiesTransfers = true;
   readonly #queue: AdmissionQueue<Job> = new ArrayAdmissionQueue();
   readonly #children = new Set<Child>();
   readonly #entry = fileURLToPath(new URL('./child-entry.mjs', import.meta.url));
