@@ -162,9 +162,9 @@ export interface RunChunkOptions {
   readonly chunk?: ChunkIdentity;
   /**
    * Receives what the chunk's tasks report with {@link reportProgress} while it runs, added up (the
-   * thread backend sends at most every 100 ms, and the rest just before the chunk settles); not
-   * called once the chunk is cancelled. Backends that cannot carry reports (BullMQ, process
-   * isolation for now) ignore it, and tasks' reports are then dropped.
+   * thread and process backends send at most every 100 ms, and the rest just before the chunk
+   * settles); not called once the chunk is cancelled. A backend that cannot carry reports (BullMQ,
+   * for now) ignores it, and tasks' reports are then dropped.
    * @defaultValue none: the worker does not send reports
    */
   readonly onTaskProgress?: (amount: number) => void;

@@ -46,8 +46,8 @@ export const taskProgressHolder: TaskProgressHolder = ((globalThis as { [KEY]?: 
  *
  * It does nothing when no such `progress()` follows the step, and outside a task call in a worker
  * (called on the main thread, in a unit test of the task), so the same task runs anywhere. Works
- * after `await`s too: a worker runs one chunk at a time. Only the local thread backend carries the
- * reports: under the BullMQ backend and `isolation: 'process'` they are not sent (yet).
+ * after `await`s too: a worker runs one chunk at a time. Local threads and child processes
+ * (`isolation: 'process'`) carry the reports; under the BullMQ backend they are not sent (yet).
  *
  * A chunk that runs again (a retry, a crash) reports again, so the count may pass the total.
  *
@@ -184,4 +184,18 @@ export function takeTaskProgressListeners(): ((amount: number) => void) | undefi
   return (amount) => {
     for (const listener of listeners) listener(amount);
   };
+}
+
+/**
+ * Hands what a chunk's tasks reported to the run's `onTaskProgress` (a backend calls it on each
+ * report it receives): a callback that throws must not take a backend's message handler, and with
+ * it the process, down, so its error is written to stderr and ignored.
+ */
+export function deliverTaskProgress(onTaskProgress: (amount: number) => void, amount: number): void {
+  try {
+    onTaskProgress(amount);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`millrace: an onTaskProgress callback threw (ignored): ${message}\n`);
+  }
 }

@@ -31,6 +31,12 @@ function recorder(isTTY: boolean): ProgressStream & { text: () => string; writes
   return { isTTY, columns: 120, write: (text: string) => writes.push(text), writes, text: () => writes.join('') };
 }
 
+/**
+ * Off a terminal a bar also prints a line every `logIntervalMs` (10 s): a flow slowed past that by
+ * a loaded machine would print one more line than these tests expect.
+ */
+const NO_LOG_LINE = 3_600_000;
+
 const total = (amounts: readonly number[]): number => amounts.reduce((sum, amount) => sum + amount, 0);
 
 afterEach(() => {
@@ -202,7 +208,10 @@ describe("progress({ count: 'reported' })", () => {
     await using pool = createPool({ threads: 2 });
     const stream = recorder(false);
     const out = await flow([1, 2, 3, 4, 5, 6, 7, 8])
-      .pipe(unorderedMap(p.reportOnce, { pool, chunkSize: 3 }), progress({ count: 'reported', total: 36, unit: 'bytes', stream }))
+      .pipe(
+        unorderedMap(p.reportOnce, { pool, chunkSize: 3 }),
+        progress({ count: 'reported', total: 36, unit: 'bytes', stream, logIntervalMs: NO_LOG_LINE }),
+      )
       .toArray();
     expect(out.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(stream.text()).toMatch(/^progress: 36 B\/36 B in [\d.]+ s \([^)]+ B\/s\)\n$/);
@@ -214,12 +223,12 @@ describe("progress({ count: 'reported' })", () => {
     await flow([1, 2, 3, 4])
       .pipe(
         parallelMap(bind(p.reportScaled, 1), { pool }),
-        progress({ count: 'reported', label: 'first', stream }),
+        progress({ count: 'reported', label: 'first', stream, logIntervalMs: NO_LOG_LINE }),
         map((x: number) => x),
         parallelMap(bind(p.reportScaled, 100), { pool }),
         map((x: number) => x),
-        progress({ count: 'reported', label: 'second', stream }),
-        progress({ count: 'reported', label: 'third', stream }),
+        progress({ count: 'reported', label: 'second', stream, logIntervalMs: NO_LOG_LINE }),
+        progress({ count: 'reported', label: 'third', stream, logIntervalMs: NO_LOG_LINE }),
       )
       .toArray();
     const lines = stream.writes.map((line) => line.split(' in ')[0]).sort();
@@ -232,7 +241,7 @@ describe("progress({ count: 'reported' })", () => {
     const sums = await flow([1, 2, 3, 4, 5])
       .pipe(
         reduceBy(p.parityReporting, p.sum, 0, { combine: (a: number, b: number) => a + b, pool, chunkSize: 2 }),
-        progress({ count: 'reported', unit: 'lines', stream }),
+        progress({ count: 'reported', unit: 'lines', stream, logIntervalMs: NO_LOG_LINE }),
       )
       .toArray();
     expect(new Map(sums)).toEqual(
@@ -249,7 +258,7 @@ describe("progress({ count: 'reported' })", () => {
     const run = flow([1, 2])
       .pipe(
         map((x: number) => x),
-        progress({ count: 'reported', stream }),
+        progress({ count: 'reported', stream, logIntervalMs: NO_LOG_LINE }),
       )
       .toArray();
     await expect(run).rejects.toThrow(MillraceError);
@@ -262,12 +271,16 @@ describe("progress({ count: 'reported' })", () => {
     const stream = recorder(false);
     // Item 0 comes back at once; item 1 reports until its chunk is cancelled, then 2,000 times more.
     const out = await flow([0, 1])
-      .pipe(unorderedMap(bind(p.reportUntilCancelled, 2_000), { pool, chunkSize: 1 }), progress({ count: 'reported', stream }), take(1))
+      .pipe(
+        unorderedMap(bind(p.reportUntilCancelled, 2_000), { pool, chunkSize: 1 }),
+        progress({ count: 'reported', stream, logIntervalMs: NO_LOG_LINE }),
+        take(1),
+      )
       .toArray();
     expect(out).toEqual([0]);
     expect(
       await flow([2, 3])
-        .pipe(parallelMap(p.reportOnce, { pool }), progress({ count: 'reported', stream }))
+        .pipe(parallelMap(p.reportOnce, { pool }), progress({ count: 'reported', stream, logIntervalMs: NO_LOG_LINE }))
         .toArray(),
     ).toEqual([2, 3]);
     expect(stream.writes.at(-1)).toMatch(/^progress: 5 items in /);

@@ -26,6 +26,7 @@ import {
 import { failure, range, tempDirs, waitForFile } from './helpers.js';
 
 const proc = tasks<typeof import('../fixtures/process.tasks.js')>(new URL('../fixtures/process.tasks.js', import.meta.url));
+const progressTasks = tasks<typeof import('../fixtures/progress.tasks.js')>(new URL('../fixtures/progress.tasks.js', import.meta.url));
 const math = tasks<typeof import('../fixtures/math.tasks.js')>(new URL('../fixtures/math.tasks.js', import.meta.url));
 const fold = tasks<typeof import('../fixtures/fold.tasks.js')>(new URL('../fixtures/fold.tasks.js', import.meta.url));
 const crash = tasks<typeof import('../fixtures/crash.tasks.js')>(new URL('../fixtures/crash.tasks.js', import.meta.url));
@@ -239,6 +240,20 @@ describe("createPool({ isolation: 'process' })", () => {
         .pipe(parallelMap(bind(proc.segfaultOnBytes, -1), { pool, transfer, retries: 1 }))
         .toArray(),
     ).toEqual([0, 10, 20]);
+  });
+
+  it('carries reportProgress() from the child: every unit, batched into few messages, none without a listener', async () => {
+    await using pool = createPool({ isolation: 'process', threads: 1 });
+    const amounts: number[] = [];
+    const response = await pool.backend.run(
+      { mode: 'call', task: progressTasks.reportMany, items: [100_000] },
+      { onTaskProgress: (amount) => amounts.push(amount) },
+    );
+    expect(response.results).toEqual([100_000]);
+    expect(amounts.reduce((a, b) => a + b, 0)).toBe(100_000);
+    expect(amounts.length).toBeLessThanOrEqual(2 + Math.ceil(response.elapsedMs / 100));
+    // Without onTaskProgress the child keeps no batch and the task runs as usual.
+    expect((await pool.backend.run({ mode: 'call', task: progressTasks.reportOnce, items: [5] })).results).toEqual([5]);
   });
 
   it('timeoutMs ends a task spinning in synchronous code: its process is killed, the pool goes on', async () => {

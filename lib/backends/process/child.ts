@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import type { ChunkResponse } from '../../pool.js';
+import { ReportBatch, taskProgressHolder } from '../../task-progress.js';
 import { runChunk, uncloneableResult } from '../threads/run-chunk.js';
 import { describeError, serializeError } from '../threads/serialize-error.js';
 import { teardownModules, useAliases } from '../threads/task-modules.js';
@@ -111,20 +112,27 @@ async function runNext(): Promise<void> {
     const controller = new AbortController();
     const { id, timed } = message;
     running = { id, controller };
+    // One chunk at a time: its tasks' reportProgress() calls, awaits included, are this chunk's.
+    const reports = message.progress === true ? new ReportBatch((amount) => send({ type: 'progress', id, amount })) : undefined;
+    taskProgressHolder.report = reports?.add;
     const response = await runChunk(message.request, undefined, controller.signal, timed ? () => send({ type: 'started', id }) : undefined);
+    taskProgressHolder.report = undefined;
     running = undefined;
     if (timed) send({ type: 'finished', id });
-    reply(id, message.request.mode, response);
+    reply(id, message.request.mode, response, reports?.take() ?? 0);
   }
 }
 
-function reply(id: number, mode: 'call' | 'fold', response: ChunkResponse): void {
+function reply(id: number, mode: 'call' | 'fold', response: ChunkResponse, progress: number): void {
   response.workerId = process.pid;
   if (startupMs !== undefined) {
     response.startupMs = startupMs;
     startupMs = undefined;
   }
-  const heap = config.reportHeap === true ? { heapUsed: getHeapStatistics().used_heap_size } : {};
+  const heap = {
+    ...(config.reportHeap === true ? { heapUsed: getHeapStatistics().used_heap_size } : {}),
+    ...(progress > 0 ? { progress } : {}),
+  };
   // Results marked with transferResult are copied: nothing moves between processes.
   if (!send({ type: 'done', id, response, ...heap })) {
     // A result that cannot be serialized: say which, as data; never a dead child.

@@ -60,6 +60,7 @@ import {
   type StartClock,
 } from '../../pool.js';
 import { CLOCK_FINISHED, CLOCK_STARTED, CLOCK_TAKEN_UP, stampClock } from '../../start-clock.js';
+import { deliverTaskProgress } from '../../task-progress.js';
 import { MAX_TIMER_MS } from '../../timers.js';
 import { ArrayAdmissionQueue, type AdmissionQueue } from '../threads/admission-queue.js';
 import { CANCEL_GRACE_MS } from '../threads/thread-backend.js';
@@ -80,6 +81,8 @@ interface Job {
   readonly resolve: (response: ChunkResponse) => void;
   readonly reject: (error: unknown) => void;
   readonly detach: () => void;
+  /** Where the task progress its child reports goes (the run option); the child sends none without it. */
+  readonly onTaskProgress: ((amount: number) => void) | undefined;
   /** Its id on the child that holds it. */
   id?: number;
   graceTimer?: NodeJS.Timeout;
@@ -161,6 +164,7 @@ export class ProcessBackend implements PoolBackend {
         resolve,
         reject,
         detach: () => signal?.removeEventListener('abort', onAbort),
+        onTaskProgress: options.onTaskProgress,
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#queue.push(job);
@@ -294,9 +298,13 @@ export class ProcessBackend implements PoolBackend {
       case 'finished':
         if (child.job?.id === message.id) stampClock(child.job.clock, CLOCK_FINISHED);
         return;
+      case 'progress':
+        if (child.job?.id === message.id) this.#taskProgress(child.job, message.amount);
+        return;
       case 'done': {
         const job = child.job;
         if (job?.id !== message.id) return;
+        if (message.progress !== undefined) this.#taskProgress(job, message.progress);
         child.job = undefined;
         clearTimeout(job.graceTimer);
         if (this.#maxHeapBytes !== undefined && (message.heapUsed ?? 0) > this.#maxHeapBytes) this.#retire(child);
@@ -314,9 +322,21 @@ export class ProcessBackend implements PoolBackend {
     }
   }
 
+  /** Hands a running chunk's task progress to its caller; a cancelled chunk's reports are dropped. */
+  #taskProgress(job: Job, amount: number): void {
+    if (job.onTaskProgress === undefined || job.life.phase === 'cancelling' || job.life.phase === 'settled') return;
+    deliverTaskProgress(job.onTaskProgress, amount);
+  }
+
   #send(job: Job, child: Child): void {
     const id = child.nextId++;
-    const message: ToChild = { type: 'run', id, request: job.request, timed: job.clock !== undefined };
+    const message: ToChild = {
+      type: 'run',
+      id,
+      request: job.request,
+      timed: job.clock !== undefined,
+      ...(job.onTaskProgress ? { progress: true } : {}),
+    };
     try {
       // A channel that fails later (the child died) is dealt with by the child's exit.
       child.process.send(message, undefined, undefined, () => undefined);

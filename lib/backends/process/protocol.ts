@@ -30,7 +30,14 @@ export type ToChild =
    * holds has started (there is no inbox to take one back from). `timed`: the chunk has a time
    * budget, so say when its items start and end ('started', 'finished').
    */
-  | { readonly type: 'run'; readonly id: number; readonly request: ChunkRequest; readonly timed: boolean }
+  | {
+      readonly type: 'run';
+      readonly id: number;
+      readonly request: ChunkRequest;
+      readonly timed: boolean;
+      /** Someone displays the chunk's task progress: send what its tasks report (`reportProgress`). */
+      readonly progress?: boolean;
+    }
   /** The chunk's flow no longer wants it: abort its task signal and start no more of its items. */
   | { readonly type: 'cancel'; readonly id: number; readonly reason: 'abort' | 'timeout' }
   /** Leave: run the task modules' teardowns, then exit (pool closed, idle timeout, recycling). */
@@ -47,4 +54,4 @@ export type FromChild =
   | { readonly type: 'started'; readonly id: number }
   /** The chunk's items are done; its response follows (timed chunks only). */
   | { readonly type: 'finished'; readonly id: number }
-  | Extract<FromWorker, { readonly type: 'done' | 'stray-rejection' | 'crashing' }>;
+  | Extract<FromWorker, { readonly type: 'done' | 'progress' | 'stray-rejection' | 'crashing' }>;

@@ -42,6 +42,7 @@ import {
   type RunChunkOptions,
   type StartClock,
 } from '../../pool.js';
+import { deliverTaskProgress } from '../../task-progress.js';
 import { MAX_TIMER_MS } from '../../timers.js';
 import { ArrayAdmissionQueue, type AdmissionQueue } from './admission-queue.js';
 import { ClaimCells, unclaimed, withdraw } from './claims.js';
@@ -475,13 +476,7 @@ export class ThreadBackend implements PoolBackend {
   /** Hands a running chunk's task progress to its caller; a cancelled chunk's reports are dropped. */
   #taskProgress(job: Job, amount: number): void {
     if (job.onTaskProgress === undefined || job.life.phase === 'cancelling' || job.life.phase === 'settled') return;
-    try {
-      job.onTaskProgress(amount);
-    } catch (error) {
-      // A throwing callback must not take the port's message handler (and the process) down.
-      const message = error instanceof Error ? error.message : String(error);
-      process.stderr.write(`millrace: an onTaskProgress callback threw (ignored): ${message}\n`);
-    }
+    deliverTaskProgress(job.onTaskProgress, amount);
   }
 
   /** A chunk's worker is done with it: its claim cell and its place on the channel are free. */
