@@ -56,8 +56,17 @@ describe('recycling workers', () => {
       .pipe(unorderedMap(recycle.whoRuns, { pool, chunkSize: 4 }))
       .toArray();
     expect(rows.map(([x]) => x).sort((a, b) => a - b)).toEqual(range(40));
-    // 4 + 4 + 4 = 12 items reach the bound of 10 on the third chunk: 12 per worker, 40 items on 4 workers.
-    expect([...perThread(rows).values()]).toEqual([12, 12, 12, 4]);
+    // 4 + 4 + 4 = 12 items reach the bound of 10 on the third chunk, which runs whole: usually 12, 12,
+    // 12 and 4. A chunk waiting behind a retiring worker's running one is taken back for its idle
+    // replacement when that is up first (seen: 12, 8, 12, 8), so what holds is: whole chunks, never
+    // a chunk sent past the bound (at most 10 + 4 - 1 items, so 12), every item once.
+    const counts = [...perThread(rows).values()];
+    for (const count of counts) {
+      expect(count % 4).toBe(0);
+      expect(count).toBeLessThanOrEqual(12);
+    }
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(40);
+    expect(counts.length).toBeGreaterThanOrEqual(4);
   });
 
   it('a leaking task stays bounded with maxWorkerMemoryMb: the worker is replaced when its heap passes the bound', async () => {
