@@ -16,6 +16,7 @@
  *
  * @packageDocumentation
  */
+import type { BackendPhase } from './chunk-lifecycle.js';
 import { InvalidOptionError } from './errors.js';
 
 /**
@@ -187,11 +188,17 @@ export function takeTaskProgressListeners(): ((amount: number) => void) | undefi
 }
 
 /**
- * Hands what a chunk's tasks reported to the run's `onTaskProgress` (a backend calls it on each
- * report it receives): a callback that throws must not take a backend's message handler, and with
- * it the process, down, so its error is written to stderr and ignored.
+ * Hands what a chunk's tasks reported to its run's `onTaskProgress` (a backend calls it on each
+ * report it receives). A cancelled or settled chunk's reports are dropped. A callback that throws
+ * must not take a backend's message handler, and with it the process, down, so its error is
+ * written to stderr and ignored.
  */
-export function deliverTaskProgress(onTaskProgress: (amount: number) => void, amount: number): void {
+export function deliverTaskProgress(
+  job: { readonly onTaskProgress: ((amount: number) => void) | undefined; readonly life: { readonly phase: BackendPhase } },
+  amount: number,
+): void {
+  const { onTaskProgress } = job;
+  if (onTaskProgress === undefined || job.life.phase === 'cancelling' || job.life.phase === 'settled') return;
   try {
     onTaskProgress(amount);
   } catch (error) {

@@ -12,8 +12,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import type { ChunkResponse } from '../../pool.js';
-import { ReportBatch, taskProgressHolder } from '../../task-progress.js';
-import { runChunk, uncloneableResult } from '../threads/run-chunk.js';
+import { cancelReason, runChunkReporting, uncloneableResult } from '../threads/run-chunk.js';
 import { describeError, serializeError } from '../threads/serialize-error.js';
 import { teardownModules, useAliases } from '../threads/task-modules.js';
 import { FATAL_REPORT, type ChildConfig, type FromChild, type ToChild } from './protocol.js';
@@ -72,15 +71,7 @@ process.on('message', (message: ToChild) => {
       if (running === undefined) void runNext();
       return;
     case 'cancel':
-      if (running?.id === message.id) {
-        const timeout = message.reason === 'timeout';
-        running.controller.abort(
-          new DOMException(
-            timeout ? 'the chunk ran out of time' : 'the flow no longer wants this chunk',
-            timeout ? 'TimeoutError' : 'AbortError',
-          ),
-        );
-      }
+      if (running?.id === message.id) running.controller.abort(cancelReason(message.reason));
       return;
     case 'leave':
       void leave();
@@ -112,14 +103,12 @@ async function runNext(): Promise<void> {
     const controller = new AbortController();
     const { id, timed } = message;
     running = { id, controller };
-    // One chunk at a time: its tasks' reportProgress() calls, awaits included, are this chunk's.
-    const reports = message.progress === true ? new ReportBatch((amount) => send({ type: 'progress', id, amount })) : undefined;
-    taskProgressHolder.report = reports?.add;
-    const response = await runChunk(message.request, undefined, controller.signal, timed ? () => send({ type: 'started', id }) : undefined);
-    taskProgressHolder.report = undefined;
+    const sendProgress = message.progress === true ? (amount: number) => send({ type: 'progress', id, amount }) : undefined;
+    const onStart = timed ? () => send({ type: 'started', id }) : undefined;
+    const { response, progress } = await runChunkReporting(message.request, undefined, controller.signal, sendProgress, onStart);
     running = undefined;
     if (timed) send({ type: 'finished', id });
-    reply(id, message.request.mode, response, reports?.take() ?? 0);
+    reply(id, message.request.mode, response, progress);
   }
 }
 

@@ -299,12 +299,12 @@ export class ProcessBackend implements PoolBackend {
         if (child.job?.id === message.id) stampClock(child.job.clock, CLOCK_FINISHED);
         return;
       case 'progress':
-        if (child.job?.id === message.id) this.#taskProgress(child.job, message.amount);
+        if (child.job?.id === message.id) deliverTaskProgress(child.job, message.amount);
         return;
       case 'done': {
         const job = child.job;
         if (job?.id !== message.id) return;
-        if (message.progress !== undefined) this.#taskProgress(job, message.progress);
+        if (message.progress !== undefined) deliverTaskProgress(job, message.progress);
         child.job = undefined;
         clearTimeout(job.graceTimer);
         if (this.#maxHeapBytes !== undefined && (message.heapUsed ?? 0) > this.#maxHeapBytes) this.#retire(child);
@@ -320,12 +320,6 @@ export class ProcessBackend implements PoolBackend {
         child.crash = reviveError(message.error);
         return;
     }
-  }
-
-  /** Hands a running chunk's task progress to its caller; a cancelled chunk's reports are dropped. */
-  #taskProgress(job: Job, amount: number): void {
-    if (job.onTaskProgress === undefined || job.life.phase === 'cancelling' || job.life.phase === 'settled') return;
-    deliverTaskProgress(job.onTaskProgress, amount);
   }
 
   #send(job: Job, child: Child): void {

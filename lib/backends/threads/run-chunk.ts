@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import type { Transferable } from 'node:worker_threads';
 import type { ChunkRequest, ChunkResponse, StartClock } from '../../pool.js';
 import { CLOCK_STARTED, stampClock } from '../../start-clock.js';
+import { ReportBatch, taskProgressHolder } from '../../task-progress.js';
 import { taskSignalHolder as current } from '../../task-signal.js';
 import { transferListOf } from '../../transfer.js';
 import { serializeError } from './serialize-error.js';
@@ -32,6 +33,36 @@ export async function runChunk(
   if (request.mode === 'fold') await runFold(request, response, clock, signal, onStart);
   else await runCall(request, response, clock, signal, onStart);
   return response;
+}
+
+/**
+ * Runs a chunk as {@link runChunk} does, with its tasks' `reportProgress()` calls batched to
+ * `sendProgress` when someone displays them (a worker thread or a child process runs one chunk at a
+ * time, so every report, awaits included, is this chunk's). Returns the response and the reported
+ * amount not sent yet, which goes with the chunk's answer.
+ */
+export async function runChunkReporting(
+  request: ChunkRequest,
+  clock: StartClock | undefined,
+  signal: AbortSignal,
+  sendProgress: ((amount: number) => void) | undefined,
+  onStart?: () => void,
+): Promise<{ response: ChunkResponse; progress: number }> {
+  const reports = sendProgress === undefined ? undefined : new ReportBatch(sendProgress);
+  taskProgressHolder.report = reports?.add;
+  try {
+    const response = await runChunk(request, clock, signal, onStart);
+    return { response, progress: reports?.take() ?? 0 };
+  } finally {
+    taskProgressHolder.report = undefined;
+  }
+}
+
+/** What a running chunk's task signal aborts with when the main side cancels it. */
+export function cancelReason(reason: 'abort' | 'timeout'): DOMException {
+  return reason === 'timeout'
+    ? new DOMException('the chunk ran out of time', 'TimeoutError')
+    : new DOMException('the flow no longer wants this chunk', 'AbortError');
 }
 
 /**

@@ -437,13 +437,13 @@ export class ThreadBackend implements PoolBackend {
         return;
       case 'progress': {
         const job = channel.jobs.get(message.id);
-        if (job !== undefined) this.#taskProgress(job, message.amount);
+        if (job !== undefined) deliverTaskProgress(job, message.amount);
         return;
       }
       case 'done': {
         const job = channel.jobs.get(message.id);
         if (job === undefined) return;
-        if (message.progress !== undefined) this.#taskProgress(job, message.progress);
+        if (message.progress !== undefined) deliverTaskProgress(job, message.progress);
         this.#release(channel, message.id, job);
         const { response } = message;
         if (channel.startupMs !== undefined) {
@@ -471,12 +471,6 @@ export class ThreadBackend implements PoolBackend {
         channel.uncaught = true;
         return;
     }
-  }
-
-  /** Hands a running chunk's task progress to its caller; a cancelled chunk's reports are dropped. */
-  #taskProgress(job: Job, amount: number): void {
-    if (job.onTaskProgress === undefined || job.life.phase === 'cancelling' || job.life.phase === 'settled') return;
-    deliverTaskProgress(job.onTaskProgress, amount);
   }
 
   /** A chunk's worker is done with it: its claim cell and its place on the channel are free. */

@@ -9,10 +9,9 @@ import { getHeapStatistics } from 'node:v8';
 import { threadId, type MessagePort } from 'node:worker_threads';
 import type { ChunkResponse } from '../../pool.js';
 import { CLOCK_FINISHED, CLOCK_TAKEN_UP, stampClock } from '../../start-clock.js';
-import { ReportBatch, taskProgressHolder } from '../../task-progress.js';
 import { claim } from './claims.js';
 import type { AttachTask, FromWorker, RunMessage, ToWorker } from './protocol.js';
-import { resultTransfers, runChunk, uncloneableResult } from './run-chunk.js';
+import { cancelReason, resultTransfers, runChunkReporting, uncloneableResult } from './run-chunk.js';
 import { describeError, serializeError } from './serialize-error.js';
 import { teardownModules, useAliases } from './task-modules.js';
 
@@ -61,15 +60,7 @@ export default function attach(task: AttachTask): Promise<void> {
           if (running === undefined) void runNext();
           break;
         case 'cancel':
-          if (running?.id === message.id) {
-            const timeout = message.reason === 'timeout';
-            running.controller.abort(
-              new DOMException(
-                timeout ? 'the chunk ran out of time' : 'the flow no longer wants this chunk',
-                timeout ? 'TimeoutError' : 'AbortError',
-              ),
-            );
-          }
+          if (running?.id === message.id) running.controller.abort(cancelReason(message.reason));
           break;
         case 'detach':
           channel.removeAllListeners('message');
@@ -95,15 +86,12 @@ async function runNext(): Promise<void> {
     const controller = new AbortController();
     running = { id: message.id, controller };
     stampClock(message.clock, CLOCK_TAKEN_UP);
-    // One chunk at a time: its tasks' reportProgress() calls, awaits included, are this chunk's.
     const { id } = message;
-    const reports = message.progress === true ? new ReportBatch((amount) => send({ type: 'progress', id, amount })) : undefined;
-    taskProgressHolder.report = reports?.add;
-    const response = await runChunk(message.request, message.clock, controller.signal);
-    taskProgressHolder.report = undefined;
+    const sendProgress = message.progress === true ? (amount: number) => send({ type: 'progress', id, amount }) : undefined;
+    const { response, progress } = await runChunkReporting(message.request, message.clock, controller.signal, sendProgress);
     stampClock(message.clock, CLOCK_FINISHED);
     running = undefined;
-    reply(message, response, reports?.take() ?? 0);
+    reply(message, response, progress);
     // Let the response go out and other messages (a cancel, a detach) come in between chunks.
     if (backlog.length > 0) await new Promise((resolve) => setImmediate(resolve));
   }
