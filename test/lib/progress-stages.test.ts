@@ -1,10 +1,9 @@
 // Several progress bars on one stream: one line each on a terminal, redrawn together as one block;
 // their own labelled lines off a terminal. A small terminal model reads what was written.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { flow, map, progress, ProgressBar, take, type ProgressStream } from 'millrace';
 import { channel, turns } from '../fixtures/deferred.js';
+import { interruptProbe } from '../fixtures/sigint-probe.js';
 
 /** A stream that records what is written to it. */
 function recorder(isTTY: boolean): ProgressStream & { text: () => string; writes: string[] } {
@@ -242,25 +241,8 @@ describe('several progress stages off a terminal', () => {
 });
 
 describe('several progress stages and Ctrl-C', () => {
-  const root = fileURLToPath(new URL('../..', import.meta.url));
-  const script = fileURLToPath(new URL('../fixtures/scripts/progress-sigint.ts', import.meta.url));
-
   it('ends the block of two stages on a fresh line below both, and the process ends by SIGINT', async () => {
-    const ending = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', script, 'stages'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.stdout.on('data', (chunk: Buffer) => {
-        if (chunk.toString().includes('ready')) child.kill('SIGINT');
-      });
-      // A hang bound, not a timing assert: the probe ends within a second or two of its signal.
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.on('error', reject);
-      child.on('exit', (code, signal) => {
-        clearTimeout(timer);
-        resolve({ code, signal, stderr });
-      });
-    });
+    const ending = await interruptProbe('stages');
     expect({ code: ending.code, signal: ending.signal }).toEqual({ code: null, signal: 'SIGINT' });
     const shown = screen(ending.stderr);
     expect(shown.lines).toEqual([

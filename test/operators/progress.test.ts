@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { flow, InvalidOptionError, map, progress, ProgressBar, take, type ProgressStream } from 'millrace';
+import { interruptProbe } from '../fixtures/sigint-probe.js';
 
 /** A stream that records what is written to it. */
 function recorder(isTTY: boolean): ProgressStream & { text: () => string; writes: string[] } {
@@ -169,31 +168,8 @@ describe('progress off a terminal (logs, CI)', () => {
 });
 
 describe('progress and Ctrl-C', () => {
-  const root = fileURLToPath(new URL('../..', import.meta.url));
-  const script = fileURLToPath(new URL('../fixtures/scripts/progress-sigint.ts', import.meta.url));
-
-  /** Runs the probe, sends SIGINT once it has drawn its bar, and reports how it ended. */
-  type Ending = { code: number | null; signal: NodeJS.Signals | null; stderr: string };
-  function interrupt(mode: 'bar' | 'handled' | 'deferring' | 'plain'): Promise<Ending> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', script, mode], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.stdout.on('data', (chunk: Buffer) => {
-        if (chunk.toString().includes('ready')) child.kill('SIGINT');
-      });
-      // A hang bound, not a timing assert: the probe ends within a second or two of its signal.
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.on('error', reject);
-      child.on('exit', (code, signal) => {
-        clearTimeout(timer);
-        resolve({ code, signal, stderr });
-      });
-    });
-  }
-
   it('ends the live bar on a fresh line, and the process ends by SIGINT as it does without millrace', async () => {
-    const [plain, bar] = await Promise.all([interrupt('plain'), interrupt('bar')]);
+    const [plain, bar] = await Promise.all([interruptProbe('plain'), interruptProbe('bar')]);
     expect(plain).toMatchObject({ code: null, signal: 'SIGINT' });
     // eslint-disable-next-line no-control-regex -- the escape sequence that clears the terminal line is what is checked
     expect(bar.stderr).toMatch(/\r\x1b\[2Kworking \d+ items · .* items\/s · \d+:\d\d\n$/);
@@ -201,13 +177,13 @@ describe('progress and Ctrl-C', () => {
   });
 
   it("leaves the decision to the program's own SIGINT listener, which prints on a fresh line", async () => {
-    const handled = await interrupt('handled');
+    const handled = await interruptProbe('handled');
     expect(handled.code).toBe(3);
     expect(handled.stderr).toMatch(/items\/s · \d+:\d\d\nuser handler\n$/);
   });
 
   it("steps aside for a listener that, like signal-exit's, acts only when it is the last one", async () => {
-    const deferring = await interrupt('deferring');
+    const deferring = await interruptProbe('deferring');
     expect(deferring).toMatchObject({ code: null, signal: 'SIGINT' });
     expect(deferring.stderr).toMatch(/items\/s · \d+:\d\d\ndeferring listener exits\n$/);
   });
