@@ -28,12 +28,14 @@ import {
   InvalidOptionError,
   lines,
   map,
+  merge,
   MillraceError,
   parallelMap,
   pipe,
   Pool,
   progress,
   ProgressBar,
+  readBlocks,
   readLines,
   RedisUnavailableError,
   reduce,
@@ -53,6 +55,7 @@ import {
   unorderedMap,
   WorkerCrashedError,
   WorkerExitError,
+  zip,
   bullmq,
   startWorker,
   type BullmqOptions,
@@ -114,6 +117,27 @@ writeFileSync(join(dir, 'a.log'), 'GET /a\nPOST /b\n');
 writeFileSync(join(dir, 'b.log.gz'), gzipSync('GET /c\nGET /d\n'));
 await values('glob', typeOf(glob('*.log*', { cwd: dir, sort: true })).is<Flow<string>>(), ['a.log', 'b.log.gz']);
 await values('readLines (gzip sniffed)', typeOf(readLines(join(dir, 'b.log.gz'))).is<Flow<string>>(), ['GET /c', 'GET /d']);
+await equal(
+  'readBlocks + blockLines in workers',
+  typeOf(
+    readBlocks(join(dir, 'a.log'))
+      .pipe(unorderedMap(math.blockLineCount))
+      .reduce((a, n) => a + n, 0),
+  ).is<Promise<number>>(),
+  2,
+);
+await values(
+  'merge',
+  typeOf(merge(flow([1]), flow([2])))
+    .is<Flow<number>>()
+    .toArray()
+    .then((xs) => xs.sort()),
+  [1, 2],
+);
+await values('zip', typeOf(zip(flow([1, 2]), flow(['a', 'b']))).is<Flow<[number, string]>>(), [
+  [1, 'a'],
+  [2, 'b'],
+]);
 await values('readLines of a byte Readable', readLines(Readable.from([Buffer.from('x\ny')])), ['x', 'y']);
 await values('readLines with a separator', readLines(Readable.from([Buffer.from('x;y')]), { separator: ';' }), ['x', 'y']);
 await values('glob then lines()', typeOf(glob('*', { cwd: dir, sort: true, absolute: true }).pipe(lines())).is<Flow<string>>(), [
@@ -334,6 +358,32 @@ await rejects('ConformanceError', () => checkOperator(() => map((x: number) => x
 const probe = probeSource([1, 2, 3], { endless: true });
 await values('probeSource', flow(probe).pipe(take(2)), [1, 2]);
 await equal('probeSource was closed', probe.returned, true);
+
+// Task progress and process isolation -----------------------------------------------------------
+const reported: string[] = [];
+await values(
+  'reportProgress inside tasks',
+  flow([2, 3]).pipe(
+    parallelMap(math.reportAndReturn),
+    progress({ count: 'reported', stream: { isTTY: false, write: (text: string) => reported.push(text) } }),
+  ),
+  [2, 3],
+);
+await equal('progress counted the reported 5', reported.join('').startsWith('progress: 5 '), true);
+{
+  await using processes = createPool({ isolation: 'process', threads: 2 });
+  await values('isolation: process', flow([1, 2, 3]).pipe(parallelMap(math.square, { pool: processes })), [1, 4, 9]);
+  await rejects(
+    'a segfault in a child process',
+    () =>
+      flow([1])
+        .pipe(parallelMap(math.segfault, { pool: processes }))
+        .toArray(),
+    WorkerCrashedError,
+    (e) => e.reason === 'signal' && e.signal === 'SIGSEGV',
+  );
+  await values('the process pool goes on', flow([4]).pipe(parallelMap(math.square, { pool: processes })), [16]);
+}
 
 // A pool of 16 threads and 64 chunks in flight: no process warning may appear -------------------
 {

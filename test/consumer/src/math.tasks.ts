@@ -1,6 +1,6 @@
 // The consumer program's task module: compiled with the program and loaded by the workers as
 // plain JavaScript from the installed package's worker entry (no tsx).
-import { taskSignal, transferResult } from 'millrace';
+import { blockLines, reportProgress, taskSignal, transferResult, type Block } from 'millrace';
 
 export function square(x: number): number {
   return x * x;
@@ -57,4 +57,23 @@ export function firstWord(line: string): string {
 /** What the task's cancellation signal says while it runs. */
 export function signalState(_x: number): 'running' | 'aborted' {
   return taskSignal().aborted ? 'aborted' : 'running';
+}
+
+/** The lines of a block of one big input, read in the worker (readBlocks + blockLines). */
+export function blockLineCount(block: Block): number {
+  let count = 0;
+  for (const _line of blockLines(block)) count++;
+  return count;
+}
+
+/** Reports `x` units of progress from inside the task, and returns `x`. */
+export function reportAndReturn(x: number): number {
+  reportProgress(x);
+  return x;
+}
+
+/** Kills its own process with SIGSEGV (what a native addon's bad pointer does): for process isolation. */
+export function segfault(_x: number): number {
+  process.kill(process.pid, 'SIGSEGV');
+  return 0;
 }
