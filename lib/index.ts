@@ -20,12 +20,8 @@ export { tee, type TeeOptions, type TeeFlows } from './combine/tee.js';
 export { defineOperator, pipe, type Operator, type OperatorContext } from './operator.js';
 export { tasks, bind, type TaskRef, type Tasks, type TasksOptions } from './tasks.js';
 export {
-  createPool,
-  sharedPool,
-  Pool,
   WorkerExitError,
   ChunkSendError,
-  type PoolOptions,
   type PoolBackend,
   type ChunkRequest,
   type ChunkResponse,
@@ -33,9 +29,11 @@ export {
   type ChunkIdentity,
   type StartClock,
   type TaskSpec,
-} from './pool.js';
-export { dispatch, type DispatchSpec, type ParallelOptions, type ErrorPolicy } from './dispatch.js';
-export { formatStageStats, type StageStats } from './stage-stats.js';
+} from './backend.js';
+export { createPool, sharedPool, Pool, type PoolOptions } from './pool.js';
+export type { WorkerPoolOptions } from './backends/worker-pool-options.js';
+export { dispatch, type DispatchSpec, type ParallelOptions, type ErrorPolicy } from './engine/dispatch.js';
+export { formatStageStats, type StageStats } from './engine/stage-stats.js';
 export type { RunAgainReason } from './chunk-lifecycle.js';
 export { throughHighland } from './highland.js';
 export { toTransform, type ToTransformOptions } from './node-stream.js';

@@ -2,7 +2,7 @@
  * @packageDocumentation
  * `parallelMap`: a task on every item, in worker threads, results in input order (`Pool.imap`).
  */
-import { checkParallelOptions, dispatch, type ParallelOptions } from '../lib/dispatch.js';
+import { checkParallelOptions, dispatch, type ParallelOptions } from '../lib/engine/dispatch.js';
 import { defineOperator, type Operator } from '../lib/operator.js';
 import { taskName, taskSpec, type TaskRef } from '../lib/tasks.js';
 

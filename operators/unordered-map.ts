@@ -2,7 +2,7 @@
  * @packageDocumentation
  * `unorderedMap`: a task on every item, in worker threads, results as they finish (`Pool.imap_unordered`).
  */
-import { checkParallelOptions, dispatch, type ParallelOptions } from '../lib/dispatch.js';
+import { checkParallelOptions, dispatch, type ParallelOptions } from '../lib/engine/dispatch.js';
 import { defineOperator, type Operator } from '../lib/operator.js';
 import { taskName, taskSpec, type TaskRef } from '../lib/tasks.js';
 

@@ -19,7 +19,7 @@ import {
   type PoolBackend,
   type RunChunkOptions,
   type StartClock,
-} from '../pool.js';
+} from '../backend.js';
 import { resolveCodeVersion } from '../remote/code-version.js';
 import { describeEndpoint, redisClientOptions, type RedisEndpoint } from '../remote/connection.js';
 import {
@@ -43,7 +43,7 @@ import {
   type CancelMessage,
   type JobData,
 } from '../remote/protocol.js';
-import { CLOCK_STARTED, CLOCK_TAKEN_UP, readClock, stampClock } from '../start-clock.js';
+import { CLOCK_STARTED, CLOCK_TAKEN_UP, readClock, stampClock } from '../backend.js';
 
 /**
  * Options for {@link bullmq}.

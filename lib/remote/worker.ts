@@ -9,8 +9,9 @@ import { availableParallelism, hostname } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import type { Job, Worker } from 'bullmq';
 import { checkInteger, InvalidOptionError, MillraceError } from '../errors.js';
-import { createPool, WorkerExitError, type ChunkRequest, type ChunkResponse } from '../pool.js';
-import { CLOCK_STARTED, createStartClock, readClock } from '../start-clock.js';
+import { WorkerExitError, type ChunkRequest, type ChunkResponse } from '../backend.js';
+import { createPool } from '../pool.js';
+import { CLOCK_STARTED, createStartClock, readClock } from '../backend.js';
 import { resolveCodeVersion } from './code-version.js';
 import { describeEndpoint, redisClientOptions, type RedisEndpoint } from './connection.js';
 import {

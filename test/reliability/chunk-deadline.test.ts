@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { chunkDeadline } from '../../lib/chunk-deadline.js';
-import { CLOCK_FINISHED, CLOCK_STARTED, CLOCK_TAKEN_UP } from '../../lib/start-clock.js';
+import { chunkDeadline } from '../../lib/engine/chunk-deadline.js';
+import { CLOCK_FINISHED, CLOCK_STARTED, CLOCK_TAKEN_UP } from '../../lib/backend.js';
 
 describe('chunkDeadline', () => {
   it('never times out a chunk whose worker finished its items, however late the response comes', async () => {

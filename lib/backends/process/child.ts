@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
-import type { ChunkResponse } from '../../pool.js';
-import { cancelReason, runChunkReporting, uncloneableResult } from '../threads/run-chunk.js';
-import { describeError, serializeError } from '../threads/serialize-error.js';
-import { teardownModules, useAliases } from '../threads/task-modules.js';
+import type { ChunkResponse } from '../../backend.js';
+import { cancelReason, runChunkReporting, uncloneableResult } from '../worker-side/run-chunk.js';
+import { describeError, serializeError } from '../worker-side/serialize-error.js';
+import { teardownModules, useAliases } from '../worker-side/task-modules.js';
 import { FATAL_REPORT, type ChildConfig, type FromChild, type ToChild } from './protocol.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as ChildConfig;

@@ -55,15 +55,15 @@ import {
   type ChunkRequest,
   type ChunkResponse,
   type PoolBackend,
-  type PoolOptions,
   type RunChunkOptions,
   type StartClock,
-} from '../../pool.js';
-import { CLOCK_FINISHED, CLOCK_STARTED, CLOCK_TAKEN_UP, stampClock } from '../../start-clock.js';
+} from '../../backend.js';
+import type { WorkerPoolOptions } from '../worker-pool-options.js';
+import { CLOCK_FINISHED, CLOCK_STARTED, CLOCK_TAKEN_UP, stampClock } from '../../backend.js';
 import { deliverTaskProgress } from '../../task-progress.js';
 import { MAX_TIMER_MS } from '../../timers.js';
-import { ArrayAdmissionQueue, type AdmissionQueue } from '../threads/admission-queue.js';
-import { CANCEL_GRACE_MS } from '../threads/thread-backend.js';
+import { ArrayAdmissionQueue, type AdmissionQueue } from '../admission-queue.js';
+import { CANCEL_GRACE_MS } from '../cancel-grace.js';
 import { FATAL_REPORT, type ChildConfig, type FromChild, type ToChild } from './protocol.js';
 
 /**
@@ -129,7 +129,7 @@ export class ProcessBackend implements PoolBackend {
   readonly #maxHeapBytes: number | undefined;
   #closing = false;
 
-  constructor(options: PoolOptions, aliases: Readonly<Record<string, string>> | undefined) {
+  constructor(options: WorkerPoolOptions, aliases: Readonly<Record<string, string>> | undefined) {
     this.capacity = options.threads ?? availableParallelism();
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 10_000;
     this.#teardownTimeoutMs = Math.min(options.teardownTimeoutMs ?? 5_000, MAX_TIMER_MS);
@@ -521,7 +521,7 @@ function inheritedExecArgv(execArgv: readonly string[]): string[] {
 }
 
 /** `resourceLimits` as V8 flags for a child process (last flag wins, so these override inherited ones). */
-function limitFlags(limits: PoolOptions['resourceLimits']): string[] {
+function limitFlags(limits: WorkerPoolOptions['resourceLimits']): string[] {
   if (limits === undefined) return [];
   const flags: string[] = [];
   if (limits.maxOldGenerationSizeMb !== undefined) flags.push(`--max-old-space-size=${limits.maxOldGenerationSizeMb}`);

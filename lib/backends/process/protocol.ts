@@ -7,8 +7,8 @@
  *
  * @packageDocumentation
  */
-import type { ChunkRequest } from '../../pool.js';
-import type { FromWorker } from '../threads/protocol.js';
+import type { ChunkRequest } from '../../backend.js';
+import type { FromWorker } from '../worker-side/messages.js';
 
 /** What a child is started with (its one command-line argument, as JSON). */
 export interface ChildConfig {

@@ -9,8 +9,10 @@
  * @packageDocumentation
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { SerializedError } from '../../errors.js';
-import type { ChunkRequest, ChunkResponse, StartClock } from '../../pool.js';
+import type { ChunkRequest, StartClock } from '../../backend.js';
+import type { FromWorker } from '../worker-side/messages.js';
+
+export type { FromWorker };
 
 /** The tinypool task that attaches a worker: it resolves when the worker is detached. */
 export interface AttachTask {
@@ -48,20 +50,3 @@ export type ToWorker =
   | { readonly type: 'cancel'; readonly id: number; readonly reason: 'abort' | 'timeout' }
   /** No more chunks for now: resolve the attach task (the worker goes back to tinypool, idle). */
   | { readonly type: 'detach' };
-
-/** Worker → main thread. */
-export type FromWorker =
-  /** The channel is up; `firstAttach` on a new thread's first channel (it paid the start-up). */
-  | { readonly type: 'ready'; readonly threadId: number; readonly firstAttach: boolean }
-  /** A chunk's response (task failures are data inside it), with the task progress reported since the last 'progress'. */
-  | { readonly type: 'done'; readonly id: number; readonly response: ChunkResponse; readonly heapUsed?: number; readonly progress?: number }
-  /** What a running chunk's tasks reported (`reportProgress`), added up: sent at most every 100 ms. */
-  | { readonly type: 'progress'; readonly id: number; readonly amount: number }
-  /** The chunk had been withdrawn before this worker could take it up: it never ran. */
-  | { readonly type: 'skipped'; readonly id: number }
-  /** A task left a rejected promise nobody handled; it is reported, not allowed to end the worker. */
-  | { readonly type: 'stray-rejection'; readonly message: string }
-  /** The worker is about to die of an uncaught error (sent from `uncaughtExceptionMonitor`). */
-  | { readonly type: 'crashing'; readonly error: SerializedError }
-  /** The worker thread is exiting (`process.exit(code)` in a task, say). */
-  | { readonly type: 'exiting'; readonly code: number };

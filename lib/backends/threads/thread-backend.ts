@@ -38,13 +38,14 @@ import {
   type ChunkRequest,
   type ChunkResponse,
   type PoolBackend,
-  type PoolOptions,
   type RunChunkOptions,
   type StartClock,
-} from '../../pool.js';
+} from '../../backend.js';
+import type { WorkerPoolOptions } from '../worker-pool-options.js';
 import { deliverTaskProgress } from '../../task-progress.js';
 import { MAX_TIMER_MS } from '../../timers.js';
-import { ArrayAdmissionQueue, type AdmissionQueue } from './admission-queue.js';
+import { ArrayAdmissionQueue, type AdmissionQueue } from '../admission-queue.js';
+import { CANCEL_GRACE_MS } from '../cancel-grace.js';
 import { ClaimCells, unclaimed, withdraw } from './claims.js';
 import type { AttachTask, FromWorker, ToWorker } from './protocol.js';
 
@@ -57,12 +58,6 @@ const PER_WORKER = 2;
  * taken back as soon as another worker is free.
  */
 const PREFETCH_BELOW_MS = 2;
-/**
- * How long a cancelled chunk's task has to notice its `taskSignal()` and return before its worker
- * is ended: long enough for an async task to stop its I/O, short enough that a synchronous task
- * that cannot see the signal holds a thread only briefly.
- */
-export const CANCEL_GRACE_MS = 100;
 /** How long an idle worker stays attached, so a flow's next chunk does not pay a re-attach. */
 const LINGER_MS = 20;
 /** How long a closed channel waits for its worker's exit event to say why it died (see #attach). */
@@ -142,7 +137,7 @@ export class ThreadBackend implements PoolBackend {
   readonly #maxHeapBytes: number | undefined;
   #closing = false;
 
-  constructor(options: PoolOptions, aliases: Readonly<Record<string, string>> | undefined) {
+  constructor(options: WorkerPoolOptions, aliases: Readonly<Record<string, string>> | undefined) {
     this.capacity = options.threads ?? availableParallelism();
     this.#claims = new ClaimCells(this.capacity * (PER_WORKER + 1));
     this.#aliases = aliases;

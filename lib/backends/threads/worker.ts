@@ -7,13 +7,13 @@
  */
 import { getHeapStatistics } from 'node:v8';
 import { threadId, type MessagePort } from 'node:worker_threads';
-import type { ChunkResponse } from '../../pool.js';
-import { CLOCK_FINISHED, CLOCK_TAKEN_UP, stampClock } from '../../start-clock.js';
+import type { ChunkResponse } from '../../backend.js';
+import { CLOCK_FINISHED, CLOCK_TAKEN_UP, stampClock } from '../../backend.js';
 import { claim } from './claims.js';
 import type { AttachTask, FromWorker, RunMessage, ToWorker } from './protocol.js';
-import { cancelReason, resultTransfers, runChunkReporting, uncloneableResult } from './run-chunk.js';
-import { describeError, serializeError } from './serialize-error.js';
-import { teardownModules, useAliases } from './task-modules.js';
+import { cancelReason, resultTransfers, runChunkReporting, uncloneableResult } from '../worker-side/run-chunk.js';
+import { describeError, serializeError } from '../worker-side/serialize-error.js';
+import { teardownModules, useAliases } from '../worker-side/task-modules.js';
 
 /** The chunk being run, with the controller behind its task signal. */
 let running: { readonly id: number; readonly controller: AbortController } | undefined;

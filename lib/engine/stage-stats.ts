@@ -7,8 +7,8 @@
  * @packageDocumentation
  */
 import { performance } from 'node:perf_hooks';
-import type { RunAgainReason } from './chunk-lifecycle.js';
-import type { ChunkResponse } from './pool.js';
+import type { RunAgainReason } from '../chunk-lifecycle.js';
+import type { ChunkResponse } from '../backend.js';
 
 /**
  * What one worker-backed stage did, for tuning and diagnosis. Times are milliseconds.

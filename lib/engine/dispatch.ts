@@ -19,12 +19,12 @@ import {
   TaskTimeoutError,
   WorkerCrashedError,
   checkInteger,
-} from './errors.js';
-import { MAX_TIMER_MS } from './timers.js';
-import { transferListOf } from './transfer.js';
+} from '../errors.js';
+import { MAX_TIMER_MS } from '../timers.js';
+import { transferListOf } from '../transfer.js';
 import { chunkDeadline, type ChunkDeadline } from './chunk-deadline.js';
-import { engineLifecycle, type EnginePhase, type Lifecycle, type RunAgainReason } from './chunk-lifecycle.js';
-import { type OperatorContext } from './operator.js';
+import { engineLifecycle, type EnginePhase, type Lifecycle, type RunAgainReason } from '../chunk-lifecycle.js';
+import { type OperatorContext } from '../operator.js';
 import {
   batchReady,
   DONE,
@@ -35,11 +35,12 @@ import {
   type Batch,
   type BatchIterator,
   type BatchPull,
-} from './batch-pull.js';
-import { resolveTaskModule } from './tasks.js';
+} from '../batch-pull.js';
+import { resolveTaskModule } from '../tasks.js';
 import { StatsCollector, type StageStats } from './stage-stats.js';
-import { takeTaskProgressListeners } from './task-progress.js';
-import { ChunkSendError, sharedPool, WorkerExitError, type ChunkRequest, type ChunkResponse, type Pool } from './pool.js';
+import { takeTaskProgressListeners } from '../task-progress.js';
+import { ChunkSendError, WorkerExitError, type ChunkRequest, type ChunkResponse } from '../backend.js';
+import { sharedPool, type Pool } from '../pool.js';
 
 /**
  * What happens when a task throws: `'fail'` ends the flow with a {@link TaskError} (fail fast), a

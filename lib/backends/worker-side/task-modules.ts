@@ -14,9 +14,9 @@
 import { writeSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { register } from 'node:module';
-import type { TaskSpec } from '../../pool.js';
+import type { TaskSpec } from '../../backend.js';
 import { describeError, serializeError } from './serialize-error.js';
-import type { ChunkResponse } from '../../pool.js';
+import type { ChunkResponse } from '../../backend.js';
 
 /** What a failed load reports (see {@link ChunkResponse.loadError}). */
 export type LoadError = NonNullable<ChunkResponse['loadError']>;

@@ -7,8 +7,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Transferable } from 'node:worker_threads';
-import type { ChunkRequest, ChunkResponse, StartClock } from '../../pool.js';
-import { CLOCK_STARTED, stampClock } from '../../start-clock.js';
+import type { ChunkRequest, ChunkResponse, StartClock } from '../../backend.js';
+import { CLOCK_STARTED, stampClock } from '../../backend.js';
 import { ReportBatch, taskProgressHolder } from '../../task-progress.js';
 import { taskSignalHolder as current } from '../../task-signal.js';
 import { transferListOf } from '../../transfer.js';

@@ -6,9 +6,9 @@
  *
  * @packageDocumentation
  */
-import type { StartClock } from './pool.js';
-import { MAX_TIMER_MS } from './timers.js';
-import { CLOCK_FINISHED, CLOCK_STARTED, CLOCK_TAKEN_UP, createStartClock, readClock } from './start-clock.js';
+import type { StartClock } from '../backend.js';
+import { MAX_TIMER_MS } from '../timers.js';
+import { CLOCK_FINISHED, CLOCK_STARTED, CLOCK_TAKEN_UP, createStartClock, readClock } from '../backend.js';
 
 /** How often a chunk not yet started is checked at most (a cheap read of shared memory). */
 const POLL_MS = 25;
