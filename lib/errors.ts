@@ -475,7 +475,7 @@ const standardErrors: Readonly<Record<string, ErrorConstructor>> = {
 };
 
 /**
- * Rebuilds an Error from the plain data a worker sent (see `serializeError` in lib/backends/threads/serialize-error.ts): a standard
+ * Rebuilds an Error from the plain data a worker sent (see `serializeError` in lib/backends/worker-side/serialize-error.ts): a standard
  * class (`RangeError`, `AggregateError` with its `errors`, ...) as that class, any other as an `Error`
  * with the worker's `name`; the worker's `message`, `stack`, own fields and `cause` are kept.
  */

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { TaskError } from 'millrace';
 import { reviveError, type SerializedError } from '../../lib/errors.js';
 
-// What a worker sends (serializeError in lib/backends/threads/serialize-error.ts), written out by hand: no worker needed.
+// What a worker sends (serializeError in lib/backends/worker-side/serialize-error.ts), written out by hand: no worker needed.
 function sent(name: string, message: string, more: Partial<SerializedError> = {}): SerializedError {
   return { name, message, stack: `${name}: ${message}\n    at userTask (file:///app/task.js:3:9)`, fields: {}, ...more };
 }
