@@ -32,7 +32,8 @@ export {
 } from './backend.js';
 export { createPool, sharedPool, Pool, type PoolOptions } from './pool.js';
 export type { WorkerPoolOptions } from './backends/worker-pool-options.js';
-export { dispatch, type DispatchSpec, type ParallelOptions, type ErrorPolicy } from './engine/dispatch.js';
+export { dispatch } from './engine/dispatch.js';
+export type { DispatchSpec, ParallelOptions, ErrorPolicy } from './engine/options.js';
 export { formatStageStats, type StageStats } from './engine/stage-stats.js';
 export type { RunAgainReason } from './chunk-lifecycle.js';
 export { throughHighland } from './highland.js';

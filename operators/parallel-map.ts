@@ -2,7 +2,8 @@
  * @packageDocumentation
  * `parallelMap`: a task on every item, in worker threads, results in input order (`Pool.imap`).
  */
-import { checkParallelOptions, dispatch, type ParallelOptions } from '../lib/engine/dispatch.js';
+import { dispatch } from '../lib/engine/dispatch.js';
+import { checkParallelOptions, type ParallelOptions } from '../lib/engine/options.js';
 import { defineOperator, type Operator } from '../lib/operator.js';
 import { taskName, taskSpec, type TaskRef } from '../lib/tasks.js';
 
@@ -16,7 +17,7 @@ import { taskName, taskSpec, type TaskRef } from '../lib/tasks.js';
  * ```
  * @category Parallel
  */
-export type ParallelMapOptions = ParallelOptions;
+export type ParallelMapOptions<In = unknown> = ParallelOptions<In>;
 
 /**
  * Runs a task on every item in worker threads, in chunks, and emits the results in input order

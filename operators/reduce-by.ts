@@ -2,7 +2,8 @@
  * @packageDocumentation
  * `reduceBy`: fold by key, on the main thread or two-tier with partial folds in the workers.
  */
-import { checkParallelOptions, dispatch, type ParallelOptions } from '../lib/engine/dispatch.js';
+import { dispatch } from '../lib/engine/dispatch.js';
+import { checkParallelOptions, type ParallelOptions } from '../lib/engine/options.js';
 import { InvalidOptionError } from '../lib/errors.js';
 import { defineOperator, type Operator } from '../lib/operator.js';
 import { taskName, taskSpec, type TaskRef } from '../lib/tasks.js';

@@ -2,7 +2,8 @@
  * @packageDocumentation
  * `starMap`: tuples spread into a task's arguments, in worker threads (`Pool.starmap`).
  */
-import { checkParallelOptions, dispatch, type ParallelOptions } from '../lib/engine/dispatch.js';
+import { dispatch } from '../lib/engine/dispatch.js';
+import { checkParallelOptions, type ParallelOptions } from '../lib/engine/options.js';
 import { defineOperator, type Operator } from '../lib/operator.js';
 import { taskName, taskSpec, type TaskRef } from '../lib/tasks.js';
 

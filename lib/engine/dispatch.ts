@@ -9,17 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Transferable } from 'node:worker_threads';
 import { createChunkSizer, type ChunkSizer } from './chunking.js';
-import {
-  CloneError,
-  InvalidOptionError,
-  MillraceError,
-  reviveError,
-  TaskError,
-  TaskLoadError,
-  TaskTimeoutError,
-  WorkerCrashedError,
-  checkInteger,
-} from '../errors.js';
+import { CloneError, MillraceError, reviveError, TaskError, TaskLoadError, TaskTimeoutError, WorkerCrashedError } from '../errors.js';
 import { MAX_TIMER_MS } from '../timers.js';
 import { transferListOf } from '../transfer.js';
 import { chunkDeadline, type ChunkDeadline } from './chunk-deadline.js';
@@ -37,167 +27,13 @@ import {
   type BatchPull,
 } from '../batch-pull.js';
 import { resolveTaskModule } from '../tasks.js';
-import { StatsCollector, type StageStats } from './stage-stats.js';
+import { StatsCollector } from './stage-stats.js';
+import { decide, type Decision, type RunOutcome } from './decide.js';
+import { ItemOutcomes } from './item-outcomes.js';
+import { checkParallelOptions, type DispatchSpec } from './options.js';
 import { takeTaskProgressListeners } from '../task-progress.js';
 import { ChunkSendError, WorkerExitError, type ChunkRequest, type ChunkResponse } from '../backend.js';
 import { sharedPool, type Pool } from '../pool.js';
-
-/**
- * What happens when a task throws: `'fail'` ends the flow with a {@link TaskError} (fail fast), a
- * function receives each failure and the flow goes on without that item's result.
- *
- * A function also receives a {@link WorkerCrashedError} for each item that kills its worker: a chunk
- * whose worker crashed is run again item by item (once; see docs/reliability.md) to find them, and
- * every other item of it is emitted as usual.
- *
- * @example
- * ```ts
- * import { WorkerCrashedError, type ErrorPolicy, type TaskError } from 'millrace';
- * const failures: (TaskError | WorkerCrashedError)[] = [];
- * const collect: ErrorPolicy = (error) => {
- *   failures.push(error);
- *   if (error instanceof WorkerCrashedError) console.error(`item #${error.firstIndex} kills workers (${error.reason})`);
- * };
- * ```
- * @category Parallel
- */
-export type ErrorPolicy = 'fail' | ((error: TaskError | WorkerCrashedError) => void);
-
-/**
- * The options every worker-backed operator accepts.
- *
- * @example
- * ```ts
- * import { parallelMap, tasks, type ParallelOptions } from 'millrace';
- * const math = tasks<typeof import('./math.tasks.js')>(new URL('./math.tasks.js', import.meta.url));
- * const options: ParallelOptions = { chunkSize: 100, maxInFlight: 4, retries: 1 };
- * const squares = parallelMap(math.square, options);
- * ```
- * @category Parallel
- */
-export interface ParallelOptions {
-  /**
-   * Items per chunk (one chunk is one message to a worker).
-   * @defaultValue adaptive: aims each chunk at about 16 ms of worker time, from 1 item up to 8192
-   */
-  readonly chunkSize?: number;
-  /**
-   * Chunks submitted or waiting to be emitted at once; bounds memory and the reorder window.
-   * @defaultValue twice the pool's thread count
-   */
-  readonly maxInFlight?: number;
-  /**
-   * The pool to run on.
-   * @defaultValue the shared pool ({@link sharedPool})
-   */
-  readonly pool?: Pool;
-  /**
-   * What a throwing task does to the flow; see {@link ErrorPolicy}.
-   * @defaultValue `'fail'`
-   */
-  readonly onError?: ErrorPolicy;
-  /**
-   * How many times a failed chunk (a task error, a dead worker, a timeout) is run again before the
-   * failure counts. A retried chunk re-runs all its items: items run at least once, and are
-   * emitted exactly once.
-   * @defaultValue `0`
-   */
-  readonly retries?: number;
-  /**
-   * Backoff before a retry, in milliseconds: the n-th retry of a chunk waits
-   * `retryDelayMs × 2^(n-1)`, at most 30 s, so a failing dependency is not hammered.
-   * @defaultValue `100`
-   */
-  readonly retryDelayMs?: number;
-  /**
-   * Time budget per item in milliseconds, enforced per chunk (items × timeout); a chunk over
-   * budget is cancelled (its task's `taskSignal()` aborts; a worker that does not let go is ended)
-   * and fails with a {@link TaskTimeoutError}.
-   * @defaultValue no timeout
-   */
-  readonly timeoutMs?: number;
-  /**
-   * Picks the buffers of an item to move to the worker instead of copying (zero-copy); the
-   * main thread must not touch them afterwards. (An item marked with `transferResult` moves its
-   * buffers without this option.) Moved buffers cannot be sent twice, so `retries` must be 0 with
-   * it, unless the pool copies them (`isolation: 'process'`).
-   * @defaultValue nothing is transferred
-   */
-  readonly transfer?: (item: never) => readonly Transferable[];
-  /**
-   * How many items of this flow one worker runs at once, for async tasks that wait (on I/O, a
-   * timer): a worker starts the next item while earlier ones await. Order, bounds, retries,
-   * timeouts and errors are as at 1. Leave it at 1 for CPU-bound tasks (a thread computes one
-   * thing at a time anyway). Automatic chunks then hold a multiple of this many items.
-   * @defaultValue `1`
-   */
-  readonly concurrency?: number;
-  /**
-   * Called once when the stage ends (its input ran out, it failed, or its consumer stopped) with
-   * its {@link StageStats}: items in, out and failed, chunk sizes, worker busy time, queue and
-   * reorder-window waits, runs again. {@link formatStageStats} prints them.
-   * @defaultValue none: statistics are still counted (a few additions per chunk), never reported
-   */
-  readonly stats?: (stats: StageStats) => void;
-  /**
-   * Also call `stats` every this many milliseconds while the stage runs (`state: 'running'`).
-   * @defaultValue only at the end
-   */
-  readonly statsIntervalMs?: number;
-}
-
-/**
- * What a worker-backed operator tells the engine: how to build a request from a chunk of items,
- * and how to turn the response into outputs.
- *
- * @example
- * ```ts
- * import { dispatch, defineOperator, tasks, type DispatchSpec } from 'millrace';
- * const math = tasks<typeof import('./math.tasks.js')>(new URL('./math.tasks.js', import.meta.url));
- * const spec: DispatchSpec<number, number> = {
- *   name: 'square',
- *   ordered: true,
- *   request: (items) => ({ mode: 'call', task: math.square, items }),
- *   outputs: (response) => response.results as number[],
- * };
- * const squares = defineOperator<number, number>('squares', (source, context) => dispatch(source, context, spec));
- * ```
- * @category Authoring
- */
-export interface DispatchSpec<In, Out> extends ParallelOptions {
-  /** The task's name, for errors (`module#export`). */
-  readonly name: string;
-  /** Emit in input order (a bounded reorder window), or as chunks finish. */
-  readonly ordered: boolean;
-  /** The request for one chunk. */
-  readonly request: (items: In[]) => ChunkRequest;
-  /** The outputs of one successful chunk (items that failed under an `onError` function are already removed from `results` and `items`, so the two stay aligned). */
-  readonly outputs: (response: ChunkResponse, items: readonly In[]) => readonly Out[];
-}
-
-/** Checks the options shared by worker-backed operators, when the operator is built. */
-export function checkParallelOptions(options: ParallelOptions): void {
-  checkInteger('chunkSize', options.chunkSize, 1);
-  checkInteger('maxInFlight', options.maxInFlight, 1);
-  checkInteger('retries', options.retries, 0);
-  checkInteger('retryDelayMs', options.retryDelayMs, 0);
-  checkInteger('concurrency', options.concurrency, 1, 10_000);
-  checkInteger('statsIntervalMs', options.statsIntervalMs, 1);
-  if (options.transfer !== undefined && (options.retries ?? 0) > 0 && options.pool?.backend.copiesTransfers !== true) {
-    // A retry would send the chunk again, but its transferred buffers now belong to the dead worker.
-    throw new InvalidOptionError(
-      'retries',
-      options.retries,
-      "0 when `transfer` is set (moved buffers cannot be sent again), unless the pool copies them (isolation: 'process')",
-    );
-  }
-  if (options.timeoutMs !== undefined && !(typeof options.timeoutMs === 'number' && options.timeoutMs > 0)) {
-    throw new InvalidOptionError('timeoutMs', options.timeoutMs, 'a positive number of milliseconds (Infinity: none)');
-  }
-  if (options.onError !== undefined && options.onError !== 'fail' && typeof options.onError !== 'function') {
-    throw new InvalidOptionError('onError', options.onError, "'fail' or a function");
-  }
-}
 
 /**
  * Runs `source` through workers, chunk by chunk, with bounded work in flight; the engine behind
@@ -226,11 +62,17 @@ export function checkParallelOptions(options: ParallelOptions): void {
  * ```
  * @category Authoring
  */
-export function dispatch<In, Out>(source: AsyncIterable<In>, context: OperatorContext, spec: DispatchSpec<In, Out>): AsyncIterable<Out> {
+export function dispatch<In, Out>(
+  source: AsyncIterable<In>,
+  context: OperatorContext,
+  // `[In][In extends unknown ? 0 : never]` is `In`, written so that the item type is inferred from
+  // the source alone: options spread in for a wider item type (ParallelOptions<unknown>) fit.
+  spec: DispatchSpec<[In][In extends unknown ? 0 : never], Out>,
+): AsyncIterable<Out> {
   // Built-ins check when they are built; a custom operator's options are checked here, since a
   // chunk size of 0 would otherwise spin forever.
   checkParallelOptions(spec);
-  return { [Symbol.asyncIterator]: () => new DispatchIterator(source, context, spec) };
+  return { [Symbol.asyncIterator]: () => new DispatchIterator<In, Out>(source, context, spec) };
 }
 
 interface Chunk<In> {
@@ -250,6 +92,15 @@ interface Chunk<In> {
   timedOut: boolean;
   /** Buffers were moved with it: it cannot be sent again. */
   moved: boolean;
+  /**
+   * Which of its items the current run carries (indices into `items`): undefined for all of them
+   * (a first run), else only the items still without a value (a run again never repeats a success).
+   */
+  ran: readonly number[] | undefined;
+  /** Each item's outcome, once a run has not answered for all items at once (made lazily: the common chunk never needs it). */
+  outcomes: ItemOutcomes | undefined;
+  /** The last answer, whose timings and ids go with the settled response. */
+  lastResponse: ChunkResponse | undefined;
   /** When this run was sent (for the queue-wait statistic). */
   sentAt?: number;
   /** When it settled (for the reorder-wait statistic). */
@@ -258,8 +109,8 @@ interface Chunk<In> {
   readonly parent?: Chunk<In>;
   /** This chunk's place within its parent. */
   readonly pieceIndex?: number;
-  /** While its items run as one-item chunks: their outputs, by item, and how many are still out. */
-  pieces?: { readonly outputs: (readonly unknown[])[]; left: number } | undefined;
+  /** While its items run as one-item chunks: how many are still out. */
+  piecesLeft?: number | undefined;
 }
 
 /** A chunk that has not run yet; `parent` and `pieceIndex` make it one item of a chunk run item by item. */
@@ -275,15 +126,11 @@ function newChunk<In>(
     deadline: undefined,
     timedOut: false,
     moved: false,
+    ran: undefined,
+    outcomes: undefined,
+    lastResponse: undefined,
   };
 }
-
-/**
- * How often a chunk that never started is run again: each time needs another worker to die
- * holding it (a chunk of another flow crashed, timed out or was cancelled ahead of it), so a busy
- * pool shared with failing flows can need many; the bound only guards against a loop nobody foresaw.
- */
-const MAX_NEVER_STARTED = 100;
 
 const NOTHING = Symbol('nothing');
 const FLUSH = Symbol('flush');
@@ -301,6 +148,13 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   readonly #sizer: ChunkSizer;
   readonly #maxInFlight: number;
   readonly #retries: number;
+  /** An `onError` function takes failures (the flow goes on). */
+  readonly #skipAndReport: boolean;
+  readonly #policy: { readonly retries: number; readonly skipAndReport: boolean };
+  /** Chunks that may hold their place in the output without a worker: finished behind an earlier one, or waiting out a backoff. */
+  readonly #maxBuffered: number;
+  /** The request mode ('call' or 'fold'), known from the first request built. */
+  #mode: ChunkRequest['mode'] = 'call';
   /** Chunks sent and not yet settled, or waiting out a backoff: what teardown cancels. */
   readonly #live = new Set<Chunk<In>>();
   /** Chunks settled and waiting to be emitted, in emit order (aligned with #ready). */
@@ -322,6 +176,10 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   #outstanding = 0;
   /** Chunks submitted and not yet settled. */
   #running = 0;
+  /** Runs handed to the backend and not yet settled (a chunk run item by item counts each piece). */
+  #busy = 0;
+  /** Chunks waiting out a retry's backoff. */
+  #backingOff = 0;
   #nextSeq = 0;
   #emitSeq = 0;
   #pulled = 0;
@@ -347,9 +205,16 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     this.#signal = context.signal;
     this.#spec = spec;
     this.#pool = spec.pool ?? sharedPool();
-    this.#sizer = createChunkSizer(spec.chunkSize, spec.concurrency ?? 1);
+    const concurrency = spec.concurrency ?? 1;
+    // `concurrency` items run at once in a worker whatever `chunkSize`: a smaller chunk goes with
+    // enough others in one message (a whole number of chunks) to keep that many items running.
+    const chunkSize = spec.chunkSize === undefined ? undefined : spec.chunkSize * Math.ceil(concurrency / spec.chunkSize);
+    this.#sizer = createChunkSizer(chunkSize, concurrency);
     this.#maxInFlight = spec.maxInFlight ?? Math.max(2, 2 * this.#pool.threads);
+    this.#maxBuffered = spec.maxBuffered ?? 16 * this.#maxInFlight;
     this.#retries = spec.retries ?? 0;
+    this.#skipAndReport = typeof spec.onError === 'function';
+    this.#policy = { retries: this.#retries, skipAndReport: this.#skipAndReport };
     this.#retryDelayMs = spec.retryDelayMs ?? 100;
     this.#stats = new StatsCollector(spec.name);
   }
@@ -456,7 +321,12 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     const source = this.#source!;
     try {
       while (!this.#stopped && !this.#sourceDone) {
-        if (this.#outstanding >= this.#maxInFlight) {
+        // Chunks in workers and results waiting for the consumer are bounded by maxInFlight; chunks
+        // that only hold their place (finished behind a slow one, or waiting out a retry's backoff)
+        // do not, up to maxBuffered (beyond it, they count against maxInFlight again): so one slow or
+        // retrying item holds its place in the output, not the workers. (beyond it, they count against maxInFlight again).
+        const parked = Math.min(this.#maxBuffered, this.#completed.size + this.#backingOff);
+        if (this.#outstanding - parked >= this.#maxInFlight) {
           await new Promise<void>((resolve) => {
             this.#wakePump = resolve;
           });
@@ -492,7 +362,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
               batch = read;
             } else {
               this.#pendingRead = read;
-              if (items.length > 0 && this.#running < this.#pool.threads) {
+              if (items.length > 0 && this.#busy < this.#pool.threads) {
                 // Workers are idle: do not hold a partial chunk back for long on a slow source.
                 flush ??= new Promise((resolve) => {
                   flushTimer = setTimeout(() => resolve(FLUSH), FLUSH_AFTER_MS);
@@ -532,10 +402,19 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     this.#run(chunk);
   }
 
-  /** The request for a chunk, as the spec builds it plus the engine's options. */
-  #request(chunk: Chunk<In>): ChunkRequest {
-    let request: ChunkRequest = withResolvedModules(this.#spec.request(chunk.items));
-    if (this.#spec.onError !== undefined && this.#spec.onError !== 'fail') request = { ...request, continueOnError: true };
+  /** The items a run of the chunk carries: all of them, or those still without a value. */
+  #runItems(chunk: Chunk<In>): In[] {
+    const ran = chunk.ran;
+    return ran === undefined ? chunk.items : ran.map((index) => chunk.items[index]!);
+  }
+
+  /** The request for a run of a chunk, as the spec builds it plus the engine's options. */
+  #request(items: In[]): ChunkRequest {
+    let request: ChunkRequest = withResolvedModules(this.#spec.request(items));
+    this.#mode = request.mode;
+    // Every item's outcome is wanted when failures are reported or retried item by item; only a
+    // fail-fast flow with no retries lets the worker stop at the first failure.
+    if (this.#skipAndReport || this.#retries > 0) request = { ...request, continueOnError: true };
     const concurrency = this.#spec.concurrency ?? 1;
     if (concurrency > 1 && request.mode === 'call') request = { ...request, concurrency };
     return request;
@@ -548,9 +427,9 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
    * copy instead of a move.
    */
   #transferList(items: readonly In[]): Transferable[] | undefined {
-    const transfer = this.#spec.transfer as ((item: In) => readonly Transferable[]) | undefined;
+    const spec = this.#spec;
     let list: Transferable[] | undefined;
-    if (transfer) for (const item of items) for (const buffer of transfer(item)) (list ??= []).push(buffer);
+    if (spec.transfer) for (const item of items) for (const buffer of spec.transfer(item)) (list ??= []).push(buffer);
     const first = items[0];
     if (first === null || typeof first !== 'object') return list;
     for (const item of items) {
@@ -560,7 +439,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     return list;
   }
 
-  /** Sends the chunk to the pool (again, when it runs again). */
+  /** Sends the chunk's items (or, when it runs again, those still without a value) to the pool. */
   #run(chunk: Chunk<In>): void {
     chunk.runs++;
     // A backend that names jobs by (run, seq, attempt) needs each send unique: a one-item piece of a
@@ -571,17 +450,19 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     chunk.timedOut = false;
     const controller = (chunk.controller = new AbortController());
     this.#live.add(chunk);
+    this.#busy++;
     let running: Promise<ChunkResponse>;
     try {
-      const request = this.#request(chunk);
-      const transferList = this.#transferList(chunk.items);
+      const items = this.#runItems(chunk);
+      const request = this.#request(items);
+      const transferList = this.#transferList(items);
       chunk.moved = transferList !== undefined && this.#pool.backend.copiesTransfers !== true;
       const timeoutMs = this.#spec.timeoutMs;
       // Counted from when a worker starts the chunk (where the backend can tell), not from queueing.
       chunk.deadline =
         timeoutMs === undefined
           ? undefined
-          : chunkDeadline(timeoutMs * chunk.items.length, this.#pool.backend.reportsStart === true, (reason) => {
+          : chunkDeadline(timeoutMs * items.length, this.#pool.backend.reportsStart === true, (reason) => {
               chunk.timedOut = true;
               controller.abort(reason);
             });
@@ -616,27 +497,32 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     if (chunk.controller !== controller || this.#stopped) return;
     chunk.controller = undefined;
     this.#live.delete(chunk);
+    this.#busy--;
     try {
       handle();
     } catch (error) {
       this.#fail(error);
     }
+    // A slot is free: the pump may send the next chunk.
+    this.#wakePump?.();
   }
 
   /**
-   * The one path that runs a chunk again, and why: a retry (after its backoff), or a chunk whose
-   * worker died before taking it up (at once, at no cost to its retries).
+   * The one path that runs a chunk again, and why: a retry (after its backoff), a chunk whose
+   * worker died before taking it up (at once, at no cost to its retries), or its items one by one.
+   * A run again carries only the items still without a value.
    */
   #runAgain(chunk: Chunk<In>, reason: RunAgainReason): void {
     chunk.life.move('backoff', reason);
     this.#stats.runAgain(reason);
     let delay = 0;
     if (reason === 'retry') {
-      delay = Math.min(30_000, this.#retryDelayMs * 2 ** (chunk.attempt - 1));
+      delay = retryDelay(chunk.attempt, this.#retryDelayMs);
       chunk.attempt++;
     } else if (reason !== 'isolate') {
       chunk.neverStarted++;
     }
+    if (chunk.outcomes !== undefined) chunk.ran = chunk.outcomes.pending();
     const again = (): void => {
       if (this.#stopped) return;
       chunk.life.move('submitted', reason);
@@ -647,134 +533,174 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
       again();
       return;
     }
+    // Waiting out a backoff holds the chunk's place in the output, not a worker slot.
     this.#live.add(chunk);
+    this.#backingOff++;
     const timer = setTimeout(() => {
       this.#retryTimers.delete(timer);
       this.#live.delete(chunk);
+      this.#backingOff--;
       again();
     }, delay);
     this.#retryTimers.add(timer);
   }
 
   #onResponse(chunk: Chunk<In>, response: ChunkResponse): void {
-    const spec = this.#spec;
     this.#stats.ran(response, performance.now() - chunk.sentAt!);
-    let items: readonly In[] = chunk.items;
-    if (response.loadError) {
-      const { message, available, cause } = response.loadError;
-      const task = spec.request(chunk.items);
-      const names = task.mode === 'call' ? task.task : task.keyTask;
-      this.#failChunk(
-        chunk,
-        new TaskLoadError({
+    chunk.lastResponse = response;
+    let outcome: RunOutcome;
+    if (response.loadError) outcome = { kind: 'load-error' };
+    else if (response.cloneFailure) outcome = { kind: 'clone-failure' };
+    else if (response.failures.length === 0 && chunk.outcomes === undefined && chunk.parent === undefined)
+      outcome = { kind: 'answered', failed: 0 };
+    else {
+      // Some item failed, or earlier runs left outcomes: keep each item's, so a retry runs only the failures.
+      const owner = chunk.parent ?? chunk;
+      owner.outcomes ??= new ItemOutcomes(this.#mode, owner.items.length);
+      const ran = chunk.parent !== undefined ? [chunk.pieceIndex!] : (chunk.ran ?? ItemOutcomes.all(chunk.items.length));
+      outcome = { kind: 'answered', failed: owner.outcomes.record(ran, response) };
+    }
+    // One-item re-runs and retries of a few items say little about the flow's chunk size.
+    if (outcome.kind === 'answered' && chunk.parent === undefined && chunk.ran === undefined) {
+      this.#sizer.record(chunk.items.length, response.elapsedMs);
+    }
+    this.#apply(chunk, decide(this.#facts(chunk), outcome, this.#policy), response);
+  }
+
+  #onRejected(chunk: Chunk<In>, error: unknown): void {
+    this.#apply(chunk, decide(this.#facts(chunk), this.#classify(chunk, error), this.#policy), error);
+  }
+
+  /** The facts {@link decide} needs about a chunk whose run settled. */
+  #facts(chunk: Chunk<In>): Parameters<typeof decide>[0] {
+    return {
+      attempt: chunk.attempt,
+      neverStarted: chunk.neverStarted,
+      moved: chunk.moved,
+      itemCount: chunk.ran?.length ?? chunk.items.length,
+      isPiece: chunk.parent !== undefined,
+    };
+  }
+
+  /** What a rejected run means, as {@link decide} reads it. */
+  #classify(chunk: Chunk<In>, error: unknown): RunOutcome {
+    if (chunk.timedOut) return { kind: 'timeout' };
+    if (isSendFailure(error)) return { kind: 'send-failure' };
+    if (error instanceof WorkerExitError) return { kind: 'worker-exit', started: error.started, startup: error.startup };
+    if (error instanceof MillraceError) return { kind: 'backend-error' };
+    return { kind: 'unknown-error' };
+  }
+
+  /** Carries out a decision; `settlement` is the run's response, or what rejected it. */
+  #apply(chunk: Chunk<In>, decision: Decision, settlement: unknown): void {
+    switch (decision.action) {
+      case 'settle':
+        this.#settleChunk(chunk);
+        return;
+      case 'run-again':
+        this.#runAgain(chunk, decision.reason);
+        return;
+      case 'isolate':
+        this.#runAgain(chunk, 'isolate');
+        return;
+      case 'report-crash': {
+        const crash = this.#crashError(chunk, settlement);
+        const owner = chunk.parent ?? chunk;
+        owner.outcomes ??= new ItemOutcomes(this.#mode, owner.items.length);
+        owner.outcomes.drop(chunk.parent !== undefined ? [chunk.pieceIndex!] : (chunk.ran ?? ItemOutcomes.all(chunk.items.length)));
+        this.#report(crash);
+        this.#settleChunk(chunk);
+        return;
+      }
+      case 'fail':
+        chunk.life.move('failed');
+        this.#fail(this.#errorFor(chunk, decision.because, settlement));
+        return;
+    }
+  }
+
+  /** The error a failing chunk ends the flow with. */
+  #errorFor(chunk: Chunk<In>, because: Extract<Decision, { action: 'fail' }>['because'], settlement: unknown): unknown {
+    const spec = this.#spec;
+    switch (because) {
+      case 'task': {
+        const owner = chunk.parent ?? chunk;
+        const first = owner.outcomes?.failures()[0] ?? this.#firstFailure(chunk, settlement as ChunkResponse);
+        return this.#taskError(owner, first.index, first.error);
+      }
+      case 'load': {
+        const { message, available, cause } = (settlement as ChunkResponse).loadError!;
+        const task = spec.request(chunk.items);
+        const names = task.mode === 'call' ? task.task : task.keyTask;
+        return new TaskLoadError({
           moduleUrl: names.moduleUrl,
           exportName: names.exportName,
           available,
           message,
           ...(cause ? { cause: reviveError(cause) } : {}),
-        }),
-      );
-      return;
-    }
-    if (response.cloneFailure) {
-      // Never retried: the same result would fail the same way.
-      const { index, message } = response.cloneFailure;
-      const inChunk = index >= 0 && spec.request(chunk.items).mode === 'call';
-      this.#failChunk(
-        chunk,
-        new CloneError({
+        });
+      }
+      case 'clone': {
+        // Never retried: the same result would fail the same way.
+        const { index, message } = (settlement as ChunkResponse).cloneFailure!;
+        const position = index >= 0 && spec.request(chunk.items).mode === 'call' ? this.#itemIndex(chunk, index) : undefined;
+        return new CloneError({
           direction: 'result',
           task: spec.name,
-          ...(inChunk ? { index: chunk.firstIndex + index, item: chunk.items[index] } : {}),
+          ...(position !== undefined ? { index: chunk.firstIndex + position, item: chunk.items[position] } : {}),
           cause: new Error(message),
-        }),
-      );
-      return;
-    }
-    if (response.failures.length > 0) {
-      if (chunk.attempt <= this.#retries && !chunk.moved) {
-        this.#runAgain(chunk, 'retry');
-        return;
+        });
       }
-      const errors = response.failures.map(
-        (failure) =>
-          new TaskError({
-            task: spec.name,
-            item: chunk.items[failure.index],
-            index: chunk.firstIndex + failure.index,
-            cause: reviveError(failure.error),
-            attempts: chunk.attempt,
-          }),
-      );
-      if (spec.onError === undefined || spec.onError === 'fail') {
-        this.#failChunk(chunk, errors[0]);
-        return;
-      }
-      for (const error of errors) this.#report(spec.onError, error);
-      const failed = new Set(response.failures.map((failure) => failure.index));
-      if (spec.request(chunk.items).mode === 'call') {
-        response.results = response.results.filter((_, i) => !failed.has(i));
-        // Keep items aligned with results, so `outputs` can pair them (a custom filter does).
-        items = chunk.items.filter((_, i) => !failed.has(i));
-      }
-    }
-    // One-item re-runs say little about the flow's chunk size.
-    if (chunk.parent === undefined) this.#sizer.record(chunk.items.length, response.elapsedMs);
-    this.#deliver(chunk, spec.outputs(response, items));
-  }
-
-  #onRejected(chunk: Chunk<In>, error: unknown): void {
-    const spec = this.#spec;
-    if (!chunk.timedOut && isSendFailure(error)) {
-      // Something in the chunk cannot be sent: find what, say so. Never retried.
-      this.#failChunk(chunk, this.#sendFailure(chunk, error));
-      return;
-    }
-    const neverStarted = !chunk.timedOut && error instanceof WorkerExitError && !error.started && !error.startup;
-    if (neverStarted && !chunk.moved && chunk.neverStarted < MAX_NEVER_STARTED) {
-      this.#runAgain(chunk, 'never-started');
-      return;
-    }
-    if (chunk.attempt <= this.#retries && !chunk.moved) {
-      this.#runAgain(chunk, 'retry');
-      return;
-    }
-    if (!chunk.timedOut && error instanceof WorkerExitError && !error.startup && typeof spec.onError === 'function') {
-      // Skip and report: find the item(s) that crash by running the chunk's items one by one (once:
-      // a one-item chunk is reported as is). A chunk that moved buffers cannot be sent again.
-      if (chunk.items.length > 1 && chunk.parent === undefined && !chunk.moved) {
-        this.#runAgain(chunk, 'isolate');
-        return;
-      }
-      this.#report(spec.onError, this.#crashError(chunk, error));
-      this.#deliver(chunk, []);
-      return;
-    }
-    if (chunk.timedOut) {
-      this.#failChunk(
-        chunk,
-        new TaskTimeoutError({
+      case 'send':
+        // Something in the chunk cannot be sent: find what, say so. Never retried.
+        return this.#sendFailure(chunk, settlement);
+      case 'timeout': {
+        const count = chunk.ran?.length ?? chunk.items.length;
+        return new TaskTimeoutError({
           task: spec.name,
-          firstIndex: chunk.firstIndex,
-          itemCount: chunk.items.length,
-          timeoutMs: spec.timeoutMs! * chunk.items.length,
+          firstIndex: chunk.firstIndex + (chunk.ran?.[0] ?? 0),
+          itemCount: count,
+          timeoutMs: spec.timeoutMs! * count,
           // What the backend did about it: a thread backend ends the worker (its abort reason is the
           // timeout itself); a remote one says whether the job was removed, cancelled or abandoned.
-          cause: error,
-        }),
-      );
-    } else if (error instanceof MillraceError && !(error instanceof WorkerExitError)) {
-      this.#failChunk(chunk, error);
-    } else {
-      this.#failChunk(chunk, this.#crashError(chunk, error));
+          cause: settlement,
+        });
+      }
+      case 'backend':
+        return settlement;
+      case 'crash':
+        return this.#crashError(chunk, settlement);
     }
+  }
+
+  /** A chunk with no outcome record failed fast: its response's first failure, at its index in the chunk. */
+  #firstFailure(chunk: Chunk<In>, response: ChunkResponse): { index: number; error: ChunkResponse['failures'][number]['error'] } {
+    const failure = response.failures.reduce((first, next) => (next.index < first.index ? next : first));
+    return { index: this.#itemIndex(chunk, failure.index), error: failure.error };
+  }
+
+  /** The index within the chunk of position `position` of the chunk's current run. */
+  #itemIndex(chunk: Chunk<In>, position: number): number {
+    if (chunk.parent !== undefined) return 0;
+    return chunk.ran?.[position] ?? position;
+  }
+
+  #taskError(chunk: Chunk<In>, index: number, error: ChunkResponse['failures'][number]['error']): TaskError {
+    return new TaskError({
+      task: this.#spec.name,
+      item: chunk.items[index],
+      index: chunk.firstIndex + index,
+      cause: reviveError(error),
+      attempts: chunk.attempt,
+    });
   }
 
   #crashError(chunk: Chunk<In>, error: unknown): WorkerCrashedError {
+    const ran = chunk.ran;
     return new WorkerCrashedError({
       task: this.#spec.name,
-      firstIndex: chunk.firstIndex,
-      items: chunk.items,
+      firstIndex: chunk.firstIndex + (ran?.[0] ?? 0),
+      items: ran === undefined ? chunk.items : ran.map((index) => chunk.items[index]),
       exitCode: error instanceof WorkerExitError ? error.exitCode : undefined,
       reason: error instanceof WorkerExitError ? error.reason : 'unknown',
       signal: error instanceof WorkerExitError ? error.signal : undefined,
@@ -782,8 +708,10 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     });
   }
 
-  /** Hands one failure to an `onError` function; an async one that rejects fails the flow, never the process. */
-  #report(onError: (error: TaskError | WorkerCrashedError) => void, error: TaskError | WorkerCrashedError): void {
+  /** Hands one failure to the `onError` function; an async one that rejects fails the flow, never the process. */
+  #report(error: TaskError | WorkerCrashedError): void {
+    const onError = this.#spec.onError;
+    if (typeof onError !== 'function') return;
     this.#stats.failed(error instanceof WorkerCrashedError ? error.items.length : 1);
     // An ErrorPolicy is typed to return nothing, but an async function is one too: look at what came back.
     const policy: (error: TaskError | WorkerCrashedError) => unknown = onError;
@@ -794,30 +722,41 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   }
 
   /**
-   * Runs a crashed chunk's items as one-item chunks (reason `isolate`). Each has the chunk's
-   * attempt count (so no retries are left) and its own life; it settles into its parent, which is
-   * delivered, in item order, when all have.
+   * Runs a crashed chunk's items (those still without a value) as one-item chunks (reason
+   * `isolate`). Each has the chunk's attempt count (so no retries are left) and its own life; its
+   * outcome goes into its parent, which settles when all have.
    */
   #isolate(chunk: Chunk<In>): void {
-    chunk.pieces = { outputs: new Array<readonly unknown[]>(chunk.items.length), left: chunk.items.length };
+    const pending = chunk.ran ?? ItemOutcomes.all(chunk.items.length);
+    chunk.outcomes ??= new ItemOutcomes(this.#mode, chunk.items.length);
+    chunk.piecesLeft = pending.length;
     // Stays live while its pieces run, so the flow's end moves it to `cancelled` too.
     this.#live.add(chunk);
-    chunk.items.forEach((item, i) => {
+    for (const i of pending) {
       this.#run(
-        newChunk({ seq: chunk.seq, items: [item], firstIndex: chunk.firstIndex + i, attempt: chunk.attempt, parent: chunk, pieceIndex: i }),
+        newChunk({
+          seq: chunk.seq,
+          items: [chunk.items[i]!],
+          firstIndex: chunk.firstIndex + i,
+          attempt: chunk.attempt,
+          parent: chunk,
+          pieceIndex: i,
+        }),
       );
-    });
+    }
   }
 
   /** Finds what in a chunk could not be sent: an item, a bound argument, `setupArgs`, the transfer list. */
   #sendFailure(chunk: Chunk<In>, error: unknown): CloneError {
     const spec = this.#spec;
     const cause = error instanceof ChunkSendError ? error.cause : error;
-    const culprit = chunk.items.findIndex((item) => !isCloneable(item));
+    const items = this.#runItems(chunk);
+    const culprit = items.findIndex((item) => !isCloneable(item));
     if (culprit >= 0) {
-      return new CloneError({ direction: 'item', task: spec.name, index: chunk.firstIndex + culprit, item: chunk.items[culprit], cause });
+      const index = this.#itemIndex(chunk, culprit);
+      return new CloneError({ direction: 'item', task: spec.name, index: chunk.firstIndex + index, item: chunk.items[index], cause });
     }
-    const request = spec.request(chunk.items);
+    const request = spec.request(items);
     const taskSpecs = request.mode === 'call' ? [request.task] : [request.keyTask, request.foldTask];
     for (const task of taskSpecs) {
       if (!isCloneable(task.boundArgs)) return new CloneError({ direction: 'bound-arguments', task: spec.name, cause });
@@ -827,27 +766,33 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     return new CloneError({ direction: 'transfer-list', task: spec.name, index: chunk.firstIndex, item: chunk.items[0], cause });
   }
 
-  /** A chunk's failure ends the flow. */
-  #failChunk(chunk: Chunk<In>, error: unknown): void {
-    chunk.life.move('failed');
-    this.#fail(error);
-  }
-
-  #deliver(chunk: Chunk<In>, outputs: readonly Out[]): void {
+  /**
+   * Every item of the chunk has its outcome: report the failures (skip and report) and deliver the
+   * successes. A one-item piece settles into its parent, which settles when its last piece has.
+   */
+  #settleChunk(chunk: Chunk<In>): void {
     const parent = chunk.parent;
     if (parent !== undefined) {
-      // A one-item piece of a crashed chunk: its outputs wait in the parent, which goes on when all are in.
       chunk.life.move('reordering');
       chunk.life.move('ready');
       chunk.life.move('emitted');
-      const pieces = parent.pieces!;
-      pieces.outputs[chunk.pieceIndex!] = outputs;
-      if (--pieces.left > 0) return;
-      parent.pieces = undefined;
+      if (--parent.piecesLeft! > 0) return;
+      parent.piecesLeft = undefined;
       this.#live.delete(parent);
-      this.#deliver(parent, (pieces.outputs as (readonly Out[])[]).flat());
+      this.#settleChunk(parent);
       return;
     }
+    const outcomes = chunk.outcomes;
+    if (outcomes === undefined) {
+      this.#deliver(chunk, this.#spec.outputs(chunk.lastResponse!, chunk.items));
+      return;
+    }
+    for (const failure of outcomes.failures()) this.#report(this.#taskError(chunk, failure.index, failure.error));
+    const settled = outcomes.settled(chunk.items, chunk.lastResponse ?? { results: [], failures: [], elapsedMs: 0 });
+    this.#deliver(chunk, this.#spec.outputs(settled.response, settled.items));
+  }
+
+  #deliver(chunk: Chunk<In>, outputs: readonly Out[]): void {
     this.#running--;
     chunk.life.move('reordering');
     this.#stats.delivered(outputs.length);
@@ -946,6 +891,11 @@ function withResolvedModules(request: ChunkRequest): ChunkRequest {
   const foldUrl = resolveTaskModule(request.foldTask.moduleUrl);
   if (keyUrl === request.keyTask.moduleUrl && foldUrl === request.foldTask.moduleUrl) return request;
   return { ...request, keyTask: { ...request.keyTask, moduleUrl: keyUrl }, foldTask: { ...request.foldTask, moduleUrl: foldUrl } };
+}
+
+/** The backoff before the `attempt`-th retry: `baseMs × 2^(attempt-1)`, at most 30 s. */
+function retryDelay(attempt: number, baseMs: number): number {
+  return Math.min(30_000, baseMs * 2 ** (attempt - 1));
 }
 
 /** A backend could not send the chunk: ours says so with a class; others (BullMQ) let the DataCloneError through. */

@@ -64,12 +64,12 @@ describe('parallelMap', () => {
     expect(await result).toEqual(range(n).map((x) => x * 10));
   });
 
-  it('stops dispatching at the reorder window while an early item is held back', async () => {
+  it('stops dispatching at the reorder window while an early item is held back (maxBuffered: 0)', async () => {
     const slots = createSlots();
     const maxInFlight = 3;
     const before = runs();
     const result = flow(range(10))
-      .pipe(parallelMap(bind(gates.gated, slots, 0), { pool, chunkSize: 1, maxInFlight }))
+      .pipe(parallelMap(bind(gates.gated, slots, 0), { pool, chunkSize: 1, maxInFlight, maxBuffered: 0 }))
       .toArray();
     await waitForPassed(slots, maxInFlight - 1);
     // Give the engine every chance to overrun the window before checking that it did not.
@@ -77,6 +77,28 @@ describe('parallelMap', () => {
     expect(runs() - before).toBe(maxInFlight);
     open(slots);
     expect(await result).toEqual(range(10).map((x) => x * 10));
+  });
+
+  it('a slow head item holds its place in the output, not the workers: later items run into the reorder buffer', async () => {
+    const slots = createSlots();
+    const maxInFlight = 3;
+    const maxBuffered = 4;
+    const before = runs();
+    const emitted: number[] = [];
+    const result = flow(range(20))
+      .pipe(parallelMap(bind(gates.gated, slots, 0), { pool, chunkSize: 1, maxInFlight, maxBuffered }))
+      .forEach((value) => {
+        emitted.push(value);
+      });
+    // While item 0 waits at its gate, the other workers go on: maxInFlight - 1 running or waiting
+    // for the consumer, plus maxBuffered finished ones parked behind item 0.
+    await waitForPassed(slots, maxInFlight - 1 + maxBuffered);
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(runs() - before).toBe(maxInFlight + maxBuffered);
+    expect(emitted).toEqual([]); // nothing overtakes item 0
+    open(slots);
+    await result;
+    expect(emitted).toEqual(range(20).map((x) => x * 10));
   });
 
   it('releases the worker of a running chunk when the consumer breaks out', async () => {
@@ -166,24 +188,30 @@ describe('parallelMap', () => {
     expect(cause.value).toBe('not an Error');
   });
 
-  it('holds the in-flight bound: pulled - taken <= maxInFlight * chunkSize + chunkSize', async () => {
+  it('holds the in-flight bound: pulled - taken <= (maxInFlight + maxBuffered) * chunkSize + chunkSize', async () => {
     const maxInFlight = 3;
+    const maxBuffered = 2;
     const chunkSize = 4;
     const source = probe(naturals);
-    const { lead, taken } = await maxLead(flow(source).pipe(parallelMap(math.square, { pool, maxInFlight, chunkSize })), source.stats, 60);
+    const { lead, taken } = await maxLead(
+      flow(source).pipe(parallelMap(math.square, { pool, maxInFlight, maxBuffered, chunkSize })),
+      source.stats,
+      60,
+    );
     expect(taken).toEqual(range(60).map((x) => x * x));
-    expect(lead).toBeLessThanOrEqual(maxInFlight * chunkSize + chunkSize);
+    expect(lead).toBeLessThanOrEqual((maxInFlight + maxBuffered) * chunkSize + chunkSize);
     // Not vacuous: the engine did run ahead of the consumer.
     expect(lead).toBeGreaterThanOrEqual(chunkSize);
     expect(source.stats.returned).toBe(true);
   });
 
-  it('holds the default bound of twice the thread count in chunks', async () => {
+  it('holds the default bounds: twice the thread count in chunks in flight, 16 times that in the reorder buffer', async () => {
     const chunkSize = 3;
     const source = probe(naturals);
-    const { lead } = await maxLead(flow(source).pipe(parallelMap(math.square, { pool, chunkSize })), source.stats, 40);
+    const { lead } = await maxLead(flow(source).pipe(parallelMap(math.square, { pool, chunkSize })), source.stats, 400);
     expect(pool.threads).toBe(2);
-    expect(lead).toBeLessThanOrEqual(2 * pool.threads * chunkSize + chunkSize);
+    const maxInFlight = 2 * pool.threads;
+    expect(lead).toBeLessThanOrEqual((maxInFlight + 16 * maxInFlight) * chunkSize + chunkSize);
   });
 
   it('a failing later step cancels the work and closes the source', async () => {

@@ -218,7 +218,8 @@ describe('reduceBy (two-tier: partial folds in the workers, combined in the main
       return a + b;
     };
     const folds = await flow(source)
-      .pipe(reduceBy(fold.mod3, fold.sum, 0, { combine: counting, pool, maxInFlight, chunkSize }))
+      // maxBuffered 0: chunks that finish behind a slower one count against maxInFlight too.
+      .pipe(reduceBy(fold.mod3, fold.sum, 0, { combine: counting, pool, maxInFlight, chunkSize, maxBuffered: 0 }))
       .toArray();
     expect(folds).toEqual(
       serial(

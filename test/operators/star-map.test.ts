@@ -63,11 +63,15 @@ describe('starMap', () => {
     expect((taskError.cause as Error).stack).toMatch(/math\.tasks\.ts/);
   });
 
-  it('holds the in-flight bound: pulled - taken <= maxInFlight * chunkSize + chunkSize', async () => {
+  it('holds the in-flight bound: pulled - taken <= maxInFlight * chunkSize + chunkSize (maxBuffered: 0)', async () => {
     const maxInFlight = 2;
     const chunkSize = 3;
     const source = probe(pairAt);
-    const { lead, taken } = await maxLead(flow(source).pipe(starMap(math.add, { pool, maxInFlight, chunkSize })), source.stats, 30);
+    const { lead, taken } = await maxLead(
+      flow(source).pipe(starMap(math.add, { pool, maxInFlight, chunkSize, maxBuffered: 0 })),
+      source.stats,
+      30,
+    );
     expect(taken).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(lead).toBeLessThanOrEqual(maxInFlight * chunkSize + chunkSize);
     expect(lead).toBeGreaterThanOrEqual(chunkSize);

@@ -192,7 +192,7 @@ describe('retries', () => {
     for (const x of range(10)) expect(readFileSync(join(dir, `attempts-${x}`), 'utf8')).toBe('...');
   });
 
-  it('a retried chunk re-runs all its items (at least once), yet emits each once', async () => {
+  it('a retry re-runs only the failed items of a chunk: a success is never run again, and each item is emitted once', async () => {
     const dir = tempDir();
     await using pool = createPool({ threads: 2 });
     const results = await flow(range(12))
@@ -200,9 +200,8 @@ describe('retries', () => {
       .toArray();
     expect([...results].sort((a, b) => a - b)).toEqual(range(12).map((x) => x * 2));
     const attempts = (x: number): number => readFileSync(join(dir, `attempts-${x}`), 'utf8').length;
-    // Item 6 failed once in chunk [4..7]: the items before it in the chunk ran twice.
-    expect([4, 5, 6].map(attempts)).toEqual([2, 2, 2]);
-    expect(attempts(7)).toBe(1);
+    // Item 6 failed once in chunk [4..7]: only it ran again; its neighbours ran once.
+    expect([4, 5, 6, 7].map(attempts)).toEqual([1, 1, 2, 1]);
     expect(readdirSync(dir)).toHaveLength(12);
   });
 
@@ -223,7 +222,9 @@ describe('retries', () => {
       .toArray();
     expect(results).toEqual(range(8).map((x) => x * 2));
     expect(failures).toEqual([]);
-    expect(readFileSync(join(dir, 'attempts-0'), 'utf8')).toBe('..');
+    // Item 0 succeeded on the first attempt: the retry of its chunk carried item 3 alone.
+    expect(readFileSync(join(dir, 'attempts-0'), 'utf8')).toBe('.');
+    expect(readFileSync(join(dir, 'attempts-3'), 'utf8')).toBe('..');
 
     // Every item fails on every attempt: each is reported once, after all its attempts.
 

@@ -1,0 +1,180 @@
+/**
+ * What a worker-backed operator tells the engine: its options ({@link ParallelOptions}, shared by
+ * every such operator), what to do with a failing item ({@link ErrorPolicy}) and how to build a
+ * request and read a response ({@link DispatchSpec}); checked once, when the operator is built.
+ *
+ * @packageDocumentation
+ */
+import type { Transferable } from 'node:worker_threads';
+import type { ChunkRequest, ChunkResponse } from '../backend.js';
+import { checkInteger, InvalidOptionError, type TaskError, type WorkerCrashedError } from '../errors.js';
+import type { Pool } from '../pool.js';
+import type { StageStats } from './stage-stats.js';
+
+/**
+ * What happens when a task throws: `'fail'` ends the flow with a {@link TaskError} (fail fast), a
+ * function receives each failure and the flow goes on without that item's result.
+ *
+ * A function also receives a {@link WorkerCrashedError} for each item that kills its worker: a chunk
+ * whose worker crashed is run again item by item (once; see docs/reliability.md) to find them, and
+ * every other item of it is emitted as usual.
+ *
+ * @example
+ * ```ts
+ * import { WorkerCrashedError, type ErrorPolicy, type TaskError } from 'millrace';
+ * const failures: (TaskError | WorkerCrashedError)[] = [];
+ * const collect: ErrorPolicy = (error) => {
+ *   failures.push(error);
+ *   if (error instanceof WorkerCrashedError) console.error(`item #${error.firstIndex} kills workers (${error.reason})`);
+ * };
+ * ```
+ * @category Parallel
+ */
+export type ErrorPolicy = 'fail' | ((error: TaskError | WorkerCrashedError) => void);
+
+/**
+ * The options every worker-backed operator accepts.
+ *
+ * @example
+ * ```ts
+ * import { parallelMap, tasks, type ParallelOptions } from 'millrace';
+ * const math = tasks<typeof import('./math.tasks.js')>(new URL('./math.tasks.js', import.meta.url));
+ * const options: ParallelOptions = { chunkSize: 100, maxInFlight: 4, retries: 1 };
+ * const squares = parallelMap(math.square, options);
+ * ```
+ * @category Parallel
+ */
+export interface ParallelOptions<In = unknown> {
+  /**
+   * Items per chunk (one chunk is one message to a worker).
+   * @defaultValue adaptive: aims each chunk at about 16 ms of worker time, from 1 item up to 8192
+   */
+  readonly chunkSize?: number;
+  /**
+   * Chunks sent to workers or waiting for the consumer at once; bounds the work in flight and memory.
+   * @defaultValue twice the pool's thread count
+   */
+  readonly maxInFlight?: number;
+  /**
+   * Chunks that may hold their place in the output without a worker, on top of `maxInFlight`: in
+   * order, finished chunks waiting behind an earlier, slower one (the reorder buffer); and chunks
+   * waiting out a retry's backoff. So one slow or retrying item holds its place in the output, not
+   * the workers: they go on with later chunks until this many wait.
+   * @defaultValue `16 × maxInFlight`
+   */
+  readonly maxBuffered?: number;
+  /**
+   * The pool to run on.
+   * @defaultValue the shared pool ({@link sharedPool})
+   */
+  readonly pool?: Pool;
+  /**
+   * What a throwing task does to the flow; see {@link ErrorPolicy}.
+   * @defaultValue `'fail'`
+   */
+  readonly onError?: ErrorPolicy;
+  /**
+   * How many times a failed chunk (a task error, a dead worker, a timeout) is run again before the
+   * failure counts. A retried chunk re-runs all its items: items run at least once, and are
+   * emitted exactly once.
+   * @defaultValue `0`
+   */
+  readonly retries?: number;
+  /**
+   * Backoff before a retry, in milliseconds: the n-th retry of a chunk waits
+   * `retryDelayMs × 2^(n-1)`, at most 30 s, so a failing dependency is not hammered.
+   * @defaultValue `100`
+   */
+  readonly retryDelayMs?: number;
+  /**
+   * Time budget per item in milliseconds, enforced per chunk (items × timeout); a chunk over
+   * budget is cancelled (its task's `taskSignal()` aborts; a worker that does not let go is ended)
+   * and fails with a {@link TaskTimeoutError}.
+   * @defaultValue no timeout
+   */
+  readonly timeoutMs?: number;
+  /**
+   * Picks the buffers of an item to move to the worker instead of copying (zero-copy); the
+   * main thread must not touch them afterwards. (An item marked with `transferResult` moves its
+   * buffers without this option.) Moved buffers cannot be sent twice, so `retries` must be 0 with
+   * it, unless the pool copies them (`isolation: 'process'`).
+   * @defaultValue nothing is transferred
+   */
+  // A method signature on purpose: options written for a wider item type (ParallelOptions<unknown>)
+  // still accept a `transfer` that names the item's own type.
+  transfer?(item: In): readonly Transferable[];
+  /**
+   * How many items of this flow one worker runs at once, for async tasks that wait (on I/O, a
+   * timer): a worker starts the next item while earlier ones await. Order, bounds, retries,
+   * timeouts and errors are as at 1. Leave it at 1 for CPU-bound tasks (a thread computes one
+   * thing at a time anyway). Automatic chunks then hold a multiple of this many items.
+   * @defaultValue `1`
+   */
+  readonly concurrency?: number;
+  /**
+   * Called once when the stage ends (its input ran out, it failed, or its consumer stopped) with
+   * its {@link StageStats}: items in, out and failed, chunk sizes, worker busy time, queue and
+   * reorder-window waits, runs again. {@link formatStageStats} prints them.
+   * @defaultValue none: statistics are still counted (a few additions per chunk), never reported
+   */
+  readonly stats?: (stats: StageStats) => void;
+  /**
+   * Also call `stats` every this many milliseconds while the stage runs (`state: 'running'`).
+   * @defaultValue only at the end
+   */
+  readonly statsIntervalMs?: number;
+}
+
+/**
+ * What a worker-backed operator tells the engine: how to build a request from a chunk of items,
+ * and how to turn the response into outputs.
+ *
+ * @example
+ * ```ts
+ * import { dispatch, defineOperator, tasks, type DispatchSpec } from 'millrace';
+ * const math = tasks<typeof import('./math.tasks.js')>(new URL('./math.tasks.js', import.meta.url));
+ * const spec: DispatchSpec<number, number> = {
+ *   name: 'square',
+ *   ordered: true,
+ *   request: (items) => ({ mode: 'call', task: math.square, items }),
+ *   outputs: (response) => response.results as number[],
+ * };
+ * const squares = defineOperator<number, number>('squares', (source, context) => dispatch(source, context, spec));
+ * ```
+ * @category Authoring
+ */
+export interface DispatchSpec<In, Out> extends ParallelOptions<In> {
+  /** The task's name, for errors (`module#export`). */
+  readonly name: string;
+  /** Emit in input order (a bounded reorder window), or as chunks finish. */
+  readonly ordered: boolean;
+  /** The request for one chunk. */
+  readonly request: (items: In[]) => ChunkRequest;
+  /** The outputs of one successful chunk (items that failed under an `onError` function are already removed from `results` and `items`, so the two stay aligned). */
+  readonly outputs: (response: ChunkResponse, items: readonly In[]) => readonly Out[];
+}
+
+/** Checks the options shared by worker-backed operators, when the operator is built. */
+export function checkParallelOptions(options: ParallelOptions): void {
+  checkInteger('chunkSize', options.chunkSize, 1);
+  checkInteger('maxInFlight', options.maxInFlight, 1);
+  checkInteger('maxBuffered', options.maxBuffered, 0);
+  checkInteger('retries', options.retries, 0);
+  checkInteger('retryDelayMs', options.retryDelayMs, 0);
+  checkInteger('concurrency', options.concurrency, 1, 10_000);
+  checkInteger('statsIntervalMs', options.statsIntervalMs, 1);
+  if (options.transfer !== undefined && (options.retries ?? 0) > 0 && options.pool?.backend.copiesTransfers !== true) {
+    // A retry would send the chunk again, but its transferred buffers now belong to the dead worker.
+    throw new InvalidOptionError(
+      'retries',
+      options.retries,
+      "0 when `transfer` is set (moved buffers cannot be sent again), unless the pool copies them (isolation: 'process')",
+    );
+  }
+  if (options.timeoutMs !== undefined && !(typeof options.timeoutMs === 'number' && options.timeoutMs > 0)) {
+    throw new InvalidOptionError('timeoutMs', options.timeoutMs, 'a positive number of milliseconds (Infinity: none)');
+  }
+  if (options.onError !== undefined && options.onError !== 'fail' && typeof options.onError !== 'function') {
+    throw new InvalidOptionError('onError', options.onError, "'fail' or a function");
+  }
+}
