@@ -4,6 +4,7 @@
  *
  * @packageDocumentation
  */
+import type { RecordPosition } from './sources/record-position.js';
 
 /**
  * The base class of every error millrace throws itself.
@@ -96,18 +97,38 @@ export class TaskError extends MillraceError {
   readonly itemPreview: string;
   /** The item's 0-based position in the operator's input. */
   readonly index: number;
-  /** How many times the item's chunk was attempted (1 without retries). */
+  /** How many times the item was run (1 without retries). */
   readonly attempts: number;
+  /**
+   * Where the line the task was reading lies in its input, when it threw while iterating
+   * {@link blockLines} (the item is then a block): its file, 1-based line number and byte offset.
+   */
+  readonly record: RecordPosition | undefined;
 
-  constructor(fields: { task: string; item: unknown; index: number; cause: Error; attempts?: number }) {
+  constructor(fields: {
+    task: string;
+    item: unknown;
+    index: number;
+    cause: Error;
+    attempts?: number;
+    record?: RecordPosition | undefined;
+  }) {
     const itemPreview = previewValue(fields.item);
     const hint = prototypeHint(fields.item, fields.cause);
-    super(`Task ${fields.task} failed on item #${fields.index} (${itemPreview}): ${fields.cause.message}${hint}`, { cause: fields.cause });
+    const record = fields.record;
+    const at =
+      record === undefined
+        ? ''
+        : ` at ${record.source}${record.line === undefined ? `, line ${record.lineInBlock} of the block` : `:${record.line}`} (byte offset ${record.byteOffset})`;
+    super(`Task ${fields.task} failed on item #${fields.index} (${itemPreview})${at}: ${fields.cause.message}${hint}`, {
+      cause: fields.cause,
+    });
     this.task = fields.task;
     this.item = fields.item;
     this.itemPreview = itemPreview;
     this.index = fields.index;
     this.attempts = fields.attempts ?? 1;
+    this.record = record;
     const stack = leadWithTaskFrames(`${this.name}: ${this.message}`, this.stack, fields.cause.stack);
     if (stack !== undefined) this.stack = stack;
   }
@@ -513,4 +534,6 @@ export interface SerializedError {
   cause?: SerializedError;
   /** An `AggregateError`'s `errors`, each serialized the same way. */
   errors?: SerializedError[];
+  /** Where the line the task was reading (with `blockLines`) lies in its input, when it threw while reading one. */
+  record?: RecordPosition;
 }

@@ -84,6 +84,7 @@ export {
   type RangeBlock,
   type ReadBlocksOptions,
 } from './sources/blocks.js';
+export type { RecordPosition } from './sources/record-position.js';
 export { readLines, lines, InputFileError, type InputFileProblem, type LineInput, type ReadLinesOptions } from './sources/lines.js';
 export { Counter } from './counter.js';
 export { ProgressBar, type ProgressOptions, type ProgressOutcome, type ProgressStream } from './progress.js';

@@ -692,6 +692,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
       index: chunk.firstIndex + index,
       cause: reviveError(error),
       attempts: chunk.attempt,
+      record: error.record,
     });
   }
 

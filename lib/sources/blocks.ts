@@ -16,6 +16,7 @@ import { InvalidOptionError, checkInteger } from '../errors.js';
 import { flow, type Flow } from '../flow.js';
 import { markTransfer } from '../transfer.js';
 import { errorFor, InputFileError, labelOf } from './lines.js';
+import { lineCursor, type LineCursor } from './record-position.js';
 
 /**
  * A block that is a byte range of a plain file: the task reads bytes `[start, end)` itself
@@ -240,13 +241,32 @@ export function blockLines(block: Block, options: BlockLinesOptions = {}): Itera
   if (separator !== undefined) {
     // A custom separator may match across any cut the piece-wise path could make: decode at once.
     const taken = blockBytes(block);
+    let records: string[];
     try {
-      return splitLines(taken.bytes.toString('utf8'), separator)[Symbol.iterator]();
+      records = splitLines(taken.bytes.toString('utf8'), separator);
     } finally {
       taken.release();
     }
+    return tracked(records, { block, line: -1, newlines: false });
   }
   return newlineLines(block);
+}
+
+/** Yields `records`, keeping the cursor on the one the task is reading (for an error's position). */
+function* tracked(records: readonly string[], cursor: LineCursor): Generator<string, void, undefined> {
+  let finished = false;
+  try {
+    for (let i = 0; i < records.length; i++) {
+      cursor.line = i;
+      lineCursor.current = cursor;
+      yield records[i]!;
+    }
+    finished = true;
+  } finally {
+    // Read to the end: a later error is not this block's. Left early (an error or a break): the
+    // cursor stays on the line the task was reading, for the worker to name.
+    if (finished && lineCursor.current === cursor) lineCursor.current = undefined;
+  }
 }
 
 /**
@@ -257,6 +277,9 @@ export function blockLines(block: Block, options: BlockLinesOptions = {}): Itera
  */
 function* newlineLines(block: Block): Generator<string, void, undefined> {
   const taken = blockBytes(block);
+  // Which line the task is on, for an error's position (a store a line; the rest on the error path).
+  const cursor: LineCursor = { block, line: -1, newlines: true };
+  let finished = false;
   try {
     const bytes = taken.bytes;
     const length = bytes.length;
@@ -275,10 +298,17 @@ function* newlineLines(block: Block): Generator<string, void, undefined> {
       }
       const lines = splitLines(bytes.toString('utf8', from, to), undefined);
       from = to;
-      for (let i = 0; i < lines.length; i++) yield lines[i]!;
+      for (let i = 0; i < lines.length; i++) {
+        cursor.line++;
+        lineCursor.current = cursor;
+        yield lines[i]!;
+      }
     }
+    finished = true;
   } finally {
     taken.release();
+    // As in `tracked`: only a block read to its end lets go of the cursor.
+    if (finished && lineCursor.current === cursor) lineCursor.current = undefined;
   }
 }
 
@@ -458,6 +488,8 @@ async function* expandPaths(list: readonly (string | URL)[]): AsyncGenerator<str
       continue;
     }
     const matches = await fastGlob(item, { onlyFiles: true });
+    // A pattern that matches nothing is a mistake to report, not an empty input (a typo, the wrong folder).
+    if (matches.length === 0) throw new InputFileError({ path: item, problem: 'no-match' });
     yield* matches.sort();
   }
 }

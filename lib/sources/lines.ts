@@ -17,7 +17,8 @@ import { defineOperator, type Operator } from '../operator.js';
 import { batchReady, DONE, pullBatch, type Batch, type BatchIterator, type BatchPull } from '../batch-pull.js';
 
 /**
- * Why a file could not be read as lines: `'missing'` (no such file), `'not-gzip'` (named `.gz`
+ * Why a file could not be read as lines: `'missing'` (no such file), `'no-match'` (a pattern that
+ * matches no file), `'not-gzip'` (named `.gz`
  * but without the gzip magic bytes), `'corrupt'` (gzip data that fails to decompress),
  * `'unreadable'` (any other I/O error: a directory, no permission, ...).
  *
@@ -28,7 +29,7 @@ import { batchReady, DONE, pullBatch, type Batch, type BatchIterator, type Batch
  * ```
  * @category Sources
  */
-export type InputFileProblem = 'missing' | 'not-gzip' | 'corrupt' | 'unreadable';
+export type InputFileProblem = 'missing' | 'no-match' | 'not-gzip' | 'corrupt' | 'unreadable';
 
 /**
  * A file (or byte stream) could not be read as text lines; names the file and says why.
@@ -53,8 +54,13 @@ export class InputFileError extends MillraceError {
   readonly problem: InputFileProblem;
 
   constructor(fields: { path: string; problem: InputFileProblem; cause?: unknown }) {
+    // A missing "file" that is a pattern was meant for something that expands patterns.
+    const hint =
+      fields.problem === 'missing' && /[*?[{]/.test(fields.path)
+        ? ' (readLines reads one file: for every file a pattern matches, use readBlocks(pattern), or glob(pattern) with flatMap(lines))'
+        : '';
     super(
-      `${fields.path}: ${describeProblem(fields.problem, fields.cause)}`,
+      `${fields.path}: ${describeProblem(fields.problem, fields.cause)}${hint}`,
       fields.cause === undefined ? undefined : { cause: fields.cause },
     );
     this.path = fields.path;
@@ -67,6 +73,8 @@ function describeProblem(problem: InputFileProblem, cause: unknown): string {
   switch (problem) {
     case 'missing':
       return 'no such file';
+    case 'no-match':
+      return 'no file matches this pattern';
     case 'not-gzip':
       return 'named .gz but not gzip data (no gzip magic bytes 1f 8b at its start)';
     case 'corrupt':

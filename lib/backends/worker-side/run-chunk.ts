@@ -12,6 +12,7 @@ import { CLOCK_STARTED, stampClock } from '../../backend.js';
 import { ReportBatch, taskProgressHolder } from '../../task-progress.js';
 import { taskSignalHolder as current } from '../../task-signal.js';
 import { transferListOf } from '../../transfer.js';
+import { lineCursor, locate } from '../../sources/record-position.js';
 import { serializeError } from './serialize-error.js';
 import { loadedTask, resolveTask, type TaskFunction } from './task-modules.js';
 
@@ -74,6 +75,7 @@ function caller(fn: TaskFunction, request: CallRequest, signal: AbortSignal): (i
   const spread = request.spread === true;
   return (item) => {
     current.signal = signal;
+    lineCursor.current = undefined;
     try {
       if (spread) return bound.length === 0 ? fn(...(item as unknown[])) : fn(...bound, ...(item as unknown[]));
       return bound.length === 0 ? fn(item) : fn(...bound, item);
@@ -91,6 +93,21 @@ function withSignal<T>(signal: AbortSignal, call: () => T): T {
   } finally {
     current.signal = undefined;
   }
+}
+
+/**
+ * An item's failure as data: what the task threw and, when it threw while reading a block's lines
+ * (`blockLines`), where that line is in its input (so the error can name file, line and offset).
+ */
+async function itemFailure(index: number, error: unknown): Promise<ChunkResponse['failures'][number]> {
+  const serialized = serializeError(error);
+  const cursor = lineCursor.current;
+  if (cursor !== undefined) {
+    lineCursor.current = undefined;
+    const record = await locate(cursor);
+    if (record !== undefined) serialized.record = record;
+  }
+  return { index, error: serialized };
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -128,6 +145,7 @@ async function runCall(
     for (let i = 0; i < items.length; i++) {
       try {
         current.signal = signal;
+        lineCursor.current = undefined;
         let value = fn(items[i]);
         current.signal = undefined;
         if (isThenable(value)) {
@@ -138,7 +156,7 @@ async function runCall(
         results.push(value);
       } catch (error) {
         current.signal = undefined;
-        response.failures.push({ index: i, error: serializeError(error) });
+        response.failures.push(await itemFailure(i, error));
         if (!continueOnError) break;
         results.push(undefined);
       }
@@ -154,7 +172,7 @@ async function runCall(
         }
         results.push(value);
       } catch (error) {
-        response.failures.push({ index: i, error: serializeError(error) });
+        response.failures.push(await itemFailure(i, error));
         if (!continueOnError) break;
         results.push(undefined);
       }
@@ -175,7 +193,7 @@ async function runCall(
           }
           results[i] = value;
         } catch (error) {
-          response.failures.push({ index: i, error: serializeError(error) });
+          response.failures.push(await itemFailure(i, error));
           if (!continueOnError) stop = true;
         }
       }
@@ -219,6 +237,7 @@ async function runFold(
   const started = performance.now();
   for (let i = 0; i < items.length && !signal.aborted; i++) {
     const item = items[i];
+    lineCursor.current = undefined;
     try {
       let k = withSignal(signal, () => (keyBound.length === 0 ? key(item) : key(...keyBound, item)));
       if (isThenable(k)) {
@@ -233,7 +252,7 @@ async function runFold(
       }
       partials.set(k, accumulator);
     } catch (error) {
-      response.failures.push({ index: i, error: serializeError(error) });
+      response.failures.push(await itemFailure(i, error));
       if (!continueOnError) break;
     }
   }
