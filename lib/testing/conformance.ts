@@ -32,7 +32,7 @@ import { probeSource } from './probe-source.js';
 export type ConformanceCheck = 'laziness' | 'values' | 'early-termination' | 'errors' | 'abort';
 
 /**
- * The checks {@link checkBackend} runs on a {@link PoolBackend}:
+ * The checks {@link checkBackend} runs on a {@link millrace!PoolBackend}:
  * - `'values'`: a `'call'` chunk gives one result per item, in order (bound arguments passed, any
  *   structured-cloneable value carried), and a `'fold'` chunk one `[key, partial]` pair per key;
  * - `'task-errors'`: a throwing item comes back as a failure with its index (the run resolves; with
@@ -41,7 +41,7 @@ export type ConformanceCheck = 'laziness' | 'values' | 'early-termination' | 'er
  *   chunk's signal makes its run reject promptly with the reason (or an error caused by it), and
  *   the backend still runs chunks afterwards;
  * - `'abort-queued'`: a chunk aborted while it waits for a free worker rejects and never runs;
- * - `'capacity'`: at most {@link PoolBackend.capacity} chunks run at once;
+ * - `'capacity'`: at most {@link millrace!PoolBackend.capacity} chunks run at once;
  * - `'close'`: `close()` resolves and rejects every pending run, running or queued, and a later
  *   `run()` rejects;
  * - `'independence'`: concurrent and successive runs each get their own outputs (none mixed up,

@@ -2,7 +2,7 @@
  * `millrace/testing`: tools for authors of custom operators and backends. {@link checkOperator}
  * checks that an operator keeps the contract the built-ins keep (lazy, closes its source when
  * stopped early, passes errors through, obeys abort); {@link checkBackend} checks the same of a
- * {@link PoolBackend} (results, task failures, abort, capacity, close); {@link scriptedBackend} is a
+ * {@link millrace!PoolBackend} (results, task failures, abort, capacity, close); {@link scriptedBackend} is a
  * backend in the same thread whose chunks a test settles by hand, to test engine behaviour without
  * threads. They throw on failure and import no test framework, so they work under any runner.
  *
