@@ -41,6 +41,7 @@ export interface CheckBackendOptions {
   /**
    * How long one step of a check may wait (a run to settle, a chunk to start, `close()`) before
    * the check fails as a hang; the default leaves a test runner's 5-second default room to report it.
+   * The `'capacity'` check watches the chunks running at once for a sixteenth of it (50 ms to 1 s).
    * @defaultValue `4_000`
    */
   readonly timeoutMs?: number;
@@ -357,7 +358,9 @@ const CHECKS: Record<BackendCheck, (context: CheckContext) => Promise<void>> = {
     const warm = Array.from({ length: 2 * capacity }, (_, i) => run.send(backend, run.call('double', [i])));
     for (const sent of warm) await answer(context, sent, 'a warm-up run');
     const counter = join(dir, 'running');
-    const holdMs = Math.max(50, Math.min(250, Math.floor(timeoutMs / 8)));
+    // Each counting task stays this long (or until it sees too many): the window in which chunks
+    // started beyond the capacity are seen together.
+    const holdMs = Math.max(50, Math.min(1_000, Math.floor(timeoutMs / 16)));
     const samples = Array.from({ length: 2 * capacity }, (_, i) =>
       run.send(backend, run.call('sampleConcurrency', [i], [counter, capacity, holdMs])),
     );

@@ -207,10 +207,9 @@ export interface ScriptedBackend extends PoolBackend {
    * Answers every pending and future `'call'` chunk at once by calling `fn` on each item, as a
    * worker would: a throwing item becomes a task failure (the rest of the chunk is skipped unless
    * the request says `continueOnError`). `fn` may be `undefined` to settle chunks by hand again.
+   * A `'fold'` chunk's run rejects with a `TypeError` meanwhile: answer those by hand.
    * @param fn - gives an item's result (the chunk is passed for identity or bound arguments)
    * @returns the backend
-   * @throws `TypeError` (when a `'fold'` chunk arrives) from the {@link PoolBackend.run} call: fold
-   *   chunks must be answered by hand
    */
   compute(fn: ((item: unknown, chunk: ScriptedChunk) => unknown) | undefined): ScriptedBackend;
 }

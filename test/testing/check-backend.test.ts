@@ -98,6 +98,8 @@ describe('checkBackend', () => {
   });
 
   it("fails 'capacity' for a wrapper that runs more chunks at once than its capacity (two pools behind one capacity)", async () => {
+    // A long watch (a sixteenth of timeoutMs: 1 s), so that a loaded machine starting the extra
+    // threads late still shows them running together.
     const doubled = (): PoolBackend => {
       const pools = [threads(), threads()] as const;
       let turn = 0;
@@ -109,7 +111,11 @@ describe('checkBackend', () => {
         },
       };
     };
-    await failsCheck(checkBackend(doubled, { checks: ['capacity'] }), 'capacity', /\d chunks ran at once, with a capacity of 2/);
+    await failsCheck(
+      checkBackend(doubled, { checks: ['capacity'], timeoutMs: 16_000 }),
+      'capacity',
+      /\d chunks ran at once, with a capacity of 2/,
+    );
   });
 
   it("fails 'independence' for a wrapper that hands out another run's (stale) outputs", async () => {
