@@ -6,14 +6,15 @@
  * host.
  *
  * It is a task module like a user's: compiled to `dist/lib/testing/backend-check.tasks.js`, and
- * loaded from `lib/testing/backend-check.tasks.ts` when millrace runs from source. It imports only
- * relative paths, so a worker loads it without resolving `millrace`.
+ * loaded from `lib/testing/backend-check.tasks.ts` when millrace runs from source. It imports
+ * `millrace` by name, as task modules do, so a copy of it under a remote worker's root works where
+ * millrace is installed.
  *
  * @packageDocumentation
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { taskSignal } from '../task-signal.js';
+import { taskSignal } from 'millrace';
 
 /** Twice the item. */
 export function double(x: number): number {

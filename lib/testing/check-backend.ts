@@ -47,10 +47,10 @@ export interface CheckBackendOptions {
   readonly timeoutMs?: number;
   /**
    * Where the workers load the check's task module from. A remote worker loads modules under its
-   * own root (BullMQ: `millrace worker --root`), so the module must be under it: copy
-   * `backend-check.tasks.js` from this package's `dist/lib/testing/` (it imports only Node's
-   * modules and `../task-signal.js`, so copy `dist/lib/task-signal.js` beside its parent too) or
-   * install millrace under the root.
+   * own root (BullMQ: `millrace worker --root`), so the module must be under it: millrace
+   * installed under the root holds it (`node_modules/millrace/dist/lib/testing/`), or copy
+   * `backend-check.tasks.js` from there to the root (it imports Node's modules and `millrace`)
+   * and give its URL here.
    * @defaultValue the module shipped beside `checkBackend` (`dist/lib/testing/backend-check.tasks.js`,
    *   or its `.ts` source when millrace runs unbuilt)
    */

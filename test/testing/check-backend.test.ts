@@ -59,6 +59,17 @@ describe('checkBackend', () => {
     });
   });
 
+  it('loads its task module from taskModuleUrl, and fails when the workers cannot load it', async () => {
+    const module = new URL('../../lib/testing/backend-check.tasks.ts', import.meta.url);
+    expect((await checkBackend(() => threads(), { checks: ['values'], taskModuleUrl: module })).passed).toEqual(['values']);
+    const missing = new URL('./no-such.tasks.js', import.meta.url);
+    await failsCheck(
+      checkBackend(() => threads(), { checks: ['values'], taskModuleUrl: missing }),
+      'values',
+      /the task did not load/,
+    );
+  });
+
   it("fails 'abort' for a wrapper whose aborted runs never settle", async () => {
     const swallowing = (): PoolBackend => {
       const backend = threads();
