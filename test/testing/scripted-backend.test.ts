@@ -181,6 +181,25 @@ describe('the engine, through a scripted backend', () => {
     expect((await iterator.next()).done).toBe(true);
   });
 
+  it('keeps at most maxInFlight chunks submitted or waiting to be emitted, and sends the next as the consumer takes one', async () => {
+    const backend = scriptedBackend();
+    await using pool = createPool({ backend });
+    const iterator = flow(naturals())
+      .pipe(parallelMap(square, { pool, chunkSize: 1, maxInFlight: 3 }))
+      [Symbol.asyncIterator]();
+    const firstNext = iterator.next();
+    const chunks = await nextChunks(backend, 3);
+    for (const chunk of chunks) chunk.start().answer((items) => items.map((x) => Number(x) ** 2));
+    expect(await firstNext).toEqual({ done: false, value: 0 });
+    await turns();
+    expect(backend.chunks).toHaveLength(3); // answered, but two still wait to be emitted
+    expect(await iterator.next()).toEqual({ done: false, value: 1 });
+    // The consumer came back after chunk 0's value: chunk 0 is out of the window, chunk 3 goes.
+    expect((await backend.next()).items).toEqual([3]);
+    expect(backend.chunks).toHaveLength(4);
+    await iterator.return?.();
+  });
+
   it('emits as chunks finish when order is not asked for', async () => {
     const backend = scriptedBackend();
     await using pool = createPool({ backend });
