@@ -31,6 +31,31 @@ import { probeSource } from './probe-source.js';
  */
 export type ConformanceCheck = 'laziness' | 'values' | 'early-termination' | 'errors' | 'abort';
 
+/**
+ * The checks {@link checkBackend} runs on a {@link millrace!PoolBackend}:
+ * - `'values'`: a `'call'` chunk gives one result per item, in order (bound arguments passed, any
+ *   structured-cloneable value carried), and a `'fold'` chunk one `[key, partial]` pair per key;
+ * - `'task-errors'`: a throwing item comes back as a failure with its index (the run resolves; with
+ *   `continueOnError` the other items' results are there), an unknown export as a `loadError`;
+ * - `'abort'`: a run whose signal is already aborted rejects with its reason; aborting a running
+ *   chunk's signal makes its run reject promptly with the reason (or an error caused by it), and
+ *   the backend still runs chunks afterwards;
+ * - `'abort-queued'`: a chunk aborted while it waits for a free worker rejects and never runs;
+ * - `'capacity'`: at most {@link millrace!PoolBackend.capacity} chunks run at once;
+ * - `'close'`: `close()` resolves and rejects every pending run, running or queued, and a later
+ *   `run()` rejects;
+ * - `'independence'`: concurrent and successive runs each get their own outputs (none mixed up,
+ *   none stale).
+ *
+ * @example
+ * ```ts
+ * import type { BackendCheck } from 'millrace/testing';
+ * const quick: BackendCheck[] = ['values', 'task-errors', 'independence'];
+ * ```
+ * @category Testing
+ */
+export type BackendCheck = 'values' | 'task-errors' | 'abort' | 'abort-queued' | 'capacity' | 'close' | 'independence';
+
 /** Every check, in the order they run. */
 const ALL_CHECKS: readonly ConformanceCheck[] = ['laziness', 'values', 'early-termination', 'errors', 'abort'];
 
@@ -106,7 +131,8 @@ export interface ConformanceResult {
 }
 
 /**
- * An operator broke the operator contract; names the operator and the check.
+ * An operator broke the operator contract, or a backend the backend contract; names the operator
+ * (or backend) and the check.
  *
  * @example
  * ```ts
@@ -117,17 +143,25 @@ export interface ConformanceResult {
  */
 export class ConformanceError extends MillraceError {
   override name = 'ConformanceError';
-  /** The operator's name. */
+  /** The operator's name (for {@link checkBackend}: the backend's). */
   readonly operator: string;
-  /** The check that failed. */
-  readonly check: ConformanceCheck;
+  /** What was checked: an operator ({@link checkOperator}) or a backend ({@link checkBackend}). */
+  readonly kind: 'operator' | 'backend';
+  /** The check that failed: a {@link ConformanceCheck} for an operator, a {@link BackendCheck} for a backend. */
+  readonly check: ConformanceCheck | BackendCheck;
 
-  constructor(fields: { operator: string; check: ConformanceCheck; message: string; cause?: unknown }) {
+  constructor(
+    fields:
+      | { operator: string; check: ConformanceCheck; message: string; cause?: unknown; kind?: 'operator' }
+      | { operator: string; check: BackendCheck; message: string; cause?: unknown; kind: 'backend' },
+  ) {
+    const kind = fields.kind ?? 'operator';
     super(
-      `operator ${fields.operator} fails '${fields.check}': ${fields.message}`,
+      `${kind} ${fields.operator} fails '${fields.check}': ${fields.message}`,
       fields.cause === undefined ? undefined : { cause: fields.cause },
     );
     this.operator = fields.operator;
+    this.kind = kind;
     this.check = fields.check;
   }
 }
@@ -319,7 +353,7 @@ async function turns(count: number): Promise<void> {
 }
 
 /** Whether `error` is `expected` or has it somewhere in its `cause` chain. */
-function causedBy(error: unknown, expected: unknown): boolean {
+export function causedBy(error: unknown, expected: unknown): boolean {
   const seen = new Set<unknown>();
   // The assertion is needed (`current` is `{} | null` there, which has no `cause`); the rule misreads it.
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- see above
