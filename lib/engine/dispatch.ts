@@ -854,7 +854,9 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     for (const timer of this.#retryTimers) clearTimeout(timer);
     this.#retryTimers.clear();
     const reason = new MillraceError('the flow ended; chunk cancelled');
-    for (const chunk of this.#live) {
+    // Newest first: withdrawing a chunk frees its worker, which could otherwise take up a later
+    // chunk of this same flow before the loop reached it (it would start after the abort).
+    for (const chunk of [...this.#live].reverse()) {
       const controller = chunk.controller;
       chunk.controller = undefined;
       chunk.deadline?.clear();
