@@ -47,7 +47,6 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { backendLifecycle, type BackendPhase, type Lifecycle } from '../../chunk-lifecycle.js';
 import { MillraceError, reviveError, type WorkerCrashReason } from '../../errors.js';
 import {
   ChunkSendError,
@@ -56,7 +55,6 @@ import {
   type ChunkResponse,
   type PoolBackend,
   type RunChunkOptions,
-  type StartClock,
 } from '../../backend.js';
 import type { WorkerPoolOptions } from '../worker-pool-options.js';
 import { CLOCK_FINISHED, CLOCK_STARTED, CLOCK_TAKEN_UP, stampClock } from '../../backend.js';
@@ -64,6 +62,7 @@ import { deliverTaskProgress } from '../../task-progress.js';
 import { MAX_TIMER_MS } from '../../timers.js';
 import { ArrayAdmissionQueue, type AdmissionQueue } from '../admission-queue.js';
 import { CANCEL_GRACE_MS } from '../cancel-grace.js';
+import { settleJob, submitJob, type LocalJob } from '../job.js';
 import { FATAL_REPORT, type ChildConfig, type FromChild, type ToChild } from './protocol.js';
 
 /**
@@ -73,20 +72,8 @@ import { FATAL_REPORT, type ChildConfig, type FromChild, type ToChild } from './
  */
 const CLOSE_GRACE_MS = 1_000;
 
-/** A chunk in this backend, from `run()` to its settlement. */
-interface Job {
-  readonly request: ChunkRequest;
-  readonly clock: StartClock | undefined;
-  readonly life: Lifecycle<BackendPhase>;
-  readonly resolve: (response: ChunkResponse) => void;
-  readonly reject: (error: unknown) => void;
-  readonly detach: () => void;
-  /** Where the task progress its child reports goes (the run option); the child sends none without it. */
-  readonly onTaskProgress: ((amount: number) => void) | undefined;
-  /** Its id on the child that holds it. */
-  id?: number;
-  graceTimer?: NodeJS.Timeout;
-}
+/** A chunk in this backend, from `run()` to its settlement (the child that holds it knows it by `id`). */
+type Job = LocalJob;
 
 /** One child process. */
 interface Child {
@@ -152,24 +139,17 @@ export class ProcessBackend implements PoolBackend {
 
   run(request: ChunkRequest, options: RunChunkOptions = {}): Promise<ChunkResponse> {
     if (this.#closing) return Promise.reject(new MillraceError('The pool is closed'));
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
     // `options.transferList` is not used: nothing moves between processes, the buffers are copied.
-    return new Promise<ChunkResponse>((resolve, reject) => {
-      const onAbort = (): void => this.#cancel(job, signal!.reason);
-      const job: Job = {
-        request,
-        clock: options.startClock,
-        life: backendLifecycle(),
-        resolve,
-        reject,
-        detach: () => signal?.removeEventListener('abort', onAbort),
-        onTaskProgress: options.onTaskProgress,
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#queue.push(job);
-      this.#pump();
-    });
+    return submitJob(
+      request,
+      options,
+      (common) => common,
+      (job) => {
+        this.#queue.push(job);
+        this.#pump();
+      },
+      (job, reason) => this.#cancel(job, reason),
+    );
   }
 
   async close(): Promise<void> {
@@ -201,14 +181,7 @@ export class ProcessBackend implements PoolBackend {
 
   /** Settles a job for its caller once; later outcomes are dropped. */
   #settle(job: Job, outcome: { response: ChunkResponse } | { error: unknown }): void {
-    if (job.life.phase === 'settled' || job.life.phase === 'cancelling') {
-      if (job.life.phase === 'cancelling') job.life.move('settled');
-      return;
-    }
-    job.life.move('settled');
-    job.detach();
-    if ('response' in outcome) job.resolve(outcome.response);
-    else job.reject(outcome.error);
+    settleJob(job, outcome);
   }
 
   /** Hands queued chunks to idle children, forks children for the rest (up to the pool's size). */

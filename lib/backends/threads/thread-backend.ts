@@ -30,7 +30,6 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Transferable } from 'node:worker_threads';
 import { Tinypool, type TinypoolWorker } from 'tinypool';
-import { backendLifecycle, type BackendPhase, type Lifecycle } from '../../chunk-lifecycle.js';
 import { MillraceError, reviveError, type WorkerCrashReason } from '../../errors.js';
 import {
   ChunkSendError,
@@ -39,13 +38,13 @@ import {
   type ChunkResponse,
   type PoolBackend,
   type RunChunkOptions,
-  type StartClock,
 } from '../../backend.js';
 import type { WorkerPoolOptions } from '../worker-pool-options.js';
 import { deliverTaskProgress } from '../../task-progress.js';
 import { MAX_TIMER_MS } from '../../timers.js';
 import { ArrayAdmissionQueue, type AdmissionQueue } from '../admission-queue.js';
 import { CANCEL_GRACE_MS } from '../cancel-grace.js';
+import { settleJob, submitJob, type LocalJob } from '../job.js';
 import { ClaimCells, unclaimed, withdraw } from './claims.js';
 import type { AttachTask, FromWorker, ToWorker } from './protocol.js';
 
@@ -64,23 +63,13 @@ const LINGER_MS = 20;
 const CLOSE_GRACE_MS = 1_000;
 
 /** A chunk in this backend, from `run()` to its settlement. */
-interface Job {
-  readonly request: ChunkRequest;
+interface Job extends LocalJob {
   /** The task's identity, for the prefetch rule. */
   readonly key: string;
   readonly transferList: Transferable[] | undefined;
-  readonly clock: StartClock | undefined;
-  readonly life: Lifecycle<BackendPhase>;
-  readonly resolve: (response: ChunkResponse) => void;
-  readonly reject: (error: unknown) => void;
-  readonly detach: () => void;
-  /** Where the task progress its worker reports goes (the run option); the worker sends none without it. */
-  readonly onTaskProgress: ((amount: number) => void) | undefined;
   channel?: Channel;
-  id?: number;
   slot?: number;
   ticket?: number;
-  graceTimer?: NodeJS.Timeout;
 }
 
 /** One attached worker. */
@@ -172,26 +161,21 @@ export class ThreadBackend implements PoolBackend {
 
   run(request: ChunkRequest, options: RunChunkOptions = {}): Promise<ChunkResponse> {
     if (this.#closing) return Promise.reject(new MillraceError('The pool is closed'));
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
     const task = request.mode === 'call' ? request.task : request.foldTask;
-    return new Promise<ChunkResponse>((resolve, reject) => {
-      const onAbort = (): void => this.#cancel(job, signal!.reason);
-      const job: Job = {
-        request,
+    return submitJob<Job>(
+      request,
+      options,
+      (common) => ({
+        ...common,
         key: `${task.exportName}#${task.moduleUrl}`,
         transferList: options.transferList ? [...options.transferList] : undefined,
-        clock: options.startClock,
-        life: backendLifecycle(),
-        resolve,
-        reject,
-        detach: () => signal?.removeEventListener('abort', onAbort),
-        onTaskProgress: options.onTaskProgress,
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#queue.push(job);
-      this.#pump();
-    });
+      }),
+      (job) => {
+        this.#queue.push(job);
+        this.#pump();
+      },
+      (job, reason) => this.#cancel(job, reason),
+    );
   }
 
   async close(): Promise<void> {
@@ -224,14 +208,7 @@ export class ThreadBackend implements PoolBackend {
 
   /** Settles a job for its caller once; later outcomes are dropped. */
   #settle(job: Job, outcome: { response: ChunkResponse } | { error: unknown }): void {
-    if (job.life.phase === 'settled' || job.life.phase === 'cancelling') {
-      if (job.life.phase === 'cancelling') job.life.move('settled');
-      return;
-    }
-    job.life.move('settled');
-    job.detach();
-    if ('response' in outcome) job.resolve(outcome.response);
-    else job.reject(outcome.error);
+    settleJob(job, outcome);
   }
 
   /** Hands queued chunks to workers: an idle one first, else (short tasks) behind a short chunk, else a new worker. */
