@@ -183,12 +183,10 @@ class Reports {
   #failure: { error: unknown } | undefined;
   onFailure: (() => void) | undefined;
 
-  report<In>(onError: (error: TaskError<In>) => void, error: TaskError<In>): void {
+  report<In>(onError: (error: TaskError<In>) => unknown, error: TaskError<In>): void {
     let returned: unknown;
     try {
-      // Typed to return nothing, but an async function does: look at what came back.
-      const policy: (error: TaskError<In>) => unknown = onError;
-      returned = policy(error);
+      returned = onError(error);
     } catch (thrown) {
       this.#fail(thrown);
       return;
@@ -270,7 +268,11 @@ class ItemRunner<In, R> {
           this.#reports.rethrow();
           return;
         }
-        while (this.#ready.length > 0 && this.#callFree()) this.#attempt(this.#ready.shift()!);
+        if (this.#ready.length > 0 && this.#callFree()) {
+          // A synchronous call settles right here: look at its outcome before waiting.
+          this.#attempt(this.#ready.shift()!);
+          continue;
+        }
         const buffered = this.#held - this.#active.size;
         if (!this.#reading && !this.#sourceDone && this.#callFree() && buffered < this.#plan.maxBuffered) {
           this.#read(iterator);

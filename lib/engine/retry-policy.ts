@@ -14,7 +14,9 @@ export const MAX_RETRY_DELAY_MS = 30_000;
 
 /**
  * What happens to an item whose call failed for the last time: `'fail'` ends the flow with the
- * {@link TaskError}; a function is called with it once, and the flow goes on without the item.
+ * {@link TaskError}; a function is called with it once, and the flow goes on without the item. What
+ * it returns is ignored, except a promise (an async function): that is not awaited (the other items
+ * go on), but if it rejects, or the function throws, the flow ends with that error.
  *
  * @example
  * ```ts
@@ -26,7 +28,7 @@ export const MAX_RETRY_DELAY_MS = 30_000;
  * ```
  * @category Transforms
  */
-export type ItemErrorPolicy<In> = 'fail' | ((error: TaskError<In>) => void);
+export type ItemErrorPolicy<In> = 'fail' | ((error: TaskError<In>) => unknown);
 
 /**
  * The per-item failure options: retries with backoff, a time budget per call, and what to do with
