@@ -72,8 +72,11 @@ export interface ConcurrencyOptions<In = unknown> extends ItemPolicyOptions<In> 
 export interface ItemRunPlan<In> extends ItemPolicy<In> {
   /** Names the function in a {@link TaskError}: its `name`, or the operator's. */
   readonly task: string;
+  /** Calls running at once at most. */
   readonly concurrency: number;
+  /** Emit in input order. */
   readonly ordered: boolean;
+  /** Items held neither running nor emitted, at most. */
   readonly maxBuffered: number;
 }
 

@@ -74,6 +74,11 @@ function className(value: unknown): string | undefined {
  * exist (`x.method is not a function`) on an item that was a class instance, the message adds that
  * class instances reach workers without their prototype (structured clone copies fields only).
  *
+ * For a main-thread `map`, `filter` or `flatMap`, `task` is the function's name (or the operator's),
+ * `cause` is exactly what the function threw (the last attempt's), and `Item` is the flow's item
+ * type, so an `onError` function reads `error.item` typed.
+ *
+ * @typeParam Item - the type of the failing item (`unknown` where it is not known)
  * @example
  * ```ts
  * import { flow, parallelMap, tasks, TaskError } from 'millrace';
