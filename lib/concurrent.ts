@@ -427,7 +427,9 @@ class ItemRunner<In, R> {
 
 /**
  * The {@link ItemContext} of one call. Its signal is made on first use: most functions never look
- * at it, and an AbortSignal per call was most of the cost of a fast async `map` (3 to 4 times slower).
+ * at it, and an AbortSignal per call was most of the cost of a fast async `map` (3 to 4 times
+ * slower). `signal` is a getter of the class, so `{ ...context }` copies `index` and `attempt`
+ * only; an own getter on an object literal kept spreads whole but made each call twice as slow.
  */
 class Call implements ItemContext {
   readonly index: number;
