@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   checkItemPolicy,
+  createPool,
   filter,
   flatMap,
   flow,
@@ -16,7 +17,10 @@ import {
   type ItemContext,
 } from 'millrace';
 import { deferred, turns } from '../fixtures/deferred.js';
-import { naturals, probe } from '../fixtures/harness.js';
+import { checkOperator } from 'millrace/testing';
+import { naturals, operatorContract, probe } from '../fixtures/harness.js';
+
+const pool = createPool({ threads: 1 }); // never started: these operators run in the main thread
 
 /** How many of its first calls fail, for item i: 0, 1, 2 or 3 (with retries: 2, the last never succeeds). */
 const failuresOf = (i: number): number => (i * 7) % 4;
@@ -377,4 +381,21 @@ describe('retryDelayMs and checkItemPolicy', () => {
     expect(() => map((x: number) => x, { onError: 'ignore' as 'fail' })).toThrow(InvalidOptionError);
     expect(() => map((x: number) => x, { maxBuffered: 0 })).toThrow(InvalidOptionError);
   });
+});
+
+describe('the operator contract with retries, timeouts and onError set (the item runner, not the one-by-one loop)', () => {
+  const options = { concurrency: 4, retries: 2, retryDelayMs: 1, timeoutMs: 60_000, onError: () => undefined } as const;
+
+  it('passes the conformance kit, ordered and not', async () => {
+    await checkOperator(() => map(async (x: number) => x * 2, options), { input: [1, 2, 3, 4, 5], expected: [2, 4, 6, 8, 10] });
+    await checkOperator(() => filter(async (x: number) => x > 2, { ...options, ordered: false }), {
+      input: [1, 2, 3, 4],
+      expected: [3, 4],
+      unordered: true,
+    });
+    await checkOperator(() => flatMap(async (x: number) => [x, -x], options), { input: [1, 2], expected: [1, -1, 2, -2] });
+  });
+
+  operatorContract<number, number>({ make: () => map(async (x: number) => x + 1, options), input: naturals, pool: () => pool });
+  operatorContract<number, number>({ make: () => map((x: number) => x + 1, { retries: 1 }), input: naturals, pool: () => pool });
 });
