@@ -75,6 +75,11 @@ function className(value: unknown): string | undefined {
  * exist (`x.method is not a function`) on an item that was a class instance, the message adds that
  * class instances reach workers without their prototype (structured clone copies fields only).
  *
+ * For a main-thread `map`, `filter` or `flatMap`, `task` is the function's name (or the operator's),
+ * `cause` is exactly what the function threw (the last attempt's), and `Item` is the flow's item
+ * type, so an `onError` function reads `error.item` typed.
+ *
+ * @typeParam Item - the type of the failing item (`unknown` where it is not known)
  * @example
  * ```ts
  * import { flow, parallelMap, tasks, TaskError } from 'millrace';
@@ -87,17 +92,17 @@ function className(value: unknown): string | undefined {
  * ```
  * @category Errors
  */
-export class TaskError extends MillraceError {
+export class TaskError<Item = unknown> extends MillraceError {
   override name = 'TaskError';
-  /** The task, as `module#export`. */
+  /** The task, as `module#export` (for a main-thread `map`, `filter` or `flatMap`: the function's name, or the operator's). */
   readonly task: string;
   /** The failing item itself (the value the main thread sent). */
-  readonly item: unknown;
+  readonly item: Item;
   /** A short, safe text rendering of the item, for logs. */
   readonly itemPreview: string;
   /** The item's 0-based position in the operator's input. */
   readonly index: number;
-  /** How many times the item was run (1 without retries). */
+  /** How many times the item was run (1 without retries; for a main-thread function, the item's calls). */
   readonly attempts: number;
   /**
    * Where the line the task was reading lies in its input, when it threw while iterating
@@ -105,31 +110,35 @@ export class TaskError extends MillraceError {
    */
   readonly record: RecordPosition | undefined;
 
+  /**
+   * @param fields - `cause`: what the task threw (a main-thread function may throw a non-Error
+   *   value; the message then describes it); `record`: where the line being read lies (blockLines)
+   */
   constructor(fields: {
     task: string;
-    item: unknown;
+    item: Item;
     index: number;
-    cause: Error;
-    attempts?: number;
+    cause: unknown;
+    attempts?: number | undefined;
     record?: RecordPosition | undefined;
   }) {
     const itemPreview = previewValue(fields.item);
-    const hint = prototypeHint(fields.item, fields.cause);
+    const cause = fields.cause;
+    const reason = cause instanceof Error ? cause.message : `threw ${previewValue(cause)}`;
+    const hint = cause instanceof Error ? prototypeHint(fields.item, cause) : '';
     const record = fields.record;
     const at =
       record === undefined
         ? ''
         : ` at ${record.source}${record.line === undefined ? `, line ${record.lineInBlock} of the block` : `:${record.line}`} (byte offset ${record.byteOffset})`;
-    super(`Task ${fields.task} failed on item #${fields.index} (${itemPreview})${at}: ${fields.cause.message}${hint}`, {
-      cause: fields.cause,
-    });
+    super(`Task ${fields.task} failed on item #${fields.index} (${itemPreview})${at}: ${reason}${hint}`, { cause });
     this.task = fields.task;
     this.item = fields.item;
     this.itemPreview = itemPreview;
     this.index = fields.index;
     this.attempts = fields.attempts ?? 1;
     this.record = record;
-    const stack = leadWithTaskFrames(`${this.name}: ${this.message}`, this.stack, fields.cause.stack);
+    const stack = leadWithTaskFrames(`${this.name}: ${this.message}`, this.stack, cause instanceof Error ? cause.stack : undefined);
     if (stack !== undefined) this.stack = stack;
   }
 }
@@ -413,19 +422,70 @@ export class TaskTimeoutError extends MillraceError {
    * @param fields - the chunk; `cause`: what the backend did with the chunk it was told to stop (a
    *   `MillraceError` whose message says so, such as a `JobAbandonedError`), when it knows
    */
-  constructor(fields: { task: string; firstIndex: number; itemCount: number; timeoutMs: number; cause?: unknown }) {
+  constructor(fields: {
+    task: string;
+    firstIndex: number;
+    itemCount: number;
+    timeoutMs: number;
+    cause?: unknown;
+    /** The whole message, for a subclass that says more precisely what ran out ({@link ItemTimeoutError}). */
+    message?: string | undefined;
+  }) {
     // A backend that says what became of the running chunk (a remote job abandoned, cancelled or
     // not) is quoted; otherwise the local thread backend's way applies.
     const ending =
       fields.cause instanceof MillraceError ? fields.cause.message : 'it was cancelled (a worker that did not let go was ended)';
     super(
-      `Task ${fields.task} timed out after ${fields.timeoutMs} ms on items #${fields.firstIndex}..#${fields.firstIndex + fields.itemCount - 1}; ${ending}`,
+      fields.message ??
+        `Task ${fields.task} timed out after ${fields.timeoutMs} ms on items #${fields.firstIndex}..#${fields.firstIndex + fields.itemCount - 1}; ${ending}`,
       fields.cause === undefined ? undefined : { cause: fields.cause },
     );
     this.task = fields.task;
     this.firstIndex = fields.firstIndex;
     this.itemCount = fields.itemCount;
     this.timeoutMs = fields.timeoutMs;
+  }
+}
+
+/**
+ * One call of a main-thread function (`map`, `filter`, `flatMap` with `timeoutMs`) ran past its
+ * time budget: the call's `signal` was aborted with this error, and the attempt counts as failed
+ * (run again while `retries` last, then reported as the `cause` of a {@link TaskError}). A
+ * {@link TaskTimeoutError} of one item (`firstIndex` is the item's index, `itemCount` 1), so code
+ * that handles timeouts in general handles these too.
+ *
+ * @example
+ * ```ts
+ * import { flow, ItemTimeoutError, map, TaskError } from 'millrace';
+ * const never = (_: number, { signal }: { signal: AbortSignal }) =>
+ *   new Promise<number>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+ * const failure = await flow([7]).pipe(map(never, { timeoutMs: 20 })).toArray().catch((error: unknown) => error);
+ * if (failure instanceof TaskError && failure.cause instanceof ItemTimeoutError) {
+ *   console.log(failure.cause.index, failure.cause.timeoutMs); // 0 20
+ * }
+ * ```
+ * @category Errors
+ */
+export class ItemTimeoutError<Item = unknown> extends TaskTimeoutError {
+  override name = 'ItemTimeoutError';
+  /** The item whose call ran out of time. */
+  readonly item: Item;
+  /** The item's 0-based position in the operator's input. */
+  readonly index: number;
+  /** Which call of the item it was (1 for the first, 2 for the first retry, ...). */
+  readonly attempt: number;
+
+  constructor(fields: { task: string; item: Item; index: number; attempt: number; timeoutMs: number }) {
+    super({
+      task: fields.task,
+      firstIndex: fields.index,
+      itemCount: 1,
+      timeoutMs: fields.timeoutMs,
+      message: `Task ${fields.task} timed out after ${fields.timeoutMs} ms on item #${fields.index} (${previewValue(fields.item)}), attempt ${fields.attempt}; its signal was aborted`,
+    });
+    this.item = fields.item;
+    this.index = fields.index;
+    this.attempt = fields.attempt;
   }
 }
 

@@ -46,6 +46,7 @@ export {
   type CloneDirection,
   TaskLoadError,
   TaskTimeoutError,
+  ItemTimeoutError,
   FlowConsumedError,
   InvalidOptionError,
   type WorkerCrashReason,
@@ -53,7 +54,8 @@ export {
 export { map } from '../operators/map.js';
 export { filter } from '../operators/filter.js';
 export { flatMap } from '../operators/flat-map.js';
-export { type ConcurrencyOptions } from './concurrent.js';
+export { type ConcurrencyOptions, type ItemContext } from './concurrent.js';
+export { checkItemPolicy, retryDelayMs, type ItemErrorPolicy, type ItemPolicy, type ItemPolicyOptions } from './engine/retry-policy.js';
 export { batch } from '../operators/batch.js';
 export { type BatchOptions } from '../operators/batch.js';
 export { take } from '../operators/take.js';

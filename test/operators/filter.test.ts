@@ -1,5 +1,5 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { createPool, filter, flow, InvalidOptionError } from 'millrace';
+import { createPool, filter, flow, InvalidOptionError, TaskError } from 'millrace';
 import { checkOperator } from 'millrace/testing';
 import { deferred, turns } from '../fixtures/deferred.js';
 import { naturals, operatorContract, probe } from '../fixtures/harness.js';
@@ -15,7 +15,7 @@ describe('filter', () => {
     ).toEqual([6, 8]);
     expect(
       await flow(['a', 'b', 'c'])
-        .pipe(filter((_: string, i) => i !== 1))
+        .pipe(filter((_: string, { index }) => index !== 1))
         .toArray(),
     ).toEqual(['a', 'c']);
   });
@@ -45,14 +45,20 @@ describe('filter', () => {
     ).toEqual([]);
   });
 
-  it('ends the flow with the error the predicate threw, unchanged, and closes the source', async () => {
+  it('ends the flow with a TaskError naming the item and its index, the thrown error as cause, and closes the source', async () => {
     const error = new TypeError('cannot judge');
     const source = probe(naturals);
     const failing = filter((x: number) => {
       if (x === 3) throw error;
       return true;
     });
-    await expect(flow(source).pipe(failing).toArray()).rejects.toBe(error);
+    const failure = await flow(source)
+      .pipe(failing)
+      .toArray()
+      .catch((thrown: unknown) => thrown);
+    expect(failure).toBeInstanceOf(TaskError);
+    expect(failure).toMatchObject({ task: 'filter', item: 3, index: 3, attempts: 1 });
+    expect((failure as TaskError).cause).toBe(error);
     expect(source.stats.returned).toBe(true);
   });
 
@@ -120,7 +126,7 @@ describe('filter with { concurrency, ordered }', () => {
     expect(seen).toEqual([2, 0]);
   });
 
-  it('ends with the predicate error, unchanged, closing the source', async () => {
+  it('ends with a TaskError for the predicate error, closing the source', async () => {
     const error = new Error('bad predicate');
     const source = probe(naturals);
     await expect(
@@ -135,7 +141,7 @@ describe('filter with { concurrency, ordered }', () => {
           ),
         )
         .toArray(),
-    ).rejects.toBe(error);
+    ).rejects.toMatchObject({ name: 'TaskError', item: 3, index: 3, cause: error });
     expect(source.stats.returned).toBe(true);
   });
 

@@ -11,7 +11,7 @@ describe('flatMap', () => {
   it('flattens iterables in order, passing the index', async () => {
     expect(
       await flow([1, 2, 3])
-        .pipe(flatMap((x: number, i) => Array<number>(x).fill(i)))
+        .pipe(flatMap((x: number, { index }) => Array<number>(x).fill(index)))
         .toArray(),
     ).toEqual([0, 1, 1, 2, 2, 2]);
   });
@@ -168,7 +168,7 @@ describe('flatMap with { concurrency, ordered }', () => {
     expect(seen).toEqual(['1a', '1b', '0a', '0b']);
   });
 
-  it('ends with the projection error, unchanged, closing the source', async () => {
+  it('ends with a TaskError for the projection error, closing the source', async () => {
     const error = new Error('bad projection');
     const source = probe(naturals);
     await expect(
@@ -183,7 +183,7 @@ describe('flatMap with { concurrency, ordered }', () => {
           ),
         )
         .toArray(),
-    ).rejects.toBe(error);
+    ).rejects.toMatchObject({ name: 'TaskError', item: 3, index: 3, cause: error });
     expect(source.stats.returned).toBe(true);
   });
 

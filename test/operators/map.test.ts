@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createPool, flow, InvalidOptionError, map } from 'millrace';
+import { createPool, flow, InvalidOptionError, map, TaskError } from 'millrace';
 import { checkOperator } from 'millrace/testing';
 import { deferred, turns, type Deferred } from '../fixtures/deferred.js';
 import { maxLead, naturals, operatorContract, probe } from '../fixtures/harness.js';
@@ -10,7 +10,7 @@ describe('map', () => {
   it('maps each value in order, passing its index', async () => {
     expect(
       await flow(['a', 'b', 'c'])
-        .pipe(map((s: string, i) => `${i}:${s}`))
+        .pipe(map((s: string, { index }) => `${index}:${s}`))
         .toArray(),
     ).toEqual(['0:a', '1:b', '2:c']);
   });
@@ -36,14 +36,26 @@ describe('map', () => {
     ).toEqual([]);
   });
 
-  it('ends the flow with the error the function threw, unchanged, and closes the source', async () => {
+  it('ends the flow with a TaskError naming the item, its index and the function, the thrown error as cause, and closes the source', async () => {
     const error = new Error('bad item');
     const source = probe(naturals);
-    const failing = map((x: number) => {
+    const failing = map(function checkItem(x: number) {
       if (x === 4) throw error;
       return x;
     });
-    await expect(flow(source).pipe(failing).toArray()).rejects.toBe(error);
+    const failure = await flow(source)
+      .pipe(failing)
+      .toArray()
+      .catch((thrown: unknown) => thrown);
+    expect(failure).toBeInstanceOf(TaskError);
+    expect(failure).toMatchObject({
+      task: 'checkItem',
+      item: 4,
+      index: 4,
+      attempts: 1,
+      message: 'Task checkItem failed on item #4 (4): bad item',
+    });
+    expect((failure as TaskError).cause).toBe(error);
     expect(source.stats.returned).toBe(true);
     expect(source.stats.pulled).toBe(5);
   });
@@ -79,26 +91,84 @@ describe('map with { concurrency, ordered }', () => {
     return { gates, running: () => running, peak: () => peak, project };
   }
 
-  it('runs up to `concurrency` calls at once, reading no further ahead, and keeps input order', async () => {
+  it('runs up to `concurrency` calls at once; a finished result waiting for an earlier one frees its call; input order kept', async () => {
     const { gates, running, project } = gated(10);
     const source = probe(Array.from({ length: 10 }, (_, i) => i));
+    const seen: number[] = [];
     const result = flow(source)
       .pipe(map(project, { concurrency: 3 }))
-      .toArray();
+      .forEach((x) => {
+        seen.push(x);
+      });
     await turns();
     expect(running()).toBe(3);
     expect(source.stats.pulled).toBe(3);
-    // The last of the three finishing first does not let output (or reading) move past the first.
+    // 2 finishes first: it waits in the reorder buffer behind 0, and its call goes to item 3.
     gates[2]!.resolve();
     await turns();
-    expect(source.stats.pulled).toBe(3);
+    expect(seen).toEqual([]);
+    expect(source.stats.pulled).toBe(4);
+    expect(running()).toBe(3);
     gates[0]!.resolve();
     await turns();
-    // 0 is emitted, one slot frees; 2 is done but waits behind 1, so it still holds its slot.
-    expect(source.stats.pulled).toBe(4);
-    expect(running()).toBe(2);
+    // 0 is emitted and its call goes to item 4; 2 still waits behind 1.
+    expect(seen).toEqual([0]);
+    expect(source.stats.pulled).toBe(5);
+    expect(running()).toBe(3);
     for (const gate of gates) gate.resolve();
-    expect(await result).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    await result;
+    expect(seen).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80, 90]);
+  });
+
+  it('ordered: a slow first item holds its place, not the calls: the others run up to maxBuffered, nothing is emitted before it', async () => {
+    const first = deferred();
+    let started = 0;
+    const seen: number[] = [];
+    const source = probe(Array.from({ length: 100 }, (_, i) => i));
+    const run = flow(source)
+      .pipe(
+        map(
+          async (x: number) => {
+            started++;
+            if (x === 0) await first.promise;
+            return x;
+          },
+          { concurrency: 4, maxBuffered: 10 },
+        ),
+      )
+      .forEach((x) => {
+        seen.push(x);
+      });
+    await turns(30);
+    // Item 0 runs, items 1..10 finished and fill the buffer; nothing more is read.
+    expect(started).toBe(11);
+    expect(source.stats.pulled).toBe(11);
+    expect(seen).toEqual([]);
+    first.resolve();
+    await run;
+    expect(seen).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(started).toBe(100);
+  });
+
+  it('the reorder buffer defaults to 16 × concurrency', async () => {
+    const first = deferred();
+    let started = 0;
+    const run = flow(Array.from({ length: 200 }, (_, i) => i))
+      .pipe(
+        map(
+          async (x: number) => {
+            started++;
+            if (x === 0) await first.promise;
+            return x;
+          },
+          { concurrency: 4 },
+        ),
+      )
+      .toArray();
+    await turns(100);
+    expect(started).toBe(1 + 16 * 4);
+    first.resolve();
+    expect(await run).toHaveLength(200);
   });
 
   it('with ordered: false emits results as calls settle', async () => {
@@ -140,7 +210,7 @@ describe('map with { concurrency, ordered }', () => {
     expect(peak).toBe(8);
   });
 
-  it('ends with the error of the first failing call, unchanged, and closes the source', async () => {
+  it('ends with a TaskError for the first failing call (its item and index, the error as cause) and closes the source', async () => {
     const error = new Error('call failed');
     const source = probe(naturals);
     const failing = map(
@@ -150,25 +220,32 @@ describe('map with { concurrency, ordered }', () => {
       },
       { concurrency: 4 },
     );
-    await expect(flow(source).pipe(failing).toArray()).rejects.toBe(error);
+    const failure = await flow(source)
+      .pipe(failing)
+      .toArray()
+      .catch((thrown: unknown) => thrown);
+    expect(failure).toBeInstanceOf(TaskError);
+    expect(failure).toMatchObject({ task: 'map', item: 5, index: 5, attempts: 1 });
+    expect((failure as TaskError).cause).toBe(error);
     expect(source.stats.returned).toBe(true);
   });
 
   it('a synchronous throw fails the same way', async () => {
     const error = new Error('sync throw');
-    await expect(
-      flow([1, 2, 3])
-        .pipe(
-          map(
-            (x: number) => {
-              if (x === 2) throw error;
-              return x;
-            },
-            { concurrency: 2 },
-          ),
-        )
-        .toArray(),
-    ).rejects.toBe(error);
+    const failure = await flow([1, 2, 3])
+      .pipe(
+        map(
+          (x: number) => {
+            if (x === 2) throw error;
+            return x;
+          },
+          { concurrency: 2 },
+        ),
+      )
+      .toArray()
+      .catch((thrown: unknown) => thrown);
+    expect(failure).toBeInstanceOf(TaskError);
+    expect(failure).toMatchObject({ item: 2, index: 1, cause: error });
   });
 
   it('an abort with calls in flight rejects with signal.reason at once and closes the source', async () => {

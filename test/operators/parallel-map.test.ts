@@ -221,7 +221,12 @@ describe('parallelMap', () => {
       if (x === 100) throw error;
       return x;
     });
-    await expect(flow(source).pipe(parallelMap(math.square, { pool }), failing).toArray()).rejects.toBe(error);
+    // The main-thread map reports its failure as a TaskError naming the item, the error as cause.
+    await expect(flow(source).pipe(parallelMap(math.square, { pool }), failing).toArray()).rejects.toMatchObject({
+      name: 'TaskError',
+      index: 10,
+      cause: error,
+    });
     expect(source.stats.returned).toBe(true);
   });
 

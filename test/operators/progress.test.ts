@@ -42,7 +42,7 @@ describe('progress', () => {
         return x;
       }),
     );
-    await expect(failing.toArray()).rejects.toBe(boom);
+    await expect(failing.toArray()).rejects.toMatchObject({ name: 'TaskError', cause: boom });
     expect(failed.writes).toEqual([]);
   });
 

@@ -93,7 +93,8 @@ describe('cancellation', () => {
       const { values, error } = await runAndStop(how, dir, pool, numbers);
 
       if (how === 'abort') expect((error as Error).message).toBe('stop now');
-      else if (how === 'downstream error') expect((error as Error).message).toBe('downstream refuses 0');
+      // The main-thread map's failure is a TaskError with the thrown error as cause.
+      else if (how === 'downstream error') expect(((error as Error).cause as Error).message).toBe('downstream refuses 0');
       else expect(error).toBeUndefined();
       expect(values).toEqual(how === 'downstream error' ? [] : [0]);
       expect(stats.stopped).toBe(true);
