@@ -40,7 +40,10 @@ export type ParallelMapOptions<In = unknown> = ParallelOptions<In>;
  * @category Parallel
  * @see {@link unorderedMap} when order does not matter (faster with uneven items)
  */
-export function parallelMap<In, Out>(task: TaskRef<[In], Out>, options: ParallelMapOptions = {}): Operator<In, Out> {
+export function parallelMap<In, Out>(
+  task: TaskRef<[In], Out>,
+  options: ParallelMapOptions<[In][In extends unknown ? 0 : never]> = {},
+): Operator<In, Out> {
   checkParallelOptions(options);
   const name = taskName(task);
   return defineOperator<In, Out>('parallelMap', (source, context) =>

@@ -39,7 +39,10 @@ export type UnorderedMapOptions<In = unknown> = ParallelOptions<In>;
  * @category Parallel
  * @see {@link parallelMap} to keep input order
  */
-export function unorderedMap<In, Out>(task: TaskRef<[In], Out>, options: UnorderedMapOptions = {}): Operator<In, Out> {
+export function unorderedMap<In, Out>(
+  task: TaskRef<[In], Out>,
+  options: UnorderedMapOptions<[In][In extends unknown ? 0 : never]> = {},
+): Operator<In, Out> {
   checkParallelOptions(options);
   const name = taskName(task);
   return defineOperator<In, Out>('unorderedMap', (source, context) =>

@@ -31,6 +31,7 @@ import { StatsCollector } from './stage-stats.js';
 import { decide, type Decision, type RunOutcome } from './decide.js';
 import { ItemOutcomes } from './item-outcomes.js';
 import { checkParallelOptions, type DispatchSpec } from './options.js';
+import { retryDelayMs } from './retry-policy.js';
 import { takeTaskProgressListeners } from '../task-progress.js';
 import { ChunkSendError, WorkerExitError, type ChunkRequest, type ChunkResponse } from '../backend.js';
 import { sharedPool, type Pool } from '../pool.js';
@@ -517,7 +518,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     this.#stats.runAgain(reason);
     let delay = 0;
     if (reason === 'retry') {
-      delay = retryDelay(chunk.attempt, this.#retryDelayMs);
+      delay = retryDelayMs(chunk.attempt, this.#retryDelayMs);
       chunk.attempt++;
     } else if (reason !== 'isolate') {
       chunk.neverStarted++;
@@ -685,10 +686,10 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     return chunk.ran?.[position] ?? position;
   }
 
-  #taskError(chunk: Chunk<In>, index: number, error: ChunkResponse['failures'][number]['error']): TaskError {
-    return new TaskError({
+  #taskError(chunk: Chunk<In>, index: number, error: ChunkResponse['failures'][number]['error']): TaskError<In> {
+    return new TaskError<In>({
       task: this.#spec.name,
-      item: chunk.items[index],
+      item: chunk.items[index]!,
       index: chunk.firstIndex + index,
       cause: reviveError(error),
       attempts: chunk.attempt,
@@ -710,12 +711,12 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   }
 
   /** Hands one failure to the `onError` function; an async one that rejects fails the flow, never the process. */
-  #report(error: TaskError | WorkerCrashedError): void {
+  #report(error: TaskError<In> | WorkerCrashedError): void {
     const onError = this.#spec.onError;
     if (typeof onError !== 'function') return;
     this.#stats.failed(error instanceof WorkerCrashedError ? error.items.length : 1);
     // An ErrorPolicy is typed to return nothing, but an async function is one too: look at what came back.
-    const policy: (error: TaskError | WorkerCrashedError) => unknown = onError;
+    const policy: (error: TaskError<In> | WorkerCrashedError) => unknown = onError;
     const returned = policy(error);
     if (returned !== null && typeof returned === 'object' && typeof (returned as PromiseLike<unknown>).then === 'function') {
       (returned as PromiseLike<unknown>).then(undefined, (failure: unknown) => this.#fail(failure));
@@ -894,11 +895,6 @@ function withResolvedModules(request: ChunkRequest): ChunkRequest {
   const foldUrl = resolveTaskModule(request.foldTask.moduleUrl);
   if (keyUrl === request.keyTask.moduleUrl && foldUrl === request.foldTask.moduleUrl) return request;
   return { ...request, keyTask: { ...request.keyTask, moduleUrl: keyUrl }, foldTask: { ...request.foldTask, moduleUrl: foldUrl } };
-}
-
-/** The backoff before the `attempt`-th retry: `baseMs × 2^(attempt-1)`, at most 30 s. */
-function retryDelay(attempt: number, baseMs: number): number {
-  return Math.min(30_000, baseMs * 2 ** (attempt - 1));
 }
 
 /** A backend could not send the chunk: ours says so with a class; others (BullMQ) let the DataCloneError through. */

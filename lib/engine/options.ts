@@ -9,6 +9,7 @@ import type { Transferable } from 'node:worker_threads';
 import type { ChunkRequest, ChunkResponse } from '../backend.js';
 import { checkInteger, InvalidOptionError, type TaskError, type WorkerCrashedError } from '../errors.js';
 import type { Pool } from '../pool.js';
+import { checkItemPolicy } from './retry-policy.js';
 import type { StageStats } from './stage-stats.js';
 
 /**
@@ -22,15 +23,15 @@ import type { StageStats } from './stage-stats.js';
  * @example
  * ```ts
  * import { WorkerCrashedError, type ErrorPolicy, type TaskError } from 'millrace';
- * const failures: (TaskError | WorkerCrashedError)[] = [];
- * const collect: ErrorPolicy = (error) => {
+ * const failures: (TaskError<string> | WorkerCrashedError)[] = [];
+ * const collect: ErrorPolicy<string> = (error) => {
  *   failures.push(error);
  *   if (error instanceof WorkerCrashedError) console.error(`item #${error.firstIndex} kills workers (${error.reason})`);
  * };
  * ```
  * @category Parallel
  */
-export type ErrorPolicy = 'fail' | ((error: TaskError | WorkerCrashedError) => void);
+export type ErrorPolicy<In = unknown> = 'fail' | ((error: TaskError<In> | WorkerCrashedError) => unknown);
 
 /**
  * The options every worker-backed operator accepts.
@@ -69,23 +70,26 @@ export interface ParallelOptions<In = unknown> {
    */
   readonly pool?: Pool;
   /**
-   * What a throwing task does to the flow; see {@link ErrorPolicy}.
+   * What an item that failed its last attempt does to the flow; see {@link ErrorPolicy}. The
+   * function receives each failure once, typed with the flow's item type.
    * @defaultValue `'fail'`
    */
-  readonly onError?: ErrorPolicy;
+  readonly onError?: ErrorPolicy<In> | undefined;
   /**
-   * How many times a failed chunk (a task error, a dead worker, a timeout) is run again before the
-   * failure counts. A retried chunk re-runs all its items: items run at least once, and are
-   * emitted exactly once.
+   * How many times a failed item (its task threw) runs again before the failure counts. Only the
+   * items that failed run again, a chunk's successes are kept and never run twice; a chunk that
+   * failed whole (a dead worker, a timeout) runs again with its items still without a value.
    * @defaultValue `0`
    */
-  readonly retries?: number;
+  readonly retries?: number | undefined;
   /**
-   * Backoff before a retry, in milliseconds: the n-th retry of a chunk waits
-   * `retryDelayMs × 2^(n-1)`, at most 30 s, so a failing dependency is not hammered.
+   * Backoff before a retry, in milliseconds: the n-th retry waits about `retryDelayMs × 2^(n-1)`,
+   * at most 30 s, with equal jitter (see {@link retryDelayMs}), so a failing dependency is not
+   * hammered and failures do not come back all at once. A chunk waiting out its backoff holds its
+   * place in the output, not a worker.
    * @defaultValue `100`
    */
-  readonly retryDelayMs?: number;
+  readonly retryDelayMs?: number | undefined;
   /**
    * Time budget per item in milliseconds, enforced per chunk (items × timeout); a chunk over
    * budget is cancelled (its task's `taskSignal()` aborts; a worker that does not let go is ended)
@@ -155,12 +159,12 @@ export interface DispatchSpec<In, Out> extends ParallelOptions<In> {
 }
 
 /** Checks the options shared by worker-backed operators, when the operator is built. */
-export function checkParallelOptions(options: ParallelOptions): void {
+export function checkParallelOptions<In>(options: ParallelOptions<In>): void {
   checkInteger('chunkSize', options.chunkSize, 1);
   checkInteger('maxInFlight', options.maxInFlight, 1);
   checkInteger('maxBuffered', options.maxBuffered, 0);
-  checkInteger('retries', options.retries, 0);
-  checkInteger('retryDelayMs', options.retryDelayMs, 0);
+  // The options a main-thread map shares with worker steps are checked by the same code.
+  checkItemPolicy(options);
   checkInteger('concurrency', options.concurrency, 1, 10_000);
   checkInteger('statsIntervalMs', options.statsIntervalMs, 1);
   if (options.transfer !== undefined && (options.retries ?? 0) > 0 && options.pool?.backend.copiesTransfers !== true) {
@@ -170,11 +174,5 @@ export function checkParallelOptions(options: ParallelOptions): void {
       options.retries,
       "0 when `transfer` is set (moved buffers cannot be sent again), unless the pool copies them (isolation: 'process')",
     );
-  }
-  if (options.timeoutMs !== undefined && !(typeof options.timeoutMs === 'number' && options.timeoutMs > 0)) {
-    throw new InvalidOptionError('timeoutMs', options.timeoutMs, 'a positive number of milliseconds (Infinity: none)');
-  }
-  if (options.onError !== undefined && options.onError !== 'fail' && typeof options.onError !== 'function') {
-    throw new InvalidOptionError('onError', options.onError, "'fail' or a function");
   }
 }

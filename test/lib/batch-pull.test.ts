@@ -94,7 +94,8 @@ describe('batch pulls', () => {
     const reason = new Error('stop');
     let seen = 0;
     const run = flow(iterable, { signal: controller.signal })
-      .pipe(parallelMap(math.square, { pool, chunkSize: 10, maxInFlight: 4 }))
+      // maxBuffered 0: chunks finished behind a slower one count in the window too.
+      .pipe(parallelMap(math.square, { pool, chunkSize: 10, maxInFlight: 4, maxBuffered: 0 }))
       .forEach(() => {
         if (++seen === 5) controller.abort(reason);
       });

@@ -42,6 +42,7 @@ async function nextChunks(backend: { next(): Promise<ScriptedChunk> }, count: nu
 
 afterEach(() => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
 
 describe('scriptedBackend', () => {
@@ -107,6 +108,8 @@ describe('scriptedBackend', () => {
 describe('the engine, through a scripted backend', () => {
   it('retries a chunk whose response holds a failure, after the backoff, as attempt 2 of the same chunk', async () => {
     vi.useFakeTimers();
+    // The backoff's jitter at its top: the first retry waits the whole retryDelayMs.
+    vi.spyOn(Math, 'random').mockReturnValue(1);
     const backend = scriptedBackend();
     await using pool = createPool({ backend });
     const out = flow([3])

@@ -13,7 +13,9 @@ import {
   take,
   tasks,
   unorderedMap,
+  TaskError,
   type Flow,
+  type ParallelOptions,
   type Operator,
   type TaskRef,
 } from 'millrace';
@@ -168,5 +170,21 @@ describe('wrong types are compile errors', () => {
   it('a wrong reduceBy form', () => {
     // @ts-expect-error the fold task's item type must match the key task's
     reduceBy(fold.parity, math.count, 0, { combine: (a: number, b: number) => a + b });
+  });
+});
+
+describe('worker options carry the item type', () => {
+  it('onError receives TaskError of the task item; transfer sees the item unannotated', () => {
+    const buffers = tasks<{ size(bytes: Uint8Array): number }>(new URL('file:///x.tasks.js'));
+    const op = parallelMap(buffers.size, {
+      transfer: (item) => [item.buffer as ArrayBuffer],
+      onError: (error) => {
+        if (error instanceof TaskError) expectTypeOf(error.item).toEqualTypeOf<Uint8Array>();
+      },
+    });
+    expectTypeOf(op).toEqualTypeOf<Operator<Uint8Array, number>>();
+    // Options written for any item still fit.
+    const shared: ParallelOptions = { retries: 1, onError: () => undefined };
+    expectTypeOf(unorderedMap(buffers.size, { ...shared })).toEqualTypeOf<Operator<Uint8Array, number>>();
   });
 });
