@@ -205,7 +205,17 @@ export class RedisAuthError extends MillraceError {
   }
 }
 
-/** Why a worker refused a job: its task module is not one it runs, or the job is malformed. */
+/**
+ * Why a worker refused a job: `'module'` (its task module is outside the worker's root or not on
+ * its allow-list) or `'malformed'` (not a well-formed millrace job, or over the worker's limits).
+ *
+ * @example
+ * ```ts
+ * import type { JobRefusal } from 'millrace';
+ * const fixByDeploying = (reason: JobRefusal) => reason === 'module';
+ * ```
+ * @category Scale-out
+ */
 export type JobRefusal = 'module' | 'malformed';
 
 /**
