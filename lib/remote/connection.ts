@@ -191,11 +191,14 @@ export function describeEndpoint(connection: string | RedisEndpoint): string {
  */
 export function redactConnection(connection: unknown): unknown {
   if (typeof connection === 'string') {
-    // Everything between `//` and the last `@` before the host is user info: keep the user name.
-    return connection.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i, (_, scheme: string, info: string) => {
-      const colon = info.indexOf(':');
-      return `${scheme}${colon < 0 ? info : `${info.slice(0, colon)}:***`}@`;
-    });
+    // Everything between `//` and the last `@` is user info, whatever characters the password
+    // holds (a `/`, a `#` or an `@` that should have been escaped): keep the user name only.
+    const start = connection.indexOf('//');
+    const at = connection.lastIndexOf('@');
+    if (start < 0 || at < start) return connection;
+    const info = connection.slice(start + 2, at);
+    const colon = info.indexOf(':');
+    return `${connection.slice(0, start + 2)}${colon < 0 ? info : `${info.slice(0, colon)}:***`}${connection.slice(at)}`;
   }
   if (connection !== null && typeof connection === 'object' && 'password' in connection) {
     return { ...connection, password: '***' };

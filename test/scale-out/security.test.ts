@@ -26,6 +26,7 @@ import {
 } from 'millrace';
 import { repoRoot, startRedis, startWorkerProcess, stopProcess, waitForLine, type RedisServer, type WorkerProcess } from './harness.js';
 import { ensureRedis } from './redis-setup.js';
+import { describeEndpoint, redactConnection } from '../../lib/remote/connection.js';
 
 const CODE_VERSION = 'security-test';
 
@@ -298,6 +299,15 @@ describe('secrets are never printed (#5)', () => {
     );
   });
 
+  it('redacts the password whatever characters it holds, and describes endpoints without it', () => {
+    expect(redactConnection('redis://user:pa@ss/w#rd@host:6379/0')).toBe('redis://user:***@host:6379/0');
+    expect(redactConnection('rediss://:hunter2@[::1]:notaport')).toBe('rediss://:***@[::1]:notaport');
+    expect(redactConnection('redis://host:6379')).toBe('redis://host:6379');
+    expect(redactConnection({ host: 'h', password: 'hunter2' })).toEqual({ host: 'h', password: '***' });
+    expect(describeEndpoint('redis://admin:hunter2@10.0.0.5:6379/2')).toBe('redis://admin:***@10.0.0.5:6379/2');
+    expect(describeEndpoint({ host: '10.0.0.5', password: 'hunter2', tls: { servername: 'r' } })).toBe('rediss://:***@10.0.0.5:6379/0');
+  });
+
   it('redacts it on the command line too', async () => {
     const child = spawn(
       process.execPath,
@@ -370,6 +380,25 @@ describe('permanent Redis errors are not outages (#7)', () => {
       expect(error).toBeInstanceOf(RedisAuthError);
       expect((error as RedisAuthError).code).toBe('NOPERM');
       expect((error as RedisAuthError).message).not.toContain('reader-password');
+    } finally {
+      await pool.close();
+    }
+  }, 30_000);
+
+  it("runs a flow with the ACL user the scale-out guide recommends (the queue's keys and channels only)", async (context) => {
+    if (port === undefined) return context.skip();
+    const adminQueue = new Queue('acl-admin', { connection: { host: '127.0.0.1', port, password: 'right-password' } });
+    closers.push(adminQueue);
+    // The guide's command, word for word.
+    await redisCall(adminQueue, 'ACL', 'SETUSER', 'millrace', 'on', '>a-long-random-password', 'resetkeys', '~bull:logs:*');
+    await redisCall(adminQueue, 'ACL', 'SETUSER', 'millrace', 'resetchannels', '&bull:logs:*', '+@all', '-@dangerous', '+info');
+    await redisCall(adminQueue, 'ACL', 'SETUSER', 'millrace', '+client|setname', '+client|getname', '+client|list');
+    const url = `redis://millrace:a-long-random-password@127.0.0.1:${port}`;
+    await worker('logs', [], url);
+    const pool = createPool({ backend: bullmq({ connection: url, queue: 'logs', root, codeVersion: CODE_VERSION }) });
+    try {
+      const good = tasks<{ double(x: number): number }>(pathToFileURL(join(root, 'good.mjs')));
+      expect(await flow([1, 2, 3]).pipe(parallelMap(good.double, { pool })).toArray()).toEqual([2, 4, 6]);
     } finally {
       await pool.close();
     }
