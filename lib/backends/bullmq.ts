@@ -225,7 +225,6 @@ class BullmqBackend implements PoolBackend {
   /** Stops the connections' reconnecting once the credentials were refused. */
   readonly #refusal = { refused: false };
   readonly #unservedWarningMs: number;
-  readonly #connectionText: string;
   #unservedTimer: NodeJS.Timeout | undefined;
   /** A worker took some job of the queue since the unserved timer was armed. */
   #servedSinceArmed = false;
@@ -255,7 +254,6 @@ class BullmqBackend implements PoolBackend {
     this.#removeOnFail = options.keepFailedJobs ? { count: options.keepFailedJobs } : true;
     this.#recheckMs = options.recheckMs ?? 5_000;
     this.#unservedWarningMs = options.unservedWarningMs ?? 30_000;
-    this.#connectionText = typeof options.connection === 'string' ? this.#endpoint : 'redis://HOST:PORT';
     this.#armWatchdog();
     this.#started = this.#start();
     // Failures surface through run() (each chunk rejects with the start's error); a start that
@@ -644,7 +642,7 @@ class BullmqBackend implements PoolBackend {
           process.emitWarning(
             `No worker has taken any job of queue ${JSON.stringify(this.#queueName)} on ${this.#endpoint} for ${this.#unservedWarningMs} ms ` +
               `(${waiting} chunk${waiting === 1 ? '' : 's'} waiting); start one with: ` +
-              `npx millrace worker --redis ${this.#connectionText} --queue ${this.#queueName}` +
+              `npx millrace worker --redis ${this.#endpoint} --queue ${this.#queueName}` +
               `${this.#prefix === 'bull' ? '' : ` --prefix ${this.#prefix}`} (the flow keeps waiting)`,
             { type: 'MillraceUnservedQueueWarning', code: 'MILLRACE_UNSERVED_QUEUE' },
           );
