@@ -321,9 +321,17 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
   };
   // eslint-disable-next-line prefer-const -- assigned once connected, below; read by the listener set up here first
   let client: { readonly status: string } | undefined;
+  let authReported = false;
   worker.on('error', (error) => {
-    // Reported once, as the worker's own failure (below), not as an outage.
-    if (authErrorCode(error) !== undefined) return;
+    // Not an outage. At start it fails startWorker (below); once running (a password rotated, an
+    // ACL narrowed) it is said once, not once per retry, until the connection is ready again.
+    if (authErrorCode(error) !== undefined) {
+      if (client !== undefined && !authReported) {
+        authReported = true;
+        log(`millrace worker: ${new RedisAuthError({ endpoint, code: authErrorCode(error)!, cause: error }).message}`);
+      }
+      return;
+    }
     const message = describe(error);
     // A lock BullMQ could not renew (or found missing when finishing a job) is not a connection
     // problem: the job's lock lapsed (Redis was away or slow for longer than --lock-ms, or lost its
@@ -387,6 +395,7 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
   client = ready;
   ready.on('close', () => outageStarts('connection closed'));
   ready.on('ready', () => {
+    authReported = false;
     if (outage) log(`millrace worker: reconnected to Redis at ${endpoint}`);
     outage = false;
   });
