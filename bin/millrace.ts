@@ -6,7 +6,9 @@
  *
  * @packageDocumentation
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parseRedisEndpoint, type RedisEndpoint } from '../lib/remote/connection.js';
 import { startWorker } from '../lib/remote/worker.js';
 
 const USAGE = `Usage: millrace worker --redis redis://host:port --queue NAME [options]
@@ -18,10 +20,20 @@ Options:
   --redis URL            Redis, redis://[user:password@]host:port[/db] (rediss:// for TLS)  (required)
   --queue NAME           the queue the flows use (the bullmq backend's queue option)       (required)
   --concurrency N        chunks at once, one worker thread each (default: CPU count)
-  --root DIR             where task module paths are resolved from (default: current directory)
+  --root DIR             where task module paths are resolved from (default: current directory);
+                         only files whose real path is inside it are run (node_modules/ included)
+  --allow PATH[#EXPORT]  run only this task module (relative to --root), or only this export of
+                         it; repeat for several (default: any module under --root)
+  --tls-ca FILE          trust this CA (PEM) for the server's certificate (turns TLS on)
+  --tls-cert FILE        present this client certificate (PEM), for tls-auth-clients (turns TLS on)
+  --tls-key FILE         the client certificate's private key (PEM)
+  --max-job-items N      refuse jobs with more items (default 1000000)
+  --max-job-bytes N      refuse jobs whose encoded chunk is bigger (default 67108864, 64 MiB)
   --code-version V       this build's version (default: $MILLRACE_CODE_VERSION, else name@version
                          of the nearest package.json); jobs of another version are refused
   --lock-ms N            job lock duration; a dead worker's jobs re-run after about 2×N ms (default 5000)
+  --max-stalled N        times a job may lose its worker and be handed to another before it
+                         fails as poison (default 1)
   --prefix P             BullMQ key prefix (default: bull)
   -h, --help             this text
 `;
@@ -46,6 +58,13 @@ async function main(argv: string[]): Promise<number> {
         queue: { type: 'string' },
         concurrency: { type: 'string' },
         root: { type: 'string' },
+        allow: { type: 'string', multiple: true },
+        'tls-ca': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'max-job-items': { type: 'string' },
+        'max-job-bytes': { type: 'string' },
+        'max-stalled': { type: 'string' },
         'code-version': { type: 'string' },
         'lock-ms': { type: 'string' },
         prefix: { type: 'string' },
@@ -67,11 +86,33 @@ async function main(argv: string[]): Promise<number> {
   const log = (line: string): void => {
     process.stderr.write(`${line}\n`);
   };
+  // TLS files make an endpoint object of the URL (parsed here, so a malformed one is reported with
+  // its password redacted, like any other).
+  const tlsFiles = { ca: values['tls-ca'], cert: values['tls-cert'], key: values['tls-key'] };
+  let connection: string | RedisEndpoint = values.redis;
+  if (tlsFiles.ca !== undefined || tlsFiles.cert !== undefined || tlsFiles.key !== undefined) {
+    const endpoint = parseRedisEndpoint(values.redis);
+    const tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+    for (const [field, file] of Object.entries(tlsFiles) as ['ca' | 'cert' | 'key', string | undefined][]) {
+      if (file === undefined) continue;
+      try {
+        tls[field] = readFileSync(file);
+      } catch (error) {
+        process.stderr.write(`millrace worker: --tls-${field} ${file}: ${error instanceof Error ? error.message : String(error)}\n`);
+        return 2;
+      }
+    }
+    connection = { ...endpoint, tls: { ...(typeof endpoint.tls === 'object' ? endpoint.tls : {}), ...tls } };
+  }
   const worker = await startWorker({
-    connection: values.redis,
+    connection,
     queue: values.queue,
     ...(values.concurrency !== undefined ? { concurrency: Number(values.concurrency) } : {}),
     ...(values.root !== undefined ? { root: values.root } : {}),
+    ...(values.allow !== undefined ? { allow: values.allow } : {}),
+    ...(values['max-job-items'] !== undefined ? { maxJobItems: Number(values['max-job-items']) } : {}),
+    ...(values['max-job-bytes'] !== undefined ? { maxJobBytes: Number(values['max-job-bytes']) } : {}),
+    ...(values['max-stalled'] !== undefined ? { maxStalledCount: Number(values['max-stalled']) } : {}),
     ...(values['code-version'] !== undefined ? { codeVersion: values['code-version'] } : {}),
     ...(values['lock-ms'] !== undefined ? { lockDurationMs: Number(values['lock-ms']) } : {}),
     ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),

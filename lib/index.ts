@@ -94,6 +94,15 @@ export { progress } from '../operators/progress.js';
 export { reportProgress } from './task-progress.js';
 export { bullmq, type BullmqOptions } from './backends/bullmq.js';
 export { startWorker, type RemoteWorker, type RemoteWorkerOptions } from './remote/worker.js';
-export type { RedisEndpoint } from './remote/connection.js';
-export { RedisUnavailableError, CodeVersionMismatchError, RemoteWorkerError, TaskModuleOutsideRootError } from './remote/errors.js';
+export type { RedisEndpoint, RedisTlsOptions } from './remote/connection.js';
+export {
+  RedisUnavailableError,
+  RedisAuthError,
+  CodeVersionMismatchError,
+  RemoteWorkerError,
+  TaskModuleOutsideRootError,
+  JobRefusedError,
+  PoisonJobError,
+  type JobRefusal,
+} from './remote/errors.js';
 export { JobAbandonedError, type JobAbandonment } from './remote/errors.js';

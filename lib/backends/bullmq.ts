@@ -21,10 +21,13 @@ import {
   type StartClock,
 } from '../backend.js';
 import { resolveCodeVersion } from '../remote/code-version.js';
-import { describeEndpoint, redisClientOptions, type RedisEndpoint } from '../remote/connection.js';
+import { authErrorCode, describeEndpoint, redisClientOptions, type RedisEndpoint } from '../remote/connection.js';
 import {
   CodeVersionMismatchError,
   JobAbandonedError,
+  JobRefusedError,
+  PoisonJobError,
+  RedisAuthError,
   RedisUnavailableError,
   RemoteWorkerError,
   TaskModuleOutsideRootError,
@@ -44,6 +47,7 @@ import {
   type JobData,
 } from '../remote/protocol.js';
 import { CLOCK_STARTED, CLOCK_TAKEN_UP, readClock, stampClock } from '../backend.js';
+import { MAX_TIMER_MS } from '../timers.js';
 
 /**
  * Options for {@link bullmq}.
@@ -98,6 +102,14 @@ export interface BullmqOptions {
    */
   readonly recheckMs?: number;
   /**
+   * How long chunks may wait with no worker taking any job of the queue before the backend says so
+   * once with `process.emitWarning` (a `MillraceUnservedQueueWarning` naming the queue and the
+   * `millrace worker` command that serves it). The flow keeps waiting (bound it with a `signal`).
+   * `Infinity` never warns.
+   * @defaultValue `30_000`
+   */
+  readonly unservedWarningMs?: number;
+  /**
    * How many failed jobs (infrastructure failures only: task errors complete their job) BullMQ
    * keeps for inspection; completed jobs are always removed once their result is delivered.
    * @defaultValue `0`
@@ -112,7 +124,10 @@ export interface BullmqOptions {
  * @param options - see {@link BullmqOptions}
  * @returns a {@link PoolBackend}; close it through its pool
  * @throws {@link InvalidOptionError} for a bad queue name, connection, capacity or timeout, or
- *   when no code version can be found
+ *   when no code version can be found (a connection's password is shown as `***`). Chunks fail with
+ *   {@link RedisAuthError} at once when Redis refuses the credentials or the ACL, with
+ *   {@link JobRefusedError} when a worker refuses the job, with {@link PoisonJobError} when the job
+ *   lost its worker too often
  * @remarks
  * Start workers with `npx millrace worker --redis redis://host:port --queue NAME` on each host,
  * from the root of an installed copy of the same code. Each chunk is one job (id
@@ -143,6 +158,8 @@ interface Pending {
   detach(): void;
   /** What was queued, to queue it again if the job vanishes. */
   readonly data: JobData;
+  /** A worker took the job up (its 'active' event): the queue is served. */
+  taken: boolean;
   /** Consecutive rechecks that found no job and no result. */
   missing: number;
   /** Where the job going active and the chunk's start on its worker are stamped (the engine's deadline reads it). */
@@ -201,8 +218,17 @@ class BullmqBackend implements PoolBackend {
   /** Connections not ready; 'start' until the first connection is made. */
   readonly #down = new Set<unknown>(['start']);
   #downTimer: NodeJS.Timeout | undefined;
-  #unavailable: RedisUnavailableError | undefined;
+  #unavailable: RedisUnavailableError | RedisAuthError | undefined;
   #lastError: unknown;
+  /** Redis refused the credentials or the ACL: permanent, every chunk fails with it at once. */
+  #authFailed: RedisAuthError | undefined;
+  /** Stops the connections' reconnecting once the credentials were refused. */
+  readonly #refusal = { refused: false };
+  readonly #unservedWarningMs: number;
+  #unservedTimer: NodeJS.Timeout | undefined;
+  /** A worker took some job of the queue since the unserved timer was armed. */
+  #servedSinceArmed = false;
+  #warnedUnserved = false;
 
   constructor(options: BullmqOptions) {
     if (typeof options.queue !== 'string' || options.queue === '' || options.queue.includes(':')) {
@@ -210,7 +236,7 @@ class BullmqBackend implements PoolBackend {
     }
     checkInteger('capacity', options.capacity, 1);
     checkInteger('keepFailedJobs', options.keepFailedJobs, 0);
-    for (const option of ['redisTimeoutMs', 'recheckMs'] as const) {
+    for (const option of ['redisTimeoutMs', 'recheckMs', 'unservedWarningMs'] as const) {
       const value = options[option];
       if (value !== undefined && !(value > 0)) throw new InvalidOptionError(option, value, 'a positive number of milliseconds');
     }
@@ -223,10 +249,11 @@ class BullmqBackend implements PoolBackend {
         : resolvePath(typeof options.root === 'string' ? options.root : fileURLToPath(options.root));
     this.#codeVersion = resolveCodeVersion(options.codeVersion, this.#root);
     this.#endpoint = describeEndpoint(options.connection);
-    this.#connection = redisClientOptions(options.connection);
+    this.#connection = redisClientOptions(options.connection, this.#refusal);
     this.#redisTimeoutMs = options.redisTimeoutMs ?? 10_000;
     this.#removeOnFail = options.keepFailedJobs ? { count: options.keepFailedJobs } : true;
     this.#recheckMs = options.recheckMs ?? 5_000;
+    this.#unservedWarningMs = options.unservedWarningMs ?? 30_000;
     this.#armWatchdog();
     this.#started = this.#start();
     // Failures surface through run() (each chunk rejects with the start's error); a start that
@@ -245,9 +272,7 @@ class BullmqBackend implements PoolBackend {
     const common = { connection: this.#connection, prefix: this.#prefix };
     const queue = new bull.Queue(this.#queueName, common);
     this.#queue = queue;
-    queue.on('error', (error) => {
-      this.#lastError = error;
-    });
+    queue.on('error', (error) => this.#onRedisError(error));
     const client = await queue.client;
     this.#watch(client);
     // Read events from the stream's current end, fixed now, before any job of ours exists: the
@@ -258,9 +283,7 @@ class BullmqBackend implements PoolBackend {
     if (this.#closed) throw new MillraceError('The pool is closed');
     const events = new bull.QueueEvents(this.#queueName, { ...common, ...(lastEventId !== undefined ? { lastEventId } : {}) });
     this.#events = events;
-    events.on('error', (error) => {
-      this.#lastError = error;
-    });
+    events.on('error', (error) => this.#onRedisError(error));
     events.on('completed', ({ jobId, returnvalue }) => this.#onCompleted(jobId, returnvalue));
     events.on('failed', ({ jobId, failedReason }) => this.#onFailed(jobId, failedReason));
     events.on('active', ({ jobId }) => this.#onActive(jobId));
@@ -278,6 +301,7 @@ class BullmqBackend implements PoolBackend {
     const { signal } = options;
     if (this.#closed) return Promise.reject(new MillraceError('The pool is closed'));
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#authFailed) return Promise.reject(this.#authFailed);
     if (this.#unavailable) return Promise.reject(this.#unavailable);
     let data: JobData;
     try {
@@ -314,10 +338,12 @@ class BullmqBackend implements PoolBackend {
         added: undefined,
         detach: () => signal?.removeEventListener('abort', onAbort),
         data,
+        taken: false,
         missing: 0,
         startClock: options.startClock,
       };
       this.#pending.set(jobId, pending);
+      this.#armUnserved();
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#add(jobId, pending);
       this.#recheckTimer ??= setInterval(() => void this.#recheck(), this.#recheckMs).unref();
@@ -329,13 +355,16 @@ class BullmqBackend implements PoolBackend {
     pending.added = this.#started
       .then((queue) => queue.add(data.task, data, { jobId, attempts: 1, removeOnComplete: true, removeOnFail: this.#removeOnFail }))
       .catch((error: unknown) => {
+        const code = authErrorCode(error);
+        if (code !== undefined) this.#refusedAuth(code, error);
         this.#settle(jobId, {
           error:
-            error instanceof MillraceError
+            this.#authFailed ??
+            (error instanceof MillraceError
               ? error
               : new MillraceError(`Could not queue job ${jobId} on ${this.#endpoint} (queue ${this.#queueName}): ${describe(error)}`, {
                   cause: error,
-                }),
+                })),
         });
       });
   }
@@ -390,6 +419,7 @@ class BullmqBackend implements PoolBackend {
     this.#closed = true;
     clearTimeout(this.#downTimer);
     clearInterval(this.#recheckTimer);
+    clearTimeout(this.#unservedTimer);
     // One budget for all of close(): Redis may be gone, and each step below would wait for it.
     const deadline = Date.now() + this.#redisTimeoutMs;
     const left = (): number => Math.max(0, deadline - Date.now());
@@ -405,6 +435,23 @@ class BullmqBackend implements PoolBackend {
     const lost = connected && this.#down.size > 0;
     const end = async (connection: Queue | QueueEvents | undefined): Promise<void> => {
       if (!connection) return;
+      // Refused credentials: the client stops reconnecting on its next attempt, and BullMQ's wait
+      // for it to be ready then fails; close after that (closing while BullMQ still waits leaves it a
+      // rejection without a listener: an unhandled rejection).
+      if (this.#refusal.refused) {
+        await withTimeout(
+          connection.client.then(
+            () => undefined,
+            () => undefined,
+          ),
+          left(),
+        );
+        await withTimeout(
+          connection.close().catch(() => undefined),
+          left(),
+        );
+        return;
+      }
       // close() stops BullMQ's own loops and sends QUIT, which waits for Redis. When Redis is lost,
       // the socket is dropped at once: BullMQ's disconnect() waits for an 'end' event that ioredis
       // does not send while it waits between reconnection attempts.
@@ -412,9 +459,15 @@ class BullmqBackend implements PoolBackend {
         () => true,
         () => true,
       );
-      if (lost) (await withTimeout(connection.client, left()))?.disconnect();
+      // A connection refused for good (credentials) rejects its client: nothing to disconnect then.
+      const client = (ms: number) =>
+        withTimeout(
+          connection.client.catch(() => undefined),
+          ms,
+        );
+      if (lost) (await client(left()))?.disconnect();
       // Out of time: drop the connection rather than leave it reconnecting (and the process alive).
-      if ((await withTimeout(closing, left())) === undefined) (await withTimeout(connection.client, 0))?.disconnect();
+      if ((await withTimeout(closing, left())) === undefined) (await client(0))?.disconnect();
     };
     await Promise.all([end(this.#events), end(this.#queue)]);
   }
@@ -435,7 +488,12 @@ class BullmqBackend implements PoolBackend {
    * engine allows loading a generous while, then counts the chunk's budget from its start).
    */
   #onActive(jobId: string): void {
-    const clock = this.#pending.get(jobId)?.startClock;
+    // Any job of the queue, ours or another flow's: a worker serves it.
+    this.#servedSinceArmed = true;
+    this.#warnedUnserved = false;
+    const pending = this.#pending.get(jobId);
+    if (pending) pending.taken = true;
+    const clock = pending?.startClock;
     if (clock && readClock(clock, CLOCK_TAKEN_UP) === undefined) stampClock(clock, CLOCK_TAKEN_UP);
   }
 
@@ -518,10 +576,13 @@ class BullmqBackend implements PoolBackend {
     if (!this.#pending.has(jobId)) return;
     let error: unknown;
     if (failure === undefined) {
-      // BullMQ's own reasons; a job that stalled too often lost its worker each time.
+      // BullMQ's own reasons; a job that stalled too often lost its worker each time: it is not
+      // handed to yet another worker, and not as a crash the engine would isolate item by item.
       error = /stalled/i.test(failedReason)
-        ? new WorkerExitError(undefined, new Error(`job ${jobId}: ${failedReason}`))
+        ? new PoisonJobError({ jobId, failedReason })
         : new RemoteWorkerError({ jobId, message: failedReason });
+    } else if (failure.kind === 'refused') {
+      error = new JobRefusedError({ jobId, reason: failure.reason, message: failure.message, workerHost: failure.host });
     } else if (failure.kind === 'version') {
       error = new CodeVersionMismatchError({
         jobVersion: this.#codeVersion,
@@ -540,6 +601,57 @@ class BullmqBackend implements PoolBackend {
       error = new RemoteWorkerError({ jobId, message: failure.message, workerHost: failure.host });
     }
     this.#settle(jobId, { error });
+  }
+
+  /** A connection's error: a refused password or ACL fails every chunk at once; anything else is kept for the outage message. */
+  #onRedisError(error: unknown): void {
+    this.#lastError = error;
+    const code = authErrorCode(error);
+    if (code !== undefined) this.#refusedAuth(code, error);
+  }
+
+  #refusedAuth(code: string, cause: unknown): void {
+    if (this.#authFailed || this.#closed) return;
+    const error = new RedisAuthError({ endpoint: this.#endpoint, code, cause });
+    this.#authFailed = error;
+    // NOPERM comes on a connection that works (for other commands): it stays up. A refused login
+    // stops reconnecting, so BullMQ's wait for a ready client ends before close() (closing while it
+    // waits leaves BullMQ a rejection without a listener).
+    if (code !== 'NOPERM') this.#refusal.refused = true;
+    clearTimeout(this.#downTimer);
+    this.#downTimer = undefined;
+    for (const jobId of [...this.#pending.keys()]) this.#settle(jobId, { error });
+  }
+
+  /**
+   * Watches for a queue nobody serves: when chunks wait and no worker took any job of the queue
+   * for `unservedWarningMs`, says so once (until a worker shows up), naming the command that starts
+   * one. Unref'd and cleared on close, so it never keeps the process alive.
+   */
+  #armUnserved(): void {
+    if (this.#unservedTimer || this.#closed || !Number.isFinite(this.#unservedWarningMs)) return;
+    this.#servedSinceArmed = false;
+    this.#unservedTimer = setTimeout(
+      () => {
+        this.#unservedTimer = undefined;
+        if (this.#closed || this.#pending.size === 0) return;
+        const running = [...this.#pending.values()].some((pending) => pending.taken);
+        if (!this.#servedSinceArmed && !running && !this.#warnedUnserved && !this.#authFailed && this.#down.size === 0) {
+          this.#warnedUnserved = true;
+          const waiting = this.#pending.size;
+          process.emitWarning(
+            `No worker has taken any job of queue ${JSON.stringify(this.#queueName)} on ${this.#endpoint} for ${this.#unservedWarningMs} ms ` +
+              `(${waiting} chunk${waiting === 1 ? '' : 's'} waiting); start one with: ` +
+              `npx millrace worker --redis ${this.#endpoint} --queue ${this.#queueName}` +
+              `${this.#prefix === 'bull' ? '' : ` --prefix ${this.#prefix}`} (the flow keeps waiting)`,
+            { type: 'MillraceUnservedQueueWarning', code: 'MILLRACE_UNSERVED_QUEUE' },
+          );
+        }
+        this.#armUnserved();
+      },
+      Math.min(this.#unservedWarningMs, MAX_TIMER_MS),
+    );
+    this.#unservedTimer.unref();
   }
 
   #watch(client: WatchedClient): void {

@@ -170,3 +170,108 @@ export class JobAbandonedError extends MillraceError {
     this.workerHost = fields.workerHost;
   }
 }
+
+/**
+ * Redis refused the credentials (`WRONGPASS`, `NOAUTH`) or the ACL user may not run a command the
+ * queue needs (`NOPERM`). Not an outage: retrying cannot help, so the flow fails at once instead of
+ * waiting `redisTimeoutMs`, and `millrace worker` exits.
+ *
+ * @example
+ * ```ts
+ * import { RedisAuthError } from 'millrace';
+ * const badCredentials = (error: unknown) => error instanceof RedisAuthError && error.code !== 'NOPERM';
+ * ```
+ * @category Errors
+ */
+export class RedisAuthError extends MillraceError {
+  override name = 'RedisAuthError';
+  /** The Redis endpoint, the password redacted (`redis://user:***@host:port/db`). */
+  readonly endpoint: string;
+  /** Redis's error code: `'WRONGPASS'`, `'NOAUTH'` or `'NOPERM'`. */
+  readonly code: string;
+
+  constructor(fields: { endpoint: string; code: string; cause?: unknown }) {
+    const detail = fields.cause instanceof Error ? `: ${fields.cause.message}` : '';
+    const what =
+      fields.code === 'NOPERM'
+        ? 'the ACL user lacks a permission the queue needs (grant it the commands and keys of the queue, see the scale-out guide)'
+        : 'authentication failed (check the user name and password)';
+    // Redis's reply error carries the command it answered, and for AUTH that is the password: keep
+    // its name and message only.
+    const cause = fields.cause instanceof Error ? Object.assign(new Error(fields.cause.message), { name: fields.cause.name }) : undefined;
+    super(`Redis at ${fields.endpoint} refused access: ${what}${detail}`, cause === undefined ? undefined : { cause });
+    this.endpoint = fields.endpoint;
+    this.code = fields.code;
+  }
+}
+
+/**
+ * Why a worker refused a job: `'module'` (its task module is outside the worker's root or not on
+ * its allow-list) or `'malformed'` (not a well-formed millrace job, or over the worker's limits).
+ *
+ * @example
+ * ```ts
+ * import type { JobRefusal } from 'millrace';
+ * const fixByDeploying = (reason: JobRefusal) => reason === 'module';
+ * ```
+ * @category Scale-out
+ */
+export type JobRefusal = 'module' | 'malformed';
+
+/**
+ * A remote worker refused a job without running it: its task module is outside the worker's
+ * `--root` or not on its `--allow` list (`reason` `'module'`), or the job is not a well-formed
+ * millrace job (`'malformed'`: not JSON, a request of the wrong shape, too many items or bytes).
+ *
+ * @example
+ * ```ts
+ * import { JobRefusedError } from 'millrace';
+ * const notAllowed = (error: unknown) => error instanceof JobRefusedError && error.reason === 'module';
+ * ```
+ * @category Errors
+ */
+export class JobRefusedError extends MillraceError {
+  override name = 'JobRefusedError';
+  /** The BullMQ job id. */
+  readonly jobId: string;
+  /** What was wrong with the job. */
+  readonly reason: JobRefusal;
+  /** The refusing worker's `host/pid`. */
+  readonly workerHost: string | undefined;
+
+  constructor(fields: { jobId: string; reason: JobRefusal; message: string; workerHost?: string | undefined }) {
+    super(`Job ${fields.jobId} was refused${fields.workerHost === undefined ? '' : ` by worker ${fields.workerHost}`}: ${fields.message}`);
+    this.jobId = fields.jobId;
+    this.reason = fields.reason;
+    this.workerHost = fields.workerHost;
+  }
+}
+
+/**
+ * A job lost its worker more often than the workers' `maxStalledCount` allows (each time the worker
+ * process died or hung while holding it), so it is not handed to yet another worker: it probably
+ * kills whoever runs it. Not retried by a worker; a flow's `retries` would submit it again.
+ *
+ * @example
+ * ```ts
+ * import { PoisonJobError } from 'millrace';
+ * const poison = (error: unknown) => (error instanceof PoisonJobError ? error.jobId : undefined);
+ * ```
+ * @category Errors
+ */
+export class PoisonJobError extends MillraceError {
+  override name = 'PoisonJobError';
+  /** The BullMQ job id. */
+  readonly jobId: string;
+  /** BullMQ's reason (`job stalled more than allowable limit`). */
+  readonly failedReason: string;
+
+  constructor(fields: { jobId: string; failedReason: string }) {
+    super(
+      `Job ${fields.jobId} lost its worker more often than the workers' maxStalledCount allows (${fields.failedReason}); ` +
+        'it was not handed to another worker: a job that ends its worker process would take the fleet down one by one',
+    );
+    this.jobId = fields.jobId;
+    this.failedReason = fields.failedReason;
+  }
+}

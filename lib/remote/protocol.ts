@@ -42,6 +42,7 @@ export const STARTED_PROGRESS = 'millrace:started';
 export type JobFailure =
   | { readonly kind: 'version'; readonly message: string; readonly workerVersion: string; readonly host: string }
   | { readonly kind: 'protocol'; readonly message: string; readonly host: string }
+  | { readonly kind: 'refused'; readonly reason: 'module' | 'malformed'; readonly message: string; readonly host: string }
   | { readonly kind: 'crash'; readonly message: string; readonly exitCode: number | undefined; readonly host: string }
   | { readonly kind: 'clone'; readonly message: string; readonly host: string }
   /** The job was cancelled through {@link cancelChannel}: its chunk's task saw its signal abort. */

@@ -13,13 +13,21 @@ import { WorkerExitError, type ChunkRequest, type ChunkResponse } from '../backe
 import { createPool } from '../pool.js';
 import { CLOCK_STARTED, createStartClock, readClock } from '../backend.js';
 import { resolveCodeVersion } from './code-version.js';
-import { describeEndpoint, redisClientOptions, type RedisEndpoint } from './connection.js';
+import { describeEndpoint, authErrorCode, redisClientOptions, type RedisEndpoint } from './connection.js';
+import { RedisAuthError } from './errors.js';
+import {
+  checkJobData,
+  checkRequest,
+  DEFAULT_MAX_JOB_BYTES,
+  DEFAULT_MAX_JOB_ITEMS,
+  ModulePolicy,
+  Refusal,
+  UNPARSABLE,
+} from './job-checks.js';
 import {
   cancelChannel,
-  decode,
   encode,
   encodeFailure,
-  fromRootRelative,
   mapModules,
   PROTOCOL,
   STARTED_PROGRESS,
@@ -51,10 +59,31 @@ export interface RemoteWorkerOptions {
   readonly concurrency?: number;
   /**
    * The directory job module paths are relative to (`--root`): the root of this host's copy of
-   * the code, matching the submitter's `root`.
+   * the code, matching the submitter's `root`. The worker runs only `file:` modules whose real path
+   * (symlinks resolved) lies inside the root's real path: everything under it, `node_modules/`
+   * included, can be named by anyone who can write to the Redis (see `allow`).
    * @defaultValue `process.cwd()`
    */
   readonly root?: string;
+  /**
+   * The only task modules this worker runs (`--allow`, repeatable): paths relative to `root`,
+   * each optionally with `#export` to allow that export only (`src/logs.tasks.js#analysis`). A job
+   * naming anything else is refused with a {@link JobRefusedError}, before anything is imported.
+   * The `.js`/`.ts` twin of an allowed file is the same module.
+   * @defaultValue every module under `root`
+   */
+  readonly allow?: readonly string[];
+  /**
+   * The most items one job may carry; a job with more is refused ({@link JobRefusedError}).
+   * @defaultValue `1_000_000`
+   */
+  readonly maxJobItems?: number;
+  /**
+   * The most bytes one job's encoded chunk may have (items and bound arguments, as the
+   * structured-clone encoding); a bigger job is refused before it is decoded.
+   * @defaultValue `67_108_864` (64 MiB)
+   */
+  readonly maxJobBytes?: number;
   /**
    * This host's code version (`--code-version`); jobs from another version are refused.
    * @defaultValue `$MILLRACE_CODE_VERSION`, else `name@version` of the nearest `package.json` at or above `root`
@@ -68,8 +97,10 @@ export interface RemoteWorkerOptions {
    */
   readonly lockDurationMs?: number;
   /**
-   * How many times a job may lose its worker before it fails (the flow then sees a
-   * {@link WorkerCrashedError}, subject to its `retries`).
+   * How many times a job may lose its worker (the worker process died or hung holding it) and be
+   * handed to another before it fails as poison (the flow sees a {@link PoisonJobError}): a job
+   * that kills its worker takes down at most `maxStalledCount + 1` workers. `0` fails a job whose
+   * worker was killed for any reason instead of re-running it.
    * @defaultValue `1`
    */
   readonly maxStalledCount?: number;
@@ -110,8 +141,9 @@ export interface RemoteWorker {
  *
  * @param options - see {@link RemoteWorkerOptions}
  * @returns the running {@link RemoteWorker}
- * @throws {@link InvalidOptionError} for a bad option or no code version; a `MillraceError` when
- *   the bullmq package is not installed
+ * @throws {@link InvalidOptionError} for a bad option, an `allow` entry that names no file under
+ *   the root, or no code version; {@link RedisAuthError} when Redis refuses the credentials; a
+ *   `MillraceError` when the bullmq package is not installed
  * @example
  * ```ts
  * import { startWorker } from 'millrace';
@@ -127,7 +159,11 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
   checkInteger('concurrency', options.concurrency, 1, 1024);
   checkInteger('lockDurationMs', options.lockDurationMs, 100);
   checkInteger('maxStalledCount', options.maxStalledCount, 0);
+  checkInteger('maxJobItems', options.maxJobItems, 1);
+  checkInteger('maxJobBytes', options.maxJobBytes, 1);
   const root = resolvePath(options.root ?? process.cwd());
+  const policy = new ModulePolicy(root, options.allow);
+  const limits = { maxItems: options.maxJobItems ?? DEFAULT_MAX_JOB_ITEMS, maxBytes: options.maxJobBytes ?? DEFAULT_MAX_JOB_BYTES };
   const codeVersion = resolveCodeVersion(options.codeVersion, root);
   const concurrency = options.concurrency ?? availableParallelism();
   const lockDuration = options.lockDurationMs ?? 5_000;
@@ -149,6 +185,12 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
   const refusedVersions = new Set<string>();
 
   const fail = (failure: JobFailure): Error => new Error(encodeFailure(failure));
+  /** A job this worker will not run: failed alone, with its id, and said once here. */
+  const refuse = (job: Job<unknown, string>, error: unknown): Error => {
+    if (!(error instanceof Refusal)) throw error;
+    log(`millrace worker: refused job ${String(job.id)}: ${error.message}`);
+    return fail({ kind: 'refused', reason: error.reason, message: error.message, host });
+  };
 
   /** The jobs running here, by id, to cancel one when the submitter asks (see the subscriber below). */
   const running = new Map<string, AbortController>();
@@ -168,8 +210,14 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
   };
 
   const runJob = async (job: Job<unknown, string>, signal: AbortSignal): Promise<string> => {
-    const data = job.data;
-    if (!isJobData(data)) throw fail({ kind: 'protocol', message: `job ${String(job.id)} is not a millrace chunk job`, host });
+    // Anyone who can write to this Redis can write a job: its shape, size and task modules are
+    // checked before anything is decoded further or imported, and a bad job fails alone.
+    let data: JobData;
+    try {
+      data = checkJobData(job.data);
+    } catch (error) {
+      throw refuse(job, error);
+    }
     if (data.protocol !== PROTOCOL) {
       throw fail({
         kind: 'protocol',
@@ -188,9 +236,12 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
     }
     let request: ChunkRequest;
     try {
-      request = mapModules(decode(data.request) as ChunkRequest, (name) => fromRootRelative(name, root));
+      const named = checkRequest(data.request, limits);
+      const tasks = named.mode === 'call' ? [named.task] : [named.keyTask, named.foldTask];
+      const urls = new Map(tasks.map((task) => [task.moduleUrl, policy.resolve(task)]));
+      request = mapModules(named, (name) => urls.get(name) ?? name);
     } catch (error) {
-      throw fail({ kind: 'protocol', message: `cannot decode the chunk (different Node.js versions?): ${describe(error)}`, host });
+      throw refuse(job, error);
     }
     active++;
     // The local threads stamp when the chunk's first item starts (after loading the task module);
@@ -220,8 +271,38 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
     return encode(response);
   };
 
-  const worker: Worker<unknown, string> = new bull.Worker(options.queue, processor, {
-    connection: redisClientOptions(options.connection),
+  /**
+   * BullMQ parses a job's data and options as JSON while fetching it, and a parse error there has
+   * no job id and leaves the job to be fetched again and again. A field that is not JSON is
+   * replaced here, so the job reaches the processor, which fails it with its id.
+   */
+  class CheckedWorker extends bull.Worker<unknown, string> {
+    protected override createJob(raw: Parameters<Worker['createJob']>[0], jobId: string): Job<unknown, string> {
+      try {
+        return super.createJob(raw, jobId);
+      } catch {
+        const parses = (text: string | undefined): boolean => {
+          try {
+            JSON.parse(text ?? '{}');
+            return true;
+          } catch {
+            return false;
+          }
+        };
+        const bad = (['data', 'opts', 'progress', 'parent'] as const).filter((field) => !parses(raw[field]));
+        const fixed = { ...raw, data: JSON.stringify({ [UNPARSABLE]: bad.join(' and ') || 'data' }) };
+        if (bad.includes('opts')) fixed.opts = '{}';
+        if (bad.includes('progress')) fixed.progress = '0';
+        if (bad.includes('parent')) delete fixed.parent;
+        return super.createJob(fixed, jobId);
+      }
+    }
+  }
+
+  /** Stops reconnecting once Redis refused the credentials (see redisClientOptions). */
+  const refusal = { refused: false };
+  const worker: Worker<unknown, string> = new CheckedWorker(options.queue, processor, {
+    connection: redisClientOptions(options.connection, refusal),
     prefix: options.prefix ?? 'bull',
     concurrency,
     lockDuration,
@@ -241,7 +322,17 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
   };
   // eslint-disable-next-line prefer-const -- assigned once connected, below; read by the listener set up here first
   let client: { readonly status: string } | undefined;
+  let authReported = false;
   worker.on('error', (error) => {
+    // Not an outage. At start it fails startWorker (below); once running (a password rotated, an
+    // ACL narrowed) it is said once, not once per retry, until the connection is ready again.
+    if (authErrorCode(error) !== undefined) {
+      if (client !== undefined && !authReported) {
+        authReported = true;
+        log(`millrace worker: ${new RedisAuthError({ endpoint, code: authErrorCode(error)!, cause: error }).message}`);
+      }
+      return;
+    }
     const message = describe(error);
     // A lock BullMQ could not renew (or found missing when finishing a job) is not a connection
     // problem: the job's lock lapsed (Redis was away or slow for longer than --lock-ms, or lost its
@@ -271,10 +362,41 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
     }
     log(`millrace worker: ${message}`);
   });
-  const ready = await worker.waitUntilReady();
+  // A refused password or ACL is not an outage: fail now, with one clear error, rather than retry for ever.
+  let refusedAuth: ((error: Error) => void) | undefined;
+  const authRefused = new Promise<never>((_, reject) => (refusedAuth = reject));
+  authRefused.catch(() => undefined);
+  const onAuthError = (error: Error): void => {
+    const code = authErrorCode(error);
+    if (code === undefined) return;
+    if (code !== 'NOPERM') refusal.refused = true;
+    refusedAuth?.(new RedisAuthError({ endpoint, code, cause: error }));
+  };
+  worker.on('error', onAuthError);
+  let ready: Awaited<ReturnType<Worker['waitUntilReady']>>;
+  try {
+    ready = await Promise.race([worker.waitUntilReady(), authRefused]);
+  } catch (error) {
+    closingWorker = true;
+    // The connections end on their next reconnect attempt; BullMQ's wait for them then fails, and
+    // closing after that leaves no rejection without a listener behind.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      worker.client.then(
+        () => undefined,
+        () => undefined,
+      ),
+      new Promise((resolve) => (timer = setTimeout(resolve, 5_000))),
+    ]);
+    clearTimeout(timer);
+    await worker.close(true).catch(() => undefined);
+    await pool.close();
+    throw error;
+  }
   client = ready;
   ready.on('close', () => outageStarts('connection closed'));
   ready.on('ready', () => {
+    authReported = false;
     if (outage) log(`millrace worker: reconnected to Redis at ${endpoint}`);
     outage = false;
   });
@@ -340,19 +462,6 @@ function isConnectionError(error: unknown): boolean {
   return (
     /^(ECONN|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)/.test(code) ||
     /connection is closed|stream isn't writeable|socket/i.test(describe(error))
-  );
-}
-
-function isJobData(value: unknown): value is JobData {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    'protocol' in value &&
-    typeof value.protocol === 'number' &&
-    'codeVersion' in value &&
-    typeof value.codeVersion === 'string' &&
-    'request' in value &&
-    typeof value.request === 'string'
   );
 }
 

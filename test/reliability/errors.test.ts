@@ -321,6 +321,11 @@ describe('error objects across the thread boundary', () => {
     ['undefined', /non-Error value: undefined/, undefined],
     ['null', /non-Error value: null/, null],
     ['object', /non-Error value: \{"code":42,"reason":"plain object"\}/, { code: 42, reason: 'plain object' }],
+    [
+      'getter',
+      /non-Error value: \{"code":"E_PLAIN","message":"plain object with a bad getter"\}/,
+      { code: 'E_PLAIN', message: 'plain object with a bad getter' },
+    ],
   ] as const)('a thrown %s still gives a useful TaskError', async (kind, message, value) => {
     await using pool = createPool({ threads: 1 });
     const error = await failure(

@@ -632,7 +632,14 @@ describe('Redis outages', () => {
         protocol: 1,
         codeVersion: 'millrace@0.1.0',
         task: 'hang',
-        request: Buffer.from(serialize(chunkOf('startAndHang', [1]))).toString('base64'),
+        // Named relative to the worker's root, as a producer names it (workers refuse any other name).
+        request: Buffer.from(
+          serialize({
+            mode: 'call',
+            task: { moduleUrl: 'test/scale-out/scale-out.tasks.ts', exportName: 'startAndHang', boundArgs: [], setupArgs: [] },
+            items: [1],
+          } satisfies ChunkRequest),
+        ).toString('base64'),
       });
       await running;
       await submitter.close();

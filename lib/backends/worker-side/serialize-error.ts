@@ -27,10 +27,13 @@ function isErrorLike(value: unknown): value is Record<string, unknown> {
 /** Serializes a thrown value. */
 export function serializeError(error: unknown, depth = 0): SerializedError {
   if (!isErrorLike(error)) {
+    // A plain object is copied field by field first: one getter that throws (or one field that
+    // cannot be cloned) would otherwise lose every other field, in the message and in `value`.
+    const value = error !== null && typeof error === 'object' ? readableFields(error) : cloneableOrUndefined(error);
     return {
       name: 'NonErrorThrown',
-      message: `the task threw a non-Error value: ${describeValue(error)}`,
-      fields: { value: cloneableOrUndefined(error) },
+      message: `the task threw a non-Error value: ${describeValue(value === undefined ? error : value)}`,
+      fields: { value },
     };
   }
   const read = (key: string): unknown => {
@@ -68,6 +71,35 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
     result.errors = errors.slice(0, MAX_ERRORS).map((inner: unknown) => serializeError(inner, depth + 1));
   }
   return result;
+}
+
+/**
+ * The own enumerable fields of a thrown non-Error object that can be read and cloned, as a plain
+ * object; an array stays an array. A getter that throws, a Proxy that refuses to list its keys, or
+ * a value that cannot be cloned drops that field only. Undefined when the object itself clones
+ * as is (a Map, a Date: kept whole).
+ */
+function readableFields(error: object): unknown {
+  const whole = cloneableOrUndefined(error);
+  if (whole !== undefined) return whole;
+  let keys: string[] = [];
+  try {
+    keys = Object.keys(error);
+  } catch {
+    // a Proxy that refuses to list its keys: no fields
+  }
+  const copy: Record<string, unknown> = {};
+  for (const key of keys) {
+    let field: unknown;
+    try {
+      field = (error as Record<string, unknown>)[key];
+    } catch {
+      continue;
+    }
+    const value = cloneableOrUndefined(field);
+    if (value !== undefined) copy[key] = value;
+  }
+  return Array.isArray(error) ? Object.values(copy) : copy;
 }
 
 function describeValue(value: unknown): string {
