@@ -217,6 +217,24 @@ describe('the conformance kit catches broken operators', () => {
     expect(error.check).toBe('abort');
   });
 
+  it(
+    "reports a hang under its default timeout within a test runner's default test timeout (5 s), naming the check",
+    { timeout: 5_000 },
+    async () => {
+      // Never emits and never ends: without the kit's own limit, vitest or jest would report only
+      // "Test timed out in 5000ms". The default timeoutMs must leave room for the kit's error.
+      const stuck = () =>
+        defineOperator<number, number>('stuck', async function* (source) {
+          for await (const x of source) if (x < 0) yield x; // reads everything, emits nothing
+          await new Promise<never>(() => undefined);
+        });
+      const error = await failure(checkOperator(stuck, { input: numbers }));
+      expect(error.check).toBe('values');
+      expect(error.operator).toBe('stuck');
+      expect(error.message).toMatch(/operator stuck fails 'values': hung waiting for .* \(over \d+ ms/);
+    },
+  );
+
   it('rejects an empty sample input', async () => {
     await expect(checkOperator(() => map((x: number) => x), { input: [] })).rejects.toThrow(TypeError);
   });
