@@ -66,10 +66,6 @@ const ALLOWED = new Set([
   'removeOnComplete',
   'removeOnFail',
   'stalledInterval',
-  'useFakeTimers',
-  'advanceTimersByTimeAsync',
-  'runAllTimersAsync',
-  'vi.useFakeTimers',
   'Pool.imap_unordered',
   'Pool.starmap',
   'concurrentTasksPerWorker',
@@ -86,7 +82,12 @@ const ALLOWED = new Set([
   'TimeoutError',
   'AsyncDisposable',
   'skipLibCheck',
+  'TypeScript',
+  'JavaScript',
 ]);
+
+/** Objects of test frameworks whose members the guides name (`vi.useFakeTimers()`). */
+const LIBRARY_OBJECTS = new Set(['vi', 'jest', 'assert']);
 
 /**
  * Sentences that once contradicted the code. Each pattern is what the guides said; the reason is
@@ -252,7 +253,7 @@ function known(name: string): boolean {
   // A member of a global or a Node module (`process.exit`, `os.availableParallelism`), or of a value
   // in an example (`error.index`, `result.counts`): the member must be known, unless the head is a
   // global or module, whose members are not millrace's to check.
-  if (GLOBALS.has(head) || BUILTINS.has(head)) return true;
+  if (GLOBALS.has(head) || BUILTINS.has(head) || LIBRARY_OBJECTS.has(head)) return true;
   if (api.declared.has(head)) return api.names.has(name);
   return rest.every((part) => known(part) || !/[A-Z]/.test(part));
 }
@@ -346,7 +347,9 @@ for (const file of documents()) {
           linked !== at.file
             ? `${name} is declared in ${at.file}, not ${linked}`
             : anchor !== `L${at.line}`
-              ? `${name} is declared on line ${at.line} (a Git host opens the file at #L${at.line}; #${anchor ?? ''} opens it at the top)`
+              ? /^L\d+$/.test(anchor ?? '')
+                ? `${name} is declared on line ${at.line}, not ${(anchor ?? '').slice(1)}`
+                : `${name} is declared on line ${at.line} (a Git host opens the file at #L${at.line}; ${anchor ? `#${anchor}` : 'no anchor'} opens it at the top)`
               : `the link's title must name the export ('${name}')`;
         complain(where, `${why}: write ${wanted} (npm run docs:links re-points every link)`);
         return whole;

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   batch,
   defineOperator,
+  dispatch,
   distinct,
   drop,
   dropWhile,
@@ -136,6 +137,23 @@ describe('built-in operators pass the conformance kit', () => {
       .map((file) => file.slice(0, -3).replace(/-(\w)/g, (_, letter: string) => letter.toUpperCase()));
     const covered = new Set(builtIns.map((entry) => entry.name.split(' ')[0]));
     expect(names.filter((name) => !covered.has(name))).toEqual([]);
+  });
+});
+
+describe('operators not made with defineOperator', () => {
+  // The custom-operators guide says defineOperator is not required: the kit checks behaviour, and
+  // dispatch keeps the contract by itself. Without defineOperator the operator has no name.
+  it('an operator that is dispatch alone passes every check, named by the name option', async () => {
+    const bare = (): Operator<number, number> => (source, context) =>
+      dispatch(source, context, {
+        name: 'bareSquare',
+        ordered: true,
+        request: (items) => ({ mode: 'call', task: math.square, items }),
+        outputs: (response) => response.results as number[],
+      });
+    expect(bare().name).toBe('');
+    const result = await checkOperator(bare, { input: [1, 2, 3], expected: [1, 4, 9], name: 'bareSquare' });
+    expect(result).toEqual({ operator: 'bareSquare', passed: ['laziness', 'values', 'early-termination', 'errors', 'abort'] });
   });
 });
 
