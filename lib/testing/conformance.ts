@@ -59,6 +59,9 @@ export type BackendCheck = 'values' | 'task-errors' | 'abort' | 'abort-queued' |
 /** Every check, in the order they run. */
 const ALL_CHECKS: readonly ConformanceCheck[] = ['laziness', 'values', 'early-termination', 'errors', 'abort'];
 
+/** The default `timeoutMs`: below vitest's and jest's default test timeout (5 s). */
+const DEFAULT_TIMEOUT_MS = 4_000;
+
 /**
  * Options for {@link checkOperator}.
  *
@@ -100,8 +103,11 @@ export interface ConformanceOptions<In, Out> {
    */
   readonly checks?: readonly ConformanceCheck[];
   /**
-   * How long one check may wait for something to happen before it fails as a hang.
-   * @defaultValue `10_000`
+   * How long one check may wait for something to happen before it fails as a hang, with a
+   * {@link ConformanceError} naming the check. The default fits inside the default test timeout
+   * of vitest and jest (5 s), so a hanging operator is reported by the kit, not as the runner's
+   * "test timed out"; raise both for a slow operator.
+   * @defaultValue `4_000`
    */
   readonly timeoutMs?: number;
   /**
@@ -194,7 +200,7 @@ export async function checkOperator<In, Out>(
 ): Promise<ConformanceResult> {
   if (options.input.length === 0) throw new TypeError('checkOperator needs at least one input item');
   const operator = options.name ?? (factory().name || 'anonymous operator');
-  const context: CheckContext<In, Out> = { factory, options, operator, timeoutMs: options.timeoutMs ?? 10_000 };
+  const context: CheckContext<In, Out> = { factory, options, operator, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS };
   const selected = options.checks ?? ALL_CHECKS;
   const passed: ConformanceCheck[] = [];
   for (const check of ALL_CHECKS) {
@@ -336,7 +342,14 @@ async function within<T>(promise: Promise<T>, timeoutMs: number, operator: strin
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(
-      () => reject(new ConformanceError({ operator, check, message: `hung waiting for ${what} (over ${timeoutMs} ms)` })),
+      () =>
+        reject(
+          new ConformanceError({
+            operator,
+            check,
+            message: `hung waiting for ${what} (over ${timeoutMs} ms; a slow operator needs a larger timeoutMs)`,
+          }),
+        ),
       timeoutMs,
     );
   });

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   batch,
   defineOperator,
+  dispatch,
   distinct,
   drop,
   dropWhile,
@@ -139,6 +140,23 @@ describe('built-in operators pass the conformance kit', () => {
   });
 });
 
+describe('operators not made with defineOperator', () => {
+  // The custom-operators guide says defineOperator is not required: the kit checks behaviour, and
+  // dispatch keeps the contract by itself. Without defineOperator the operator has no name.
+  it('an operator that is dispatch alone passes every check, named by the name option', async () => {
+    const bare = (): Operator<number, number> => (source, context) =>
+      dispatch(source, context, {
+        name: 'bareSquare',
+        ordered: true,
+        request: (items) => ({ mode: 'call', task: math.square, items }),
+        outputs: (response) => response.results as number[],
+      });
+    expect(bare().name).toBe('');
+    const result = await checkOperator(bare, { input: [1, 2, 3], expected: [1, 4, 9], name: 'bareSquare' });
+    expect(result).toEqual({ operator: 'bareSquare', passed: ['laziness', 'values', 'early-termination', 'errors', 'abort'] });
+  });
+});
+
 describe('the conformance kit catches broken operators', () => {
   const fast = { input: numbers, timeoutMs: 500 } as const;
 
@@ -216,6 +234,24 @@ describe('the conformance kit catches broken operators', () => {
     const error = await failure(checkOperator(deaf, { ...fast, checks: ['abort'] }));
     expect(error.check).toBe('abort');
   });
+
+  it(
+    "reports a hang under its default timeout within a test runner's default test timeout (5 s), naming the check",
+    { timeout: 5_000 },
+    async () => {
+      // Never emits and never ends: without the kit's own limit, vitest or jest would report only
+      // "Test timed out in 5000ms". The default timeoutMs must leave room for the kit's error.
+      const stuck = () =>
+        defineOperator<number, number>('stuck', async function* (source) {
+          for await (const x of source) if (x < 0) yield x; // reads everything, emits nothing
+          await new Promise<never>(() => undefined);
+        });
+      const error = await failure(checkOperator(stuck, { input: numbers }));
+      expect(error.check).toBe('values');
+      expect(error.operator).toBe('stuck');
+      expect(error.message).toMatch(/operator stuck fails 'values': hung waiting for .* \(over \d+ ms/);
+    },
+  );
 
   it('rejects an empty sample input', async () => {
     await expect(checkOperator(() => map((x: number) => x), { input: [] })).rejects.toThrow(TypeError);
