@@ -301,6 +301,27 @@ function describeCause(cause: unknown): string {
 }
 
 /**
+ * The backend lost a chunk: it can no longer tell what became of it (a job that vanished from
+ * Redis before its result came back), so it may or may not have run. A backend rejects the run
+ * with this error rather than send the chunk again itself: the engine runs it again, through its
+ * one run-again path, and counts it (`runsAgain.lost` in {@link StageStats}).
+ *
+ * @example
+ * ```ts
+ * import { ChunkLostError } from 'millrace';
+ * const lost = new ChunkLostError('job run1-0 is gone from Redis');
+ * console.log(lost.message); // 'the chunk was lost: job run1-0 is gone from Redis'
+ * ```
+ * @category Errors
+ */
+export class ChunkLostError extends MillraceError {
+  override name = 'ChunkLostError';
+  constructor(why: string, cause?: unknown) {
+    super(`the chunk was lost: ${why}`, cause === undefined ? undefined : { cause });
+  }
+}
+
+/**
  * A chunk could not be sent to a worker: something in it is not structured-cloneable (an item, a
  * bound argument, `setupArgs`) or its transfer list is invalid. The engine finds which and throws
  * a {@link CloneError}.

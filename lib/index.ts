@@ -21,6 +21,7 @@ export { defineOperator, pipe, type Operator, type OperatorContext } from './ope
 export { tasks, bind, type TaskRef, type Tasks, type TasksOptions } from './tasks.js';
 export {
   WorkerExitError,
+  ChunkLostError,
   ChunkSendError,
   type PoolBackend,
   type ChunkRequest,

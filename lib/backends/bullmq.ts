@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { JobsOptions, Queue, QueueEvents } from 'bullmq';
 import { checkInteger, InvalidOptionError, MillraceError } from '../errors.js';
 import {
+  ChunkLostError,
   WorkerExitError,
   type ChunkRequest,
   type ChunkResponse,
@@ -371,7 +372,8 @@ class BullmqBackend implements PoolBackend {
 
   /**
    * The safety net under the event stream: a job that is gone from Redis while its chunk still
-   * waits had its result (or failure) lost on the way; queue it again (at-least-once). Two misses
+   * waits had its result (or failure) lost on the way; the run fails with a ChunkLostError and the
+   * engine sends the chunk again (at-least-once), as it does every run again. Two misses
    * in a row, because a result can be in the stream, not yet read, just after its job is removed.
    */
   async #recheck(): Promise<void> {
@@ -399,10 +401,9 @@ class BullmqBackend implements PoolBackend {
           pending.missing = 0;
           this.#onActive(jobId);
         } else if (state === 'unknown') {
-          if (++pending.missing >= 2) {
-            pending.missing = 0;
-            this.#add(jobId, pending);
-          }
+          // Gone: the engine runs the chunk again (reason 'lost'), under a new job id, and counts it.
+          if (++pending.missing >= 2)
+            this.#settle(jobId, { error: new ChunkLostError(`job ${jobId} is gone from Redis before its result came back`) });
         } else {
           pending.missing = 0;
         }

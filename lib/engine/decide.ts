@@ -51,6 +51,8 @@ export type RunOutcome =
   | { readonly kind: 'worker-exit'; readonly started: boolean; readonly startup: boolean }
   /** The chunk ran out of time (and was cancelled). */
   | { readonly kind: 'timeout' }
+  /** The backend lost it (a job gone from Redis): it may or may not have run. */
+  | { readonly kind: 'lost' }
   /** The backend refused it with an error of its own (a Redis outage, a version mismatch). */
   | { readonly kind: 'backend-error' }
   /** Anything else that rejected the run. */
@@ -99,6 +101,10 @@ export function decide(chunk: ChunkFacts, outcome: RunOutcome, policy: FailurePo
       }
       return { action: 'fail', because: 'crash' };
     }
+    case 'lost':
+      // Counted with the never-started runs (one bound for runs again that cost no retry).
+      if (!chunk.moved && chunk.neverStarted < MAX_NEVER_STARTED) return { action: 'run-again', reason: 'lost' };
+      return { action: 'fail', because: 'backend' };
     case 'timeout':
       return canRetry ? { action: 'run-again', reason: 'retry' } : { action: 'fail', because: 'timeout' };
     case 'backend-error':

@@ -33,7 +33,7 @@ import { ItemOutcomes } from './item-outcomes.js';
 import { checkParallelOptions, type DispatchSpec } from './options.js';
 import { retryDelayMs } from './retry-policy.js';
 import { takeTaskProgressListeners } from '../task-progress.js';
-import { ChunkSendError, WorkerExitError, type ChunkRequest, type ChunkResponse } from '../backend.js';
+import { ChunkLostError, ChunkSendError, WorkerExitError, type ChunkRequest, type ChunkResponse } from '../backend.js';
 import { sharedPool, type Pool } from '../pool.js';
 
 /**
@@ -587,6 +587,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   #classify(chunk: Chunk<In>, error: unknown): RunOutcome {
     if (chunk.timedOut) return { kind: 'timeout' };
     if (isSendFailure(error)) return { kind: 'send-failure' };
+    if (error instanceof ChunkLostError) return { kind: 'lost' };
     if (error instanceof WorkerExitError) return { kind: 'worker-exit', started: error.started, startup: error.startup };
     if (error instanceof MillraceError) return { kind: 'backend-error' };
     return { kind: 'unknown-error' };

@@ -54,4 +54,12 @@ describe('decide', () => {
     expect(decide(first, { kind: 'clone-failure' }, retryTwice)).toEqual({ action: 'fail', because: 'clone' });
     expect(decide(first, { kind: 'send-failure' }, retryTwice)).toEqual({ action: 'fail', because: 'send' });
   });
+
+  it('runs a lost chunk again at no cost to its retries, up to the same bound', () => {
+    expect(decide(first, { kind: 'lost' }, failFast)).toEqual({ action: 'run-again', reason: 'lost' });
+    expect(decide({ ...first, neverStarted: MAX_NEVER_STARTED }, { kind: 'lost' }, failFast)).toEqual({
+      action: 'fail',
+      because: 'backend',
+    });
+  });
 });

@@ -28,6 +28,7 @@ import {
   TaskTimeoutError,
   tasks,
   unorderedMap,
+  type StageStats,
   WorkerCrashedError,
   type ChunkRequest,
   type Pool,
@@ -339,13 +340,16 @@ describe('the BullMQ backend', () => {
     const queue = inspect('vanish');
     try {
       // No worker yet: the jobs wait, and are then deleted behind the flow's back.
+      let stats: StageStats | undefined;
       const results = flow([1, 2])
-        .pipe(parallelMap(t.square, { pool, chunkSize: 1 }))
+        .pipe(parallelMap(t.square, { pool, chunkSize: 1, stats: (final) => (stats = final) }))
         .toArray();
       while ((await queue.getWaitingCount()) < 2) await delay(10);
       for (const job of await queue.getWaiting()) await queue.remove(job.id!);
       await worker('vanish');
       expect(await results).toEqual([1, 4]);
+      // The engine ran them again, through its one run-again path, and says why.
+      expect(stats?.runsAgain.lost).toBe(2);
     } finally {
       await pool.close();
     }
