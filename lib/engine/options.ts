@@ -96,7 +96,7 @@ export interface ParallelOptions<In = unknown> {
    * and fails with a {@link TaskTimeoutError}.
    * @defaultValue no timeout
    */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /**
    * Picks the buffers of an item to move to the worker instead of copying (zero-copy); the
    * main thread must not touch them afterwards. (An item marked with `transferResult` moves its
@@ -104,9 +104,9 @@ export interface ParallelOptions<In = unknown> {
    * it, unless the pool copies them (`isolation: 'process'`).
    * @defaultValue nothing is transferred
    */
-  // A method signature on purpose: options written for a wider item type (ParallelOptions<unknown>)
-  // still accept a `transfer` that names the item's own type.
-  transfer?(item: In): readonly Transferable[];
+  // Typed through a method's type on purpose: a method's parameter is bivariant, so options written
+  // for any item (ParallelOptions<unknown>) still accept a `transfer` that names the item's own type.
+  readonly transfer?: { pick(item: In): readonly Transferable[] }['pick'] | undefined;
   /**
    * How many items of this flow one worker runs at once, for async tasks that wait (on I/O, a
    * timer): a worker starts the next item while earlier ones await. Order, bounds, retries,
