@@ -8,8 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseRedisEndpoint, type RedisEndpoint } from '../lib/remote/connection.js';
-import { startWorker } from '../lib/remote/worker.js';
+import { parseRedisEndpoint, type RedisEndpoint } from '../lib/backends/bullmq/connection.js';
+import { startWorker } from '../lib/backends/bullmq/worker.js';
 
 const USAGE = `Usage: millrace worker --redis redis://host:port --queue NAME [options]
 

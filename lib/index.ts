@@ -93,9 +93,9 @@ export { Counter } from './counter.js';
 export { ProgressBar, type ProgressOptions, type ProgressOutcome, type ProgressStream } from './progress.js';
 export { progress } from '../operators/progress.js';
 export { reportProgress } from './task-progress.js';
-export { bullmq, type BullmqOptions } from './backends/bullmq.js';
-export { startWorker, type RemoteWorker, type RemoteWorkerOptions } from './remote/worker.js';
-export type { RedisEndpoint, RedisTlsOptions } from './remote/connection.js';
+export { bullmq, type BullmqOptions } from './backends/bullmq/backend.js';
+export { startWorker, type RemoteWorker, type RemoteWorkerOptions } from './backends/bullmq/worker.js';
+export type { RedisEndpoint, RedisTlsOptions } from './backends/bullmq/connection.js';
 export {
   RedisUnavailableError,
   RedisAuthError,
@@ -105,5 +105,5 @@ export {
   JobRefusedError,
   PoisonJobError,
   type JobRefusal,
-} from './remote/errors.js';
-export { JobAbandonedError, type JobAbandonment } from './remote/errors.js';
+} from './backends/bullmq/errors.js';
+export { JobAbandonedError, type JobAbandonment } from './backends/bullmq/errors.js';

@@ -26,7 +26,7 @@ import {
 } from 'millrace';
 import { repoRoot, startRedis, startWorkerProcess, stopProcess, waitForLine, type RedisServer, type WorkerProcess } from './harness.js';
 import { ensureRedis } from './redis-setup.js';
-import { describeEndpoint, redactConnection } from '../../lib/remote/connection.js';
+import { describeEndpoint, redactConnection } from '../../lib/backends/bullmq/connection.js';
 
 const CODE_VERSION = 'security-test';
 

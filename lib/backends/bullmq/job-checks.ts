@@ -9,8 +9,8 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { InvalidOptionError } from '../errors.js';
-import type { ChunkRequest, TaskSpec } from '../backend.js';
+import { InvalidOptionError } from '../../errors.js';
+import type { ChunkRequest, TaskSpec } from '../../backend.js';
 import { decode, type JobData } from './protocol.js';
 
 /** The most items a job may carry, unless the worker says otherwise (`maxJobItems`). */

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError } from '../../errors.js';
 
 /** The environment variable that sets the code version on both sides. */
 export const CODE_VERSION_ENV = 'MILLRACE_CODE_VERSION';

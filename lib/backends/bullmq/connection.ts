@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError } from '../../errors.js';
 
 /**
  * TLS settings for the connection to Redis, with the names of Node's `tls.connect` options (which

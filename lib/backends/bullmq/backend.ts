@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JobsOptions, Queue, QueueEvents } from 'bullmq';
-import { checkInteger, InvalidOptionError, MillraceError } from '../errors.js';
+import { checkInteger, InvalidOptionError, MillraceError } from '../../errors.js';
 import {
   ChunkLostError,
   WorkerExitError,
@@ -20,9 +20,9 @@ import {
   type PoolBackend,
   type RunChunkOptions,
   type StartClock,
-} from '../backend.js';
-import { resolveCodeVersion } from '../remote/code-version.js';
-import { authErrorCode, describeEndpoint, redisClientOptions, type RedisEndpoint } from '../remote/connection.js';
+} from '../../backend.js';
+import { resolveCodeVersion } from './code-version.js';
+import { authErrorCode, describeEndpoint, redisClientOptions, type RedisEndpoint } from './connection.js';
 import {
   CodeVersionMismatchError,
   JobAbandonedError,
@@ -33,7 +33,7 @@ import {
   RemoteWorkerError,
   TaskModuleOutsideRootError,
   type JobAbandonment,
-} from '../remote/errors.js';
+} from './errors.js';
 import {
   cancelChannel,
   decode,
@@ -46,9 +46,9 @@ import {
   toRootRelative,
   type CancelMessage,
   type JobData,
-} from '../remote/protocol.js';
-import { CLOCK_STARTED, CLOCK_TAKEN_UP, readClock, stampClock } from '../backend.js';
-import { MAX_TIMER_MS } from '../timers.js';
+} from './protocol.js';
+import { CLOCK_STARTED, CLOCK_TAKEN_UP, readClock, stampClock } from '../../backend.js';
+import { MAX_TIMER_MS } from '../../timers.js';
 
 /**
  * Options for {@link bullmq}.

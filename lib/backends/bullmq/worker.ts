@@ -8,10 +8,10 @@
 import { availableParallelism, hostname } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import type { Job, Worker } from 'bullmq';
-import { checkInteger, InvalidOptionError, MillraceError } from '../errors.js';
-import { WorkerExitError, type ChunkRequest, type ChunkResponse } from '../backend.js';
-import { createPool } from '../pool.js';
-import { CLOCK_STARTED, createStartClock, readClock } from '../backend.js';
+import { checkInteger, InvalidOptionError, MillraceError } from '../../errors.js';
+import { WorkerExitError, type ChunkRequest, type ChunkResponse } from '../../backend.js';
+import { createPool } from '../../pool.js';
+import { CLOCK_STARTED, createStartClock, readClock } from '../../backend.js';
 import { resolveCodeVersion } from './code-version.js';
 import { describeEndpoint, authErrorCode, redisClientOptions, type RedisEndpoint } from './connection.js';
 import { RedisAuthError } from './errors.js';

@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import { MillraceError } from '../errors.js';
+import { MillraceError } from '../../errors.js';
 
 /**
  * Redis could not be reached (at start) or was lost (mid-run) for longer than the backend's

@@ -10,7 +10,7 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- ChunkResponse is named by a {@link} below
-import type { ChunkRequest, ChunkResponse, TaskSpec } from '../backend.js';
+import type { ChunkRequest, ChunkResponse, TaskSpec } from '../../backend.js';
 
 /** Bumped when the job or result layout changes, so old workers refuse new jobs clearly. */
 export const PROTOCOL = 1;
