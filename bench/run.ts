@@ -19,6 +19,7 @@ import { speedupChart } from './lib/svg.js';
 import { scenario as algebra } from './scenarios/algebra.js';
 import { scenario as asyncTasks } from './scenarios/async-tasks.js';
 import { scenario as compute } from './scenarios/compute.js';
+import { scenario as flakyService } from './scenarios/flaky-service.js';
 import { scenario as isolation } from './scenarios/isolation.js';
 import { scenario as lines } from './scenarios/lines.js';
 import { scenario as logAnalysis } from './scenarios/log-analysis.js';
@@ -40,6 +41,7 @@ const ALL: readonly Scenario[] = [
   memory,
   zeroCopy,
   asyncTasks,
+  flakyService,
   algebra,
   recycling,
   isolation,
