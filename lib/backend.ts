@@ -141,24 +141,24 @@ export interface RunChunkOptions {
    * Aborting it drops the chunk if queued, or ends the worker running it.
    * @defaultValue none
    */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /**
    * Buffers to move to the worker instead of copying.
    * @defaultValue nothing is transferred
    */
-  readonly transferList?: readonly Transferable[];
+  readonly transferList?: readonly Transferable[] | undefined;
   /**
    * Where a backend that sets {@link PoolBackend.reportsStart} records when a worker starts the
    * chunk (after loading its task module), so a timeout does not count queueing time.
    * @defaultValue none: timeouts count from submission
    */
-  readonly startClock?: StartClock;
+  readonly startClock?: StartClock | undefined;
   /**
    * Which chunk this is: the flow's run id, the chunk's sequence number within the run, and the
    * attempt (1, then 2, ... on retries); a backend that needs ids (a job queue) derives them from it.
    * @defaultValue none
    */
-  readonly chunk?: ChunkIdentity;
+  readonly chunk?: ChunkIdentity | undefined;
   /**
    * Receives what the chunk's tasks report with {@link reportProgress} while it runs, added up (the
    * thread and process backends send at most every 100 ms, and the rest just before the chunk
@@ -166,7 +166,7 @@ export interface RunChunkOptions {
    * for now) ignores it, and tasks' reports are then dropped.
    * @defaultValue none: the worker does not send reports
    */
-  readonly onTaskProgress?: (amount: number) => void;
+  readonly onTaskProgress?: ((amount: number) => void) | undefined;
 }
 
 /**

@@ -52,7 +52,7 @@ export interface FlowOptions {
    * chunks' workers are ended, and consumption rejects with the signal's reason.
    * @defaultValue none
    */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Why a flow's internal signal fired when its consumer simply stopped early. */

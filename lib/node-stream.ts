@@ -23,12 +23,12 @@ export interface ToTransformOptions {
    * Aborting it destroys the stream with the signal's reason (and so stops the operator).
    * @defaultValue none
    */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /**
    * Objects buffered on each side of the stream before backpressure applies.
    * @defaultValue `16` (Node's object-mode default)
    */
-  readonly highWaterMark?: number;
+  readonly highWaterMark?: number | undefined;
 }
 
 /**

@@ -28,7 +28,7 @@ export interface PoolOptions extends WorkerPoolOptions {
    * options are ignored.
    * @defaultValue local worker threads (tinypool)
    */
-  readonly backend?: PoolBackend;
+  readonly backend?: PoolBackend | undefined;
 }
 
 /**

@@ -47,42 +47,42 @@ export interface ProgressOptions {
    * How many items are expected; with it the bar shows a fraction, a percentage and an ETA.
    * @defaultValue unknown: a count and a rate only
    */
-  readonly total?: number;
+  readonly total?: number | undefined;
   /**
    * Text before the bar; it names the line when several bars share a terminal, and starts each
    * progress line off a terminal.
    * @defaultValue `'progress'`
    */
-  readonly label?: string;
+  readonly label?: string | undefined;
   /**
    * What an item is called, e.g. `'files'`; `'bytes'` shows amounts and the rate in decimal units
    * (`1.8 GB/4.8 GB · 35.4 MB/s`).
    * @defaultValue `'items'`
    */
-  readonly unit?: string;
+  readonly unit?: string | undefined;
   /**
    * Where to draw.
    * @defaultValue `process.stderr`
    */
-  readonly stream?: ProgressStream;
+  readonly stream?: ProgressStream | undefined;
   /**
    * Milliseconds between redraws of the live bar.
    * @defaultValue `250` (four times a second)
    */
-  readonly intervalMs?: number;
+  readonly intervalMs?: number | undefined;
   /**
    * When the stream is not a terminal, milliseconds between the progress lines printed while the
    * work runs (as tqdm does in logs), so a long run shows it is alive; `Infinity`: none, only the
    * summary line at the end.
    * @defaultValue `10_000` (every 10 seconds)
    */
-  readonly logIntervalMs?: number;
+  readonly logIntervalMs?: number | undefined;
   /**
    * When the stream is not a terminal, print one summary line when the work completes
    * (`false`: print nothing at all, neither the summary nor the lines every `logIntervalMs`).
    * @defaultValue `true`
    */
-  readonly summary?: boolean;
+  readonly summary?: boolean | undefined;
   /**
    * What the {@link progress} operator counts: `'items'` passing by, or `'reported'`: the amounts
    * the tasks of the worker-backed step before it report with {@link reportProgress} (bytes read of
@@ -91,7 +91,7 @@ export interface ProgressOptions {
    * what it is ticked and ignores this.
    * @defaultValue `'items'`
    */
-  readonly count?: 'items' | 'reported';
+  readonly count?: 'items' | 'reported' | undefined;
 }
 
 /**

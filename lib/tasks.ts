@@ -98,7 +98,7 @@ export interface TasksOptions {
    * first task from this module (as `Pool(initializer=..., initargs=...)` does).
    * @defaultValue `[]`
    */
-  readonly setupArgs?: readonly unknown[];
+  readonly setupArgs?: readonly unknown[] | undefined;
 }
 
 /**

@@ -22,7 +22,7 @@ export interface BatchOptions {
    * full (highland's `batchWithTimeOrCount`, RxJS's `bufferTime` with a count).
    * @defaultValue none: a batch waits until it is full or the input ends
    */
-  readonly maxWaitMs?: number;
+  readonly maxWaitMs?: number | undefined;
 }
 
 /**

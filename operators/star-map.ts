@@ -22,7 +22,7 @@ export interface StarMapOptions extends ParallelOptions {
    * Emit in input order; `false` emits chunks as they finish.
    * @defaultValue `true`
    */
-  readonly ordered?: boolean;
+  readonly ordered?: boolean | undefined;
 }
 
 /**

@@ -21,7 +21,7 @@ export interface WorkerPoolOptions {
    * Workers at most: worker threads, or child processes with `isolation: 'process'`.
    * @defaultValue `os.availableParallelism()`
    */
-  readonly threads?: number;
+  readonly threads?: number | undefined;
   /**
    * Where tasks run: `'thread'`, worker threads of this process; or `'process'`, child processes,
    * one chunk at a time each, so that a task that crashes its process (a native addon's segfault,
@@ -35,24 +35,24 @@ export interface WorkerPoolOptions {
    * crash, not for speed.
    * @defaultValue `'thread'`
    */
-  readonly isolation?: 'thread' | 'process';
+  readonly isolation?: 'thread' | 'process' | undefined;
   /**
    * Milliseconds an idle thread lives before it exits (idle threads never keep the process alive);
    * `Infinity` keeps idle threads (any value over about 24.8 days counts as that).
    * @defaultValue `10_000`
    */
-  readonly idleTimeoutMs?: number;
+  readonly idleTimeoutMs?: number | undefined;
   /**
    * V8 heap limits per worker; a worker that exceeds them dies with a {@link WorkerCrashedError}.
    * @defaultValue no limits
    */
   readonly resourceLimits?: {
     /** The main heap's limit, in megabytes. */
-    readonly maxOldGenerationSizeMb?: number;
+    readonly maxOldGenerationSizeMb?: number | undefined;
     /** The young generation's limit, in megabytes. */
-    readonly maxYoungGenerationSizeMb?: number;
+    readonly maxYoungGenerationSizeMb?: number | undefined;
     /** The thread's stack size, in megabytes. */
-    readonly stackSizeMb?: number;
+    readonly stackSizeMb?: number | undefined;
   };
   /**
    * How long, in milliseconds, each task module's `teardown()` export may take when a worker leaves
@@ -60,7 +60,7 @@ export interface WorkerPoolOptions {
    * is reported on stderr, naming the module, and the worker leaves anyway.
    * @defaultValue `5_000`
    */
-  readonly teardownTimeoutMs?: number;
+  readonly teardownTimeoutMs?: number | undefined;
   /**
    * Recycle a worker after it has been sent this many items (Python's `maxtasksperchild`): it
    * finishes the chunks it holds, runs its teardowns and leaves, and a replacement starts at once.
@@ -68,12 +68,12 @@ export interface WorkerPoolOptions {
    * one chunk's worth of items more than this when a chunk crosses the bound.
    * @defaultValue workers are never recycled by count
    */
-  readonly maxItemsPerWorker?: number;
+  readonly maxItemsPerWorker?: number | undefined;
   /**
    * Recycle a worker whose V8 heap (`used_heap_size`) is over this many megabytes after a chunk,
    * as {@link WorkerPoolOptions.maxItemsPerWorker} does. Measured between chunks: to stop a single chunk
    * that allocates without bound, use `resourceLimits`.
    * @defaultValue workers are never recycled by memory
    */
-  readonly maxWorkerMemoryMb?: number;
+  readonly maxWorkerMemoryMb?: number | undefined;
 }

@@ -26,7 +26,7 @@ export interface TeeOptions {
    * the fastest waits. The items between them are all that is kept in memory.
    * @defaultValue `1024`
    */
-  readonly bufferSize?: number;
+  readonly bufferSize?: number | undefined;
 }
 
 /**

@@ -50,12 +50,12 @@ export interface ParallelOptions<In = unknown> {
    * Items per chunk (one chunk is one message to a worker).
    * @defaultValue adaptive: aims each chunk at about 16 ms of worker time, from 1 item up to 8192
    */
-  readonly chunkSize?: number;
+  readonly chunkSize?: number | undefined;
   /**
    * Chunks sent to workers or waiting for the consumer at once; bounds the work in flight and memory.
    * @defaultValue twice the pool's thread count
    */
-  readonly maxInFlight?: number;
+  readonly maxInFlight?: number | undefined;
   /**
    * Chunks that may hold their place in the output without a worker, on top of `maxInFlight`: in
    * order, finished chunks waiting behind an earlier, slower one (the reorder buffer); and chunks
@@ -63,12 +63,12 @@ export interface ParallelOptions<In = unknown> {
    * the workers: they go on with later chunks until this many wait.
    * @defaultValue `16 × maxInFlight`
    */
-  readonly maxBuffered?: number;
+  readonly maxBuffered?: number | undefined;
   /**
    * The pool to run on.
    * @defaultValue the shared pool ({@link sharedPool})
    */
-  readonly pool?: Pool;
+  readonly pool?: Pool | undefined;
   /**
    * What an item that failed its last attempt does to the flow; see {@link ErrorPolicy}. The
    * function receives each failure once, typed with the flow's item type.
@@ -114,19 +114,19 @@ export interface ParallelOptions<In = unknown> {
    * thing at a time anyway). Automatic chunks then hold a multiple of this many items.
    * @defaultValue `1`
    */
-  readonly concurrency?: number;
+  readonly concurrency?: number | undefined;
   /**
    * Called once when the stage ends (its input ran out, it failed, or its consumer stopped) with
    * its {@link StageStats}: items in, out and failed, chunk sizes, worker busy time, queue and
    * reorder-window waits, runs again. {@link formatStageStats} prints them.
    * @defaultValue none: statistics are still counted (a few additions per chunk), never reported
    */
-  readonly stats?: (stats: StageStats) => void;
+  readonly stats?: ((stats: StageStats) => void) | undefined;
   /**
    * Also call `stats` every this many milliseconds while the stage runs (`state: 'running'`).
    * @defaultValue only at the end
    */
-  readonly statsIntervalMs?: number;
+  readonly statsIntervalMs?: number | undefined;
 }
 
 /**

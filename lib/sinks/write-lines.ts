@@ -28,12 +28,12 @@ export interface WriteLinesOptions {
    * Compress the file with gzip.
    * @defaultValue `true` when the path ends in `.gz`, else `false`
    */
-  readonly gzip?: boolean;
+  readonly gzip?: boolean | undefined;
   /**
    * Written after every item; `''` writes the items back to back (bytes as they are).
    * @defaultValue `'\n'`
    */
-  readonly separator?: string;
+  readonly separator?: string | undefined;
 }
 
 /** Bytes gathered before one write to the stream: a write per line would cost more than the line. */

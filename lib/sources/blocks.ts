@@ -111,18 +111,18 @@ export interface ReadBlocksOptions {
    * 1/16 of its size within [64 KiB, 1 MiB], so a small file still spreads over the workers.
    * @defaultValue `1048576` (1 MiB), less for plain files under 16 MiB
    */
-  readonly blockSize?: number;
+  readonly blockSize?: number | undefined;
   /**
    * Where blocks may be cut: after this string (as UTF-8 bytes) rather than after a `\n`. Pass the
    * same separator to {@link blockLines}.
    * @defaultValue `'\n'`
    */
-  readonly separator?: string;
+  readonly separator?: string | undefined;
   /**
    * Aborting it stops reading and closes the file or stream.
    * @defaultValue none
    */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -144,7 +144,7 @@ export interface BlockLinesOptions {
    * blocks only when every such cut is also a match of this separator.
    * @defaultValue `\n`, with a `\r` before it stripped
    */
-  readonly separator?: string | RegExp;
+  readonly separator?: string | RegExp | undefined;
 }
 
 /** The block size when none is given and the input's size is unknown (streams, gzip). */

@@ -27,12 +27,12 @@ export interface GlobOptions extends Readonly<Omit<fastGlob.Options, 'objectMode
    * the walk completes before the first path is emitted (paths are buffered, never file contents).
    * @defaultValue `false`: paths in the order the walk finds them
    */
-  readonly sort?: boolean;
+  readonly sort?: boolean | undefined;
   /**
    * Aborting it stops the walk and fails the flow with the signal's reason.
    * @defaultValue none
    */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**

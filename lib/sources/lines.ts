@@ -100,7 +100,7 @@ export interface ReadLinesOptions {
    * Bytes read from the file at a time.
    * @defaultValue `262144` (256 KiB)
    */
-  readonly highWaterMark?: number;
+  readonly highWaterMark?: number | undefined;
   /**
    * Where lines end, when not at newlines: a string or a regular expression, split by split2 as
    * the bytes stream in (a separator split between two reads is still found). The terminator is
@@ -108,13 +108,13 @@ export interface ReadLinesOptions {
    * @defaultValue `\n`, with a `\r` before it stripped (the fastest path: each decoded chunk is split
    *   in one call)
    */
-  readonly separator?: string | RegExp;
+  readonly separator?: string | RegExp | undefined;
   /**
    * Aborting it stops reading and closes the file (only for {@link readLines}; {@link lines} uses
    * its flow's signal).
    * @defaultValue none
    */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**

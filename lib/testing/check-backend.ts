@@ -37,14 +37,14 @@ export interface CheckBackendOptions {
    * Which checks to run.
    * @defaultValue all of them (see {@link BackendCheck})
    */
-  readonly checks?: readonly BackendCheck[];
+  readonly checks?: readonly BackendCheck[] | undefined;
   /**
    * How long one step of a check may wait (a run to settle, a chunk to start, `close()`) before
    * the check fails as a hang; the default leaves a test runner's 5-second default room to report it.
    * The `'capacity'` check watches the chunks running at once for a sixteenth of it (50 ms to 1 s).
    * @defaultValue `4_000`
    */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /**
    * Where the workers load the check's task module from. A remote worker loads modules under its
    * own root (BullMQ: `millrace worker --root`), so the module must be under it: millrace
@@ -54,12 +54,12 @@ export interface CheckBackendOptions {
    * @defaultValue the module shipped beside `checkBackend` (`dist/lib/testing/backend-check.tasks.js`,
    *   or its `.ts` source when millrace runs unbuilt)
    */
-  readonly taskModuleUrl?: string | URL;
+  readonly taskModuleUrl?: string | URL | undefined;
   /**
    * The backend's name in failure messages.
    * @defaultValue the backend's class name
    */
-  readonly name?: string;
+  readonly name?: string | undefined;
 }
 
 /**

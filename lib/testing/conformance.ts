@@ -84,24 +84,24 @@ export interface ConformanceOptions<In, Out> {
    * The outputs the operator must produce for `input`, compared with `util.isDeepStrictEqual`.
    * @defaultValue not compared: `'values'` only checks that consumption finishes
    */
-  readonly expected?: readonly Out[];
+  readonly expected?: readonly Out[] | undefined;
   /**
    * Compare `expected` as a multiset, for operators that promise no order.
    * @defaultValue `false`
    */
-  readonly unordered?: boolean;
+  readonly unordered?: boolean | undefined;
   /**
    * Whether the operator can emit before its input ends. `false` for aggregations (`reduce`,
    * `reduceBy`): `'early-termination'` then stops the consumer while the operator is still
    * reading, instead of after its first output.
    * @defaultValue `true`
    */
-  readonly emitsBeforeEnd?: boolean;
+  readonly emitsBeforeEnd?: boolean | undefined;
   /**
    * Which checks to run.
    * @defaultValue all of them (see {@link ConformanceCheck})
    */
-  readonly checks?: readonly ConformanceCheck[];
+  readonly checks?: readonly ConformanceCheck[] | undefined;
   /**
    * How long one check may wait for something to happen before it fails as a hang, with a
    * {@link ConformanceError} naming the check. The default fits inside the default test timeout
@@ -109,12 +109,12 @@ export interface ConformanceOptions<In, Out> {
    * "test timed out"; raise both for a slow operator.
    * @defaultValue `4_000`
    */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /**
    * The operator's name in failure messages.
    * @defaultValue the operator function's `name` (set by `defineOperator`)
    */
-  readonly name?: string;
+  readonly name?: string | undefined;
 }
 
 /**

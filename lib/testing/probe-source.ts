@@ -22,7 +22,7 @@ export interface ProbeSourceOptions {
    * reads greedily cannot starve timers).
    * @defaultValue `false`
    */
-  readonly endless?: boolean;
+  readonly endless?: boolean | undefined;
   /**
    * Throw this after the last item instead of ending.
    * @defaultValue the source ends normally

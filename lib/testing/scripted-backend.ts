@@ -38,19 +38,19 @@ export interface ScriptedBackendOptions {
    * default); {@link ScriptedChunk.start} refuses to run more chunks than this at once.
    * @defaultValue `2`
    */
-  readonly capacity?: number;
+  readonly capacity?: number | undefined;
   /**
    * Whether the backend says it fills in the start clock ({@link PoolBackend.reportsStart}):
    * then the engine counts a chunk's `timeoutMs` from {@link ScriptedChunk.start}, else from
    * submission.
    * @defaultValue `false`
    */
-  readonly reportsStart?: boolean;
+  readonly reportsStart?: boolean | undefined;
   /**
    * Whether the backend says it copies transferred buffers ({@link PoolBackend.copiesTransfers}).
    * @defaultValue `false`
    */
-  readonly copiesTransfers?: boolean;
+  readonly copiesTransfers?: boolean | undefined;
 }
 
 /**

@@ -22,6 +22,13 @@ describe('progress options', () => {
     progress({ count: 'bytes' });
   });
 
+  it('takes undefined for any option, as exactOptionalPropertyTypes code passes it', () => {
+    const maybeTotal: number | undefined = Math.random() > 2 ? 1 : undefined;
+    expectTypeOf(progress<string>({ total: maybeTotal, label: undefined })).toEqualTypeOf<Operator<string, string>>();
+    const maybeRetries: number | undefined = undefined;
+    expectTypeOf(unorderedMap(math.square, { retries: maybeRetries, chunkSize: undefined })).toEqualTypeOf<Operator<number, number>>();
+  });
+
   it('keeps the item type through several stages', () => {
     const run = flow([1, 2]).pipe(progress({ label: 'in' }), unorderedMap(math.square), progress({ label: 'out', count: 'reported' }));
     expectTypeOf(run.toArray()).toEqualTypeOf<Promise<number[]>>();

@@ -71,37 +71,37 @@ export interface BullmqOptions {
    * `--concurrency`). Flows keep up to twice this many chunks in flight by default.
    * @defaultValue `4`
    */
-  readonly capacity?: number;
+  readonly capacity?: number | undefined;
   /**
    * The version of the task code; a worker with another version refuses the job
    * ({@link CodeVersionMismatchError}). A release tag or a commit hash works well.
    * @defaultValue `$MILLRACE_CODE_VERSION`, else `name@version` of the nearest `package.json` at or above `root`
    */
-  readonly codeVersion?: string;
+  readonly codeVersion?: string | undefined;
   /**
    * The directory task modules are named relative to: a job names `src/x.tasks.js`, and each
    * worker loads it from its own `--root`. Task modules must be under it.
    * @defaultValue `process.cwd()`
    */
-  readonly root?: string | URL;
+  readonly root?: string | URL | undefined;
   /**
    * How long Redis may be unreachable (at start, or lost mid-run) before the chunks waiting on it
    * fail with a {@link RedisUnavailableError}; also the most `close()` waits for Redis.
    * @defaultValue `10_000`
    */
-  readonly redisTimeoutMs?: number;
+  readonly redisTimeoutMs?: number | undefined;
   /**
    * BullMQ's key prefix.
    * @defaultValue `'bull'`
    */
-  readonly prefix?: string;
+  readonly prefix?: string | undefined;
   /**
    * How often chunks still waiting for a result are checked in Redis. A chunk whose job vanished
    * without a result reaching the flow (removed by hand, or its completion event trimmed away
    * before it was read) is queued again after two checks, so it is never waited on forever.
    * @defaultValue `5_000`
    */
-  readonly recheckMs?: number;
+  readonly recheckMs?: number | undefined;
   /**
    * How long chunks may wait with no worker taking any job of the queue before the backend says so
    * once with `process.emitWarning` (a `MillraceUnservedQueueWarning` naming the queue and the
@@ -109,13 +109,13 @@ export interface BullmqOptions {
    * `Infinity` never warns.
    * @defaultValue `30_000`
    */
-  readonly unservedWarningMs?: number;
+  readonly unservedWarningMs?: number | undefined;
   /**
    * How many failed jobs (infrastructure failures only: task errors complete their job) BullMQ
    * keeps for inspection; completed jobs are always removed once their result is delivered.
    * @defaultValue `0`
    */
-  readonly keepFailedJobs?: number;
+  readonly keepFailedJobs?: number | undefined;
 }
 
 /**

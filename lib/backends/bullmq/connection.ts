@@ -31,27 +31,27 @@ export interface RedisTlsOptions {
    * The certificate authorities to trust for the server's certificate (PEM).
    * @defaultValue Node's bundled root certificates (plus `NODE_EXTRA_CA_CERTS`)
    */
-  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  readonly ca?: string | Buffer | readonly (string | Buffer)[] | undefined;
   /**
    * The client certificate chain to present (PEM), for a Redis with `tls-auth-clients yes`.
    * @defaultValue none
    */
-  readonly cert?: string | Buffer | readonly (string | Buffer)[];
+  readonly cert?: string | Buffer | readonly (string | Buffer)[] | undefined;
   /**
    * The client certificate's private key (PEM).
    * @defaultValue none
    */
-  readonly key?: string | Buffer | readonly (string | Buffer)[];
+  readonly key?: string | Buffer | readonly (string | Buffer)[] | undefined;
   /**
    * The server name to check the certificate against (SNI), when it is not the host name.
    * @defaultValue the endpoint's `host`
    */
-  readonly servername?: string;
+  readonly servername?: string | undefined;
   /**
    * Refuse a server whose certificate does not verify. Turn it off only to try things out.
    * @defaultValue `true`
    */
-  readonly rejectUnauthorized?: boolean;
+  readonly rejectUnauthorized?: boolean | undefined;
 }
 
 /**

@@ -56,7 +56,7 @@ export interface RemoteWorkerOptions {
    * Chunks run at once, each on its own worker thread (`--concurrency`).
    * @defaultValue `os.availableParallelism()`
    */
-  readonly concurrency?: number;
+  readonly concurrency?: number | undefined;
   /**
    * The directory job module paths are relative to (`--root`): the root of this host's copy of
    * the code, matching the submitter's `root`. The worker runs only `file:` modules whose real path
@@ -64,7 +64,7 @@ export interface RemoteWorkerOptions {
    * included, can be named by anyone who can write to the Redis (see `allow`).
    * @defaultValue `process.cwd()`
    */
-  readonly root?: string;
+  readonly root?: string | undefined;
   /**
    * The only task modules this worker runs (`--allow`, repeatable): paths relative to `root`,
    * each optionally with `#export` to allow that export only (`src/logs.tasks.js#analysis`). A job
@@ -72,30 +72,30 @@ export interface RemoteWorkerOptions {
    * The `.js`/`.ts` twin of an allowed file is the same module.
    * @defaultValue every module under `root`
    */
-  readonly allow?: readonly string[];
+  readonly allow?: readonly string[] | undefined;
   /**
    * The most items one job may carry; a job with more is refused ({@link JobRefusedError}).
    * @defaultValue `1_000_000`
    */
-  readonly maxJobItems?: number;
+  readonly maxJobItems?: number | undefined;
   /**
    * The most bytes one job's encoded chunk may have (items and bound arguments, as the
    * structured-clone encoding); a bigger job is refused before it is decoded.
    * @defaultValue `67_108_864` (64 MiB)
    */
-  readonly maxJobBytes?: number;
+  readonly maxJobBytes?: number | undefined;
   /**
    * This host's code version (`--code-version`); jobs from another version are refused.
    * @defaultValue `$MILLRACE_CODE_VERSION`, else `name@version` of the nearest `package.json` at or above `root`
    */
-  readonly codeVersion?: string;
+  readonly codeVersion?: string | undefined;
   /**
    * How long a job's lock lasts without renewal (`--lock-ms`); a worker that dies has its jobs
    * re-run by another worker after at most about twice this long (the lock expires, then the next
    * stalled-job check, which runs this often, moves them back to the queue).
    * @defaultValue `5_000`
    */
-  readonly lockDurationMs?: number;
+  readonly lockDurationMs?: number | undefined;
   /**
    * How many times a job may lose its worker (the worker process died or hung holding it) and be
    * handed to another before it fails as poison (the flow sees a {@link PoisonJobError}): a job
@@ -103,17 +103,17 @@ export interface RemoteWorkerOptions {
    * worker was killed for any reason instead of re-running it.
    * @defaultValue `1`
    */
-  readonly maxStalledCount?: number;
+  readonly maxStalledCount?: number | undefined;
   /**
    * BullMQ's key prefix, as given to {@link bullmq}.
    * @defaultValue `'bull'`
    */
-  readonly prefix?: string;
+  readonly prefix?: string | undefined;
   /**
    * Where progress lines go (ready, refused jobs, connection trouble, draining).
    * @defaultValue `console.error`
    */
-  readonly log?: (line: string) => void;
+  readonly log?: ((line: string) => void) | undefined;
 }
 
 /**
