@@ -310,7 +310,7 @@ function describeCause(cause: unknown): string {
  * ```ts
  * import { ChunkLostError } from 'millrace';
  * const lost = new ChunkLostError('job run1-0 is gone from Redis');
- * console.log(lost.message); // 'the chunk was lost: job run1-0 is gone from Redis'
+ * console.log(lost.name, lost.message.startsWith('the chunk was lost')); // ChunkLostError true
  * ```
  * @category Errors
  */
