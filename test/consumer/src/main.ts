@@ -4,6 +4,8 @@
 // main form, pins the inferred types (a wrong type fails tsc) and asserts every value.
 // Adding an export? Add one line below: `await values('name', typeOf(...).is<Flow<T>>(), [...]);`.
 import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -383,6 +385,70 @@ await equal('progress counted the reported 5', reported.join('').startsWith('pro
     (e) => e.reason === 'signal' && e.signal === 'SIGSEGV',
   );
   await values('the process pool goes on', flow([4]).pipe(parallelMap(math.square, { pool: processes })), [16]);
+}
+
+// A real job of the item-level kind: users enriched from a flaky HTTP service -------------------
+// Every 25th request fails with HTTP 500; retries run only the failed items, so the service sees
+// one request per user plus one per failure, on the main thread and in workers alike.
+{
+  const counts = { requests: 0, failed: 0 };
+  const server = createServer((request, response) => {
+    counts.requests++;
+    const id = Number(/\/users\/(\d+)/.exec(request.url ?? '')?.[1]);
+    if (counts.requests % 25 === 0) {
+      counts.failed++;
+      response.writeHead(500).end();
+    } else {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id, score: id * 3 }));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const scores = range(300).map((id) => id * 3);
+  try {
+    const reported: TaskError<number>[] = [];
+    const mainThread = flow(range(300)).pipe(
+      map(
+        async (id, { signal }) => {
+          const response = await fetch(`${base}/users/${id}`, { signal });
+          if (!response.ok) throw new Error(`HTTP ${response.status}`);
+          return ((await response.json()) as { score: number }).score;
+        },
+        { concurrency: 16, retries: 3, retryDelayMs: 1, onError: (error) => reported.push(error) },
+      ),
+    );
+    typeOf(mainThread).is<Flow<number>>();
+    await values('flaky service, main-thread map with retries', mainThread, scores);
+    await equal('main thread: one request per user plus one per failure', counts.requests, 300 + counts.failed);
+    await equal('main thread: nothing reported', reported.length, 0);
+    counts.requests = 0;
+    counts.failed = 0;
+    await using pool = createPool({ threads: 2 });
+    const inWorkers = flow(range(300)).pipe(
+      unorderedMap(bind(math.fetchUser, base), { pool, chunkSize: 1, concurrency: 8, retries: 3, retryDelayMs: 1 }),
+      map((user) => user.score),
+      batch(300),
+      map((all: number[]) => all.sort((a, b) => a - b)),
+    );
+    await values('flaky service, in workers, chunk size 1, 8 at once each', inWorkers, [scores]);
+    await equal('workers: one request per user plus one per failure', counts.requests, 300 + counts.failed);
+  } finally {
+    server.close();
+  }
+  // A bad line of a big JSON-lines file is named by its line number.
+  const records = join(dir, 'records.jsonl');
+  writeFileSync(
+    records,
+    `${range(2_000)
+      .map((i) => (i === 1_234 ? '{"broken' : JSON.stringify({ i })))
+      .join('\n')}\n`,
+  );
+  await rejects(
+    'a bad line names its file, line and offset',
+    () => readBlocks(records, { blockSize: 4096 }).pipe(unorderedMap(math.parseJsonLines)).toArray(),
+    TaskError,
+    (error) => error.record?.line === 1_235 && error.record.source === records && error.message.includes(`${records}:1235`),
+  );
 }
 
 // A pool of 16 threads and 64 chunks in flight: no process warning may appear -------------------

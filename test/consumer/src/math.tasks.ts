@@ -77,3 +77,23 @@ export function segfault(_x: number): number {
   process.kill(process.pid, 'SIGSEGV');
   return 0;
 }
+
+/** A user from the (local, flaky) HTTP service; an HTTP error status throws, so retries see it. */
+export async function fetchUser(base: string, id: number): Promise<{ id: number; score: number }> {
+  const response = await fetch(`${base}/users/${id}`, { signal: taskSignal() });
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new Error(`HTTP ${response.status} for user ${id}`);
+  }
+  return (await response.json()) as { id: number; score: number };
+}
+
+/** Parses every line of a block as JSON, as an ETL job does; a bad line throws. */
+export function parseJsonLines(block: Block): number {
+  let count = 0;
+  for (const line of blockLines(block)) {
+    JSON.parse(line);
+    count++;
+  }
+  return count;
+}
