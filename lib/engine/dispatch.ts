@@ -785,15 +785,18 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     }
     const outcomes = chunk.outcomes;
     if (outcomes === undefined) {
-      this.#deliver(chunk, this.#spec.outputs(chunk.lastResponse!, chunk.items));
+      this.#deliver(chunk, chunk.items, this.#spec.outputs(chunk.lastResponse!, chunk.items));
       return;
     }
     for (const failure of outcomes.failures()) this.#report(this.#taskError(chunk, failure.index, failure.error));
     const settled = outcomes.settled(chunk.items, chunk.lastResponse ?? { results: [], failures: [], elapsedMs: 0 });
-    this.#deliver(chunk, this.#spec.outputs(settled.response, settled.items));
+    this.#deliver(chunk, settled.items, this.#spec.outputs(settled.response, settled.items));
   }
 
-  #deliver(chunk: Chunk<In>, outputs: readonly Out[]): void {
+  /** `kept`: the chunk's items that have outputs (all of them, or those left after failures were reported). */
+  #deliver(chunk: Chunk<In>, kept: readonly In[], outputs: readonly Out[]): void {
+    // Before the chunk counts as delivered: a hook that throws fails the flow (see #settled).
+    this.#spec.onSettled?.({ firstIndex: chunk.firstIndex, items: chunk.items, kept, outputs });
     this.#running--;
     chunk.life.move('reordering');
     this.#stats.delivered(outputs.length);

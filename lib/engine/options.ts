@@ -152,6 +152,32 @@ export interface DispatchSpec<In, Out> extends ParallelOptions<In> {
   readonly request: (items: In[]) => ChunkRequest;
   /** The outputs of one successful chunk (items that failed under an `onError` function are already removed from `results` and `items`, so the two stay aligned). */
   readonly outputs: (response: ChunkResponse, items: readonly In[]) => readonly Out[];
+  /**
+   * Told which items each settled chunk's outputs belong to, as the chunk settles (in settle order,
+   * before its outputs wait in the reorder window): what a checkpoint records. Whatever it throws
+   * fails the flow.
+   * @defaultValue none
+   * @internal
+   */
+  readonly onSettled?: (chunk: SettledChunk<In, Out>) => void;
+}
+
+/**
+ * A chunk whose every item has its outcome, as {@link DispatchSpec.onSettled} receives it.
+ * @internal
+ */
+export interface SettledChunk<In, Out> {
+  /** The index (among the items the engine was given) of the chunk's first item. */
+  readonly firstIndex: number;
+  /** All the chunk's items, in order: `items[i]` has index `firstIndex + i`. */
+  readonly items: readonly In[];
+  /**
+   * The items that have outputs, in order (a subsequence of `items`: those that failed under an
+   * `onError` function, or were reported as crashing their worker, are left out).
+   */
+  readonly kept: readonly In[];
+  /** What the spec's `outputs` made of the kept items' results. */
+  readonly outputs: readonly Out[];
 }
 
 /** Checks the options shared by worker-backed operators, when the operator is built. */
