@@ -9,7 +9,16 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Transferable } from 'node:worker_threads';
 import { createChunkSizer, type ChunkSizer } from './chunking.js';
-import { CloneError, MillraceError, reviveError, TaskError, TaskLoadError, TaskTimeoutError, WorkerCrashedError } from '../errors.js';
+import {
+  CloneError,
+  InvalidOptionError,
+  MillraceError,
+  reviveError,
+  TaskError,
+  TaskLoadError,
+  TaskTimeoutError,
+  WorkerCrashedError,
+} from '../errors.js';
 import { MAX_TIMER_MS } from '../timers.js';
 import { transferListOf } from '../transfer.js';
 import { chunkDeadline, type ChunkDeadline } from './chunk-deadline.js';
@@ -72,6 +81,9 @@ export function dispatch<In, Out>(
   // Built-ins check when they are built; a custom operator's options are checked here, since a
   // chunk size of 0 would otherwise spin forever.
   checkParallelOptions(spec);
+  // The built-ins apply it around the engine (lib/checkpoint/layer.ts); silently ignored, it would
+  // promise records that never get written.
+  if (spec.checkpoint !== undefined) throw new InvalidOptionError('checkpoint', spec.checkpoint, 'none: dispatch does not record results');
   return { [Symbol.asyncIterator]: () => new DispatchIterator<In, Out>(source, context, spec) };
 }
 

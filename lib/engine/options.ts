@@ -10,6 +10,7 @@ import type { ChunkRequest, ChunkResponse } from '../backend.js';
 import { checkInteger, InvalidOptionError, type TaskError, type WorkerCrashedError } from '../errors.js';
 import type { Pool } from '../pool.js';
 import type { StageStats } from './stage-stats.js';
+import type { Checkpoint } from '../checkpoint/checkpoint.js';
 
 /**
  * What happens when a task throws: `'fail'` ends the flow with a {@link TaskError} (fail fast), a
@@ -123,6 +124,15 @@ export interface ParallelOptions<In = unknown> {
    * @defaultValue only at the end
    */
   readonly statsIntervalMs?: number;
+  /**
+   * Record each input's result in this {@link Checkpoint} as it arrives, and take the results
+   * recorded there (by an interrupted or finished earlier run) instead of sending their inputs to
+   * the workers: a rerun does only what is missing, new or changed. Honoured by {@link parallelMap},
+   * {@link unorderedMap}, {@link starMap} and the two-tier {@link reduceBy}; {@link dispatch} refuses
+   * it (a custom operator's outputs need not be one per item). See the guide "Long jobs".
+   * @defaultValue none: nothing is recorded
+   */
+  readonly checkpoint?: Checkpoint<In> | undefined;
 }
 
 /**
