@@ -12,7 +12,7 @@
  * @module millrace
  */
 export { flow, Flow, type FlowOptions, type FlowSource } from './flow.js';
-export { type WriteLinesOptions } from './sinks/write-lines.js';
+export { type WriteLinesOptions, OutputFileError, type OutputFileProblem } from './sinks/write-lines.js';
 export { merge } from './combine/merge.js';
 export { concat } from './combine/concat.js';
 export { zip } from './combine/zip.js';
