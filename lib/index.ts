@@ -73,7 +73,7 @@ export { taskSignal } from './task-signal.js';
 export { unorderedMap, type UnorderedMapOptions } from '../operators/unordered-map.js';
 export { starMap, type StarMapOptions } from '../operators/star-map.js';
 export { reduceBy, type ReduceByOptions } from '../operators/reduce-by.js';
-export { checkpoint, Checkpoint, type CheckpointOptions, type Fingerprinter } from './checkpoint/checkpoint.js';
+export { checkpoint, Checkpoint, type CheckpointOptions, type Fingerprinter, type InputKey } from './checkpoint/checkpoint.js';
 export { CheckpointError, type CheckpointErrorReason } from './checkpoint/errors.js';
 export { glob, type GlobOptions } from './sources/glob.js';
 export {

@@ -19,7 +19,26 @@ import { InvalidOptionError } from '../errors.js';
  * @category Checkpoints
  */
 // Checked bivariantly, like a method: a checkpoint for one item type fits options of a wider one.
-export type Fingerprinter<In> = { bivariant(item: In): string | Promise<string> }['bivariant'];
+export type Fingerprinter<In> = {
+  /** Gives the item's fingerprint. */
+  bivariant(item: In): string | Promise<string>;
+}['bivariant'];
+
+/**
+ * A function giving an item's identity: items with one key are one input.
+ *
+ * @example
+ * ```ts
+ * import type { InputKey } from 'millrace';
+ * const byId: InputKey<{ id: string; text: string }> = (doc) => doc.id;
+ * ```
+ * @category Checkpoints
+ */
+// Checked bivariantly, like a method (see Fingerprinter).
+export type InputKey<In> = {
+  /** Gives the item's key. */
+  bivariant(item: In): string;
+}['bivariant'];
 
 /**
  * Options for {@link checkpoint}.
@@ -40,8 +59,7 @@ export interface CheckpointOptions<In = unknown> {
    * source, offset and length; any other item fails the flow with an {@link InvalidOptionError}.
    * @defaultValue paths and blocks only
    */
-  // A method signature on purpose: a checkpoint for one item type fits options of a wider one.
-  key?(item: In): string;
+  readonly key?: InputKey<In> | undefined;
   /**
    * When an input counts as changed: `'stat'` compares a file's size and modification time (a
    * rewrite of the same size within the file system's time granularity goes unseen); `'content'`
@@ -93,7 +111,7 @@ export class Checkpoint<In = unknown> {
   constructor(dir: string, options: CheckpointOptions<In> = {}) {
     if (typeof dir !== 'string' || dir === '') throw new InvalidOptionError('checkpoint', dir, 'a directory path');
     const { fingerprint, codeVersion } = options;
-    const key: unknown = 'key' in options ? (options as Record<string, unknown>).key : undefined;
+    const key: unknown = options.key;
     if (key !== undefined && typeof key !== 'function') throw new InvalidOptionError('key', key, 'a function (item) => string');
     if (fingerprint !== undefined && fingerprint !== 'stat' && fingerprint !== 'content' && typeof fingerprint !== 'function') {
       throw new InvalidOptionError('fingerprint', fingerprint, "'stat', 'content' or a function (item) => string");
