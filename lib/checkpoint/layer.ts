@@ -88,7 +88,8 @@ export async function* checkpointed<In, Out>(
       for await (const item of source) {
         const id = await inputId(item, checkpoint.options);
         const slot: Slot<Out> = { outputs: undefined };
-        slots.push(slot);
+        // Only an ordered step keeps the input order (an unordered one emits slots as they fill).
+        if (spec.ordered) slots.push(slot);
         const recorded = store.lookup(task, id.key, id.fingerprint) as readonly Out[] | undefined;
         if (recorded !== undefined) {
           ckpt.count('resumed');

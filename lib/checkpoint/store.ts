@@ -22,7 +22,7 @@
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { constants } from 'node:fs';
+import { constants, rmSync } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
@@ -54,13 +54,21 @@ interface Entry {
 const open_ = new WeakMap<Checkpoint<never>, { store: Promise<Log>; users: number }>();
 
 /**
+ * Checkpoints of this process still closing, by directory. A step's teardown does not hold up the
+ * flow's end (a consumer that stops early, an abort), so a rerun right after it waits for the close
+ * rather than finding its own process's lock.
+ */
+const closing = new Map<string, Promise<void>>();
+
+/**
  * Opens the handle's checkpoint (makes the directory, takes the lock, reads the log), or joins
  * the steps that have it open already.
  */
 export async function openStore(checkpoint: Checkpoint<never>): Promise<CheckpointStore> {
   let state = open_.get(checkpoint);
   if (state === undefined) {
-    state = { store: Log.open(checkpoint.dir), users: 0 };
+    const previous = closing.get(checkpoint.dir);
+    state = { store: previous === undefined ? Log.open(checkpoint.dir) : previous.then(() => Log.open(checkpoint.dir)), users: 0 };
     open_.set(checkpoint, state);
   }
   state.users++;
@@ -80,7 +88,13 @@ export async function openStore(checkpoint: Checkpoint<never>): Promise<Checkpoi
       released = true;
       if (--state.users > 0) return;
       open_.delete(checkpoint);
-      await log.close();
+      const closed = log.close();
+      const settled = closed.catch(() => undefined);
+      closing.set(checkpoint.dir, settled);
+      void settled.then(() => {
+        if (closing.get(checkpoint.dir) === settled) closing.delete(checkpoint.dir);
+      });
+      await closed;
     },
   };
 }
@@ -358,6 +372,20 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
+/** Locks this process holds: removed if it exits (process.exit, the end of the event loop) while holding them. */
+const held = new Set<string>();
+let exitHandler = false;
+
+function removeHeldLocks(): void {
+  for (const path of held) {
+    try {
+      rmSync(path, { force: true });
+    } catch {
+      // The process is ending; a lock left behind is taken over later, its process being gone.
+    }
+  }
+}
+
 /** The lock of one run on a checkpoint. */
 class Lock {
   readonly #path: string;
@@ -377,6 +405,11 @@ class Lock {
       for (let attempt = 0; ; attempt++) {
         try {
           await link(temporary, path);
+          held.add(path);
+          if (!exitHandler) {
+            exitHandler = true;
+            process.on('exit', removeHeldLocks);
+          }
           return new Lock(path);
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error;
@@ -411,6 +444,7 @@ class Lock {
     if (!this.#held) return;
     this.#held = false;
     await rm(this.#path, { force: true });
+    held.delete(this.#path);
   }
 }
 

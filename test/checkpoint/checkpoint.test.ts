@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   bind,
@@ -18,6 +19,7 @@ import {
   readBlocks,
   reduceBy,
   starMap,
+  take,
   tasks,
   unorderedMap,
   type Block,
@@ -307,5 +309,69 @@ describe('checkpoint: inputs and steps', () => {
     expect(third[0]).toBeGreaterThan(0);
     expect(third[0]! + third[1]!).toBeGreaterThan(first[1]!);
     expect(third[1]).toBeLessThan(first[1]! + 4);
+  });
+});
+
+describe('checkpoint: the task module changed', () => {
+  it('a task module whose content changed (the default code version) never reuses results', async () => {
+    const dir = join(tempDir(), 'ckpt');
+    const modules = tempDir();
+    const module = join(modules, 'scale.tasks.mjs');
+    const run = async (): Promise<{ values: number[]; resumed: number }> => {
+      // A pool of its own each time: a worker keeps the module it imported.
+      const own = createPool({ threads: 1 });
+      try {
+        const ref = tasks<{ scale: (x: number) => number }>(pathToFileURL(module));
+        const ckpt = checkpoint<number>(dir, { key: String });
+        const values = await flow([1, 2])
+          .pipe(parallelMap(ref.scale, { pool: own, checkpoint: ckpt }))
+          .toArray();
+        return { values, resumed: ckpt.resumed };
+      } finally {
+        await own.close();
+      }
+    };
+    writeFileSync(module, 'export function scale(x) { return x * 2; }\n');
+    expect(await run()).toEqual({ values: [2, 4], resumed: 0 });
+    expect(await run()).toEqual({ values: [2, 4], resumed: 2 });
+    writeFileSync(module, 'export function scale(x) { return x * 3; }\n');
+    expect(await run()).toEqual({ values: [3, 6], resumed: 0 });
+  });
+});
+
+describe('checkpoint: the step ends early', () => {
+  it('a consumer that stops early (take) lets go of the lock, and what was recorded is kept', async () => {
+    const dir = join(tempDir(), 'ckpt');
+    const ckpt = checkpoint<number>(dir, { key: String });
+    const first = await flow([1, 2, 3, 4, 5, 6])
+      .pipe(parallelMap(bind(t.square, markers), { pool, checkpoint: ckpt, chunkSize: 1, maxInFlight: 1 }), take(2))
+      .toArray();
+    expect(first.map((r) => r.x)).toEqual([1, 2]);
+    const ranBefore = ran();
+    // At once: the rerun waits for the stopped step's close, it is not refused.
+    const all = await squares(dir, [1, 2, 3, 4, 5, 6]);
+    expect(all.map((r) => r.x)).toEqual([1, 2, 3, 4, 5, 6]);
+    // Inputs 1 and 2 were recorded before the stop; what ran meanwhile may have been recorded too.
+    expect(ran().filter((x) => x === '1' || x === '2')).toEqual([]);
+    expect(ranBefore).toEqual(expect.arrayContaining(['1', '2']));
+  });
+
+  it('an aborted step lets go of the lock', async () => {
+    const dir = join(tempDir(), 'ckpt');
+    const controller = new AbortController();
+    const source = (async function* () {
+      yield 1;
+      controller.abort(new Error('stop'));
+      yield 2;
+    })();
+    const error = await failure(
+      flow(source, { signal: controller.signal })
+        .pipe(parallelMap(bind(t.square, markers), { pool, checkpoint: checkpoint<number>(dir, { key: String }) }))
+        .toArray(),
+    );
+    expect((error as Error).message).toBe('stop');
+    // At once, as with a stop: not refused, and the lock is gone after.
+    expect(await squares(dir, [1, 2])).toHaveLength(2);
+    expect(existsSync(join(dir, 'lock'))).toBe(false);
   });
 });
