@@ -16,7 +16,8 @@
  *
  * A record: `u32 header length`, `u32 value length`, 32 bytes of SHA-256 over header and value,
  * the header (`v8.serialize({ task, key, fingerprint })`), the value (`v8.serialize(outputs)`).
- * Later records of a task and key supersede earlier ones.
+ * Later records of a task and key supersede earlier ones; once superseded records outnumber the
+ * live ones, the log is rewritten without them when the step ends (atomically, under the lock).
  *
  * @packageDocumentation
  */
@@ -33,6 +34,8 @@ const FORMAT = 'millrace-checkpoint';
 const VERSION = 1;
 const LOG_MAGIC = Buffer.from('MLRCKPT1');
 const FRAME_HEAD = 4 + 4 + 32;
+/** Superseded records are left in the log until there are at least this many (and more than live ones). */
+const COMPACT_MIN_STALE = 16;
 
 /** What a step needs of an open checkpoint. */
 export interface CheckpointStore {
@@ -45,6 +48,8 @@ export interface CheckpointStore {
 }
 
 interface Entry {
+  readonly task: string;
+  readonly key: string;
   readonly fingerprint: string;
   readonly value: Buffer;
   readonly offset: number;
@@ -109,13 +114,16 @@ class Log {
   #queue: { bytes: Buffer; done: () => void; failed: (error: unknown) => void }[] = [];
   #flushing: Promise<void> | undefined;
   #failure: { error: unknown } | undefined;
+  /** Records in the log, superseded ones included (compaction drops those). */
+  #records: number;
 
-  private constructor(dir: string, file: FileHandle, lock: Lock, entries: Map<string, Entry>) {
+  private constructor(dir: string, file: FileHandle, lock: Lock, entries: Map<string, Entry>, records: number) {
     this.#dir = dir;
     this.#path = join(dir, 'records.log');
     this.#file = file;
     this.#lock = lock;
     this.#entries = entries;
+    this.#records = records;
   }
 
   static async open(dir: string): Promise<Log> {
@@ -124,7 +132,7 @@ class Log {
     const lock = await Lock.take(dir);
     try {
       const path = join(dir, 'records.log');
-      const { entries, validLength } = await readLog(dir, path);
+      const { entries, validLength, records } = await readLog(dir, path);
       const file = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND);
       try {
         const { size } = await file.stat();
@@ -140,7 +148,7 @@ class Log {
         await file.close();
         throw error;
       }
-      return new Log(dir, file, lock, entries);
+      return new Log(dir, file, lock, entries, records);
     } catch (error) {
       await lock.release();
       throw error;
@@ -170,7 +178,8 @@ class Log {
         bytes,
         done: () => {
           // Seen by lookups of this run too (a repeated input reuses it).
-          this.#entries.set(indexKey(task, key), { fingerprint, value, offset: -1 });
+          this.#entries.set(indexKey(task, key), { task, key, fingerprint, value, offset: -1 });
+          this.#records++;
           resolve();
         },
         failed: reject,
@@ -203,8 +212,32 @@ class Log {
     try {
       await this.#flushing;
       await this.#file.close();
+      await this.#compact();
     } finally {
       await this.#lock.release();
+    }
+  }
+
+  /**
+   * Rewrites the log without superseded records (an input that changed left its old record behind)
+   * once they outnumber the live ones, atomically (write aside, fsync, rename), still under the
+   * lock. Live records are all kept, whichever run or step wrote them.
+   */
+  async #compact(): Promise<void> {
+    if (this.#failure || this.#records - this.#entries.size <= Math.max(COMPACT_MIN_STALE, this.#entries.size)) return;
+    const frames: Buffer[] = [LOG_MAGIC];
+    for (const { task, key, fingerprint, value } of this.#entries.values())
+      frames.push(frame(serialize({ task, key, fingerprint }), value));
+    try {
+      await writeFileAtomic(this.#path, Buffer.concat(frames));
+    } catch (error) {
+      // The old log is whole and still there: only the space is not reclaimed.
+      process.emitWarning(
+        `checkpoint ${this.#dir}: could not compact ${this.#path}: ${error instanceof Error ? error.message : String(error)}`,
+        {
+          code: 'MILLRACE_CHECKPOINT_COMPACT',
+        },
+      );
     }
   }
 
@@ -235,16 +268,17 @@ function frame(header: Buffer, value: Buffer): Buffer {
 }
 
 /** Reads and checks every record: the index of the latest record of each task and key, and how many bytes are whole records. */
-async function readLog(dir: string, path: string): Promise<{ entries: Map<string, Entry>; validLength: number }> {
+async function readLog(dir: string, path: string): Promise<{ entries: Map<string, Entry>; validLength: number; records: number }> {
   const entries = new Map<string, Entry>();
+  let records = 0;
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries, validLength: 0 };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries, validLength: 0, records };
     throw error;
   }
-  if (bytes.length === 0) return { entries, validLength: 0 };
+  if (bytes.length === 0) return { entries, validLength: 0, records };
   const damaged = (offset: number, message: string): CheckpointError =>
     new CheckpointError({
       reason: 'damaged',
@@ -253,18 +287,18 @@ async function readLog(dir: string, path: string): Promise<{ entries: Map<string
       offset,
       message: `${message} at byte ${offset} of ${path}; remove the directory to start over`,
     });
-  if (bytes.length < LOG_MAGIC.length) return { entries, validLength: 0 }; // torn while being made
+  if (bytes.length < LOG_MAGIC.length) return { entries, validLength: 0, records }; // torn while being made
   if (!bytes.subarray(0, LOG_MAGIC.length).equals(LOG_MAGIC)) {
     throw new CheckpointError({ reason: 'foreign', dir, path, message: `${path} is not a millrace record log (no MLRCKPT1 header)` });
   }
   let offset = LOG_MAGIC.length;
   while (offset < bytes.length) {
-    const torn = (): { entries: Map<string, Entry>; validLength: number } => {
+    const torn = (): { entries: Map<string, Entry>; validLength: number; records: number } => {
       process.emitWarning(
         `checkpoint ${dir}: the last record (byte ${offset} of ${path}) is incomplete, as a crash mid-write leaves it: dropped, its input runs again`,
         { code: 'MILLRACE_CHECKPOINT_TORN' },
       );
-      return { entries, validLength: offset };
+      return { entries, validLength: offset, records };
     };
     if (offset + FRAME_HEAD > bytes.length) return torn();
     const headerLength = bytes.readUInt32BE(offset);
@@ -286,14 +320,17 @@ async function readLog(dir: string, path: string): Promise<{ entries: Map<string
       throw damaged(offset, 'a record header cannot be decoded');
     }
     if (!isHeader(header)) throw damaged(offset, 'a record header has the wrong shape');
+    records++;
     entries.set(indexKey(header.task, header.key), {
+      task: header.task,
+      key: header.key,
       fingerprint: header.fingerprint,
       value: bytes.subarray(offset + FRAME_HEAD + headerLength, end),
       offset,
     });
     offset = end;
   }
-  return { entries, validLength: offset };
+  return { entries, validLength: offset, records };
 }
 
 function isHeader(value: unknown): value is { task: string; key: string; fingerprint: string } {

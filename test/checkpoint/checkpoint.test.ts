@@ -164,6 +164,28 @@ describe('checkpoint: a changed task never reuses results', () => {
   });
 });
 
+describe('checkpoint: the log', () => {
+  it('is compacted once superseded records outnumber live ones: changed inputs do not grow it without end', async () => {
+    const dir = join(tempDir(), 'ckpt');
+    const input = Array.from({ length: 20 }, (_, i) => i);
+    const run = async (version: number): Promise<number> => {
+      const ckpt = checkpoint<number>(dir, { key: String, fingerprint: () => `v${version}` });
+      const values = await flow(input)
+        .pipe(parallelMap(bind(t.square, markers), { pool, checkpoint: ckpt }))
+        .toArray();
+      expect(values.map((v) => v.square)).toEqual(input.map((x) => x * x));
+      return ckpt.resumed;
+    };
+    expect(await run(1)).toBe(0);
+    const oneRun = readFileSync(join(dir, 'records.log')).length;
+    for (let version = 2; version <= 6; version++) expect(await run(version)).toBe(0);
+    // Every run changed every input: without compaction the log would hold 5 runs' records.
+    expect(readFileSync(join(dir, 'records.log')).length).toBeLessThanOrEqual(2 * oneRun);
+    expect(await run(6)).toBe(20);
+    expect(ran()).toHaveLength(20 * 6);
+  });
+});
+
 describe('checkpoint: damaged or foreign checkpoints never give a wrong result', () => {
   const logOf = (dir: string): string => join(dir, 'records.log');
 
