@@ -17,6 +17,7 @@ import { markdownResults, textTable } from './lib/report.js';
 import type { Context, Scenario, ScenarioResult } from './lib/scenario.js';
 import { speedupChart } from './lib/svg.js';
 import { scenario as algebra } from './scenarios/algebra.js';
+import { scenario as checkpoint } from './scenarios/checkpoint.js';
 import { scenario as asyncTasks } from './scenarios/async-tasks.js';
 import { scenario as compute } from './scenarios/compute.js';
 import { scenario as flakyService } from './scenarios/flaky-service.js';
@@ -33,6 +34,7 @@ import { scenario as scaleOut } from './scale-out.js';
 
 const ALL: readonly Scenario[] = [
   logAnalysis,
+  checkpoint,
   overhead,
   lines,
   oneBigFile,

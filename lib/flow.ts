@@ -297,14 +297,16 @@ export class Flow<T> implements AsyncIterable<T> {
    * Writes each value to a file followed by a separator (a newline unless told otherwise): strings
    * as UTF-8, `Uint8Array`s as they are. The file is written under a temporary name in the same
    * directory and renamed onto `path` only when the flow succeeds, so a failed or aborted flow
-   * leaves no half-written file (and an existing file untouched). The flow is read only as fast as
-   * the file takes the bytes.
+   * leaves no half-written file (and an existing file untouched); so does a process ended
+   * meanwhile by Ctrl-C, SIGTERM or SIGHUP (that nothing else handles) or by `process.exit`. The
+   * folder must exist (it is not made). The flow is read only as fast as the file takes the bytes.
    *
    * @param this - a flow of strings or bytes (map other items to strings first)
    * @param path - the file to write (replaced if it exists)
    * @param options - gzip and separator; see {@link WriteLinesOptions}
    * @returns resolves once the file is complete under its name
-   * @throws the flow's error, or the file system's, after removing the temporary file
+   * @throws the flow's error, or an {@link OutputFileError} naming `path` (a missing folder, no
+   *   permission, a full disk), after removing the temporary file
    * @example
    * ```ts
    * import { flow, map } from 'millrace';

@@ -12,7 +12,7 @@
  * @module millrace
  */
 export { flow, Flow, type FlowOptions, type FlowSource } from './flow.js';
-export { type WriteLinesOptions } from './sinks/write-lines.js';
+export { type WriteLinesOptions, OutputFileError, type OutputFileProblem } from './sinks/write-lines.js';
 export { merge } from './combine/merge.js';
 export { concat } from './combine/concat.js';
 export { zip } from './combine/zip.js';
@@ -76,6 +76,8 @@ export { taskSignal } from './task-signal.js';
 export { unorderedMap, type UnorderedMapOptions } from '../operators/unordered-map.js';
 export { starMap, type StarMapOptions } from '../operators/star-map.js';
 export { reduceBy, type ReduceByOptions } from '../operators/reduce-by.js';
+export { checkpoint, Checkpoint, type CheckpointOptions, type Fingerprinter, type InputKey } from './checkpoint/checkpoint.js';
+export { CheckpointError, type CheckpointErrorReason } from './checkpoint/errors.js';
 export { glob, type GlobOptions } from './sources/glob.js';
 export {
   readBlocks,

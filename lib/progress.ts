@@ -92,6 +92,13 @@ export interface ProgressOptions {
    * @defaultValue `'items'`
    */
   readonly count?: 'items' | 'reported' | undefined;
+  /**
+   * A few words shown after the count, asked for at every redraw and in every log and summary line
+   * (`16/16 files (12 resumed)`); `''` shows nothing. For what the count alone does not say, e.g.
+   * how many items came from a {@link Checkpoint} rather than the workers.
+   * @defaultValue none
+   */
+  readonly note?: (() => string) | undefined;
 }
 
 /**
@@ -144,6 +151,7 @@ export class ProgressBar {
   readonly #intervalMs: number;
   readonly #logIntervalMs: number;
   readonly #summary: boolean;
+  readonly #note: (() => string) | undefined;
   readonly #live: boolean;
   /** Where its line goes among the other live bars of its stream: bars line up in creation order. */
   readonly #order = created++;
@@ -177,6 +185,7 @@ export class ProgressBar {
     this.#intervalMs = options.intervalMs ?? 250;
     this.#logIntervalMs = options.logIntervalMs ?? 10_000;
     this.#summary = options.summary ?? true;
+    this.#note = options.note;
     this.#live = this.#stream.isTTY === true;
   }
 
@@ -258,12 +267,14 @@ export class ProgressBar {
     return fit(`${label}${bar}${tail}`, columns);
   }
 
-  /** What is done (of the total when known), with its unit: `4/8 files`, or `1.8 GB/4.8 GB` for bytes. */
+  /** What is done (of the total when known), with its unit: `4/8 files`, or `1.8 GB/4.8 GB` for bytes; then the note. */
   #count(): string {
+    const note = this.#note?.() ?? '';
+    const suffix = note === '' ? '' : ` (${note})`;
     if (this.#unit === 'bytes') {
-      return this.#total === undefined ? formatBytes(this.done) : `${formatBytes(this.done)}/${formatBytes(this.#total)}`;
+      return `${this.#total === undefined ? formatBytes(this.done) : `${formatBytes(this.done)}/${formatBytes(this.#total)}`}${suffix}`;
     }
-    return `${this.#total === undefined ? this.done : `${this.done}/${this.#total}`} ${this.#unit}`;
+    return `${this.#total === undefined ? this.done : `${this.done}/${this.#total}`} ${this.#unit}${suffix}`;
   }
 
   /** The rate so far: `3.9 files/s`, or `35.4 MB/s` for bytes. */

@@ -2,8 +2,9 @@
  * @packageDocumentation
  * `reduceBy`: fold by key, on the main thread or two-tier with partial folds in the workers.
  */
+import { checkpointed } from '../lib/checkpoint/layer.js';
 import { dispatch } from '../lib/engine/dispatch.js';
-import { checkParallelOptions, type ParallelOptions } from '../lib/engine/options.js';
+import { checkParallelOptions, type DispatchSpec, type ParallelOptions } from '../lib/engine/options.js';
 import { InvalidOptionError } from '../lib/errors.js';
 import { defineOperator, type Operator } from '../lib/operator.js';
 import { taskName, taskSpec, type TaskRef } from '../lib/tasks.js';
@@ -109,19 +110,41 @@ function inThread<T, K, A>(key: (item: T) => K, reducer: (accumulator: A, item: 
 }
 
 function twoTier<T, K, A>(key: TaskRef<[T], K>, reducer: TaskRef<[A, T], A>, initial: A, options: ReduceByOptions<A>): Operator<T, [K, A]> {
-  const { combine, ...parallel } = options;
+  const { combine, checkpoint, ...parallel } = options;
   checkParallelOptions(parallel);
+  if (checkpoint !== undefined) {
+    // A record is one input's partial, so a changed or removed input invalidates only its own, and
+    // the fold is rebuilt in input order from records whatever the combine (see the guide "Long jobs").
+    if (parallel.chunkSize !== undefined && parallel.chunkSize !== 1) {
+      throw new InvalidOptionError(
+        'chunkSize',
+        parallel.chunkSize,
+        '1 (or unset) with a checkpoint: each input is folded and recorded on its own',
+      );
+    }
+    if (parallel.concurrency !== undefined && parallel.concurrency !== 1) {
+      throw new InvalidOptionError(
+        'concurrency',
+        parallel.concurrency,
+        '1 (or unset) with a checkpoint: each input is folded and recorded on its own',
+      );
+    }
+  }
   const name = `${taskName(key)} + ${taskName(reducer)}`;
   return defineOperator<T, [K, A]>('reduceBy', async function* (source, context) {
     const folds = new Map<K, A>();
     // Ordered, so keys come out in the order a serial fold would first see them.
-    const partials = dispatch(source, context, {
+    const spec: DispatchSpec<T, [K, A]> = {
       ...parallel,
+      ...(checkpoint ? { chunkSize: 1 } : {}),
       name,
       ordered: true,
       request: (items) => ({ mode: 'fold', keyTask: taskSpec(key), foldTask: taskSpec(reducer), initial, items }),
       outputs: (response) => response.results as [K, A][],
-    });
+    };
+    const partials = checkpoint
+      ? checkpointed(source, context, spec, checkpoint, { kind: 'fold', tasks: [key, reducer], extra: initial })
+      : dispatch(source, context, spec);
     for await (const [k, partial] of partials) folds.set(k, folds.has(k) ? combine(folds.get(k)!, partial) : partial);
     yield* folds;
   });

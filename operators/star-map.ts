@@ -2,8 +2,9 @@
  * @packageDocumentation
  * `starMap`: tuples spread into a task's arguments, in worker threads (`Pool.starmap`).
  */
+import { checkpointed } from '../lib/checkpoint/layer.js';
 import { dispatch } from '../lib/engine/dispatch.js';
-import { checkParallelOptions, type ParallelOptions } from '../lib/engine/options.js';
+import { checkParallelOptions, type DispatchSpec, type ParallelOptions } from '../lib/engine/options.js';
 import { defineOperator, type Operator } from '../lib/operator.js';
 import { taskName, taskSpec, type TaskRef } from '../lib/tasks.js';
 
@@ -47,14 +48,17 @@ export interface StarMapOptions extends ParallelOptions {
 export function starMap<Args extends unknown[], Out>(task: TaskRef<Args, Out>, options: StarMapOptions = {}): Operator<Args, Out> {
   checkParallelOptions(options);
   const name = taskName(task);
-  const { ordered = true, ...parallel } = options;
-  return defineOperator<Args, Out>('starMap', (source, context) =>
-    dispatch(source, context, {
+  const { ordered = true, checkpoint, ...parallel } = options;
+  return defineOperator<Args, Out>('starMap', (source, context) => {
+    const spec: DispatchSpec<Args, Out> = {
       ...parallel,
       name,
       ordered,
       request: (items) => ({ mode: 'call', task: taskSpec(task), items, spread: true }),
       outputs: (response) => response.results as Out[],
-    }),
-  );
+    };
+    return checkpoint
+      ? checkpointed(source, context, spec, checkpoint, { kind: 'spread', tasks: [task] })
+      : dispatch(source, context, spec);
+  });
 }

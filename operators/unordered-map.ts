@@ -2,8 +2,9 @@
  * @packageDocumentation
  * `unorderedMap`: a task on every item, in worker threads, results as they finish (`Pool.imap_unordered`).
  */
+import { checkpointed } from '../lib/checkpoint/layer.js';
 import { dispatch } from '../lib/engine/dispatch.js';
-import { checkParallelOptions, type ParallelOptions } from '../lib/engine/options.js';
+import { checkParallelOptions, type DispatchSpec, type ParallelOptions } from '../lib/engine/options.js';
 import { defineOperator, type Operator } from '../lib/operator.js';
 import { taskName, taskSpec, type TaskRef } from '../lib/tasks.js';
 
@@ -45,13 +46,15 @@ export function unorderedMap<In, Out>(
 ): Operator<In, Out> {
   checkParallelOptions(options);
   const name = taskName(task);
-  return defineOperator<In, Out>('unorderedMap', (source, context) =>
-    dispatch(source, context, {
-      ...options,
+  const { checkpoint, ...parallel } = options;
+  return defineOperator<In, Out>('unorderedMap', (source, context) => {
+    const spec: DispatchSpec<In, Out> = {
+      ...parallel,
       name,
       ordered: false,
       request: (items) => ({ mode: 'call', task: taskSpec(task), items }),
       outputs: (response) => response.results as Out[],
-    }),
-  );
+    };
+    return checkpoint ? checkpointed(source, context, spec, checkpoint, { kind: 'call', tasks: [task] }) : dispatch(source, context, spec);
+  });
 }

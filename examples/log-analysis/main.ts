@@ -3,17 +3,31 @@
  * every core, the per-file counts merged on the main thread (a two-tier map-reduce, as with
  * Python's `Pool.imap_unordered` and `Counter.update`).
  *
- * Usage: `npm start -- [GLOB...] [--top N] [--json] [--threads N] [--chunk-size N]`
- * With no GLOB, a sample corpus is generated once into .cache/sample-logs and analysed.
+ * Usage: `npm start -- [GLOB...] [--top N] [--json] [--threads N] [--chunk-size N] [--checkpoint DIR]`
+ * With no GLOB, a sample corpus is generated once into .cache/sample-logs and analysed. With a
+ * checkpoint, each file's result is recorded as it arrives: a rerun after a crash, or after new
+ * files came in, analyses only the files without a recorded result (new or changed ones).
  *
  * @packageDocumentation
  */
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createPool, flow, formatStageStats, glob, progress, tasks, unorderedMap, type StageStats } from 'millrace';
+import {
+  checkpoint,
+  createPool,
+  flow,
+  formatStageStats,
+  glob,
+  progress,
+  tasks,
+  unorderedMap,
+  type Checkpoint,
+  type StageStats,
+} from 'millrace';
 import { ensureSampleLogs } from './generate-sample-logs.js';
 import { addResult, emptySummary, humanReport, jsonReport } from './report.js';
 
@@ -29,14 +43,16 @@ function projectRoot(): string {
   while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
   return dir;
 }
-const USAGE = `usage: npm start -- [GLOB...] [--top N] [--json] [--threads N] [--chunk-size N]
+const USAGE = `usage: npm start -- [GLOB...] [--top N] [--json] [--threads N] [--chunk-size N] [--checkpoint DIR]
 
   GLOB            log files to analyse, gzip or plain (default: a generated sample corpus)
   --top N         how many paths to list (default 10)
-  --json          print {"files","lines","malformed","matched","top"} as JSON
+  --json          print {"files","lines","malformed","matched","top"} as JSON (and "resumed" with --checkpoint)
   --threads N     worker threads (default: ${availableParallelism()}, the available cores)
   --chunk-size N  files per task message (default 1)
-  --stats         after the report, print where the time went (chunks, worker busy time, waits) on stderr`;
+  --stats         after the report, print where the time went (chunks, worker busy time, waits) on stderr
+  --checkpoint DIR  record each file's result in DIR as it arrives; a rerun (after a crash, or when files
+                  were added or changed) analyses only the files without a recorded result`;
 
 /** Thrown (as the abort reason) when the user presses Ctrl-C. */
 class Interrupted extends Error {
@@ -62,6 +78,7 @@ async function main(): Promise<number> {
       threads: { type: 'string' },
       'chunk-size': { type: 'string' },
       stats: { type: 'boolean', default: false },
+      checkpoint: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: true,
@@ -105,21 +122,45 @@ async function main(): Promise<number> {
   const summary = emptySummary();
   const pool = createPool({ threads });
   let stats: StageStats | undefined;
+  const ckpt = values.checkpoint === undefined ? undefined : checkpoint(values.checkpoint, { codeVersion: taskCodeVersion() });
   try {
     await flow(files, { signal: controller.signal })
       .pipe(
-        unorderedMap(logs.analysis, { pool, chunkSize, ...(values.stats ? { stats: (s: StageStats) => (stats = s) } : {}) }),
-        progress({ total: files.length, label: 'analysing', unit: 'files', summary: !values.json }),
+        unorderedMap(logs.analysis, {
+          pool,
+          chunkSize,
+          checkpoint: ckpt,
+          ...(values.stats ? { stats: (s: StageStats) => (stats = s) } : {}),
+        }),
+        progress({ total: files.length, label: 'analysing', unit: 'files', summary: !values.json, note: () => resumedNote(ckpt) }),
       )
       .forEach((result) => addResult(summary, result));
   } finally {
     await pool.close();
   }
   const elapsedMs = performance.now() - started;
-  console.log(values.json ? JSON.stringify(jsonReport(summary, top)) : humanReport(summary, top, elapsedMs));
+  const report = ckpt === undefined ? jsonReport(summary, top) : { ...jsonReport(summary, top), resumed: ckpt.resumed };
+  console.log(values.json ? JSON.stringify(report) : humanReport(summary, top, elapsedMs));
+  if (ckpt !== undefined && !values.json) console.error(`${ckpt.resumed} of ${files.length} files came from the checkpoint ${ckpt.dir}`);
   // On stderr, so --json output stays machine-readable.
   if (stats) console.error(formatStageStats(stats));
   return 0;
+}
+
+/** The progress bar's note: how many files came from the checkpoint rather than the workers. */
+function resumedNote(ckpt: Checkpoint | undefined): string {
+  return ckpt === undefined || ckpt.resumed === 0 ? '' : `${ckpt.resumed} resumed from the checkpoint`;
+}
+
+/**
+ * The task's code version for the checkpoint: the task module and the parser it imports (the
+ * default would hash the task module alone, and miss a change in the parser).
+ */
+function taskCodeVersion(): string {
+  const hash = createHash('sha256');
+  const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+  for (const name of ['analysis', 'parse']) hash.update(readFileSync(new URL(`./${name}${extension}`, import.meta.url)));
+  return hash.digest('base64url');
 }
 
 main().then(

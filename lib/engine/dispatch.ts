@@ -9,7 +9,16 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Transferable } from 'node:worker_threads';
 import { createChunkSizer, type ChunkSizer } from './chunking.js';
-import { CloneError, MillraceError, reviveError, TaskError, TaskLoadError, TaskTimeoutError, WorkerCrashedError } from '../errors.js';
+import {
+  CloneError,
+  InvalidOptionError,
+  MillraceError,
+  reviveError,
+  TaskError,
+  TaskLoadError,
+  TaskTimeoutError,
+  WorkerCrashedError,
+} from '../errors.js';
 import { MAX_TIMER_MS } from '../timers.js';
 import { transferListOf } from '../transfer.js';
 import { chunkDeadline, type ChunkDeadline } from './chunk-deadline.js';
@@ -73,6 +82,9 @@ export function dispatch<In, Out>(
   // Built-ins check when they are built; a custom operator's options are checked here, since a
   // chunk size of 0 would otherwise spin forever.
   checkParallelOptions(spec);
+  // The built-ins apply it around the engine (lib/checkpoint/layer.ts); silently ignored, it would
+  // promise records that never get written.
+  if (spec.checkpoint !== undefined) throw new InvalidOptionError('checkpoint', spec.checkpoint, 'none: dispatch does not record results');
   return { [Symbol.asyncIterator]: () => new DispatchIterator<In, Out>(source, context, spec) };
 }
 
@@ -787,15 +799,18 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     }
     const outcomes = chunk.outcomes;
     if (outcomes === undefined) {
-      this.#deliver(chunk, this.#spec.outputs(chunk.lastResponse!, chunk.items));
+      this.#deliver(chunk, chunk.items, this.#spec.outputs(chunk.lastResponse!, chunk.items));
       return;
     }
     for (const failure of outcomes.failures()) this.#report(this.#taskError(chunk, failure.index, failure.error));
     const settled = outcomes.settled(chunk.items, chunk.lastResponse ?? { results: [], failures: [], elapsedMs: 0 });
-    this.#deliver(chunk, this.#spec.outputs(settled.response, settled.items));
+    this.#deliver(chunk, settled.items, this.#spec.outputs(settled.response, settled.items));
   }
 
-  #deliver(chunk: Chunk<In>, outputs: readonly Out[]): void {
+  /** `kept`: the chunk's items that have outputs (all of them, or those left after failures were reported). */
+  #deliver(chunk: Chunk<In>, kept: readonly In[], outputs: readonly Out[]): void {
+    // Before the chunk counts as delivered: a hook that throws fails the flow (see #settled).
+    this.#spec.onSettled?.({ firstIndex: chunk.firstIndex, items: chunk.items, kept, outputs });
     this.#running--;
     chunk.life.move('reordering');
     this.#stats.delivered(outputs.length);

@@ -11,6 +11,7 @@ import { checkInteger, InvalidOptionError, type TaskError, type WorkerCrashedErr
 import type { Pool } from '../pool.js';
 import { checkItemPolicy } from './retry-policy.js';
 import type { StageStats } from './stage-stats.js';
+import type { Checkpoint } from '../checkpoint/checkpoint.js';
 
 /**
  * What happens when a task throws: `'fail'` ends the flow with a {@link TaskError} (fail fast), a
@@ -127,6 +128,15 @@ export interface ParallelOptions<In = unknown> {
    * @defaultValue only at the end
    */
   readonly statsIntervalMs?: number | undefined;
+  /**
+   * Record each input's result in this {@link Checkpoint} as it arrives, and take the results
+   * recorded there (by an interrupted or finished earlier run) instead of sending their inputs to
+   * the workers: a rerun does only what is missing, new or changed. Honoured by {@link parallelMap},
+   * {@link unorderedMap}, {@link starMap} and the two-tier {@link reduceBy}; {@link dispatch} refuses
+   * it (a custom operator's outputs need not be one per item). See the guide "Long jobs".
+   * @defaultValue none: nothing is recorded
+   */
+  readonly checkpoint?: Checkpoint<In> | undefined;
 }
 
 /**
@@ -156,6 +166,32 @@ export interface DispatchSpec<In, Out> extends ParallelOptions<In> {
   readonly request: (items: In[]) => ChunkRequest;
   /** The outputs of one successful chunk (items that failed under an `onError` function are already removed from `results` and `items`, so the two stay aligned). */
   readonly outputs: (response: ChunkResponse, items: readonly In[]) => readonly Out[];
+  /**
+   * Told which items each settled chunk's outputs belong to, as the chunk settles (in settle order,
+   * before its outputs wait in the reorder window): what a checkpoint records. Whatever it throws
+   * fails the flow.
+   * @defaultValue none
+   * @internal
+   */
+  readonly onSettled?: (chunk: SettledChunk<In, Out>) => void;
+}
+
+/**
+ * A chunk whose every item has its outcome, as {@link DispatchSpec.onSettled} receives it.
+ * @internal
+ */
+export interface SettledChunk<In, Out> {
+  /** The index (among the items the engine was given) of the chunk's first item. */
+  readonly firstIndex: number;
+  /** All the chunk's items, in order: `items[i]` has index `firstIndex + i`. */
+  readonly items: readonly In[];
+  /**
+   * The items that have outputs, in order (a subsequence of `items`: those that failed under an
+   * `onError` function, or were reported as crashing their worker, are left out).
+   */
+  readonly kept: readonly In[];
+  /** What the spec's `outputs` made of the kept items' results. */
+  readonly outputs: readonly Out[];
 }
 
 /** Checks the options shared by worker-backed operators, when the operator is built. */

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -145,6 +145,30 @@ describe('log analysis', () => {
       ],
     });
     expect(Object.keys(JSON.parse(stdout) as Record<string, unknown>)).toEqual(['files', 'lines', 'malformed', 'matched', 'top']);
+  });
+
+  it('--checkpoint DIR: a rerun resumes every file, a new file alone is analysed, and the report equals a run without one', async () => {
+    const folder = join(dir, 'checkpointed');
+    await mkdir(folder);
+    await generateSampleLogs({ out: folder, files: 3, lines: 500, seed: 11 });
+    const ckpt = join(dir, 'checkpoint');
+    const args = [join(folder, '*.log.gz'), '--json', '--threads', '2', '--checkpoint', ckpt];
+    const plain = async (): Promise<unknown> => JSON.parse((await runMain([join(folder, '*.log.gz'), '--json', '--threads', '2'])).stdout);
+
+    const first = await runMain(args);
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout)).toEqual({ ...((await plain()) as object), resumed: 0 });
+    const again = await runMain(args);
+    expect(JSON.parse(again.stdout)).toEqual({ ...((await plain()) as object), resumed: 3 });
+
+    await generateSampleLogs({ out: join(dir, 'more'), files: 1, lines: 700, seed: 12 });
+    await writeFile(join(folder, 'zz-new.log.gz'), await readFile(join(dir, 'more', (await readdir(join(dir, 'more')))[0]!)));
+    const incremental = await runMain([...args.filter((a) => a !== '--json')]);
+    expect(incremental.code).toBe(0);
+    expect(incremental.stderr).toContain('(3 resumed from the checkpoint)');
+    expect(incremental.stderr).toContain(`3 of 4 files came from the checkpoint ${ckpt}`);
+    const after = await runMain(args);
+    expect(JSON.parse(after.stdout)).toEqual({ ...((await plain()) as object), resumed: 4 });
   });
 
   it('--stats prints the stage statistics on stderr, after the report, and they add up', async () => {
