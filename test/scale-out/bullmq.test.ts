@@ -1,7 +1,7 @@
 // The BullMQ backend against a real redis-server and real `millrace worker` processes.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serialize } from 'node:v8';
@@ -377,15 +377,20 @@ describe('the BullMQ backend', () => {
   it('lets a worker finish its running job on SIGINT, then exit 0', async () => {
     const draining = await worker('drain', ['--concurrency', '1']);
     const pool = remotePool('drain');
+    const release = join(mkdtempSync(join(tmpdir(), 'millrace-drain-')), 'release');
     try {
       const results: [number, number][] = [];
       let exited: Promise<number | null> | undefined;
       let replacement: Promise<WorkerProcess> | undefined;
-      for await (const result of flow([0, 1, 2, 3]).pipe(parallelMap(t.slowSquareWithPid, { pool, chunkSize: 1 }))) {
+      const task = bind(t.heldSquareWithPid, release, 1);
+      for await (const result of flow([0, 1, 2, 3]).pipe(parallelMap(task, { pool, chunkSize: 1 }))) {
         results.push(result);
         if (results.length === 1) {
-          // BullMQ hands a worker its next job as it completes one: the worker now runs item 1.
+          // BullMQ hands a worker its next job as it completes one: the worker now runs item 1,
+          // held until the worker has taken in the SIGINT (however long the result took to get here).
           exited = draining.stop('SIGINT');
+          await until(draining.stderr, /SIGINT: taking no more jobs/);
+          writeFileSync(release, '');
           replacement = exited.then(() => worker('drain'));
         }
       }

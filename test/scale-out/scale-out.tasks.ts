@@ -1,4 +1,5 @@
 // Task module for the scale-out tests, run by `millrace worker` processes (through tsx).
+import { existsSync } from 'node:fs';
 import { taskSignal } from 'millrace';
 
 export function square(x: number): number {
@@ -81,4 +82,14 @@ export function untilCancelled(x: number): Promise<number> {
 export function startAndHang(x: number): Promise<number> {
   process.stdout.write(`STARTED ${x}\n`);
   return new Promise<number>(() => undefined);
+}
+
+/**
+ * Squares `x` and says which process did it; item `held` first waits until the file `release`
+ * exists (the test creates it once the worker has been told to stop), so the test knows the worker
+ * is running that item when the signal arrives, whatever the machine's load.
+ */
+export async function heldSquareWithPid(release: string, held: number, x: number): Promise<[number, number]> {
+  if (x === held) while (!existsSync(release)) await new Promise((resolve) => setTimeout(resolve, 10));
+  return [x * x, process.pid];
 }
