@@ -585,12 +585,29 @@ export function reviveError(data: SerializedError): Error {
   return error;
 }
 
-/** An error as plain, cloneable data. */
+/**
+ * What a task threw, as plain, cloneable data: how a worker sends an item's failure to the main
+ * thread ({@link ChunkResponse}'s `failures`), where it becomes the `cause` of a {@link TaskError}
+ * again. A backend of your own passes these through as it gets them.
+ *
+ * @example
+ * ```ts
+ * import type { SerializedError } from 'millrace';
+ * const failure: SerializedError = { name: 'RangeError', message: 'too big', fields: { code: 'E_BIG' } };
+ * console.log(failure.fields.code); // E_BIG
+ * ```
+ * @category Authoring
+ */
 export interface SerializedError {
+  /** The error's class name (`'TypeError'`), or `'Error'` for a thrown non-Error value. */
   name: string;
+  /** Its message (for a non-Error value, a description of it). */
   message: string;
+  /** The worker's stack, when it had one. */
   stack?: string;
+  /** Every other readable own field (`code`, `errno`, ...), cloneable ones only. */
   fields: Record<string, unknown>;
+  /** Its `cause`, serialized the same way. */
   cause?: SerializedError;
   /** An `AggregateError`'s `errors`, each serialized the same way. */
   errors?: SerializedError[];

@@ -51,6 +51,7 @@ export {
   FlowConsumedError,
   InvalidOptionError,
   type WorkerCrashReason,
+  type SerializedError,
 } from './errors.js';
 export { map } from '../operators/map.js';
 export { filter } from '../operators/filter.js';
