@@ -171,9 +171,14 @@ export async function* checkpointed<In, Out>(
       const failed = state.failure as { error: unknown } | undefined; // set by a write's rejection meanwhile
       if (failed) throw failed.error;
     } finally {
+      // Announced before the first await: a consumer that stops early (take, break) has its flow
+      // end before this teardown does, and a rerun started right then must wait for this close
+      // rather than meet this process's own lock.
+      store.closing();
       if (!innerDone) await inner.return?.();
     }
   } finally {
+    store.closing();
     await Promise.allSettled([...writes]);
     await store.release();
   }

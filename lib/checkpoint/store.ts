@@ -43,6 +43,11 @@ export interface CheckpointStore {
   lookup(task: string, key: string, fingerprint: string): readonly unknown[] | undefined;
   /** Records an input's outputs; resolves once they are durable (written and fdatasync'ed). */
   append(task: string, key: string, fingerprint: string, outputs: readonly unknown[]): Promise<void>;
+  /**
+   * Says, before anything is awaited, that this user is about to release: a later open of the same
+   * directory in this process waits for the close instead of meeting the lock.
+   */
+  closing(): void;
   /** Lets go of the checkpoint (the last user releases the lock and closes the log). */
   release(): Promise<void>;
 }
@@ -85,20 +90,40 @@ export async function openStore(checkpoint: Checkpoint<never>): Promise<Checkpoi
     throw error;
   }
   let released = false;
+  /** Set by `closing()`: resolves when `release()` has closed the log (or this step did not close it). */
+  let announced: (() => void) | undefined;
   return {
     lookup: (task, key, fingerprint) => log.lookup(task, key, fingerprint),
     append: (task, key, fingerprint, outputs) => log.append(task, key, fingerprint, outputs),
+    closing: () => {
+      // Only the last user closes the log; the directory counts as closing from this moment on.
+      if (announced !== undefined || released || state.users > 1) return;
+      const done = new Promise<void>((resolve) => {
+        announced = resolve;
+      });
+      closing.set(checkpoint.dir, done);
+      void done.then(() => {
+        if (closing.get(checkpoint.dir) === done) closing.delete(checkpoint.dir);
+      });
+    },
     release: async () => {
       if (released) return;
       released = true;
-      if (--state.users > 0) return;
+      if (--state.users > 0) {
+        announced?.();
+        return;
+      }
       open_.delete(checkpoint);
       const closed = log.close();
       const settled = closed.catch(() => undefined);
-      closing.set(checkpoint.dir, settled);
-      void settled.then(() => {
-        if (closing.get(checkpoint.dir) === settled) closing.delete(checkpoint.dir);
-      });
+      if (announced === undefined) {
+        closing.set(checkpoint.dir, settled);
+        void settled.then(() => {
+          if (closing.get(checkpoint.dir) === settled) closing.delete(checkpoint.dir);
+        });
+      } else {
+        void settled.then(announced);
+      }
       await closed;
     },
   };
