@@ -35,6 +35,14 @@ import { MillraceError } from './errors.js';
 export type EnginePhase = 'submitted' | 'backoff' | 'reordering' | 'ready' | 'emitted' | 'failed' | 'cancelled';
 
 /** A chunk's phase in a backend that queues chunks for its own workers (the thread backend). */
+/**
+ * A local worker's phases (a worker thread or a child process), in the thread and process
+ * backends alike: `starting` (asked for, not yet ready), `ready` (serving), `retiring` (recycled:
+ * it finishes what it holds and gets nothing new), `leaving` (told to leave, or killed: its exit
+ * is expected), `gone` (exited, or no longer used).
+ */
+export type WorkerPhase = 'starting' | 'ready' | 'retiring' | 'leaving' | 'gone';
+
 export type BackendPhase = 'queued' | 'handed-over' | 'running' | 'cancelling' | 'settled';
 
 /**
@@ -80,6 +88,14 @@ const BACKEND: Readonly<Record<BackendPhase, readonly BackendPhase[]>> = {
   settled: [],
 };
 
+const WORKER: Readonly<Record<WorkerPhase, readonly WorkerPhase[]>> = {
+  starting: ['ready', 'leaving', 'gone'],
+  ready: ['retiring', 'leaving', 'gone'],
+  retiring: ['leaving', 'gone'],
+  leaving: ['gone'],
+  gone: [],
+};
+
 /** One chunk's phase and history, moved only along the table's transitions. */
 export class Lifecycle<Phase extends string> {
   #phase: Phase;
@@ -102,6 +118,11 @@ export class Lifecycle<Phase extends string> {
     return this.#table[this.#phase].includes(to);
   }
 
+  /** Moves to `to` unless already there (a worker told to leave twice, forgotten twice). */
+  enter(to: Phase): void {
+    if (this.#phase !== to) this.move(to);
+  }
+
   /** Moves to `to`; an illegal move is a bug in millrace and throws. */
   move(to: Phase, why?: string): void {
     if (!this.can(to)) {
@@ -121,4 +142,9 @@ export function engineLifecycle(): Lifecycle<EnginePhase> {
 /** A new chunk in a backend's queue. */
 export function backendLifecycle(): Lifecycle<BackendPhase> {
   return new Lifecycle(BACKEND, 'queued');
+}
+
+/** A new local worker (a thread being attached, a child being forked). */
+export function workerLifecycle(): Lifecycle<WorkerPhase> {
+  return new Lifecycle(WORKER, 'starting');
 }

@@ -63,3 +63,19 @@ describe('decide', () => {
     });
   });
 });
+
+describe('the worker table', () => {
+  it('moves a local worker only forward: starting, ready, retiring, leaving, gone', async () => {
+    const { workerLifecycle } = await import('../../lib/chunk-lifecycle.js');
+    const worker = workerLifecycle();
+    expect(worker.phase).toBe('starting');
+    expect(worker.can('retiring')).toBe(false); // only a ready worker is recycled
+    worker.move('ready');
+    worker.move('retiring');
+    worker.enter('leaving');
+    worker.enter('leaving'); // told to leave twice (a kill after a leave): no move
+    worker.enter('gone');
+    expect(() => worker.move('ready')).toThrow(/cannot go from gone to ready/);
+    expect(worker.history).toEqual(['starting', 'ready', 'retiring', 'leaving', 'gone']);
+  });
+});

@@ -62,6 +62,7 @@ import { deliverTaskProgress } from '../../task-progress.js';
 import { MAX_TIMER_MS } from '../../timers.js';
 import { ArrayAdmissionQueue, type AdmissionQueue } from '../admission-queue.js';
 import { CANCEL_GRACE_MS } from '../cancel-grace.js';
+import { workerLifecycle, type Lifecycle, type WorkerPhase } from '../../chunk-lifecycle.js';
 import { settleJob, submitJob, type LocalJob } from '../job.js';
 import { FATAL_REPORT, type ChildConfig, type FromChild, type ToChild } from './protocol.js';
 
@@ -81,7 +82,7 @@ interface Child {
    * `starting`: forked, not yet listening. `ready`: serving. `retiring`: recycled, it finishes its
    * chunk and gets no more. `leaving`: told to leave, or killed; its exit is expected. `gone`: exited.
    */
-  state: 'starting' | 'ready' | 'retiring' | 'leaving' | 'gone';
+  readonly life: Lifecycle<WorkerPhase>;
   readonly process: ChildProcess;
   /** The chunk it runs (at most one: see the module comment). */
   job: Job | undefined;
@@ -133,7 +134,7 @@ export class ProcessBackend implements PoolBackend {
   /** Child processes alive right now. */
   get liveThreads(): number {
     let alive = 0;
-    for (const child of this.#children) if (child.state !== 'gone') alive++;
+    for (const child of this.#children) if (child.life.phase !== 'gone') alive++;
     return alive;
   }
 
@@ -164,7 +165,7 @@ export class ProcessBackend implements PoolBackend {
         // still use what a teardown would release, and it may be stuck in synchronous code.
         this.#settle(job, { error: closed() });
         this.#kill(child);
-      } else if (child.state === 'starting') {
+      } else if (child.life.phase === 'starting') {
         this.#kill(child);
       } else {
         this.#letGo(child);
@@ -194,16 +195,17 @@ export class ProcessBackend implements PoolBackend {
     let starting = 0;
     let serving = 0;
     for (const child of this.#children) {
-      if (child.state === 'starting') starting++;
-      if (child.state === 'starting' || child.state === 'ready') serving++;
+      if (child.life.phase === 'starting') starting++;
+      if (child.life.phase === 'starting' || child.life.phase === 'ready') serving++;
     }
     for (; this.#queue.size > starting && serving < this.capacity; starting++, serving++) this.#fork();
-    for (const child of this.#children) if (child.state === 'ready' && child.job === undefined) this.#idle(child);
+    for (const child of this.#children) if (child.life.phase === 'ready' && child.job === undefined) this.#idle(child);
   }
 
   /** A child ready for a chunk (one whose channel has closed is dying: its exit is on its way). */
   #idleChild(): Child | undefined {
-    for (const child of this.#children) if (child.state === 'ready' && child.job === undefined && child.process.connected) return child;
+    for (const child of this.#children)
+      if (child.life.phase === 'ready' && child.job === undefined && child.process.connected) return child;
     return undefined;
   }
 
@@ -213,7 +215,7 @@ export class ProcessBackend implements PoolBackend {
       resolveExited = resolve;
     });
     const child: Child = {
-      state: 'starting',
+      life: workerLifecycle(),
       process: fork(this.#entry, [JSON.stringify(this.#config)], {
         serialization: 'advanced',
         execArgv: this.#execArgv,
@@ -234,7 +236,7 @@ export class ProcessBackend implements PoolBackend {
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     let backstop: NodeJS.Timeout | undefined;
     const done = (): void => {
-      if (exit === undefined || child.state === 'gone') return;
+      if (exit === undefined || child.life.phase === 'gone') return;
       clearTimeout(backstop);
       this.#onExit(child, exit.code, exit.signal);
       resolveExited();
@@ -261,8 +263,8 @@ export class ProcessBackend implements PoolBackend {
     switch (message.type) {
       case 'ready':
         child.reportDirectory = message.reportDirectory;
-        if (child.state !== 'starting') return;
-        child.state = 'ready';
+        if (child.life.phase !== 'starting') return;
+        child.life.move('ready');
         this.#pump();
         return;
       case 'started':
@@ -281,7 +283,7 @@ export class ProcessBackend implements PoolBackend {
         child.job = undefined;
         clearTimeout(job.graceTimer);
         if (this.#maxHeapBytes !== undefined && (message.heapUsed ?? 0) > this.#maxHeapBytes) this.#retire(child);
-        if (child.state === 'retiring') this.#letGo(child);
+        if (child.life.phase === 'retiring') this.#letGo(child);
         this.#settle(job, { response: message.response });
         this.#pump();
         return;
@@ -335,26 +337,26 @@ export class ProcessBackend implements PoolBackend {
     if (this.#idleTimeoutMs >= MAX_TIMER_MS) return;
     child.idleTimer = setTimeout(() => {
       child.idleTimer = undefined;
-      if (child.state === 'ready' && child.job === undefined) this.#letGo(child);
+      if (child.life.phase === 'ready' && child.job === undefined) this.#letGo(child);
     }, this.#idleTimeoutMs);
     child.idleTimer.unref();
   }
 
   /** Recycles a child: no more chunks for it, a replacement now, and it leaves once its chunk is done. */
   #retire(child: Child): void {
-    if (child.state !== 'ready' || this.#closing) return;
-    child.state = 'retiring';
+    if (child.life.phase !== 'ready' || this.#closing) return;
+    child.life.move('retiring');
     if (child.job === undefined) this.#letGo(child);
     // The replacement starts before the old child leaves, so throughput does not dip to wait for it.
     let serving = 0;
-    for (const other of this.#children) if (other.state === 'starting' || other.state === 'ready') serving++;
+    for (const other of this.#children) if (other.life.phase === 'starting' || other.life.phase === 'ready') serving++;
     if (serving < this.capacity) this.#fork();
   }
 
   /** Asks a child to leave (it runs its teardowns, then exits); one that overruns is killed. */
   #letGo(child: Child): void {
-    if (child.state === 'leaving' || child.state === 'gone') return;
-    child.state = 'leaving';
+    if (child.life.phase === 'leaving' || child.life.phase === 'gone') return;
+    child.life.enter('leaving');
     clearTimeout(child.idleTimer);
     child.idleTimer = undefined;
     try {
@@ -369,8 +371,8 @@ export class ProcessBackend implements PoolBackend {
 
   /** Ends a child now (SIGKILL: synchronous JavaScript cannot be interrupted otherwise). */
   #kill(child: Child): void {
-    if (child.state === 'gone') return;
-    child.state = 'leaving';
+    if (child.life.phase === 'gone') return;
+    child.life.enter('leaving');
     clearTimeout(child.idleTimer);
     child.idleTimer = undefined;
     child.process.kill('SIGKILL');
@@ -416,8 +418,8 @@ export class ProcessBackend implements PoolBackend {
    * other child is, the queued chunks fail as a start-up failure rather than wait forever.
    */
   #onExit(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
-    const was = child.state;
-    child.state = 'gone';
+    const was = child.life.phase;
+    child.life.enter('gone');
     this.#children.delete(child);
     clearTimeout(child.idleTimer);
     const reason = crashReason(child, code, signal);
@@ -430,7 +432,7 @@ export class ProcessBackend implements PoolBackend {
       clearTimeout(job.graceTimer);
       this.#settle(job, { error: new WorkerExitError(exitCode, child.crash, { started: true, ...facts }) });
     }
-    if (was === 'starting' && ![...this.#children].some((other) => other.state === 'ready')) {
+    if (was === 'starting' && ![...this.#children].some((other) => other.life.phase === 'ready')) {
       // A child that could not even start (resourceLimits too small to boot, a broken install).
       for (let queued = this.#queue.shift(); queued; queued = this.#queue.shift()) {
         this.#settle(queued, { error: new WorkerExitError(exitCode, child.crash, { started: false, startup: true, ...facts }) });

@@ -44,6 +44,7 @@ import { deliverTaskProgress } from '../../task-progress.js';
 import { MAX_TIMER_MS } from '../../timers.js';
 import { ArrayAdmissionQueue, type AdmissionQueue } from '../admission-queue.js';
 import { CANCEL_GRACE_MS } from '../cancel-grace.js';
+import { workerLifecycle, type Lifecycle, type WorkerPhase } from '../../chunk-lifecycle.js';
 import { settleJob, submitJob, type LocalJob } from '../job.js';
 import { ClaimCells, unclaimed, withdraw } from './claims.js';
 import type { AttachTask, FromWorker, ToWorker } from './protocol.js';
@@ -74,8 +75,8 @@ interface Job extends LocalJob {
 
 /** One attached worker. */
 interface Channel {
-  /** `retiring`: recycled, it finishes the chunks it holds and gets no more (see the module comment). */
-  state: 'attaching' | 'ready' | 'retiring' | 'gone';
+  /** Its phase in the worker table (chunk-lifecycle.ts): `retiring` is recycled, it finishes the chunks it holds and gets no more (see the module comment). */
+  readonly life: Lifecycle<WorkerPhase>;
   readonly port: MessagePort;
   /** Aborting it ends the worker (tinypool terminates a task's worker on abort). */
   readonly controller: AbortController;
@@ -151,7 +152,7 @@ export class ThreadBackend implements PoolBackend {
     // while one boots trips a tinypool bug), such attach tasks are withdrawn as start-up deaths.
     this.#pool.on('error', (error: unknown) => {
       if (this.#pool.threads.length > 0) return;
-      for (const channel of [...this.#channels]) if (channel.state === 'attaching') this.#onGone(channel, error);
+      for (const channel of [...this.#channels]) if (channel.life.phase === 'starting') this.#onGone(channel, error);
     });
   }
 
@@ -225,18 +226,18 @@ export class ThreadBackend implements PoolBackend {
     this.#attachIfNeeded();
     // A worker left idle takes over a chunk that waits behind another worker's running chunk.
     for (const idle of this.#channels) {
-      if (idle.state !== 'ready' || idle.jobs.size > 0) continue;
+      if (idle.life.phase !== 'ready' || idle.jobs.size > 0) continue;
       const stolen = this.#takeBackWaiting();
       if (stolen === undefined) break;
       this.#send(stolen, idle);
     }
-    for (const channel of this.#channels) if (channel.state === 'ready' && channel.jobs.size === 0) this.#linger(channel);
+    for (const channel of this.#channels) if (channel.life.phase === 'ready' && channel.jobs.size === 0) this.#linger(channel);
   }
 
   #pick(job: Job): Channel | undefined {
     let behind: Channel | undefined;
     for (const channel of this.#channels) {
-      if (channel.state !== 'ready') continue;
+      if (channel.life.phase !== 'ready') continue;
       if (channel.jobs.size === 0) return channel;
       if (behind === undefined && this.#canWaitBehind(job, channel)) behind = channel;
     }
@@ -258,8 +259,8 @@ export class ThreadBackend implements PoolBackend {
     let serving = 0;
     for (const channel of this.#channels) {
       if (channel.standby) continue;
-      if (channel.state === 'attaching') attaching++;
-      if (channel.state !== 'retiring') serving++;
+      if (channel.life.phase === 'starting') attaching++;
+      if (channel.life.phase !== 'retiring') serving++;
     }
     while (this.#queue.size > attaching && serving < this.capacity) {
       this.#attach();
@@ -271,7 +272,7 @@ export class ThreadBackend implements PoolBackend {
   #attach(standby = false): void {
     const { port1, port2 } = new MessageChannel();
     const channel: Channel = {
-      state: 'attaching',
+      life: workerLifecycle(),
       port: port1,
       controller: new AbortController(),
       jobs: new Map(),
@@ -381,7 +382,7 @@ export class ThreadBackend implements PoolBackend {
   #resubmitQueuedAttaches(): void {
     const queued = this.#pool.queueSize;
     if (this.#closing || queued === 0) return;
-    const attaching = [...this.#channels].filter((channel) => channel.state === 'attaching');
+    const attaching = [...this.#channels].filter((channel) => channel.life.phase === 'starting');
     // tinypool's queue is first in, first out, and only our attach tasks go on it: the queued ones
     // are the latest to attach.
     for (const channel of attaching.slice(-queued)) {
@@ -395,8 +396,8 @@ export class ThreadBackend implements PoolBackend {
   #onMessage(channel: Channel, message: FromWorker): void {
     switch (message.type) {
       case 'ready':
-        if (channel.state !== 'attaching') return;
-        channel.state = 'ready';
+        if (channel.life.phase !== 'starting') return;
+        channel.life.move('ready');
         channel.threadId = message.threadId;
         this.#readyThreads.add(message.threadId);
         if (message.firstAttach) channel.startupMs = performance.now() - channel.attachedAt;
@@ -450,20 +451,20 @@ export class ThreadBackend implements PoolBackend {
     channel.jobs.delete(id);
     if (job.slot !== undefined) this.#claims.give(job.slot);
     if (job.graceTimer) clearTimeout(job.graceTimer);
-    if (channel.state === 'retiring' && channel.jobs.size === 0) this.#letGo(channel);
+    if (channel.life.phase === 'retiring' && channel.jobs.size === 0) this.#letGo(channel);
   }
 
   /** Recycles a worker: no more chunks for it, a replacement now, and it leaves when its chunks are done. */
   #retire(channel: Channel): void {
-    if (channel.state !== 'ready' || this.#closing) return;
-    channel.state = 'retiring';
+    if (channel.life.phase !== 'ready' || this.#closing) return;
+    channel.life.move('retiring');
     if (channel.lingerTimer) clearTimeout(channel.lingerTimer);
     channel.lingerTimer = undefined;
     if (channel.threadId !== undefined) this.#itemsSent.delete(channel.threadId);
     if (channel.jobs.size === 0) this.#letGo(channel);
     // The replacement starts before the old worker leaves, so throughput does not dip to wait for it.
     let serving = 0;
-    for (const other of this.#channels) if (other.state !== 'retiring' && !other.standby) serving++;
+    for (const other of this.#channels) if (other.life.phase !== 'retiring' && !other.standby) serving++;
     if (serving < this.capacity) this.#attach();
   }
 
@@ -529,7 +530,7 @@ export class ThreadBackend implements PoolBackend {
           continue;
         }
         this.#release(channel, id, job);
-        if (this.#maxItemsPerWorker !== undefined && channel.threadId !== undefined && channel.state === 'ready') {
+        if (this.#maxItemsPerWorker !== undefined && channel.threadId !== undefined && channel.life.phase === 'ready') {
           this.#itemsSent.set(channel.threadId, (this.#itemsSent.get(channel.threadId) ?? 0) - job.request.items.length);
         }
         job.life.move('queued', 'taken back for an idle worker');
@@ -591,7 +592,7 @@ export class ThreadBackend implements PoolBackend {
     if (channel.lingerTimer) return;
     channel.lingerTimer = setTimeout(() => {
       channel.lingerTimer = undefined;
-      if (channel.state !== 'ready' || channel.jobs.size > 0) return;
+      if (channel.life.phase !== 'ready' || channel.jobs.size > 0) return;
       this.#detach(channel);
     }, LINGER_MS);
     channel.lingerTimer.unref();
@@ -609,7 +610,7 @@ export class ThreadBackend implements PoolBackend {
 
   /** Stops using a channel. */
   #forget(channel: Channel): void {
-    channel.state = 'gone';
+    channel.life.enter('gone');
     this.#channels.delete(channel);
     if (channel.lingerTimer) clearTimeout(channel.lingerTimer);
     channel.lingerTimer = undefined;
@@ -621,8 +622,8 @@ export class ThreadBackend implements PoolBackend {
    * up fail as "never started", which the engine runs again at no cost to their retries.
    */
   #onGone(channel: Channel, error: unknown): void {
-    const wasReady = channel.state === 'ready' || channel.state === 'retiring';
-    if (channel.state === 'gone' && channel.jobs.size === 0) return;
+    const wasReady = channel.life.phase === 'ready' || channel.life.phase === 'retiring';
+    if (channel.life.phase === 'gone' && channel.jobs.size === 0) return;
     this.#forget(channel);
     // What the worker said before it went is already in the port's queue, but a busy main thread
     // may handle the thread's exit first: read it now, so an answer sent just before a death keeps
@@ -645,7 +646,7 @@ export class ThreadBackend implements PoolBackend {
     if (!wasReady) {
       // A worker that could not even start (resourceLimits too small to boot, a broken install):
       // with no worker running, the queued chunks would wait for one forever.
-      const anyReady = [...this.#channels].some((other) => other.state === 'ready');
+      const anyReady = [...this.#channels].some((other) => other.life.phase === 'ready');
       if (!anyReady) {
         for (let job = this.#queue.shift(); job; job = this.#queue.shift()) {
           this.#settle(job, { error: new WorkerExitError(channel.exitCode, cause, { started: false, startup: true, reason }) });
