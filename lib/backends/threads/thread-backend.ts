@@ -46,7 +46,7 @@ import { ArrayAdmissionQueue, type AdmissionQueue } from '../admission-queue.js'
 import { CANCEL_GRACE_MS } from '../cancel-grace.js';
 import { settleJob, submitJob, type LocalJob } from '../job.js';
 import { ClaimCells, unclaimed, withdraw } from './claims.js';
-import type { AttachTask, FromWorker, ToWorker } from './protocol.js';
+import type { AttachTask, FromWorker, RunMessage, ToWorker } from './protocol.js';
 
 /** Chunks a worker holds at most: the one it runs and, for short tasks, one waiting behind it. */
 const PER_WORKER = 2;
@@ -170,13 +170,17 @@ export class ThreadBackend implements PoolBackend {
         key: `${task.exportName}#${task.moduleUrl}`,
         transferList: options.transferList ? [...options.transferList] : undefined,
       }),
-      (job) => {
-        this.#queue.push(job);
-        this.#pump();
-      },
-      (job, reason) => this.#cancel(job, reason),
+      this.#accept,
+      this.#cancelJob,
     );
   }
+
+  // Made once, not per chunk: run() passes them to every submitJob.
+  readonly #accept = (job: Job): void => {
+    this.#queue.push(job);
+    this.#pump();
+  };
+  readonly #cancelJob = (job: Job, reason: unknown): void => this.#cancel(job, reason);
 
   async close(): Promise<void> {
     this.#closing = true;
@@ -486,15 +490,16 @@ export class ThreadBackend implements PoolBackend {
     if (channel.lingerTimer) clearTimeout(channel.lingerTimer);
     channel.lingerTimer = undefined;
     const id = channel.nextId++;
-    const message: ToWorker = {
+    // Optional fields set one by one, not spread in (two spreads per chunk were two copies).
+    const message: { -readonly [K in keyof RunMessage]: RunMessage[K] } = {
       type: 'run',
       id,
       slot: cell.slot,
       ticket: cell.ticket,
       request: job.request,
-      ...(job.clock ? { clock: job.clock } : {}),
-      ...(job.onTaskProgress ? { progress: true } : {}),
     };
+    if (job.clock) message.clock = job.clock;
+    if (job.onTaskProgress) message.progress = true;
     try {
       channel.port.postMessage(message, job.transferList);
     } catch (error) {
