@@ -162,17 +162,41 @@ export class ThreadBackend implements PoolBackend {
   run(request: ChunkRequest, options: RunChunkOptions = {}): Promise<ChunkResponse> {
     if (this.#closing) return Promise.reject(new MillraceError('The pool is closed'));
     const task = request.mode === 'call' ? request.task : request.foldTask;
+    const key = this.#taskKey(task.moduleUrl, task.exportName);
     return submitJob<Job>(
       request,
       options,
+      // Written out rather than `{ ...common, ... }`: the spread copy cost ~1.6 µs a chunk in the
+      // chunk-size-1 profile (the same pattern cost the engine's chunk ~5 µs).
       (common) => ({
-        ...common,
-        key: `${task.exportName}#${task.moduleUrl}`,
+        request: common.request,
+        clock: common.clock,
+        life: common.life,
+        resolve: common.resolve,
+        reject: common.reject,
+        detach: common.detach,
+        onTaskProgress: common.onTaskProgress,
+        key,
         transferList: options.transferList ? [...options.transferList] : undefined,
       }),
       this.#accept,
       this.#cancelJob,
     );
+  }
+
+  /** Task keys by module and export, so a chunk does not build (and hash) a new key string. */
+  readonly #taskKeys = new Map<string, Map<string, string>>();
+
+  #taskKey(moduleUrl: string, exportName: string): string {
+    let byExport = this.#taskKeys.get(moduleUrl);
+    if (byExport === undefined) {
+      // Bounded like #shortTasks: a process that makes tasks without end does not grow this.
+      if (this.#taskKeys.size > 1024) this.#taskKeys.clear();
+      this.#taskKeys.set(moduleUrl, (byExport = new Map<string, string>()));
+    }
+    let key = byExport.get(exportName);
+    if (key === undefined) byExport.set(exportName, (key = `${exportName}#${moduleUrl}`));
+    return key;
   }
 
   // Made once, not per chunk: run() passes them to every submitJob.
