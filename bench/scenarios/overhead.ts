@@ -30,7 +30,10 @@ async function piscinaRun(data: readonly number[], piscina: Piscina, depth: numb
   const lane = async (): Promise<void> => {
     while (next < data.length) {
       const x = data[next++]!;
-      sum += (await piscina.run(x, { name: 'double' })) as number;
+      // Awaited first, then added: `sum += await ...` would read `sum` before the await and lose
+      // the other lanes' additions.
+      const value = (await piscina.run(x, { name: 'double' })) as number;
+      sum += value;
     }
   };
   await Promise.all(Array.from({ length: depth }, lane));
