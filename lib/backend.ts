@@ -10,6 +10,12 @@ import type { Transferable } from 'node:worker_threads';
 import { MillraceError, type SerializedError, type WorkerCrashReason } from './errors.js';
 
 /**
+ * @internal The type-only key under which a task reference carries the arguments it takes per call
+ * (after its bound arguments); never present at run time.
+ */
+export declare const taskSignature: unique symbol;
+
+/**
  * One task reference as the worker sees it: plain data (a {@link TaskRef} is one).
  *
  * @example
@@ -19,7 +25,7 @@ import { MillraceError, type SerializedError, type WorkerCrashReason } from './e
  * ```
  * @category Authoring
  */
-export interface TaskSpec {
+export interface TaskSpec<Args extends unknown[] = never> {
   /** The task module's URL. */
   readonly moduleUrl: string;
   /** The exported function to call. */
@@ -28,6 +34,12 @@ export interface TaskSpec {
   readonly boundArgs: readonly unknown[];
   /** Arguments for the module's `setup` export, run once per worker. */
   readonly setupArgs: readonly unknown[];
+  /**
+   * @internal Type-only: the arguments the task takes per call, as a task reference carries them,
+   * so a request whose items the task does not take fails to compile; `never` (the default) takes
+   * any task. Never present at run time.
+   */
+  readonly [taskSignature]?: (...args: Args) => unknown;
 }
 
 /**
@@ -44,14 +56,17 @@ export interface TaskSpec {
  * ```
  * @category Authoring
  */
-export type ChunkRequest =
+export type ChunkRequest<In = unknown> =
   | {
       /** Call `task` on each item; one result per item. */
       readonly mode: 'call';
-      /** The task to call. */
-      readonly task: TaskSpec;
+      /**
+       * The task to call: one that takes an item (or, with `spread`, an item's elements), checked
+       * when the item type is known; a request for `unknown` items takes any task.
+       */
+      readonly task: unknown extends In ? TaskSpec : TaskSpec<[In]> | (In extends unknown[] ? TaskSpec<In> : never);
       /** The chunk's items. */
-      readonly items: readonly unknown[];
+      readonly items: readonly In[];
       /** Spread each item (a tuple) into the task's arguments. */
       readonly spread?: boolean;
       /** How many of the chunk's items the worker runs at once (async tasks); 1 when absent. */
@@ -65,13 +80,13 @@ export type ChunkRequest =
       /** Fold the items by key inside the worker; one `[key, partial]` pair per key. */
       readonly mode: 'fold';
       /** Gives each item's key. */
-      readonly keyTask: TaskSpec;
+      readonly keyTask: unknown extends In ? TaskSpec : TaskSpec<[In]>;
       /** `(accumulator, item) => accumulator`. */
-      readonly foldTask: TaskSpec;
+      readonly foldTask: unknown extends In ? TaskSpec : TaskSpec<[never, In]>;
       /** Each key's first accumulator (structured-cloned per key). */
       readonly initial: unknown;
       /** The chunk's items. */
-      readonly items: readonly unknown[];
+      readonly items: readonly In[];
       /** Keep going after a failing item. */
       readonly continueOnError?: boolean;
       /** Clone-check each partial and report the first that fails (the diagnosis path). */

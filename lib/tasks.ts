@@ -7,9 +7,8 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { taskSignature } from './backend.js';
 import { InvalidOptionError } from './errors.js';
-
-declare const taskSignature: unique symbol;
 
 /**
  * A reference to one exported function of a task module, callable in a worker.

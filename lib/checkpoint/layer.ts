@@ -40,10 +40,12 @@ export async function* checkpointed<In, Out>(
   source: AsyncIterable<In>,
   context: OperatorContext,
   spec: DispatchSpec<In, Out>,
-  checkpoint: Checkpoint<In>,
+  // Any handle fits: its item type only shapes its key function (ParallelOptions carries a
+  // Checkpoint<unknown> when the options were written for any item).
+  checkpoint: Checkpoint<never>,
   step: StepIdentity,
 ): AsyncGenerator<Out> {
-  const ckpt = checkpoint as unknown as Checkpoint<never>;
+  const ckpt = checkpoint;
   const store = await openStore(ckpt);
   const fold = step.kind === 'fold';
   /** A record that could not be written: the step fails with it. */
@@ -129,7 +131,10 @@ export async function* checkpointed<In, Out>(
     };
 
     const { checkpoint: _ignored, ...rest } = spec as DispatchSpec<In, Out> & { checkpoint?: unknown };
-    const inner = dispatch<In, Out>(unrecorded(), context, { ...rest, onSettled })[Symbol.asyncIterator]();
+    // The spec is the operator's own, for these very items: its item type needs no second inference.
+    const inner = dispatch<In, Out>(unrecorded(), context, { ...rest, onSettled } as Parameters<typeof dispatch<In, Out>>[2])[
+      Symbol.asyncIterator
+    ]();
     const durableWindow = spec.maxInFlight ?? 2 * (spec.pool ?? sharedPool()).threads;
     let next: Promise<IteratorResult<Out>> | undefined;
     let innerDone = false;

@@ -162,8 +162,8 @@ export interface DispatchSpec<In, Out> extends ParallelOptions<In> {
   readonly name: string;
   /** Emit in input order (a bounded reorder window), or as chunks finish. */
   readonly ordered: boolean;
-  /** The request for one chunk. */
-  readonly request: (items: In[]) => ChunkRequest;
+  /** The request for one chunk: a task that takes the items (a task of other items does not compile). */
+  readonly request: (items: In[]) => ChunkRequest<In>;
   /** The outputs of one successful chunk (items that failed under an `onError` function are already removed from `results` and `items`, so the two stay aligned). */
   readonly outputs: (response: ChunkResponse, items: readonly In[]) => readonly Out[];
   /**

@@ -11,6 +11,8 @@ import {
   throughHighland,
   toTransform,
   type Flow,
+  type ChunkRequest,
+  type DispatchSpec,
   type Operator,
   type OperatorContext,
   type TaskRef,
@@ -94,5 +96,29 @@ describe('adapters and the conformance kit', () => {
     expectTypeOf(checkOperator(() => dedupe<number>(), { input: [1, 2] })).resolves.toEqualTypeOf<ConformanceResult>();
     // @ts-expect-error: the sample input must be of the operator's input type
     void checkOperator(() => dedupe<number>(), { input: ['a'] });
+  });
+});
+
+describe('the typed contract', () => {
+  it('a request whose task does not take the items does not compile', () => {
+    const words = tasks<{ shout(word: string): string; double(x: number): number }>(new URL('file:///x.tasks.js'));
+    const right: DispatchSpec<number, number> = {
+      name: 'double',
+      ordered: true,
+      request: (items) => ({ mode: 'call', task: words.double, items }),
+      outputs: (response) => response.results as number[],
+    };
+    expectTypeOf(right.name).toEqualTypeOf<string>();
+    const wrong: DispatchSpec<number, number> = {
+      name: 'shout',
+      ordered: true,
+      // @ts-expect-error shout takes strings, the items are numbers
+      request: (items) => ({ mode: 'call', task: words.shout, items }),
+      outputs: (response) => response.results as number[],
+    };
+    expectTypeOf(wrong.ordered).toEqualTypeOf<boolean>();
+    // A request for items of no known type takes any task, as a backend sees it.
+    const untyped: ChunkRequest = { mode: 'call', task: words.shout, items: [1, 2] };
+    expectTypeOf(untyped.items).toEqualTypeOf<readonly unknown[]>();
   });
 });
