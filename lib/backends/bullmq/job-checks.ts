@@ -142,7 +142,7 @@ export class ModulePolicy {
 
   /**
    * @param root - the worker's `--root`
-   * @param allow - `path/relative/to/root.js` or `path.js#export` entries; undefined: any module under the root
+   * @param allow - `path/relative/to/root.js` or `path.js#export` entries; undefined: every module under the root
    * @throws {@link InvalidOptionError} for a root that is not a directory, or an entry that names no file under it
    */
   constructor(root: string, allow: readonly string[] | undefined) {
