@@ -143,8 +143,9 @@ describe('properties (fast-check, real worker threads)', () => {
         threadIndex,
         fc.integer({ min: 1, max: 6 }),
         fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 0, max: 4 }),
         fc.boolean(),
-        async (input, t, size, inFlight, ordered) => {
+        async (input, t, size, inFlight, buffered, ordered) => {
           const real = pools[t]!.backend;
           let running = 0;
           let maxRunning = 0;
@@ -168,16 +169,20 @@ describe('properties (fast-check, real worker threads)', () => {
             }
           }
           const operator = ordered ? parallelMap : unorderedMap;
-          for await (const _ of flow(source()).pipe(operator(crash.delayedDouble, { pool, chunkSize: size, maxInFlight: inFlight }))) {
+          const options = { pool, chunkSize: size, maxInFlight: inFlight, maxBuffered: buffered };
+          for await (const _ of flow(source()).pipe(operator(crash.delayedDouble, options))) {
             consumed++;
             maxAhead = Math.max(maxAhead, pulled - consumed);
             // A consumer slower than the workers, so the bound is what holds the source back.
             await new Promise((resolve) => setImmediate(resolve));
           }
           expect(consumed).toBe(input.length);
+          // Chunks in the workers: never more than maxInFlight (finished ones parked in the reorder
+          // buffer are not running).
           expect(maxRunning).toBeLessThanOrEqual(inFlight);
-          // Items read but not yet consumed: the chunks in flight, the chunk being filled, and one read.
-          expect(maxAhead).toBeLessThanOrEqual((inFlight + 1) * size + 1);
+          // Items read but not yet consumed: the chunks in flight, those parked behind a slower one
+          // (up to maxBuffered), the chunk being filled, and one read.
+          expect(maxAhead).toBeLessThanOrEqual((inFlight + buffered + 1) * size + 1);
         },
       ),
       { numRuns: NUM_RUNS },
