@@ -4,10 +4,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { tempDirs } from '../reliability/helpers.js';
+import { feedThenKill } from '../fixtures/paced-job.js';
 
 const script = fileURLToPath(new URL('../fixtures/scripts/checkpoint-job.ts', import.meta.url));
 const tempDir = tempDirs('ckpt-crash');
@@ -35,18 +35,7 @@ async function runToEnd(dir: string, markers: string, step: string): Promise<{ r
 
 /** Runs the job, giving it items until it asks for item `killAt`, then kills it with SIGKILL. */
 async function runAndKill(dir: string, markers: string, step: string, killAt: number): Promise<void> {
-  const child = start(dir, markers, step, true);
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const want = /^want (\d+)$/.exec(line);
-    if (want === null) continue;
-    if (Number(want[1]) === killAt) {
-      child.kill('SIGKILL');
-      break;
-    }
-    child.stdin!.write('go\n');
-  }
-  expect(await exited).toBe('SIGKILL');
+  expect(await feedThenKill(start(dir, markers, step, true), killAt)).toBe('SIGKILL');
 }
 
 /** Task calls per run, by process id: which inputs each process ran. */

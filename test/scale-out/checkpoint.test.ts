@@ -5,10 +5,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDirs } from '../reliability/helpers.js';
+import { feedThenKill } from '../fixtures/paced-job.js';
 import { startRedis, startWorkerProcess, type RedisServer, type WorkerProcess } from './harness.js';
 
 const script = fileURLToPath(new URL('../fixtures/scripts/checkpoint-job.ts', import.meta.url));
@@ -47,18 +47,7 @@ async function runToEnd(dir: string, markers: string, step: string): Promise<{ r
 }
 
 async function runAndKill(dir: string, markers: string, step: string, killAt: number): Promise<void> {
-  const child = start(dir, markers, step, true);
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const want = /^want (\d+)$/.exec(line);
-    if (want === null) continue;
-    if (Number(want[1]) === killAt) {
-      child.kill('SIGKILL');
-      break;
-    }
-    child.stdin!.write('go\n');
-  }
-  expect(await exited).toBe('SIGKILL');
+  expect(await feedThenKill(start(dir, markers, step, true), killAt)).toBe('SIGKILL');
 }
 
 const expected = {

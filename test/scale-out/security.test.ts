@@ -5,7 +5,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -24,7 +23,16 @@ import {
   tasks,
   type Pool,
 } from 'millrace';
-import { repoRoot, startRedis, startWorkerProcess, stopProcess, waitForLine, type RedisServer, type WorkerProcess } from './harness.js';
+import {
+  freePort,
+  repoRoot,
+  startRedis,
+  startWorkerProcess,
+  stopProcess,
+  waitForLine,
+  type RedisServer,
+  type WorkerProcess,
+} from './harness.js';
 import { ensureRedis } from './redis-setup.js';
 import { describeEndpoint, redactConnection } from '../../lib/backends/bullmq/connection.js';
 
@@ -95,17 +103,6 @@ function remotePool(queue: string, options: Partial<Parameters<typeof bullmq>[0]
   return createPool({
     backend: bullmq({ connection: redis.url, queue, capacity: 2, redisTimeoutMs: 5_000, root, codeVersion: CODE_VERSION, ...options }),
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 /** A redis-server of this test's own with extra arguments (a password, TLS); undefined when the tests use MILLRACE_TEST_REDIS_URL. */
