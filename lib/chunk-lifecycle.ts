@@ -18,7 +18,8 @@
  * one-item chunks of their own (each with this same life; a crash of one is reported, not split
  * again); when all have settled, the chunk moves on to `reordering` with their outputs, in order.
  *
- * In the thread backend (backends/threads/), between `submitted` and the settlement:
+ * In the local backends' scheduler (backends/worker-slots.ts), between `submitted` and the settlement
+ * (a child process takes a chunk up as it is sent: it has no inbox to withdraw from):
  *
  * ```text
  *   queued ──▶ handed-over ──claimed by its worker──▶ running ──▶ settled
@@ -34,7 +35,6 @@ import { MillraceError } from './errors.js';
 /** A chunk's phase in the dispatch engine. */
 export type EnginePhase = 'submitted' | 'backoff' | 'reordering' | 'ready' | 'emitted' | 'failed' | 'cancelled';
 
-/** A chunk's phase in a backend that queues chunks for its own workers (the thread backend). */
 /**
  * A local worker's phases (a worker thread or a child process), in the thread and process
  * backends alike: `starting` (asked for, not yet ready), `ready` (serving), `retiring` (recycled:
@@ -43,6 +43,7 @@ export type EnginePhase = 'submitted' | 'backoff' | 'reordering' | 'ready' | 'em
  */
 export type WorkerPhase = 'starting' | 'ready' | 'retiring' | 'leaving' | 'gone';
 
+/** A chunk's phase in a backend that queues chunks for its own workers (backends/worker-slots.ts). */
 export type BackendPhase = 'queued' | 'handed-over' | 'running' | 'cancelling' | 'settled';
 
 /**

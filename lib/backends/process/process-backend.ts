@@ -47,23 +47,13 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MillraceError, reviveError, type WorkerCrashReason } from '../../errors.js';
-import {
-  ChunkSendError,
-  WorkerExitError,
-  type ChunkRequest,
-  type ChunkResponse,
-  type PoolBackend,
-  type RunChunkOptions,
-} from '../../backend.js';
+import { reviveError, type WorkerCrashReason } from '../../errors.js';
+import { WorkerExitError, type ChunkRequest, type ChunkResponse, type PoolBackend, type RunChunkOptions } from '../../backend.js';
 import type { WorkerPoolOptions } from '../worker-pool-options.js';
 import { CLOCK_FINISHED, CLOCK_STARTED, CLOCK_TAKEN_UP, stampClock } from '../../backend.js';
 import { deliverTaskProgress } from '../../task-progress.js';
 import { MAX_TIMER_MS } from '../../timers.js';
-import { ArrayAdmissionQueue, type AdmissionQueue } from '../admission-queue.js';
-import { CANCEL_GRACE_MS } from '../cancel-grace.js';
-import { workerLifecycle, type Lifecycle, type WorkerPhase } from '../../chunk-lifecycle.js';
-import { settleJob, submitJob, type LocalJob } from '../job.js';
+import { newSlot, WorkerSlots, type Slot, type SlotJob, type WorkerKind } from '../worker-slots.js';
 import { FATAL_REPORT, type ChildConfig, type FromChild, type ToChild } from './protocol.js';
 
 /**
@@ -74,55 +64,45 @@ import { FATAL_REPORT, type ChildConfig, type FromChild, type ToChild } from './
 const CLOSE_GRACE_MS = 1_000;
 
 /** A chunk in this backend, from `run()` to its settlement (the child that holds it knows it by `id`). */
-type Job = LocalJob;
+type Job = SlotJob<Child>;
 
-/** One child process. */
-interface Child {
-  /**
-   * `starting`: forked, not yet listening. `ready`: serving. `retiring`: recycled, it finishes its
-   * chunk and gets no more. `leaving`: told to leave, or killed; its exit is expected. `gone`: exited.
-   */
-  readonly life: Lifecycle<WorkerPhase>;
+/**
+ * One child process: its slot in the scheduler's table (`starting`: forked, not yet listening;
+ * `ready`: serving; `retiring`: recycled, it finishes its chunk and gets no more; `leaving`: told to
+ * leave, or killed, its exit expected; `gone`: exited), holding at most one chunk (see the module
+ * comment).
+ */
+interface Child extends Slot<Job> {
   readonly process: ChildProcess;
-  /** The chunk it runs (at most one: see the module comment). */
-  job: Job | undefined;
-  nextId: number;
   idleTimer: NodeJS.Timeout | undefined;
-  /** Items sent to it over its life, for `maxItemsPerWorker`. */
-  itemsSent: number;
   /** The uncaught error it reported before it went. */
   crash: unknown;
   /** Its directory for a fatal-error report (told with 'ready'). */
   reportDirectory: string | undefined;
-  /** Set when this backend killed it for a chunk past its cancel grace, and for what. */
-  endedFor: 'timeout' | 'cancel' | undefined;
   /** Resolves once it has exited (and its exit has been dealt with). */
   readonly exited: Promise<void>;
 }
 
-/** Local child processes, one chunk at a time each. */
+/** Local child processes, one chunk at a time each, scheduled by {@link WorkerSlots}. */
 export class ProcessBackend implements PoolBackend {
   readonly capacity: number;
   readonly reportsStart = true;
   /** Nothing moves between processes: a chunk with `transfer` can be sent again (retries, isolation). */
   readonly copiesTransfers = true;
-  readonly #queue: AdmissionQueue<Job> = new ArrayAdmissionQueue();
-  readonly #children = new Set<Child>();
+  readonly #slots: WorkerSlots<Job, Child>;
   readonly #entry = fileURLToPath(new URL('./child-entry.mjs', import.meta.url));
   readonly #config: ChildConfig;
   readonly #execArgv: string[];
   readonly #idleTimeoutMs: number;
   readonly #teardownTimeoutMs: number;
-  readonly #maxItemsPerWorker: number | undefined;
   readonly #maxHeapBytes: number | undefined;
-  #closing = false;
 
   constructor(options: WorkerPoolOptions, aliases: Readonly<Record<string, string>> | undefined) {
     this.capacity = options.threads ?? availableParallelism();
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 10_000;
     this.#teardownTimeoutMs = Math.min(options.teardownTimeoutMs ?? 5_000, MAX_TIMER_MS);
-    this.#maxItemsPerWorker = options.maxItemsPerWorker;
     this.#maxHeapBytes = options.maxWorkerMemoryMb === undefined ? undefined : options.maxWorkerMemoryMb * 1024 * 1024;
+    this.#slots = new WorkerSlots(this.#kind, this.capacity, options.maxItemsPerWorker);
     this.#config = {
       teardownTimeoutMs: this.#teardownTimeoutMs,
       ...(this.#maxHeapBytes !== undefined ? { reportHeap: true } : {}),
@@ -134,43 +114,26 @@ export class ProcessBackend implements PoolBackend {
   /** Child processes alive right now. */
   get liveThreads(): number {
     let alive = 0;
-    for (const child of this.#children) if (child.life.phase !== 'gone') alive++;
+    for (const child of this.#slots.slots) if (child.life.phase !== 'gone') alive++;
     return alive;
   }
 
   run(request: ChunkRequest, options: RunChunkOptions = {}): Promise<ChunkResponse> {
-    if (this.#closing) return Promise.reject(new MillraceError('The pool is closed'));
     // `options.transferList` is not used: nothing moves between processes, the buffers are copied.
-    return submitJob(
-      request,
-      options,
-      (common) => common,
-      (job) => {
-        this.#queue.push(job);
-        this.#pump();
-      },
-      (job, reason) => this.#cancel(job, reason),
-    );
+    return this.#slots.submit(request, options, (common) => common);
   }
 
   async close(): Promise<void> {
-    this.#closing = true;
-    const closed = (): MillraceError => new MillraceError('The pool was closed while this chunk was queued or running');
-    for (let job = this.#queue.shift(); job; job = this.#queue.shift()) this.#settle(job, { error: closed() });
-    const children = [...this.#children];
-    for (const child of children) {
-      const job = child.job;
-      if (job !== undefined) {
+    const children = [...this.#slots.slots];
+    this.#slots.close(
+      (child) => child.jobs.size > 0,
+      (child, busy) => {
         // A child in the middle of a task is killed at once, without its teardowns: the task may
         // still use what a teardown would release, and it may be stuck in synchronous code.
-        this.#settle(job, { error: closed() });
-        this.#kill(child);
-      } else if (child.life.phase === 'starting') {
-        this.#kill(child);
-      } else {
-        this.#letGo(child);
-      }
-    }
+        if (busy || child.life.phase === 'starting') this.#kill(child);
+        else this.#letGo(child);
+      },
+    );
     // Each leaving child bounds its teardowns itself and is killed past that bound (see #letGo). The
     // wait keeps the process alive (an idle child is unref'd): close() resolves once all have exited.
     for (const child of children) {
@@ -180,58 +143,72 @@ export class ProcessBackend implements PoolBackend {
     await Promise.all(children.map((child) => child.exited));
   }
 
-  /** Settles a job for its caller once; later outcomes are dropped. */
-  #settle(job: Job, outcome: { response: ChunkResponse } | { error: unknown }): void {
-    settleJob(job, outcome);
-  }
+  /** What the scheduler asks of child processes (see {@link WorkerKind}). */
+  readonly #kind: WorkerKind<Job, Child> = {
+    startsStandby: false,
+    start: () => this.#fork(),
+    // A child whose channel has closed is dying: its exit is on its way.
+    reachable: (child) => child.process.connected,
+    // No inbox in a child: a chunk goes only to an idle one.
+    canWaitBehind: () => false,
+    post: (job, child, id) => {
+      const message: ToChild = {
+        type: 'run',
+        id,
+        request: job.request,
+        timed: job.clock !== undefined,
+        ...(job.onTaskProgress ? { progress: true } : {}),
+      };
+      // Throws when the chunk cannot be serialized (an item, a bound argument): it never left. A
+      // channel that fails later (the child died) is dealt with by the child's exit.
+      child.process.send(message, undefined, undefined, () => undefined);
+      return true;
+    },
+    sent: (job) => {
+      // Taken up at once: the child has no inbox (see the module comment).
+      job.life.move('running');
+      stampClock(job.clock, CLOCK_TAKEN_UP);
+    },
+    // No shared memory to take a chunk back with: every chunk a child holds counts as started.
+    withdraw: () => false,
+    released: () => undefined,
+    tellCancel: (job, child, why) => {
+      try {
+        child.process.send({ type: 'cancel', id: job.id!, reason: why } satisfies ToChild, undefined, undefined, () => undefined);
+      } catch {
+        // the channel is closing: the child is going anyway
+      }
+    },
+    end: (child) => this.#kill(child),
+    letGo: (child) => this.#letGo(child),
+    rest: (child) => this.#idle(child),
+    work: (child) => {
+      clearTimeout(child.idleTimer);
+      child.idleTimer = undefined;
+      // A child at work keeps the main process alive, as a busy worker thread does.
+      child.process.ref();
+      child.process.channel?.ref();
+    },
+  };
 
-  /** Hands queued chunks to idle children, forks children for the rest (up to the pool's size). */
-  #pump(): void {
-    if (this.#closing) return;
-    // A chunk that cannot be sent leaves its child idle, so the same child is looked for again.
-    for (let idle = this.#idleChild(); idle !== undefined && this.#queue.size > 0; idle = this.#idleChild()) {
-      this.#send(this.#queue.shift()!, idle);
-    }
-    let starting = 0;
-    let serving = 0;
-    for (const child of this.#children) {
-      if (child.life.phase === 'starting') starting++;
-      if (child.life.phase === 'starting' || child.life.phase === 'ready') serving++;
-    }
-    for (; this.#queue.size > starting && serving < this.capacity; starting++, serving++) this.#fork();
-    for (const child of this.#children) if (child.life.phase === 'ready' && child.job === undefined) this.#idle(child);
-  }
-
-  /** A child ready for a chunk (one whose channel has closed is dying: its exit is on its way). */
-  #idleChild(): Child | undefined {
-    for (const child of this.#children)
-      if (child.life.phase === 'ready' && child.job === undefined && child.process.connected) return child;
-    return undefined;
-  }
-
-  #fork(): void {
+  #fork(): Child {
     let resolveExited!: () => void;
     const exited = new Promise<void>((resolve) => {
       resolveExited = resolve;
     });
     const child: Child = {
-      life: workerLifecycle(),
+      ...newSlot<Job>(false),
       process: fork(this.#entry, [JSON.stringify(this.#config)], {
         serialization: 'advanced',
         execArgv: this.#execArgv,
         // stdin is not shared (a task reading it would race the main process); output is.
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       }),
-      job: undefined,
-      nextId: 0,
       idleTimer: undefined,
-      itemsSent: 0,
       crash: undefined,
       reportDirectory: undefined,
-      endedFor: undefined,
       exited,
     };
-    this.#children.add(child);
     child.process.on('message', (message: FromChild) => this.#onMessage(child, message));
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     let backstop: NodeJS.Timeout | undefined;
@@ -257,6 +234,7 @@ export class ProcessBackend implements PoolBackend {
       exit = { code: null, signal: null };
       done();
     });
+    return child;
   }
 
   #onMessage(child: Child, message: FromChild): void {
@@ -265,27 +243,24 @@ export class ProcessBackend implements PoolBackend {
         child.reportDirectory = message.reportDirectory;
         if (child.life.phase !== 'starting') return;
         child.life.move('ready');
-        this.#pump();
+        this.#slots.pump();
         return;
       case 'started':
-        if (child.job?.id === message.id) stampClock(child.job.clock, CLOCK_STARTED);
+        stampClock(child.jobs.get(message.id)?.clock, CLOCK_STARTED);
         return;
       case 'finished':
-        if (child.job?.id === message.id) stampClock(child.job.clock, CLOCK_FINISHED);
+        stampClock(child.jobs.get(message.id)?.clock, CLOCK_FINISHED);
         return;
-      case 'progress':
-        if (child.job?.id === message.id) deliverTaskProgress(child.job, message.amount);
+      case 'progress': {
+        const job = child.jobs.get(message.id);
+        if (job !== undefined) deliverTaskProgress(job, message.amount);
         return;
+      }
       case 'done': {
-        const job = child.job;
-        if (job?.id !== message.id) return;
+        const job = child.jobs.get(message.id);
+        if (job === undefined) return;
         if (message.progress !== undefined) deliverTaskProgress(job, message.progress);
-        child.job = undefined;
-        clearTimeout(job.graceTimer);
-        if (this.#maxHeapBytes !== undefined && (message.heapUsed ?? 0) > this.#maxHeapBytes) this.#retire(child);
-        if (child.life.phase === 'retiring') this.#letGo(child);
-        this.#settle(job, { response: message.response });
-        this.#pump();
+        this.#slots.answered(child, message.id, job, message.response, message.heapUsed, this.#maxHeapBytes);
         return;
       }
       case 'stray-rejection':
@@ -297,38 +272,6 @@ export class ProcessBackend implements PoolBackend {
     }
   }
 
-  #send(job: Job, child: Child): void {
-    const id = child.nextId++;
-    const message: ToChild = {
-      type: 'run',
-      id,
-      request: job.request,
-      timed: job.clock !== undefined,
-      ...(job.onTaskProgress ? { progress: true } : {}),
-    };
-    try {
-      // A channel that fails later (the child died) is dealt with by the child's exit.
-      child.process.send(message, undefined, undefined, () => undefined);
-    } catch (error) {
-      // The chunk cannot be serialized (an item, a bound argument): it never left.
-      this.#settle(job, { error: new ChunkSendError(error) });
-      return;
-    }
-    clearTimeout(child.idleTimer);
-    child.idleTimer = undefined;
-    // A child at work keeps the main process alive, as a busy worker thread does.
-    child.process.ref();
-    child.process.channel?.ref();
-    job.id = id;
-    child.job = job;
-    // Taken up at once: the child has no inbox (see the module comment).
-    job.life.move('handed-over');
-    job.life.move('running');
-    stampClock(job.clock, CLOCK_TAKEN_UP);
-    child.itemsSent += job.request.items.length;
-    if (this.#maxItemsPerWorker !== undefined && child.itemsSent >= this.#maxItemsPerWorker) this.#retire(child);
-  }
-
   /** An idle child: it no longer keeps the main process alive, and leaves after the idle timeout. */
   #idle(child: Child): void {
     if (child.idleTimer !== undefined) return;
@@ -337,20 +280,9 @@ export class ProcessBackend implements PoolBackend {
     if (this.#idleTimeoutMs >= MAX_TIMER_MS) return;
     child.idleTimer = setTimeout(() => {
       child.idleTimer = undefined;
-      if (child.life.phase === 'ready' && child.job === undefined) this.#letGo(child);
+      if (child.life.phase === 'ready' && child.jobs.size === 0) this.#letGo(child);
     }, this.#idleTimeoutMs);
     child.idleTimer.unref();
-  }
-
-  /** Recycles a child: no more chunks for it, a replacement now, and it leaves once its chunk is done. */
-  #retire(child: Child): void {
-    if (child.life.phase !== 'ready' || this.#closing) return;
-    child.life.move('retiring');
-    if (child.job === undefined) this.#letGo(child);
-    // The replacement starts before the old child leaves, so throughput does not dip to wait for it.
-    let serving = 0;
-    for (const other of this.#children) if (other.life.phase === 'starting' || other.life.phase === 'ready') serving++;
-    if (serving < this.capacity) this.#fork();
   }
 
   /** Asks a child to leave (it runs its teardowns, then exits); one that overruns is killed. */
@@ -378,68 +310,24 @@ export class ProcessBackend implements PoolBackend {
     child.process.kill('SIGKILL');
   }
 
-  #cancel(job: Job, reason: unknown): void {
-    const { phase } = job.life;
-    if (phase === 'settled' || phase === 'cancelling') return;
-    if (phase === 'queued') {
-      this.#queue.remove(job);
-      this.#settle(job, { error: reason });
-      return;
-    }
-    const child = [...this.#children].find((candidate) => candidate.job === job);
-    // Running: the caller hears now; the task sees its signal abort; a child that has not let the
-    // chunk go after the grace period is killed.
-    job.life.move('cancelling');
-    job.detach();
-    job.reject(reason);
-    if (child === undefined) return;
-    const timeout = reason instanceof DOMException && reason.name === 'TimeoutError';
-    try {
-      child.process.send(
-        { type: 'cancel', id: job.id!, reason: timeout ? 'timeout' : 'abort' } satisfies ToChild,
-        undefined,
-        undefined,
-        () => undefined,
-      );
-    } catch {
-      // the channel is closing: the child is going anyway
-    }
-    job.graceTimer = setTimeout(() => {
-      if (child.job !== job) return;
-      child.endedFor = timeout ? 'timeout' : 'cancel';
-      this.#kill(child);
-    }, CANCEL_GRACE_MS);
-    job.graceTimer.unref();
-  }
-
   /**
    * A child has exited. One that was told to leave or was killed went as expected. Otherwise it
    * died: the chunk it held fails with it (as started); if it died before it was ever ready and no
    * other child is, the queued chunks fail as a start-up failure rather than wait forever.
    */
   #onExit(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
-    const was = child.life.phase;
-    child.life.enter('gone');
-    this.#children.delete(child);
+    const wasStarting = child.life.phase === 'starting';
     clearTimeout(child.idleTimer);
     const reason = crashReason(child, code, signal);
-    const job = child.job;
-    child.job = undefined;
-    if (this.#closing) return;
     const exitCode = code ?? undefined;
     const facts = { reason, ...(signal === null ? {} : { signal }) };
-    if (job !== undefined) {
-      clearTimeout(job.graceTimer);
-      this.#settle(job, { error: new WorkerExitError(exitCode, child.crash, { started: true, ...facts }) });
-    }
-    if (was === 'starting' && ![...this.#children].some((other) => other.life.phase === 'ready')) {
-      // A child that could not even start (resourceLimits too small to boot, a broken install).
-      for (let queued = this.#queue.shift(); queued; queued = this.#queue.shift()) {
-        this.#settle(queued, { error: new WorkerExitError(exitCode, child.crash, { started: false, startup: true, ...facts }) });
-      }
-      return;
-    }
-    this.#pump();
+    this.#slots.died(
+      child,
+      wasStarting,
+      () => new WorkerExitError(exitCode, child.crash, { started: true, ...facts }),
+      () => false,
+      () => new WorkerExitError(exitCode, child.crash, { started: false, startup: true, ...facts }),
+    );
   }
 }
 

@@ -30,22 +30,12 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Transferable } from 'node:worker_threads';
 import { Tinypool, type TinypoolWorker } from 'tinypool';
-import { MillraceError, reviveError, type WorkerCrashReason } from '../../errors.js';
-import {
-  ChunkSendError,
-  WorkerExitError,
-  type ChunkRequest,
-  type ChunkResponse,
-  type PoolBackend,
-  type RunChunkOptions,
-} from '../../backend.js';
+import { reviveError, type WorkerCrashReason } from '../../errors.js';
+import { WorkerExitError, type ChunkRequest, type ChunkResponse, type PoolBackend, type RunChunkOptions } from '../../backend.js';
 import type { WorkerPoolOptions } from '../worker-pool-options.js';
 import { deliverTaskProgress } from '../../task-progress.js';
 import { MAX_TIMER_MS } from '../../timers.js';
-import { ArrayAdmissionQueue, type AdmissionQueue } from '../admission-queue.js';
-import { CANCEL_GRACE_MS } from '../cancel-grace.js';
-import { workerLifecycle, type Lifecycle, type WorkerPhase } from '../../chunk-lifecycle.js';
-import { settleJob, submitJob, type LocalJob } from '../job.js';
+import { newSlot, WorkerSlots, type ItemCount, type Slot, type SlotJob, type WorkerKind } from '../worker-slots.js';
 import { ClaimCells, unclaimed, withdraw } from './claims.js';
 import type { AttachTask, FromWorker, RunMessage, ToWorker } from './protocol.js';
 
@@ -60,29 +50,23 @@ const PER_WORKER = 2;
 const PREFETCH_BELOW_MS = 2;
 /** How long an idle worker stays attached, so a flow's next chunk does not pay a re-attach. */
 const LINGER_MS = 20;
-/** How long a closed channel waits for its worker's exit event to say why it died (see #attach). */
+/** How long a closed channel waits for its worker's exit event to say why it died (see #start). */
 const CLOSE_GRACE_MS = 1_000;
 
 /** A chunk in this backend, from `run()` to its settlement. */
-interface Job extends LocalJob {
+interface Job extends SlotJob<Channel> {
   /** The task's identity, for the prefetch rule. */
   readonly key: string;
   readonly transferList: Transferable[] | undefined;
-  channel?: Channel;
   slot?: number;
   ticket?: number;
 }
 
-/** One attached worker. */
-interface Channel {
-  /** Its phase in the worker table (chunk-lifecycle.ts): `retiring` is recycled, it finishes the chunks it holds and gets no more (see the module comment). */
-  readonly life: Lifecycle<WorkerPhase>;
+/** One attached worker: its slot in the scheduler's table, and our channel to it. */
+interface Channel extends Slot<Job> {
   readonly port: MessagePort;
   /** Aborting it ends the worker (tinypool terminates a task's worker on abort). */
   readonly controller: AbortController;
-  /** Chunks handed to this worker and not yet answered for, by id. */
-  readonly jobs: Map<number, Job>;
-  nextId: number;
   lingerTimer: NodeJS.Timeout | undefined;
   /** The worker's thread id, once it is ready. */
   threadId: number | undefined;
@@ -91,24 +75,19 @@ interface Channel {
   /** The uncaught error the worker reported itself ('crashing'), as opposed to one Node gave. */
   uncaught: boolean;
   exitCode: number | undefined;
-  /** Set when this backend ended the worker itself, and for what. */
-  endedFor: 'timeout' | 'cancel' | undefined;
-  /** Started ahead of a recycling, only to have a thread ready: detached once it is, never given chunks. */
-  readonly standby: boolean;
   /** When this channel asked for a worker (main thread's clock). */
   readonly attachedAt: number;
   /** A new thread's start-up (asked for to ready), until the channel's first answer carries it. */
   startupMs: number | undefined;
 }
 
-/** Local worker threads through tinypool, with our own channel per worker. */
+/** Local worker threads through tinypool, with our own channel per worker, scheduled by {@link WorkerSlots}. */
 export class ThreadBackend implements PoolBackend {
   readonly capacity: number;
   readonly reportsStart = true;
   readonly #pool: Tinypool;
   readonly #claims: ClaimCells;
-  readonly #queue: AdmissionQueue<Job> = new ArrayAdmissionQueue();
-  readonly #channels = new Set<Channel>();
+  readonly #slots: WorkerSlots<Job, Channel>;
   /** Channels whose attach task tinypool has not settled yet (a forgotten channel can be one). */
   readonly #attachTasks = new Set<Channel>();
   /** Threads that have started and served a channel, until they exit. */
@@ -122,19 +101,17 @@ export class ThreadBackend implements PoolBackend {
   readonly #threads = new Map<number, TinypoolWorker>();
   readonly #teardownTimeoutMs: number;
   /** Items sent to each worker thread over its life (across re-attaches), for `maxItemsPerWorker`. */
-  readonly #itemsSent = new Map<number, number>();
-  readonly #maxItemsPerWorker: number | undefined;
+  readonly #itemsSent = new Map<number, ItemCount>();
   readonly #maxHeapBytes: number | undefined;
-  #closing = false;
 
   constructor(options: WorkerPoolOptions, aliases: Readonly<Record<string, string>> | undefined) {
     this.capacity = options.threads ?? availableParallelism();
     this.#claims = new ClaimCells(this.capacity * (PER_WORKER + 1));
     this.#aliases = aliases;
     this.#teardownTimeoutMs = Math.min(options.teardownTimeoutMs ?? 5_000, MAX_TIMER_MS);
-    this.#maxItemsPerWorker = options.maxItemsPerWorker;
     this.#maxHeapBytes = options.maxWorkerMemoryMb === undefined ? undefined : options.maxWorkerMemoryMb * 1024 * 1024;
-    const recycling = this.#maxItemsPerWorker !== undefined || this.#maxHeapBytes !== undefined;
+    this.#slots = new WorkerSlots(this.#kind, this.capacity, options.maxItemsPerWorker);
+    const recycling = options.maxItemsPerWorker !== undefined || this.#maxHeapBytes !== undefined;
     this.#pool = new Tinypool({
       filename: new URL('./worker-entry.mjs', import.meta.url).href,
       minThreads: 0,
@@ -152,7 +129,7 @@ export class ThreadBackend implements PoolBackend {
     // while one boots trips a tinypool bug), such attach tasks are withdrawn as start-up deaths.
     this.#pool.on('error', (error: unknown) => {
       if (this.#pool.threads.length > 0) return;
-      for (const channel of [...this.#channels]) if (channel.life.phase === 'starting') this.#onGone(channel, error);
+      for (const channel of [...this.#slots.slots]) if (channel.life.phase === 'starting') this.#onGone(channel, error);
     });
   }
 
@@ -161,10 +138,9 @@ export class ThreadBackend implements PoolBackend {
   }
 
   run(request: ChunkRequest, options: RunChunkOptions = {}): Promise<ChunkResponse> {
-    if (this.#closing) return Promise.reject(new MillraceError('The pool is closed'));
     const task = request.mode === 'call' ? request.task : request.foldTask;
     const key = this.#taskKey(task.moduleUrl, task.exportName);
-    return submitJob<Job>(
+    return this.#slots.submit(
       request,
       options,
       // Written out rather than `{ ...common, ... }`: the spread copy cost ~1.6 µs a chunk in the
@@ -180,8 +156,6 @@ export class ThreadBackend implements PoolBackend {
         key,
         transferList: options.transferList ? [...options.transferList] : undefined,
       }),
-      this.#accept,
-      this.#cancelJob,
     );
   }
 
@@ -200,29 +174,21 @@ export class ThreadBackend implements PoolBackend {
     return key;
   }
 
-  // Made once, not per chunk: run() passes them to every submitJob.
-  readonly #accept = (job: Job): void => {
-    this.#queue.push(job);
-    this.#pump();
-  };
-  readonly #cancelJob = (job: Job, reason: unknown): void => this.#cancel(job, reason);
-
   async close(): Promise<void> {
-    this.#closing = true;
-    const closed = (): MillraceError => new MillraceError('The pool was closed while this chunk was queued or running');
-    for (let job = this.#queue.shift(); job; job = this.#queue.shift()) this.#settle(job, { error: closed() });
-    for (const channel of [...this.#channels]) {
+    this.#slots.close(
       // A worker in the middle of a task is ended at once, without its teardown: the task may still
       // use what the teardown would release, and it may be stuck in synchronous code.
-      let busy = false;
-      for (const job of channel.jobs.values()) {
-        if (job.life.phase !== 'handed-over' || !unclaimed(this.#claims.cells, job.slot!, job.ticket!)) busy = true;
-        this.#settle(job, { error: closed() });
-      }
-      channel.jobs.clear();
-      this.#forget(channel);
-      if (busy) this.#end(channel);
-    }
+      (channel) => {
+        for (const job of channel.jobs.values()) {
+          if (job.life.phase !== 'handed-over' || !unclaimed(this.#claims.cells, job.slot!, job.ticket!)) return true;
+        }
+        return false;
+      },
+      (channel, busy) => {
+        this.#forget(channel);
+        if (busy) this.#end(channel);
+      },
+    );
     // Each worker runs its modules' teardowns (each bounded in the worker) before tinypool ends it;
     // a teardown stuck in synchronous code cannot see its bound, so the wait is bounded here too.
     const threads = [...this.#pool.threads];
@@ -235,42 +201,38 @@ export class ThreadBackend implements PoolBackend {
     await Promise.all(threads.map((thread) => thread.terminate()));
   }
 
-  /** Settles a job for its caller once; later outcomes are dropped. */
-  #settle(job: Job, outcome: { response: ChunkResponse } | { error: unknown }): void {
-    settleJob(job, outcome);
-  }
-
-  /** Hands queued chunks to workers: an idle one first, else (short tasks) behind a short chunk, else a new worker. */
-  #pump(): void {
-    if (this.#closing) return;
-    for (let job = this.#queue.shift(); job; job = this.#queue.shift()) {
-      const channel = this.#pick(job);
-      if (channel === undefined) {
-        this.#queue.unshift(job);
-        break;
+  /** What the scheduler asks of worker threads (see {@link WorkerKind}). */
+  readonly #kind: WorkerKind<Job, Channel> = {
+    startsStandby: true,
+    start: (standby) => this.#start(standby),
+    reachable: () => true,
+    canWaitBehind: (job, channel) => this.#canWaitBehind(job, channel),
+    post: (job, channel, id) => this.#post(job, channel, id),
+    sent: () => undefined,
+    withdraw: (job, _channel, toResend) => {
+      if (toResend && job.transferList !== undefined) return false;
+      if (withdraw(this.#claims.cells, job.slot!, job.ticket!) === 'withdrawn') return true;
+      job.life.move('running');
+      return false;
+    },
+    released: (job) => {
+      if (job.slot !== undefined) this.#claims.give(job.slot);
+    },
+    tellCancel: (job, channel, why) => {
+      try {
+        channel.port.postMessage({ type: 'cancel', id: job.id!, reason: why } satisfies ToWorker);
+      } catch {
+        // the port is closing: the worker is going anyway
       }
-      this.#send(job, channel);
-    }
-    this.#attachIfNeeded();
-    // A worker left idle takes over a chunk that waits behind another worker's running chunk.
-    for (const idle of this.#channels) {
-      if (idle.life.phase !== 'ready' || idle.jobs.size > 0) continue;
-      const stolen = this.#takeBackWaiting();
-      if (stolen === undefined) break;
-      this.#send(stolen, idle);
-    }
-    for (const channel of this.#channels) if (channel.life.phase === 'ready' && channel.jobs.size === 0) this.#linger(channel);
-  }
-
-  #pick(job: Job): Channel | undefined {
-    let behind: Channel | undefined;
-    for (const channel of this.#channels) {
-      if (channel.life.phase !== 'ready') continue;
-      if (channel.jobs.size === 0) return channel;
-      if (behind === undefined && this.#canWaitBehind(job, channel)) behind = channel;
-    }
-    return behind;
-  }
+    },
+    end: (channel) => this.#end(channel),
+    letGo: (channel) => this.#letGo(channel),
+    rest: (channel) => this.#linger(channel),
+    work: (channel) => {
+      if (channel.lingerTimer) clearTimeout(channel.lingerTimer);
+      channel.lingerTimer = undefined;
+    },
+  };
 
   /** Prefetch: only short synchronous chunks wait behind a short synchronous chunk, never moved buffers. */
   #canWaitBehind(job: Job, channel: Channel): boolean {
@@ -281,41 +243,21 @@ export class ThreadBackend implements PoolBackend {
     return true;
   }
 
-  /** Starts workers for queued chunks, up to the pool's size. */
-  #attachIfNeeded(): void {
-    let attaching = 0;
-    let serving = 0;
-    for (const channel of this.#channels) {
-      if (channel.standby) continue;
-      if (channel.life.phase === 'starting') attaching++;
-      if (channel.life.phase !== 'retiring') serving++;
-    }
-    while (this.#queue.size > attaching && serving < this.capacity) {
-      this.#attach();
-      attaching++;
-      serving++;
-    }
-  }
-
-  #attach(standby = false): void {
+  /** Asks tinypool for a worker: one long attach task hands it our port (see the module comment). */
+  #start(standby: boolean): Channel {
     const { port1, port2 } = new MessageChannel();
     const channel: Channel = {
-      life: workerLifecycle(),
+      ...newSlot<Job>(standby),
       port: port1,
       controller: new AbortController(),
-      jobs: new Map(),
-      nextId: 0,
       lingerTimer: undefined,
       threadId: undefined,
       crash: undefined,
       uncaught: false,
       exitCode: undefined,
-      endedFor: undefined,
-      standby,
       attachedAt: performance.now(),
       startupMs: undefined,
     };
-    this.#channels.add(channel);
     port1.on('message', (message: FromWorker) => this.#onMessage(channel, message));
     // The port must not keep the process alive: tinypool holds it while the attach task runs.
     port1.unref();
@@ -347,6 +289,7 @@ export class ThreadBackend implements PoolBackend {
       },
     );
     this.#watchWorkers();
+    return channel;
   }
 
   /**
@@ -369,7 +312,7 @@ export class ThreadBackend implements PoolBackend {
         // Node's 'error' (an uncaught error, or out of memory) comes on the thread's own channel,
         // before its exit and before tinypool rejects the attach task; the worker's 'crashing'
         // message comes on ours, and a busy main thread may see the thread end before it.
-        for (const channel of this.#channels) {
+        for (const channel of this.#slots.slots) {
           if (channel.threadId !== threadId) continue;
           channel.crash ??= cause;
           if (codeOf(cause) !== 'ERR_WORKER_OUT_OF_MEMORY') channel.uncaught = true;
@@ -379,8 +322,8 @@ export class ThreadBackend implements PoolBackend {
         const served = this.#readyThreads.delete(threadId);
         this.#threads.delete(threadId);
         this.#itemsSent.delete(threadId);
-        if (this.#closing) return;
-        for (const channel of this.#channels) {
+        if (this.#slots.closing) return;
+        for (const channel of this.#slots.slots) {
           if (channel.threadId !== threadId) continue;
           channel.exitCode ??= code;
           channel.crash ??= error;
@@ -391,7 +334,7 @@ export class ThreadBackend implements PoolBackend {
         // that task as running on the dead thread for ever (it does not notice an exit without an
         // error), and would queue every later attach behind it. Aborting the task makes it drop the thread.
         for (const channel of this.#attachTasks) if (channel.threadId === threadId) channel.controller.abort();
-        if (this.#pool.threads.includes(worker)) void this.#pool.recycleWorkers().then(() => this.#pump());
+        if (this.#pool.threads.includes(worker)) void this.#pool.recycleWorkers().then(() => this.#slots.pump());
         // Not after a thread that never started (it cannot boot): submitting again would start
         // another such thread, for ever; tinypool's pool error ends those attaches instead.
         else if (served) this.#resubmitQueuedAttaches();
@@ -409,33 +352,39 @@ export class ThreadBackend implements PoolBackend {
    */
   #resubmitQueuedAttaches(): void {
     const queued = this.#pool.queueSize;
-    if (this.#closing || queued === 0) return;
-    const attaching = [...this.#channels].filter((channel) => channel.life.phase === 'starting');
+    if (this.#slots.closing || queued === 0) return;
+    const attaching = [...this.#slots.slots].filter((channel) => channel.life.phase === 'starting');
     // tinypool's queue is first in, first out, and only our attach tasks go on it: the queued ones
     // are the latest to attach.
     for (const channel of attaching.slice(-queued)) {
       this.#forget(channel);
       channel.controller.abort();
       channel.port.close();
-      this.#attach(channel.standby);
+      this.#slots.restart(channel.standby);
     }
   }
 
   #onMessage(channel: Channel, message: FromWorker): void {
     switch (message.type) {
-      case 'ready':
+      case 'ready': {
         if (channel.life.phase !== 'starting') return;
         channel.life.move('ready');
-        channel.threadId = message.threadId;
-        this.#readyThreads.add(message.threadId);
+        const threadId = message.threadId;
+        channel.threadId = threadId;
+        this.#readyThreads.add(threadId);
+        // Items count per thread, across its attaches (a detached worker attached again keeps its count).
+        let items = this.#itemsSent.get(threadId);
+        if (items === undefined) this.#itemsSent.set(threadId, (items = { sent: 0 }));
+        channel.items = items;
         if (message.firstAttach) channel.startupMs = performance.now() - channel.attachedAt;
         if (channel.standby) {
           // Its thread is up: give it back to tinypool, idle, for the replacement to attach to.
           this.#detach(channel);
           return;
         }
-        this.#pump();
+        this.#slots.pump();
         return;
+      }
       case 'progress': {
         const job = channel.jobs.get(message.id);
         if (job !== undefined) deliverTaskProgress(job, message.amount);
@@ -445,17 +394,14 @@ export class ThreadBackend implements PoolBackend {
         const job = channel.jobs.get(message.id);
         if (job === undefined) return;
         if (message.progress !== undefined) deliverTaskProgress(job, message.progress);
-        this.#release(channel, message.id, job);
         const { response } = message;
         if (channel.startupMs !== undefined) {
           response.startupMs = channel.startupMs;
           channel.startupMs = undefined;
         }
-        if (this.#maxHeapBytes !== undefined && (message.heapUsed ?? 0) > this.#maxHeapBytes) this.#retire(channel);
         if (this.#shortTasks.size > 1024) this.#shortTasks.clear();
         this.#shortTasks.set(job.key, response.awaited !== true && response.elapsedMs < PREFETCH_BELOW_MS && !response.loadError);
-        this.#settle(job, { response });
-        this.#pump();
+        this.#slots.answered(channel, message.id, job, response, message.heapUsed, this.#maxHeapBytes);
         return;
       }
       case 'skipped':
@@ -474,28 +420,6 @@ export class ThreadBackend implements PoolBackend {
     }
   }
 
-  /** A chunk's worker is done with it: its claim cell and its place on the channel are free. */
-  #release(channel: Channel, id: number, job: Job): void {
-    channel.jobs.delete(id);
-    if (job.slot !== undefined) this.#claims.give(job.slot);
-    if (job.graceTimer) clearTimeout(job.graceTimer);
-    if (channel.life.phase === 'retiring' && channel.jobs.size === 0) this.#letGo(channel);
-  }
-
-  /** Recycles a worker: no more chunks for it, a replacement now, and it leaves when its chunks are done. */
-  #retire(channel: Channel): void {
-    if (channel.life.phase !== 'ready' || this.#closing) return;
-    channel.life.move('retiring');
-    if (channel.lingerTimer) clearTimeout(channel.lingerTimer);
-    channel.lingerTimer = undefined;
-    if (channel.threadId !== undefined) this.#itemsSent.delete(channel.threadId);
-    if (channel.jobs.size === 0) this.#letGo(channel);
-    // The replacement starts before the old worker leaves, so throughput does not dip to wait for it.
-    let serving = 0;
-    for (const other of this.#channels) if (other.life.phase !== 'retiring' && !other.standby) serving++;
-    if (serving < this.capacity) this.#attach();
-  }
-
   /**
    * A retired worker's chunks are answered: let it go. Aborting its attach task makes tinypool run
    * its teardown and end it; the channel is forgotten first, so that is not taken for a death.
@@ -505,16 +429,11 @@ export class ThreadBackend implements PoolBackend {
     channel.controller.abort();
   }
 
-  #send(job: Job, channel: Channel): void {
+  /** Sends a chunk over the channel, with a claim cell its worker takes it up by. */
+  #post(job: Job, channel: Channel, id: number): boolean {
     const cell = this.#claims.take();
-    if (cell === undefined) {
-      // Cannot happen while each worker holds at most PER_WORKER chunks; never lose the chunk.
-      this.#queue.unshift(job);
-      return;
-    }
-    if (channel.lingerTimer) clearTimeout(channel.lingerTimer);
-    channel.lingerTimer = undefined;
-    const id = channel.nextId++;
+    // Cannot happen while each worker holds at most PER_WORKER chunks; never lose the chunk.
+    if (cell === undefined) return false;
     // Optional fields set one by one, not spread in (two spreads per chunk were two copies).
     const message: { -readonly [K in keyof RunMessage]: RunMessage[K] } = {
       type: 'run',
@@ -528,81 +447,12 @@ export class ThreadBackend implements PoolBackend {
     try {
       channel.port.postMessage(message, job.transferList);
     } catch (error) {
-      // The chunk cannot be cloned (an item, a bound argument, a transfer list): it never left.
       this.#claims.give(cell.slot);
-      this.#settle(job, { error: new ChunkSendError(error) });
-      return;
+      throw error;
     }
-    job.channel = channel;
-    job.id = id;
     job.slot = cell.slot;
     job.ticket = cell.ticket;
-    job.life.move('handed-over');
-    channel.jobs.set(id, job);
-    if (this.#maxItemsPerWorker !== undefined && channel.threadId !== undefined) {
-      const before = this.#itemsSent.get(channel.threadId) ?? 0;
-      const sent = before + job.request.items.length;
-      this.#itemsSent.set(channel.threadId, sent);
-      if (sent >= this.#maxItemsPerWorker) this.#retire(channel);
-      else if (2 * sent >= this.#maxItemsPerWorker && 2 * before < this.#maxItemsPerWorker) this.#attach(true);
-    }
-  }
-
-  /** Takes back a chunk that waits, unclaimed, behind another worker's running chunk. */
-  #takeBackWaiting(): Job | undefined {
-    for (const channel of this.#channels) {
-      if (channel.jobs.size < 2) continue;
-      for (const [id, job] of channel.jobs) {
-        if (job.life.phase !== 'handed-over' || job.transferList !== undefined) continue;
-        if (withdraw(this.#claims.cells, job.slot!, job.ticket!) !== 'withdrawn') {
-          job.life.move('running');
-          continue;
-        }
-        this.#release(channel, id, job);
-        if (this.#maxItemsPerWorker !== undefined && channel.threadId !== undefined && channel.life.phase === 'ready') {
-          this.#itemsSent.set(channel.threadId, (this.#itemsSent.get(channel.threadId) ?? 0) - job.request.items.length);
-        }
-        job.life.move('queued', 'taken back for an idle worker');
-        return job;
-      }
-    }
-    return undefined;
-  }
-
-  #cancel(job: Job, reason: unknown): void {
-    const { phase } = job.life;
-    if (phase === 'settled' || phase === 'cancelling') return;
-    if (phase === 'queued') {
-      this.#queue.remove(job);
-      this.#settle(job, { error: reason });
-      return;
-    }
-    const channel = job.channel!;
-    if (phase === 'handed-over' && withdraw(this.#claims.cells, job.slot!, job.ticket!) === 'withdrawn') {
-      // Not taken up: its worker will skip it.
-      this.#release(channel, job.id!, job);
-      this.#settle(job, { error: reason });
-      this.#pump();
-      return;
-    }
-    // Running: the caller hears now; the task sees its signal abort; a worker that has not let the
-    // chunk go after the grace period is ended (synchronous JavaScript cannot be interrupted).
-    if (job.life.phase === 'handed-over') job.life.move('running');
-    job.life.move('cancelling');
-    job.detach();
-    job.reject(reason);
-    const timeout = reason instanceof DOMException && reason.name === 'TimeoutError';
-    try {
-      channel.port.postMessage({ type: 'cancel', id: job.id!, reason: timeout ? 'timeout' : 'abort' } satisfies ToWorker);
-    } catch {
-      // the port is closing: the worker is going anyway
-    }
-    job.graceTimer = setTimeout(() => {
-      if (channel.jobs.get(job.id!) !== job) return;
-      channel.endedFor = timeout ? 'timeout' : 'cancel';
-      this.#end(channel);
-    }, CANCEL_GRACE_MS);
-    job.graceTimer.unref();
+    return true;
   }
 
   /**
@@ -639,8 +489,7 @@ export class ThreadBackend implements PoolBackend {
 
   /** Stops using a channel. */
   #forget(channel: Channel): void {
-    channel.life.enter('gone');
-    this.#channels.delete(channel);
+    this.#slots.forget(channel);
     if (channel.lingerTimer) clearTimeout(channel.lingerTimer);
     channel.lingerTimer = undefined;
   }
@@ -651,7 +500,7 @@ export class ThreadBackend implements PoolBackend {
    * up fail as "never started", which the engine runs again at no cost to their retries.
    */
   #onGone(channel: Channel, error: unknown): void {
-    const wasReady = channel.life.phase === 'ready' || channel.life.phase === 'retiring';
+    const wasStarting = channel.life.phase === 'starting';
     if (channel.life.phase === 'gone' && channel.jobs.size === 0) return;
     this.#forget(channel);
     // What the worker said before it went is already in the port's queue, but a busy main thread
@@ -665,25 +514,13 @@ export class ThreadBackend implements PoolBackend {
     channel.controller.abort();
     const cause = channel.crash ?? error;
     const reason = crashReason(channel, error);
-    for (const [id, job] of [...channel.jobs]) {
-      const neverStarted = job.life.phase === 'handed-over' && unclaimed(this.#claims.cells, job.slot!, job.ticket!);
-      this.#release(channel, id, job);
-      if (this.#closing) continue;
-      this.#settle(job, { error: new WorkerExitError(channel.exitCode, cause, { started: !neverStarted, reason }) });
-    }
-    if (this.#closing) return;
-    if (!wasReady) {
-      // A worker that could not even start (resourceLimits too small to boot, a broken install):
-      // with no worker running, the queued chunks would wait for one forever.
-      const anyReady = [...this.#channels].some((other) => other.life.phase === 'ready');
-      if (!anyReady) {
-        for (let job = this.#queue.shift(); job; job = this.#queue.shift()) {
-          this.#settle(job, { error: new WorkerExitError(channel.exitCode, cause, { started: false, startup: true, reason }) });
-        }
-        return;
-      }
-    }
-    this.#pump();
+    this.#slots.died(
+      channel,
+      wasStarting,
+      (started) => new WorkerExitError(channel.exitCode, cause, { started, reason }),
+      (job) => job.life.phase === 'handed-over' && unclaimed(this.#claims.cells, job.slot!, job.ticket!),
+      () => new WorkerExitError(channel.exitCode, cause, { started: false, startup: true, reason }),
+    );
   }
 }
 
