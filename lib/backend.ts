@@ -25,7 +25,7 @@ export declare const taskSignature: unique symbol;
  * ```
  * @category Authoring
  */
-export interface TaskSpec<Args extends unknown[] = never> {
+export interface TaskSpec<Args extends unknown[] = never, Result = unknown> {
   /** The task module's URL. */
   readonly moduleUrl: string;
   /** The exported function to call. */
@@ -35,11 +35,12 @@ export interface TaskSpec<Args extends unknown[] = never> {
   /** Arguments for the module's `setup` export, run once per worker. */
   readonly setupArgs: readonly unknown[];
   /**
-   * @internal Type-only: the arguments the task takes per call, as a task reference carries them,
-   * so a request whose items the task does not take fails to compile; `never` (the default) takes
-   * any task. Never present at run time.
+   * @internal Type-only: the arguments the task takes per call and what it gives, as a task
+   * reference carries them, so a request whose items the task does not take, or whose results are
+   * not what the task gives, fails to compile; `never` (the default) takes any task. Never present
+   * at run time.
    */
-  readonly [taskSignature]?: (...args: Args) => unknown;
+  readonly [taskSignature]?: (...args: Args) => Result;
 }
 
 /**
@@ -56,15 +57,15 @@ export interface TaskSpec<Args extends unknown[] = never> {
  * ```
  * @category Authoring
  */
-export type ChunkRequest<In = unknown> =
+export type ChunkRequest<In = unknown, Result = unknown> =
   | {
       /** Call `task` on each item; one result per item. */
       readonly mode: 'call';
       /**
-       * The task to call: one that takes an item (or, with `spread`, an item's elements), checked
-       * when the item type is known; a request for `unknown` items takes any task.
+       * The task to call: one that takes an item (or, with `spread`, an item's elements) and gives
+       * a `Result`, checked when the item type is known; a request for `unknown` items takes any task.
        */
-      readonly task: unknown extends In ? TaskSpec : TaskSpec<[In]> | (In extends unknown[] ? TaskSpec<In> : never);
+      readonly task: unknown extends In ? TaskSpec : TaskSpec<[In], Result> | (In extends unknown[] ? TaskSpec<In, Result> : never);
       /** The chunk's items. */
       readonly items: readonly In[];
       /** Spread each item (a tuple) into the task's arguments. */
@@ -103,9 +104,13 @@ export type ChunkRequest<In = unknown> =
  * ```
  * @category Authoring
  */
-export interface ChunkResponse {
-  /** One result per item ('call'), or `[key, partial]` pairs ('fold'). */
-  results: unknown[];
+export interface ChunkResponse<Result = unknown> {
+  /**
+   * One result per item ('call'), or `[key, partial]` pairs ('fold'). A backend answers with
+   * `unknown` results (they come from a worker); the engine hands a {@link DispatchSpec}'s
+   * `outputs` the response typed by the spec's `Result`, what its request's task gives.
+   */
+  results: Result[];
   /** Items that threw, by index within the chunk. */
   failures: {
     /** The item's index within the chunk. */

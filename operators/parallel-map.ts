@@ -54,7 +54,7 @@ export function parallelMap<In, Out>(
       name,
       ordered: true,
       request: (items) => ({ mode: 'call', task: taskSpec(task), items }),
-      outputs: (response) => response.results as Out[],
+      outputs: (response) => response.results,
     };
     return checkpoint ? checkpointed(source, context, spec, checkpoint, { kind: 'call', tasks: [task] }) : dispatch(source, context, spec);
   });

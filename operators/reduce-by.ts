@@ -140,7 +140,7 @@ function twoTier<T, K, A>(key: TaskRef<[T], K>, reducer: TaskRef<[A, T], A>, ini
       name,
       ordered: true,
       request: (items) => ({ mode: 'fold', keyTask: taskSpec(key), foldTask: taskSpec(reducer), initial, items }),
-      outputs: (response) => response.results as [K, A][],
+      outputs: (response) => response.results,
     };
     const partials = checkpoint
       ? checkpointed(source, context, spec, checkpoint, { kind: 'fold', tasks: [key, reducer], extra: initial })

@@ -55,7 +55,7 @@ export function starMap<Args extends unknown[], Out>(task: TaskRef<Args, Out>, o
       name,
       ordered,
       request: (items) => ({ mode: 'call', task: taskSpec(task), items, spread: true }),
-      outputs: (response) => response.results as Out[],
+      outputs: (response) => response.results,
     };
     return checkpoint
       ? checkpointed(source, context, spec, checkpoint, { kind: 'spread', tasks: [task] })

@@ -53,7 +53,7 @@ export function unorderedMap<In, Out>(
       name,
       ordered: false,
       request: (items) => ({ mode: 'call', task: taskSpec(task), items }),
-      outputs: (response) => response.results as Out[],
+      outputs: (response) => response.results,
     };
     return checkpoint ? checkpointed(source, context, spec, checkpoint, { kind: 'call', tasks: [task] }) : dispatch(source, context, spec);
   });

@@ -36,10 +36,10 @@ interface Slot<Out> {
  * Runs `spec` over `source` with a checkpoint. `spec.request` must be `'call'` mode (one result per
  * item) or `'fold'` mode with one item per chunk (`chunkSize: 1`), so every record is one input's.
  */
-export async function* checkpointed<In, Out>(
+export async function* checkpointed<In, Out, Result = Out>(
   source: AsyncIterable<In>,
   context: OperatorContext,
-  spec: DispatchSpec<In, Out>,
+  spec: DispatchSpec<In, Out, Result>,
   // Any handle fits: its item type only shapes its key function (ParallelOptions carries a
   // Checkpoint<unknown> when the options were written for any item).
   checkpoint: Checkpoint<never>,
@@ -130,11 +130,11 @@ export async function* checkpointed<In, Out>(
       notify();
     };
 
-    const { checkpoint: _ignored, ...rest } = spec as DispatchSpec<In, Out> & { checkpoint?: unknown };
+    const { checkpoint: _ignored, ...rest } = spec as DispatchSpec<In, Out, Result> & { checkpoint?: unknown };
     // The spec is the operator's own, for these very items: its item type needs no second inference.
-    const inner = dispatch<In, Out>(unrecorded(), context, { ...rest, onSettled } as Parameters<typeof dispatch<In, Out>>[2])[
-      Symbol.asyncIterator
-    ]();
+    const inner = dispatch<In, Out, Result>(unrecorded(), context, { ...rest, onSettled } as Parameters<
+      typeof dispatch<In, Out, Result>
+    >[2])[Symbol.asyncIterator]();
     const durableWindow = spec.maxInFlight ?? 2 * (spec.pool ?? sharedPool()).threads;
     let next: Promise<IteratorResult<Out>> | undefined;
     let innerDone = false;

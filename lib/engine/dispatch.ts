@@ -72,12 +72,12 @@ import { sharedPool, type Pool } from '../pool.js';
  * ```
  * @category Authoring
  */
-export function dispatch<In, Out>(
+export function dispatch<In, Out, Result = Out>(
   source: AsyncIterable<In>,
   context: OperatorContext,
   // `[In][In extends unknown ? 0 : never]` is `In`, written so that the item type is inferred from
   // the source alone: options spread in for a wider item type (ParallelOptions<unknown>) fit.
-  spec: DispatchSpec<[In][In extends unknown ? 0 : never], Out>,
+  spec: DispatchSpec<[In][In extends unknown ? 0 : never], Out, Result>,
 ): AsyncIterable<Out> {
   // Built-ins check when they are built; a custom operator's options are checked here, since a
   // chunk size of 0 would otherwise spin forever.
@@ -85,7 +85,7 @@ export function dispatch<In, Out>(
   // The built-ins apply it around the engine (lib/checkpoint/layer.ts); silently ignored, it would
   // promise records that never get written.
   if (spec.checkpoint !== undefined) throw new InvalidOptionError('checkpoint', spec.checkpoint, 'none: dispatch does not record results');
-  return { [Symbol.asyncIterator]: () => new DispatchIterator<In, Out>(source, context, spec) };
+  return { [Symbol.asyncIterator]: () => new DispatchIterator<In, Out, Result>(source, context, spec) };
 }
 
 interface Chunk<In> {
@@ -162,11 +162,11 @@ const NO_ITEMS: readonly never[] = Object.freeze([]);
 /** How long a partly filled chunk waits for a slow source while workers sit idle. */
 const FLUSH_AFTER_MS = 2;
 
-class DispatchIterator<In, Out> implements BatchIterator<Out> {
+class DispatchIterator<In, Out, Result> implements BatchIterator<Out> {
   readonly #sourceIterable: AsyncIterable<In>;
   #source: AsyncIterator<In> | undefined;
   readonly #signal: AbortSignal;
-  readonly #spec: DispatchSpec<In, Out>;
+  readonly #spec: DispatchSpec<In, Out, Result>;
   readonly #pool: Pool;
   readonly #sizer: ChunkSizer;
   readonly #maxInFlight: number;
@@ -228,7 +228,7 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
   /** The `progress({ count: 'reported' })` after this stage, if any: it takes what the tasks report (task-progress.ts). */
   readonly #taskProgress = takeTaskProgressListeners();
 
-  constructor(source: AsyncIterable<In>, context: OperatorContext, spec: DispatchSpec<In, Out>) {
+  constructor(source: AsyncIterable<In>, context: OperatorContext, spec: DispatchSpec<In, Out, Result>) {
     this.#sourceIterable = source;
     this.#signal = context.signal;
     this.#spec = spec;
@@ -817,12 +817,12 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     }
     const outcomes = chunk.outcomes;
     if (outcomes === undefined) {
-      this.#deliver(chunk, chunk.items, this.#spec.outputs(chunk.lastResponse!, chunk.items));
+      this.#deliver(chunk, chunk.items, this.#spec.outputs(typedBy<Result>(chunk.lastResponse!), chunk.items));
       return;
     }
     for (const failure of outcomes.failures()) this.#report(this.#taskError(chunk, failure.index, failure.error));
     const settled = outcomes.settled(chunk.items, chunk.lastResponse ?? { results: [], failures: [], elapsedMs: 0 });
-    this.#deliver(chunk, settled.items, this.#spec.outputs(settled.response, settled.items));
+    this.#deliver(chunk, settled.items, this.#spec.outputs(typedBy<Result>(settled.response), settled.items));
   }
 
   /** `kept`: the chunk's items that have outputs (all of them, or those left after failures were reported). */
@@ -914,6 +914,14 @@ class DispatchIterator<In, Out> implements BatchIterator<Out> {
     }
     this.#wake();
   }
+}
+
+/**
+ * A backend's response typed by what the spec's task gives: the one place the engine trusts a
+ * worker's results to be the task's (they are, unless the task module lies about its types).
+ */
+function typedBy<Result>(response: ChunkResponse): ChunkResponse<Result> {
+  return response as ChunkResponse<Result>;
 }
 
 /**

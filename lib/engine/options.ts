@@ -141,7 +141,9 @@ export interface ParallelOptions<In = unknown> {
 
 /**
  * What a worker-backed operator tells the engine: how to build a request from a chunk of items,
- * and how to turn the response into outputs.
+ * and how to turn the response into outputs. `Result` is what the request's task gives per item
+ * (by default the output type): `outputs` sees the response's `results` typed so, and a request
+ * whose task gives something else does not compile.
  *
  * @example
  * ```ts
@@ -151,21 +153,21 @@ export interface ParallelOptions<In = unknown> {
  *   name: 'square',
  *   ordered: true,
  *   request: (items) => ({ mode: 'call', task: math.square, items }),
- *   outputs: (response) => response.results as number[],
+ *   outputs: (response) => response.results,
  * };
  * const squares = defineOperator<number, number>('squares', (source, context) => dispatch(source, context, spec));
  * ```
  * @category Authoring
  */
-export interface DispatchSpec<In, Out> extends ParallelOptions<In> {
+export interface DispatchSpec<In, Out, Result = Out> extends ParallelOptions<In> {
   /** The task's name, for errors (`module#export`). */
   readonly name: string;
   /** Emit in input order (a bounded reorder window), or as chunks finish. */
   readonly ordered: boolean;
   /** The request for one chunk: a task that takes the items (a task of other items does not compile). */
-  readonly request: (items: In[]) => ChunkRequest<In>;
+  readonly request: (items: In[]) => ChunkRequest<In, Result>;
   /** The outputs of one successful chunk (items that failed under an `onError` function are already removed from `results` and `items`, so the two stay aligned). */
-  readonly outputs: (response: ChunkResponse, items: readonly In[]) => readonly Out[];
+  readonly outputs: (response: ChunkResponse<Result>, items: readonly In[]) => readonly Out[];
   /**
    * Told which items each settled chunk's outputs belong to, as the chunk settles (in settle order,
    * before its outputs wait in the reorder window): what a checkpoint records. Whatever it throws

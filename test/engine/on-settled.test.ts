@@ -21,7 +21,7 @@ function squares(
       chunkSize: 3,
       ...(onError ? { onError } : {}),
       request: (items) => ({ mode: 'call', task, items }),
-      outputs: (response) => response.results as number[],
+      outputs: (response) => response.results,
       onSettled: (chunk) => seen.push(chunk),
     }),
   );
@@ -67,7 +67,7 @@ describe('DispatchSpec.onSettled', () => {
         ordered: false,
         pool,
         request: (items) => ({ mode: 'call', task: math.square, items }),
-        outputs: (response) => response.results as number[],
+        outputs: (response) => response.results,
         onSettled: () => {
           throw boom;
         },

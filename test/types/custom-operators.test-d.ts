@@ -12,6 +12,7 @@ import {
   toTransform,
   type Flow,
   type ChunkRequest,
+  type ChunkResponse,
   type DispatchSpec,
   type Operator,
   type OperatorContext,
@@ -75,7 +76,7 @@ describe('worker-backed custom operators', () => {
         name: 'square',
         ordered: true,
         request: (items) => ({ mode: 'call', task: math.square, items }),
-        outputs: (response) => response.results as number[],
+        outputs: (response) => response.results,
       });
       expectTypeOf(outputs).toEqualTypeOf<AsyncIterable<number>>();
       return outputs;
@@ -100,13 +101,43 @@ describe('adapters and the conformance kit', () => {
 });
 
 describe('the typed contract', () => {
+  it("outputs see the results typed by what the request's task gives, and a task that gives another type does not compile", () => {
+    const words = tasks<{ shout(word: string): string; length(word: string): number }>(new URL('file:///x.tasks.js'));
+    const lengths: DispatchSpec<string, number> = {
+      name: 'length',
+      ordered: true,
+      request: (items) => ({ mode: 'call', task: words.length, items }),
+      outputs: (response) => {
+        expectTypeOf(response.results).toEqualTypeOf<number[]>();
+        return response.results;
+      },
+    };
+    expectTypeOf(lengths.outputs).returns.toEqualTypeOf<readonly number[]>();
+    const wrong: DispatchSpec<string, number> = {
+      name: 'shout',
+      ordered: true,
+      // @ts-expect-error shout gives strings, the spec's results are numbers
+      request: (items) => ({ mode: 'call', task: words.shout, items }),
+      outputs: (response) => response.results,
+    };
+    expectTypeOf(wrong.name).toEqualTypeOf<string>();
+    // Results of another type than the outputs: say so with the third type parameter.
+    const shouted: DispatchSpec<string, number, string> = {
+      name: 'shout',
+      ordered: true,
+      request: (items) => ({ mode: 'call', task: words.shout, items }),
+      outputs: (response) => response.results.map((s) => s.length),
+    };
+    expectTypeOf(shouted.ordered).toEqualTypeOf<boolean>();
+  });
+
   it('a request whose task does not take the items does not compile', () => {
     const words = tasks<{ shout(word: string): string; double(x: number): number }>(new URL('file:///x.tasks.js'));
     const right: DispatchSpec<number, number> = {
       name: 'double',
       ordered: true,
       request: (items) => ({ mode: 'call', task: words.double, items }),
-      outputs: (response) => response.results as number[],
+      outputs: (response) => response.results,
     };
     expectTypeOf(right.name).toEqualTypeOf<string>();
     const wrong: DispatchSpec<number, number> = {
@@ -114,10 +145,12 @@ describe('the typed contract', () => {
       ordered: true,
       // @ts-expect-error shout takes strings, the items are numbers
       request: (items) => ({ mode: 'call', task: words.shout, items }),
-      outputs: (response) => response.results as number[],
+      outputs: (response) => response.results,
     };
     expectTypeOf(wrong.ordered).toEqualTypeOf<boolean>();
     // A request for items of no known type takes any task, as a backend sees it.
+    const untypedResponse: ChunkResponse = { results: ['any'], failures: [], elapsedMs: 0 };
+    expectTypeOf(untypedResponse.results).toEqualTypeOf<unknown[]>();
     const untyped: ChunkRequest = { mode: 'call', task: words.shout, items: [1, 2] };
     expectTypeOf(untyped.items).toEqualTypeOf<readonly unknown[]>();
   });

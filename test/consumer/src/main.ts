@@ -228,7 +228,7 @@ const squaresSpec: DispatchSpec<number, number> = {
   name: 'squares',
   ordered: true,
   request: (items) => ({ mode: 'call', task: math.square, items }),
-  outputs: (response) => response.results as number[],
+  outputs: (response) => response.results,
 };
 const squares = typeOf(defineOperator('squares', (source: AsyncIterable<number>, context) => dispatch(source, context, squaresSpec))).is<
   Operator<number, number>
