@@ -15,6 +15,7 @@ import { CLOCK_STARTED, createStartClock, readClock } from '../../backend.js';
 import { resolveCodeVersion } from './code-version.js';
 import { describeEndpoint, authErrorCode, redisClientOptions, type RedisEndpoint } from './connection.js';
 import { RedisAuthError } from './errors.js';
+import { budgetedLog } from './log-budget.js';
 import {
   checkJobData,
   checkRequest,
@@ -183,12 +184,14 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
   const pool = createPool({ threads: concurrency, idleTimeoutMs: 600_000 });
   let active = 0;
   const refusedVersions = new Set<string>();
+  // One line per refused job, up to a budget: a flood of bad jobs must not flood the log.
+  const refusedLog = budgetedLog(log, { perWindow: REFUSED_LINES_PER_MINUTE, windowMs: 60_000, kind: 'refused jobs' });
 
   const fail = (failure: JobFailure): Error => new Error(encodeFailure(failure));
   /** A job this worker will not run: failed alone, with its id, and said once here. */
   const refuse = (job: Job<unknown, string>, error: unknown): Error => {
     if (!(error instanceof Refusal)) throw error;
-    log(`millrace worker: refused job ${String(job.id)}: ${error.message}`);
+    refusedLog(`millrace worker: refused job ${String(job.id)}: ${error.message}`);
     return fail({ kind: 'refused', reason: error.reason, message: error.message, host });
   };
 
@@ -439,11 +442,15 @@ export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteW
         await worker.close();
         subscriber.disconnect();
         await pool.close();
+        refusedLog.flush();
       })();
       return closing;
     },
   };
 }
+
+/** Refused jobs said one line each, up to this many a minute; the rest are counted (see log-budget.ts). */
+const REFUSED_LINES_PER_MINUTE = 20;
 
 /** How often a running chunk's start clock is read, until its first item starts. */
 const START_POLL_MS = 25;
