@@ -167,15 +167,15 @@ export class WorkerSlots<J extends SlotJob<S>, S extends Slot<J>> {
         this.#queue.unshift(job);
         break;
       }
-      this.#send(job, slot);
+      // A chunk that cannot go now is back at the head: wait for the next pump.
+      if (!this.#send(job, slot)) break;
     }
     this.#startIfNeeded();
     // A worker left idle takes over a chunk that waits behind another worker's running chunk.
     for (const idle of this.slots) {
       if (idle.life.phase !== 'ready' || idle.jobs.size > 0) continue;
       const stolen = this.#takeBackWaiting();
-      if (stolen === undefined) break;
-      this.#send(stolen, idle);
+      if (stolen === undefined || !this.#send(stolen, idle)) break;
     }
     for (const slot of this.slots) if (slot.life.phase === 'ready' && slot.jobs.size === 0) this.#kind.rest(slot);
   }
@@ -203,7 +203,8 @@ export class WorkerSlots<J extends SlotJob<S>, S extends Slot<J>> {
     for (; this.#queue.size > starting && serving < this.capacity; starting++, serving++) this.#start();
   }
 
-  #send(job: J, slot: S): void {
+  /** Sends a chunk to a worker; false when it could not go now (it is back at the head of the queue). */
+  #send(job: J, slot: S): boolean {
     const id = slot.nextId++;
     let posted: boolean;
     try {
@@ -211,12 +212,12 @@ export class WorkerSlots<J extends SlotJob<S>, S extends Slot<J>> {
     } catch (error) {
       // The chunk cannot be cloned (an item, a bound argument, a transfer list): it never left.
       this.settle(job, { error: new ChunkSendError(error) });
-      return;
+      return true;
     }
     if (!posted) {
       // Never lose the chunk: it keeps its turn.
       this.#queue.unshift(job);
-      return;
+      return false;
     }
     this.#kind.work(slot);
     job.holder = slot;
@@ -225,11 +226,12 @@ export class WorkerSlots<J extends SlotJob<S>, S extends Slot<J>> {
     slot.jobs.set(id, job);
     this.#kind.sent(job, slot);
     const max = this.#maxItemsPerWorker;
-    if (max === undefined) return;
+    if (max === undefined) return true;
     const before = slot.items.sent;
     const sent = (slot.items.sent = before + job.request.items.length);
     if (sent >= max) this.retire(slot);
     else if (this.#kind.startsStandby && 2 * sent >= max && 2 * before < max) this.#start(true);
+    return true;
   }
 
   /** Takes back a chunk that waits, not taken up, behind another worker's running chunk. */
