@@ -294,6 +294,8 @@ export class WorkerExitError extends MillraceError {
   readonly reason: WorkerCrashReason;
   /** The signal that ended it, when `reason` is `'signal'`. */
   readonly signal: string | undefined;
+  /** What the chunk's items had finished before the worker died, when the worker could say (see {@link FinishedItems}). */
+  readonly finished: FinishedItems | undefined;
   constructor(
     exitCode: number | undefined,
     cause?: unknown,
@@ -302,6 +304,7 @@ export class WorkerExitError extends MillraceError {
       readonly startup?: boolean;
       readonly reason?: WorkerCrashReason | undefined;
       readonly signal?: string | undefined;
+      readonly finished?: FinishedItems | undefined;
     } = {},
   ) {
     const code = exitCode === undefined ? '' : ` with code ${exitCode}`;
@@ -313,11 +316,32 @@ export class WorkerExitError extends MillraceError {
     this.startup = facts.startup ?? false;
     this.reason = facts.reason ?? 'unknown';
     this.signal = facts.signal;
+    this.finished = facts.finished;
   }
 }
 
 function describeCause(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
+}
+
+/**
+ * What a chunk's items had finished, with a value, when its worker died: the worker says so as it
+ * goes (an uncaught error, `process.exit()` in a task) where it can, so that the engine keeps those
+ * values and runs again only the items without one. Positions are within the run's items.
+ *
+ * @example
+ * ```ts
+ * import type { FinishedItems } from 'millrace';
+ * const finished: FinishedItems = { positions: [0, 2], results: ['a', 'c'] }; // items 0 and 2 had finished
+ * console.log(finished.positions.length); // 2
+ * ```
+ * @category Authoring
+ */
+export interface FinishedItems {
+  /** Positions (within the run's items) that finished with a value, in ascending order. */
+  readonly positions: readonly number[];
+  /** Their values, in the same order. */
+  readonly results: readonly unknown[];
 }
 
 /**

@@ -30,6 +30,7 @@ export {
   type ChunkIdentity,
   type StartClock,
   type TaskSpec,
+  type FinishedItems,
 } from './backend.js';
 export { createPool, sharedPool, Pool, type PoolOptions } from './pool.js';
 export type { WorkerPoolOptions } from './backends/worker-pool-options.js';

@@ -25,7 +25,7 @@
  *
  * @packageDocumentation
  */
-import { ChunkSendError, type ChunkRequest, type ChunkResponse, type RunChunkOptions } from '../backend.js';
+import { ChunkSendError, type ChunkRequest, type ChunkResponse, type FinishedItems, type RunChunkOptions } from '../backend.js';
 import { workerLifecycle, type Lifecycle, type WorkerPhase } from '../chunk-lifecycle.js';
 import { MillraceError } from '../errors.js';
 import { ArrayAdmissionQueue, type AdmissionQueue } from './admission-queue.js';
@@ -94,6 +94,17 @@ export interface WorkerKind<J extends SlotJob<S>, S extends Slot<J>> {
   work(slot: S): void;
   /** Whether the kind starts a spare worker halfway to `maxItemsPerWorker`. */
   readonly startsStandby: boolean;
+}
+
+/**
+ * What a dead worker said the chunk `id` had finished ('finished-so-far', sent as it went), if it
+ * spoke of that chunk: the engine keeps those items' values and runs only the rest again.
+ */
+export function finishedBy(
+  said: { readonly id: number; readonly finished: FinishedItems } | undefined,
+  id: number | undefined,
+): FinishedItems | undefined {
+  return said !== undefined && said.id === id ? said.finished : undefined;
 }
 
 /** The closing error of chunks still queued or running when the pool closes. */
@@ -316,15 +327,15 @@ export class WorkerSlots<J extends SlotJob<S>, S extends Slot<J>> {
   }
 
   /**
-   * A worker died (it was not let go). The chunks it held fail with it (`failure(started)` makes
-   * the error; a chunk it never took up is not started, by `neverStarted`); if it was still
+   * A worker died (it was not let go). The chunks it held fail with it (`failure(job, started)`
+   * makes the error; a chunk it never took up is not started, by `neverStarted`); if it was still
    * starting (`wasStarting`: the kind reads its phase before it forgets it) and no other worker is
    * ready, the queued chunks fail as a start-up failure (`startupFailure`).
    */
   died(
     slot: S,
     wasStarting: boolean,
-    failure: (started: boolean) => unknown,
+    failure: (job: J, started: boolean) => unknown,
     neverStarted: (job: J) => boolean,
     startupFailure: () => unknown,
   ): void {
@@ -333,7 +344,7 @@ export class WorkerSlots<J extends SlotJob<S>, S extends Slot<J>> {
       const started = !neverStarted(job);
       this.release(slot, id, job);
       if (this.#closing) continue;
-      this.settle(job, { error: failure(started) });
+      this.settle(job, { error: failure(job, started) });
     }
     if (this.#closing) return;
     if (wasStarting && ![...this.slots].some((other) => other.life.phase === 'ready')) {

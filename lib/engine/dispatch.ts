@@ -42,7 +42,7 @@ import { ItemOutcomes } from './item-outcomes.js';
 import { checkParallelOptions, type DispatchSpec } from './options.js';
 import { retryDelayMs } from './retry-policy.js';
 import { takeTaskProgressListeners } from '../task-progress.js';
-import { ChunkLostError, ChunkSendError, WorkerExitError, type ChunkRequest, type ChunkResponse } from '../backend.js';
+import { ChunkLostError, ChunkSendError, WorkerExitError, type ChunkRequest, type ChunkResponse, type FinishedItems } from '../backend.js';
 import { sharedPool, type Pool } from '../pool.js';
 
 /**
@@ -599,7 +599,22 @@ class DispatchIterator<In, Out, Result> implements BatchIterator<Out> {
   }
 
   #onRejected(chunk: Chunk<In>, error: unknown): void {
+    // A worker that died mid-chunk may have said which items it had finished: those keep their
+    // values (a success never runs again), and when none is left the chunk settles as answered.
+    if (error instanceof WorkerExitError && error.finished !== undefined && !chunk.timedOut && this.#keepFinished(chunk, error.finished)) {
+      this.#apply(chunk, { action: 'settle' }, error);
+      return;
+    }
     this.#apply(chunk, decide(this.#facts(chunk), this.#classify(chunk, error), this.#policy), error);
+  }
+
+  /** Keeps the values a dead worker's run had finished; true when the run has no item left without an outcome. */
+  #keepFinished(chunk: Chunk<In>, finished: FinishedItems): boolean {
+    if (this.#mode !== 'call' || !(this.#skipAndReport || this.#retries > 0)) return false;
+    const owner = chunk.parent ?? chunk;
+    owner.outcomes ??= new ItemOutcomes(this.#mode, owner.items.length);
+    const ran = chunk.parent !== undefined ? [chunk.pieceIndex!] : (chunk.ran ?? ItemOutcomes.all(chunk.items.length));
+    return owner.outcomes.recordFinished(ran, finished) === 0;
   }
 
   /** The facts {@link decide} needs about a chunk whose run settled. */

@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import type { ChunkResponse } from '../backend.js';
+import type { ChunkResponse, FinishedItems } from '../backend.js';
 import type { SerializedError } from '../errors.js';
 
 /** One item's failure: its index within the chunk and what its task threw. */
@@ -74,6 +74,25 @@ export class ItemOutcomes {
       }
     }
     return failed.size;
+  }
+
+  /**
+   * Records what a run's items had finished, with a value, when its worker died (`positions` are
+   * positions in `ran`, as a response's are); 'call' chunks only. Returns how many of `ran` are
+   * still without an outcome.
+   */
+  recordFinished(ran: readonly number[], finished: FinishedItems): number {
+    if (this.#mode === 'call') {
+      finished.positions.forEach((position, k) => {
+        const index = ran[position];
+        if (index === undefined || this.#done[index] === 1) return;
+        this.#values[index] = finished.results[k];
+        this.#succeed(index);
+      });
+    }
+    let left = 0;
+    for (const index of ran) if (this.#done[index] === 0) left++;
+    return left;
   }
 
   #succeed(index: number): void {

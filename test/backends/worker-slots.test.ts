@@ -215,7 +215,7 @@ describe('WorkerSlots', () => {
     scheduler.died(
       w0,
       false,
-      (started) => new Error(started ? 'died running' : 'died before starting'),
+      (_job, started) => new Error(started ? 'died running' : 'died before starting'),
       (job) => !kind.takenUp.has(job.request.items[0] as number),
       () => new Error('could not start'),
     );

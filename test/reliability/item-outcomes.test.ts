@@ -139,6 +139,61 @@ describe('item-level outcomes under scheduled failures (retries: 2, onError)', (
   });
 });
 
+describe('a worker that dies mid-chunk: the items it had finished keep their values', () => {
+  // Every 10th item (9, 19, ...) kills its worker on its first call, while it runs; the chunk's
+  // other items run exactly once (the dead worker said which had finished), the crashing one twice.
+  const crashShapes = [
+    { name: 'threads, chunks of 10', isolation: 'thread' as const, chunkSize: 10, concurrency: 1 },
+    { name: 'threads, chunks of 10, 4 at once', isolation: 'thread' as const, chunkSize: 10, concurrency: 4 },
+    { name: 'processes, chunks of 10', isolation: 'process' as const, chunkSize: 10, concurrency: 1 },
+  ];
+  for (const shape of crashShapes) {
+    it(`${shape.name}: retries run only the unfinished items`, async () => {
+      const n = 60;
+      await using pool = createPool({ threads: 2, isolation: shape.isolation });
+      const dir = tempDir();
+      const calls = counters(n);
+      const task = shape.isolation === 'process' ? bind(items.crashOnceInFiles, dir, 10) : bind(items.crashOnce, calls, 10);
+      const out = await flow(range(n))
+        .pipe(parallelMap(task, { pool, chunkSize: shape.chunkSize, concurrency: shape.concurrency, retries: 1 }))
+        .toArray();
+      expect(out).toEqual(range(n).map((x) => x * 2));
+      const counted = range(n).map((x) =>
+        shape.isolation === 'process'
+          ? existsSync(join(dir, `calls-${x}`))
+            ? readFileSync(join(dir, `calls-${x}`), 'utf8').length
+            : 0
+          : calls[x]!,
+      );
+      const crashing = (x: number) => x % 10 === 9;
+      // With 4 at once, the items after the crashing one in its chunk may not have started: they run once, later.
+      expect(range(n).filter((x) => counted[x] !== (crashing(x) ? 2 : 1))).toEqual([]);
+    });
+  }
+
+  it('process.exit() in a worker thread: the items before it keep their values', async () => {
+    await using pool = createPool({ threads: 1 });
+    const calls = counters(20);
+    const out = await flow(range(20))
+      .pipe(parallelMap(bind(items.exitOnce, calls, 7), { pool, chunkSize: 20, retries: 1 }))
+      .toArray();
+    expect(out).toEqual(range(20).map((x) => x * 2));
+    expect([...calls]).toEqual(range(20).map((x) => (x === 7 ? 2 : 1)));
+  });
+
+  it('under onError (isolation): only the unfinished items run again, one by one', async () => {
+    await using pool = createPool({ threads: 2 });
+    const calls = counters(30);
+    const reported: unknown[] = [];
+    const out = await flow(range(30))
+      .pipe(parallelMap(bind(items.crashOnce, calls, 10), { pool, chunkSize: 10, onError: (error) => void reported.push(error) }))
+      .toArray();
+    expect(reported).toEqual([]);
+    expect(out).toEqual(range(30).map((x) => x * 2));
+    expect([...calls]).toEqual(range(30).map((x) => (x % 10 === 9 ? 2 : 1)));
+  });
+});
+
 describe('concurrency is not capped by chunk size', () => {
   it('{ concurrency: 16, chunkSize: 1 } runs 16 items at once in one worker', async () => {
     await using pool = createPool({ threads: 1 });

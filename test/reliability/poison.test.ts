@@ -126,8 +126,9 @@ describe('poison items under onError (skip and report)', () => {
       .pipe(parallelMap(bind(poison.poisonOn, dir, [13], []), { pool, chunkSize: 10, onError: () => undefined }))
       .toArray();
     expect(results).toHaveLength(39);
-    // 4 chunks, then the crashed one's 10 items alone (and any never-started re-runs).
-    expect(sends.length).toBeGreaterThanOrEqual(14);
+    // 4 chunks, then the crashed chunk's unfinished items alone (13 to 19: items 10 to 12 had
+    // finished, and the dying worker said so), and any never-started re-runs.
+    expect(sends.length).toBeGreaterThanOrEqual(11);
     expect(new Set(sends).size).toBe(sends.length);
   });
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import type { ChunkResponse } from '../../backend.js';
-import { cancelReason, runChunkReporting, uncloneableResult } from '../worker-side/run-chunk.js';
+import { cancelReason, finishedSoFar, runChunkReporting, uncloneableResult } from '../worker-side/run-chunk.js';
 import { describeError, serializeError } from '../worker-side/serialize-error.js';
 import { teardownModules, useAliases } from '../worker-side/task-modules.js';
 import { FATAL_REPORT, type ChildConfig, type FromChild, type ToChild } from './protocol.js';
@@ -61,8 +61,16 @@ process.on('unhandledRejection', (reason) => {
   send({ type: 'stray-rejection', message: describeError(reason) });
 });
 
-/** Why this child is going, told before it goes (an IPC write of this size leaves at once). */
-process.on('uncaughtExceptionMonitor', (error) => send({ type: 'crashing', error: serializeError(error) }));
+/**
+ * Why this child is going, told before it goes (an IPC write of this size leaves at once); then,
+ * on its own, what the running chunk's items had finished (bigger: it may not leave in time, and
+ * then those items run again, as if nothing was said).
+ */
+process.on('uncaughtExceptionMonitor', (error) => {
+  send({ type: 'crashing', error: serializeError(error) });
+  const finished = running === undefined ? undefined : finishedSoFar();
+  if (finished !== undefined) send({ type: 'finished-so-far', id: running!.id, finished });
+});
 
 process.on('message', (message: ToChild) => {
   switch (message.type) {

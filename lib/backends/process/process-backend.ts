@@ -48,12 +48,19 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { reviveError, type WorkerCrashReason } from '../../errors.js';
-import { WorkerExitError, type ChunkRequest, type ChunkResponse, type PoolBackend, type RunChunkOptions } from '../../backend.js';
+import {
+  WorkerExitError,
+  type ChunkRequest,
+  type ChunkResponse,
+  type FinishedItems,
+  type PoolBackend,
+  type RunChunkOptions,
+} from '../../backend.js';
 import type { WorkerPoolOptions } from '../worker-pool-options.js';
 import { CLOCK_FINISHED, CLOCK_STARTED, CLOCK_TAKEN_UP, stampClock } from '../../backend.js';
 import { deliverTaskProgress } from '../../task-progress.js';
 import { MAX_TIMER_MS } from '../../timers.js';
-import { newSlot, WorkerSlots, type Slot, type SlotJob, type WorkerKind } from '../worker-slots.js';
+import { finishedBy, newSlot, WorkerSlots, type Slot, type SlotJob, type WorkerKind } from '../worker-slots.js';
 import { FATAL_REPORT, type ChildConfig, type FromChild, type ToChild } from './protocol.js';
 
 /**
@@ -81,6 +88,8 @@ interface Child extends Slot<Job> {
   reportDirectory: string | undefined;
   /** Resolves once it has exited (and its exit has been dealt with). */
   readonly exited: Promise<void>;
+  /** What its running chunk's items had finished, as it said going ('finished-so-far'). */
+  finished: { readonly id: number; readonly finished: FinishedItems } | undefined;
 }
 
 /** Local child processes, one chunk at a time each, scheduled by {@link WorkerSlots}. */
@@ -208,6 +217,7 @@ export class ProcessBackend implements PoolBackend {
       crash: undefined,
       reportDirectory: undefined,
       exited,
+      finished: undefined,
     };
     child.process.on('message', (message: FromChild) => this.#onMessage(child, message));
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -269,6 +279,9 @@ export class ProcessBackend implements PoolBackend {
       case 'crashing':
         child.crash = reviveError(message.error);
         return;
+      case 'finished-so-far':
+        child.finished = { id: message.id, finished: message.finished };
+        return;
     }
   }
 
@@ -324,7 +337,12 @@ export class ProcessBackend implements PoolBackend {
     this.#slots.died(
       child,
       wasStarting,
-      () => new WorkerExitError(exitCode, child.crash, { started: true, ...facts }),
+      (job) =>
+        new WorkerExitError(exitCode, child.crash, {
+          started: true,
+          ...facts,
+          finished: finishedBy(child.finished, job.id),
+        }),
       () => false,
       () => new WorkerExitError(exitCode, child.crash, { started: false, startup: true, ...facts }),
     );

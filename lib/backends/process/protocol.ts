@@ -54,4 +54,4 @@ export type FromChild =
   | { readonly type: 'started'; readonly id: number }
   /** The chunk's items are done; its response follows (timed chunks only). */
   | { readonly type: 'finished'; readonly id: number }
-  | Extract<FromWorker, { readonly type: 'done' | 'progress' | 'stray-rejection' | 'crashing' }>;
+  | Extract<FromWorker, { readonly type: 'done' | 'progress' | 'stray-rejection' | 'crashing' | 'finished-so-far' }>;

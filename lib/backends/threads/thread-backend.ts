@@ -31,11 +31,18 @@ import { performance } from 'node:perf_hooks';
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Transferable } from 'node:worker_threads';
 import { Tinypool, type TinypoolWorker } from 'tinypool';
 import { reviveError, type WorkerCrashReason } from '../../errors.js';
-import { WorkerExitError, type ChunkRequest, type ChunkResponse, type PoolBackend, type RunChunkOptions } from '../../backend.js';
+import {
+  WorkerExitError,
+  type ChunkRequest,
+  type ChunkResponse,
+  type FinishedItems,
+  type PoolBackend,
+  type RunChunkOptions,
+} from '../../backend.js';
 import type { WorkerPoolOptions } from '../worker-pool-options.js';
 import { deliverTaskProgress } from '../../task-progress.js';
 import { MAX_TIMER_MS } from '../../timers.js';
-import { newSlot, WorkerSlots, type ItemCount, type Slot, type SlotJob, type WorkerKind } from '../worker-slots.js';
+import { finishedBy, newSlot, WorkerSlots, type ItemCount, type Slot, type SlotJob, type WorkerKind } from '../worker-slots.js';
 import { ClaimCells, unclaimed, withdraw } from './claims.js';
 import type { AttachTask, FromWorker, RunMessage, ToWorker } from './protocol.js';
 
@@ -79,6 +86,8 @@ interface Channel extends Slot<Job> {
   readonly attachedAt: number;
   /** A new thread's start-up (asked for to ready), until the channel's first answer carries it. */
   startupMs: number | undefined;
+  /** What its running chunk's items had finished, as the worker said going ('finished-so-far'). */
+  finished: { readonly id: number; readonly finished: FinishedItems } | undefined;
 }
 
 /** Local worker threads through tinypool, with our own channel per worker, scheduled by {@link WorkerSlots}. */
@@ -257,6 +266,7 @@ export class ThreadBackend implements PoolBackend {
       exitCode: undefined,
       attachedAt: performance.now(),
       startupMs: undefined,
+      finished: undefined,
     };
     port1.on('message', (message: FromWorker) => this.#onMessage(channel, message));
     // The port must not keep the process alive: tinypool holds it while the attach task runs.
@@ -417,6 +427,9 @@ export class ThreadBackend implements PoolBackend {
         channel.crash = reviveError(message.error);
         channel.uncaught = true;
         return;
+      case 'finished-so-far':
+        channel.finished = { id: message.id, finished: message.finished };
+        return;
     }
   }
 
@@ -517,7 +530,12 @@ export class ThreadBackend implements PoolBackend {
     this.#slots.died(
       channel,
       wasStarting,
-      (started) => new WorkerExitError(channel.exitCode, cause, { started, reason }),
+      (job, started) =>
+        new WorkerExitError(channel.exitCode, cause, {
+          started,
+          reason,
+          finished: started ? finishedBy(channel.finished, job.id) : undefined,
+        }),
       (job) => job.life.phase === 'handed-over' && unclaimed(this.#claims.cells, job.slot!, job.ticket!),
       () => new WorkerExitError(channel.exitCode, cause, { started: false, startup: true, reason }),
     );

@@ -11,7 +11,7 @@ import type { ChunkResponse } from '../../backend.js';
 import { CLOCK_FINISHED, CLOCK_TAKEN_UP, stampClock } from '../../backend.js';
 import { claim } from './claims.js';
 import type { AttachTask, FromWorker, RunMessage, ToWorker } from './protocol.js';
-import { cancelReason, resultTransfers, runChunkReporting, uncloneableResult } from '../worker-side/run-chunk.js';
+import { cancelReason, finishedSoFar, resultTransfers, runChunkReporting, uncloneableResult } from '../worker-side/run-chunk.js';
 import { describeError, serializeError } from '../worker-side/serialize-error.js';
 import { teardownModules, useAliases } from '../worker-side/task-modules.js';
 
@@ -41,8 +41,25 @@ process.on('unhandledRejection', (reason) => {
 });
 
 /** Why this worker is going, told before it goes (the main thread cannot ask tinypool). */
-process.on('uncaughtExceptionMonitor', (error) => send({ type: 'crashing', error: serializeError(error) }));
-process.on('exit', (code) => send({ type: 'exiting', code }));
+process.on('uncaughtExceptionMonitor', (error) => {
+  send({ type: 'crashing', error: serializeError(error) });
+  sendFinishedSoFar();
+});
+process.on('exit', (code) => {
+  send({ type: 'exiting', code });
+  sendFinishedSoFar();
+});
+
+/** What the running chunk's items had finished, so the engine does not run them again (after the reason: see messages.ts). */
+function sendFinishedSoFar(): void {
+  const finished = running === undefined ? undefined : finishedSoFar();
+  if (finished === undefined) return;
+  try {
+    send({ type: 'finished-so-far', id: running!.id, finished });
+  } catch {
+    // A value that cannot be cloned: the items run again, as if nothing was said.
+  }
+}
 
 /** The tinypool task: serve chunks on the port until the main thread detaches us. */
 export default function attach(task: AttachTask): Promise<void> {

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import type { SerializedError } from '../../errors.js';
-import type { ChunkResponse } from '../../backend.js';
+import type { ChunkResponse, FinishedItems } from '../../backend.js';
 
 /** Worker → main side. */
 export type FromWorker =
@@ -21,5 +21,10 @@ export type FromWorker =
   | { readonly type: 'stray-rejection'; readonly message: string }
   /** The worker is about to die of an uncaught error (sent from `uncaughtExceptionMonitor`). */
   | { readonly type: 'crashing'; readonly error: SerializedError }
+  /**
+   * Sent after 'crashing' or 'exiting' (a message of its own, so that a big one cannot keep the
+   * reason from going out): what the running chunk's items had finished.
+   */
+  | { readonly type: 'finished-so-far'; readonly id: number; readonly finished: FinishedItems }
   /** The worker thread is exiting (`process.exit(code)` in a task, say). */
   | { readonly type: 'exiting'; readonly code: number };

@@ -7,7 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Transferable } from 'node:worker_threads';
-import type { ChunkRequest, ChunkResponse, StartClock } from '../../backend.js';
+import type { ChunkRequest, ChunkResponse, FinishedItems, StartClock } from '../../backend.js';
 import { CLOCK_STARTED, stampClock } from '../../backend.js';
 import { ReportBatch, taskProgressHolder } from '../../task-progress.js';
 import { taskSignalHolder as current } from '../../task-signal.js';
@@ -17,6 +17,33 @@ import { serializeError } from './serialize-error.js';
 import { loadedTask, resolveTask, type TaskFunction } from './task-modules.js';
 
 type CallRequest = Extract<ChunkRequest, { mode: 'call' }>;
+
+/**
+ * The 'call' chunk running here whose outcomes count item by item (it keeps going after a
+ * failure: the flow retries or reports items), for {@link finishedSoFar}. `settled` marks the
+ * positions with a value when items run several at once (their results fill slots out of order).
+ */
+let tracked: { readonly response: ChunkResponse; settled: Uint8Array | undefined } | undefined;
+
+/**
+ * What the running chunk's items have finished with a value, for a worker about to die (an
+ * uncaught error, `process.exit()`): the engine keeps them, and runs again only the rest. Only for
+ * chunks that keep going after a failure (the others fail as a whole anyway).
+ */
+export function finishedSoFar(): FinishedItems | undefined {
+  if (tracked === undefined) return undefined;
+  const { response, settled } = tracked;
+  const failed = new Set(response.failures.map((failure) => failure.index));
+  const positions: number[] = [];
+  const results: unknown[] = [];
+  const reached = settled === undefined ? response.results.length : settled.length;
+  for (let i = 0; i < reached; i++) {
+    if (failed.has(i) || (settled !== undefined && settled[i] === 0)) continue;
+    positions.push(i);
+    results.push(response.results[i]);
+  }
+  return positions.length === 0 ? undefined : { positions, results };
+}
 type FoldRequest = Extract<ChunkRequest, { mode: 'fold' }>;
 
 /**
@@ -137,9 +164,30 @@ async function runCall(
   const call = caller(fn, request, signal);
   const { items, continueOnError } = request;
   const concurrency = Math.max(1, request.concurrency ?? 1);
-  const results = response.results;
+  const settled = continueOnError === true && concurrency > 1 ? new Uint8Array(items.length) : undefined;
+  tracked = continueOnError === true ? { response, settled } : undefined;
   // Timed after loading, so a module's load time does not make its items look slow.
   const started = performance.now();
+  try {
+    await runItems(fn, call, request, response, signal, concurrency, settled);
+  } finally {
+    tracked = undefined;
+  }
+  response.elapsedMs = performance.now() - started;
+}
+
+/** Runs a 'call' chunk's items, one at a time or up to `concurrency` at once; `settled` marks positions with a value. */
+async function runItems(
+  fn: TaskFunction,
+  call: (item: unknown) => unknown,
+  request: CallRequest,
+  response: ChunkResponse,
+  signal: AbortSignal,
+  concurrency: number,
+  settled: Uint8Array | undefined,
+): Promise<void> {
+  const { items, continueOnError } = request;
+  const results = response.results;
   if (concurrency === 1 && request.spread !== true && request.task.boundArgs.length === 0) {
     // The common case, kept free of a wrapper call per item (tiny tasks: this loop is the cost).
     for (let i = 0; i < items.length; i++) {
@@ -192,6 +240,7 @@ async function runCall(
             value = await value;
           }
           results[i] = value;
+          if (settled !== undefined) settled[i] = 1;
         } catch (error) {
           response.failures.push(await itemFailure(i, error));
           if (!continueOnError) stop = true;
@@ -202,7 +251,6 @@ async function runCall(
     response.failures.sort((a, b) => a.index - b.index);
     if (!continueOnError && response.failures.length > 0) results.length = response.failures[0]!.index;
   }
-  response.elapsedMs = performance.now() - started;
 }
 
 async function runFold(
