@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
-import { bind, createPool, flow, parallelMap, reduceBy, starMap, TaskError, tasks, unorderedMap } from 'millrace';
+import { describe, expect, it } from 'vitest';
+import { bind, flow, parallelMap, reduceBy, starMap, TaskError, tasks, unorderedMap } from 'millrace';
 import { failure, filePool, onlyTaskErrors, range, tempDirs } from './helpers.js';
 
 const crash = tasks<typeof import('../fixtures/crash.tasks.js')>(new URL('../fixtures/crash.tasks.js', import.meta.url));
@@ -92,13 +92,14 @@ describe('error policy: skip and report', () => {
   });
 
   it('skip works for starMap and the two-tier reduceBy too', async () => {
-    // A pool of its own: automatic chunk sizes start afresh (on a used pool, starMap's chunks differ).
-    await using pool = createPool({ threads: 2 });
+    const pool = shared();
     const starFailures: number[] = [];
     const sums = await flow(range(10).map((x): [number, number] => [7, x]))
       .pipe(starMap(crash.failMultiplesOf, { pool, onError: onlyTaskErrors((error) => starFailures.push(error.index)) }))
       .toArray();
-    expect(starFailures).toEqual([0, 7]);
+    // Items 0 and 7 may travel in different chunks (automatic sizes), which finish in either order:
+    // onError is called once for each, in no promised order (as the tests above sort too).
+    expect(starFailures.sort((a, b) => a - b)).toEqual([0, 7]);
     expect(sums).toEqual(
       range(10)
         .filter((x) => x % 7 !== 0)
@@ -163,26 +164,6 @@ describe('retries', () => {
     expect(results).toEqual([]);
     expect(failed.sort((a, b) => a - b)).toEqual(range(20));
     for (const x of range(20)) expect(readFileSync(join(dir, `attempts-${x}`), 'utf8')).toBe('.');
-  });
-
-  it('a retry waits out its backoff, and an abort during the backoff ends the flow without running it', async () => {
-    const dir = tempDir();
-    const pool = shared();
-    const controller = new AbortController();
-    let settled = false;
-    const running = flow([0], { signal: controller.signal })
-      .pipe(parallelMap(bind(crash.flaky, dir, 1), { pool, chunkSize: 1, retries: 1, retryDelayMs: 600_000 }))
-      .toArray()
-      .finally(() => {
-        settled = true;
-      });
-    // The first attempt has failed once its marker exists; the retry is now waiting out 10 minutes.
-    await vi.waitFor(() => expect(existsSync(join(dir, 'attempts-0'))).toBe(true), { timeout: 20_000 });
-    expect(settled).toBe(false);
-    const reason = new Error('stop waiting');
-    controller.abort(reason);
-    await expect(running).rejects.toBe(reason);
-    expect(readFileSync(join(dir, 'attempts-0'), 'utf8')).toBe('.');
   });
 
   it('re-runs a failing chunk until it succeeds; each item is emitted exactly once', async () => {
