@@ -22,6 +22,7 @@ import {
 import { CLOCK_EVERY, ReportBatch } from '../../lib/task-progress.js';
 import { deferred } from '../fixtures/deferred.js';
 import { createSlots, open } from '../fixtures/gates.tasks.js';
+import { filePool } from '../reliability/helpers.js';
 
 const p = tasks<typeof import('../fixtures/progress.tasks.js')>(new URL('../fixtures/progress.tasks.js', import.meta.url));
 
@@ -36,6 +37,9 @@ function recorder(isTTY: boolean): ProgressStream & { text: () => string; writes
  * a loaded machine would print one more line than these tests expect.
  */
 const NO_LOG_LINE = 3_600_000;
+// Pools for the tests that cancel no chunk (those keep a pool of their own).
+const oneThread = filePool({ threads: 1 });
+const twoThreads = filePool({ threads: 2 });
 
 const total = (amounts: readonly number[]): number => amounts.reduce((sum, amount) => sum + amount, 0);
 
@@ -107,7 +111,7 @@ describe('ReportBatch (the worker side)', () => {
 
 describe('reportProgress through the thread backend', () => {
   it('batches many reports into few messages: the first, one per 100 ms of work at most, and the rest with the answer', async () => {
-    await using pool = createPool({ threads: 1 });
+    const pool = oneThread();
     const amounts: number[] = [];
     const response = await pool.backend.run(
       { mode: 'call', task: p.reportMany, items: [100_000] },
@@ -122,7 +126,7 @@ describe('reportProgress through the thread backend', () => {
   });
 
   it('sends nothing when the run has no onTaskProgress, and the task runs as usual', async () => {
-    await using pool = createPool({ threads: 1 });
+    const pool = oneThread();
     expect((await pool.backend.run({ mode: 'call', task: p.reportMany, items: [1_000] })).results).toEqual([1_000]);
   });
 
@@ -176,7 +180,7 @@ describe("progress({ count: 'reported' })", () => {
   });
 
   it('moves with what a task reports before the chunk\u2019s items come back', async () => {
-    await using pool = createPool({ threads: 1 });
+    const pool = oneThread();
     const slots = createSlots();
     let emitted = 0;
     const shown = deferred<string>();
@@ -205,7 +209,7 @@ describe("progress({ count: 'reported' })", () => {
   });
 
   it('counts every amount the tasks report, not the items, by the end of the flow', async () => {
-    await using pool = createPool({ threads: 2 });
+    const pool = twoThreads();
     const stream = recorder(false);
     const out = await flow([1, 2, 3, 4, 5, 6, 7, 8])
       .pipe(
@@ -218,7 +222,7 @@ describe("progress({ count: 'reported' })", () => {
   });
 
   it('follows the nearest worker-backed stage: two stages report to their own bars, across main-thread steps', async () => {
-    await using pool = createPool({ threads: 2 });
+    const pool = twoThreads();
     const stream = recorder(false);
     await flow([1, 2, 3, 4])
       .pipe(
@@ -236,7 +240,7 @@ describe("progress({ count: 'reported' })", () => {
   });
 
   it('counts reports from the tasks of a two-tier reduceBy', async () => {
-    await using pool = createPool({ threads: 2 });
+    const pool = twoThreads();
     const stream = recorder(false);
     const sums = await flow([1, 2, 3, 4, 5])
       .pipe(
@@ -287,7 +291,7 @@ describe("progress({ count: 'reported' })", () => {
   });
 
   it('fails an item whose task reports a negative amount, with the error as its cause', async () => {
-    await using pool = createPool({ threads: 1 });
+    const pool = oneThread();
     const run = flow([3])
       .pipe(parallelMap(p.reportNegative, { pool }), progress({ count: 'reported', stream: recorder(false) }))
       .toArray();

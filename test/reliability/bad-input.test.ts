@@ -13,8 +13,11 @@ import {
   tasks,
   unorderedMap,
 } from 'millrace';
-import { failure, range } from './helpers.js';
+import { failure, filePool, range } from './helpers.js';
 
+// No test here ends a worker: they share a pool of one thread and a pool of two.
+const oneThread = filePool({ threads: 1 });
+const twoThreads = filePool({ threads: 2 });
 const crash = tasks<typeof import('../fixtures/crash.tasks.js')>(new URL('../fixtures/crash.tasks.js', import.meta.url));
 const math = tasks<typeof import('../fixtures/math.tasks.js')>(new URL('../fixtures/math.tasks.js', import.meta.url));
 // A module that does not exist, typed as if it did.
@@ -27,7 +30,7 @@ class Connection {
 
 describe('uncloneable items', () => {
   it('a function item fails with a CloneError naming the item', async () => {
-    await using pool = createPool({ threads: 1 });
+    const pool = oneThread();
     const items: unknown[] = [1, 2, (x: number) => x, 4];
     const error = await failure(
       flow(items as number[])
@@ -44,7 +47,7 @@ describe('uncloneable items', () => {
   });
 
   it('a class instance holding a socket fails with a CloneError naming the item', async () => {
-    await using pool = createPool({ threads: 1 });
+    const pool = oneThread();
     const connection = new Connection();
     try {
       const items = [1, connection as unknown as number, 3];
@@ -61,7 +64,7 @@ describe('uncloneable items', () => {
 
 describe('uncloneable results', () => {
   it('a result that cannot cross threads fails with a CloneError naming its item', async () => {
-    await using pool = createPool({ threads: 2 });
+    const pool = twoThreads();
     const error = await failure(
       flow(range(10))
         .pipe(parallelMap(bind(crash.uncloneableOn, 6), { pool, chunkSize: 4 }))
@@ -76,7 +79,7 @@ describe('uncloneable results', () => {
   });
 
   it('the pool keeps working after a result clone failure', async () => {
-    await using pool = createPool({ threads: 1 });
+    const pool = oneThread();
     await failure(
       flow(range(3))
         .pipe(parallelMap(bind(crash.uncloneableOn, 1), { pool }))
@@ -89,7 +92,7 @@ describe('uncloneable results', () => {
 describe('bad task references', () => {
   it('a missing export fails at first use naming the module and export, listing the exports', async () => {
     const bogus = (math as unknown as Record<string, typeof math.square>)['sqaure']!;
-    await using pool = createPool({ threads: 1 });
+    const pool = oneThread();
     const error = await failure(flow([1, 2]).pipe(parallelMap(bogus, { pool })).toArray());
     expect(error).toBeInstanceOf(TaskLoadError);
     const load = error as TaskLoadError;
@@ -100,7 +103,7 @@ describe('bad task references', () => {
   });
 
   it('a missing module fails at first use naming the module', async () => {
-    await using pool = createPool({ threads: 1 });
+    const pool = oneThread();
     const error = await failure(flow([1, 2]).pipe(parallelMap(missing.square, { pool })).toArray());
     expect(error).toBeInstanceOf(TaskLoadError);
     const load = error as TaskLoadError;

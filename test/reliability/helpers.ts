@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import { TaskError, type WorkerCrashedError } from 'millrace';
+import { createPool, TaskError, type Pool, type PoolOptions, type WorkerCrashedError } from 'millrace';
 
 /** 0, 1, ..., n - 1. */
 export const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -20,6 +20,19 @@ export function tempDirs(prefix: string): () => string {
     dirs.push(dir);
     return dir;
   };
+}
+
+/**
+ * A pool shared by a file's tests that need no pool of their own (none ends a worker, none asserts
+ * what a cold pool does): made at first use, closed after the file's tests. Each new pool starts
+ * its worker threads, and each thread loads tsx and the library (about 0.25 s of CPU).
+ */
+export function filePool(options: PoolOptions): () => Pool {
+  let pool: Pool | undefined;
+  afterAll(async () => {
+    await pool?.close();
+  });
+  return () => (pool ??= createPool(options));
 }
 
 /** What the promise rejected with; throws if it fulfilled. */

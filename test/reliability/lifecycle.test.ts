@@ -16,11 +16,15 @@ import {
   unorderedMap,
   WorkerCrashedError,
 } from '../../lib/index.js';
-import { failure, onlyTaskErrors, range, tempDirs, waitForFile } from './helpers.js';
+import { failure, filePool, onlyTaskErrors, range, tempDirs, waitForFile } from './helpers.js';
 
 const life = tasks<typeof import('../fixtures/lifecycle.tasks.js')>(new URL('../fixtures/lifecycle.tasks.js', import.meta.url));
 const prefetch = tasks<typeof import('../fixtures/prefetch.tasks.js')>(new URL('../fixtures/prefetch.tasks.js', import.meta.url));
 const tempDir = tempDirs('lifecycle');
+// Pools for the tests that end no worker and leave nothing in one (the cold-pool tests, a task that
+// installs its own uncaughtException handler or leaves a stray rejection keep a pool of their own).
+const oneThread = filePool({ threads: 1 });
+const twoThreads = filePool({ threads: 2 });
 
 /** Items that cannot be structured-cloned. */
 const uncloneable = (n: number): unknown[] => Array.from({ length: n }, (_, i) => ({ i, fn: () => i }));
@@ -153,7 +157,7 @@ describe('results that cannot be sent back (behaviours 4 and 9)', () => {
   });
 
   it('a result with a throwing getter is a CloneError, not a dead worker, and is not retried', async () => {
-    await using pool = createPool({ threads: 1 });
+    const pool = oneThread();
     const error = await failure(
       flow([1, 2])
         .pipe(parallelMap(life.throwingGetterResult, { pool, retries: 3, retryDelayMs: 0 }))
@@ -164,7 +168,7 @@ describe('results that cannot be sent back (behaviours 4 and 9)', () => {
   });
 
   it('an item with a throwing getter is a CloneError naming it', async () => {
-    await using pool = createPool({ threads: 1 });
+    const pool = oneThread();
     const bad = {
       get value(): number {
         throw new Error('getter');
@@ -181,7 +185,7 @@ describe('results that cannot be sent back (behaviours 4 and 9)', () => {
   });
 
   it('an uncloneable bound argument, setupArgs, or a buffer transferred twice is a CloneError saying which', async () => {
-    await using pool = createPool({ threads: 1 });
+    const pool = oneThread();
     const bound = await failure(
       flow([1])
         .pipe(parallelMap(bind(prefetch.record, (() => 'dir') as never), { pool }))
@@ -225,7 +229,7 @@ describe('onError that throws or rejects (behaviour 5)', () => {
     const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     try {
-      await using pool = createPool({ threads: 1 });
+      const pool = oneThread();
       const error = await failure(
         flow(['fields', 'fields'])
           .pipe(parallelMap(life.throwOdd, { pool, onError, chunkSize: 1 }))
@@ -263,7 +267,7 @@ describe('timeouts and listeners (behaviours 7 and 8, and no MaxListenersExceede
 
   it('makes no AbortSignal per chunk with timeoutMs (AbortSignal.any kept every chunk alive)', async () => {
     const any = vi.spyOn(AbortSignal, 'any');
-    await using pool = createPool({ threads: 2 });
+    const pool = twoThreads();
     expect(
       await flow(range(100))
         .pipe(parallelMap(life.square, { pool, chunkSize: 1, timeoutMs: 5_000 }))
@@ -300,7 +304,7 @@ describe('timeouts and listeners (behaviours 7 and 8, and no MaxListenersExceede
 
 describe('whatever a task throws crosses as a task failure (behaviour 10)', () => {
   const thrown = async (kind: string): Promise<TaskError> => {
-    await using pool = createPool({ threads: 1 });
+    const pool = oneThread();
     const error = await failure(flow([kind]).pipe(parallelMap(life.throwOdd, { pool })).toArray());
     expect(error).toBeInstanceOf(TaskError);
     return error as TaskError;
@@ -326,7 +330,7 @@ describe('whatever a task throws crosses as a task failure (behaviour 10)', () =
     'a thrown %s object is a TaskError that onError can skip, never a dead worker',
     async (kind) => {
       await thrown(kind);
-      await using pool = createPool({ threads: 1 });
+      const pool = oneThread();
       const skipped: TaskError[] = [];
       const results = await flow([kind, 'fine'])
         .pipe(parallelMap(life.throwOdd, { pool, chunkSize: 1, onError: onlyTaskErrors((error) => skipped.push(error)) }))
@@ -352,7 +356,7 @@ describe('setupArgs per task reference (behaviour 11)', () => {
 
 describe('concurrency inside a worker', () => {
   it('runs up to `concurrency` items of an async task at once per worker, in input order, never more', async () => {
-    await using pool = createPool({ threads: 2 });
+    const pool = twoThreads();
     const results = await flow(range(200))
       .pipe(parallelMap(bind(life.wait, 5), { pool, concurrency: 8 }))
       .toArray();
@@ -363,7 +367,7 @@ describe('concurrency inside a worker', () => {
   });
 
   it('keeps errors as at concurrency 1: the first failing item by index, with skip-and-report too', async () => {
-    await using pool = createPool({ threads: 2 });
+    const pool = twoThreads();
     const error = await failure(
       flow(range(50))
         .pipe(parallelMap(bind(life.waitThenFailOn, 17), { pool, concurrency: 8 }))
@@ -388,7 +392,7 @@ describe('concurrency inside a worker', () => {
 describe('cancellation a task can see', () => {
   it("an aborted flow aborts the running task's taskSignal(), and a cooperative task keeps its worker", async () => {
     const dir = tempDir();
-    await using pool = createPool({ threads: 1 });
+    const pool = oneThread();
     const before = await flow([0]).pipe(parallelMap(life.whichThread, { pool })).toArray();
     const controller = new AbortController();
     const done = failure(
@@ -408,7 +412,7 @@ describe('cancellation a task can see', () => {
 
   it('a timeout aborts the task signal with a TimeoutError', async () => {
     const dir = tempDir();
-    await using pool = createPool({ threads: 1 });
+    const pool = oneThread();
     const error = await failure(
       flow([2])
         .pipe(parallelMap(bind(life.waitForCancel, dir), { pool, timeoutMs: 200 }))
@@ -421,7 +425,7 @@ describe('cancellation a task can see', () => {
   });
 
   it('taskSignal() after the first await is a clear error', async () => {
-    await using pool = createPool({ threads: 1 });
+    const pool = oneThread();
     const error = await failure(flow([1]).pipe(parallelMap(life.signalAfterAwait, { pool })).toArray());
     expect(((error as TaskError).cause as Error).message).toMatch(/before the task's first await/);
   });

@@ -23,7 +23,7 @@ import {
   type PoolOptions,
   type StageStats,
 } from 'millrace';
-import { failure, range, tempDirs, waitForFile } from './helpers.js';
+import { failure, filePool, range, tempDirs, waitForFile } from './helpers.js';
 
 const proc = tasks<typeof import('../fixtures/process.tasks.js')>(new URL('../fixtures/process.tasks.js', import.meta.url));
 const progressTasks = tasks<typeof import('../fixtures/progress.tasks.js')>(new URL('../fixtures/progress.tasks.js', import.meta.url));
@@ -31,6 +31,9 @@ const math = tasks<typeof import('../fixtures/math.tasks.js')>(new URL('../fixtu
 const fold = tasks<typeof import('../fixtures/fold.tasks.js')>(new URL('../fixtures/fold.tasks.js', import.meta.url));
 const crash = tasks<typeof import('../fixtures/crash.tasks.js')>(new URL('../fixtures/crash.tasks.js', import.meta.url));
 const tempDir = tempDirs('process');
+// A pool of two children for the tests that crash no child and leave none stuck in a task (a child
+// starts node, tsx and the library: a pool for each test cost about a second of CPU each).
+const shared = filePool({ isolation: 'process', threads: 2 });
 
 /** Whether a process with this id is alive (signal 0 checks without sending anything). */
 function alive(pid: number): boolean {
@@ -91,7 +94,7 @@ async function stillWorks(pool: Pool): Promise<void> {
 
 describe("createPool({ isolation: 'process' })", () => {
   it('gives the same results, in the same order, as threads: a map, an unordered map and a fold', async () => {
-    await using processes = createPool({ isolation: 'process', threads: 2 });
+    const processes = shared();
     await using threads = createPool({ threads: 2 });
     const run = (pool: Pool) =>
       Promise.all([
@@ -114,7 +117,7 @@ describe("createPool({ isolation: 'process' })", () => {
   });
 
   it('runs chunks in child processes, not in this one', async () => {
-    await using pool = createPool({ isolation: 'process', threads: 2 });
+    const pool = shared();
     const pairs = await flow(range(20))
       .pipe(parallelMap(proc.pid, { pool, chunkSize: 2 }))
       .toArray();
@@ -126,7 +129,7 @@ describe("createPool({ isolation: 'process' })", () => {
   });
 
   it('Maps, Sets, Dates, typed arrays and BigInts survive the trip both ways', async () => {
-    await using pool = createPool({ isolation: 'process', threads: 1 });
+    const pool = shared();
     const item = {
       map: new Map([['a', 1]]),
       set: new Set([1, 2]),
@@ -144,7 +147,7 @@ describe("createPool({ isolation: 'process' })", () => {
   });
 
   it('shared memory cannot cross: a SharedArrayBuffer item is a CloneError naming it, and the pool goes on', async () => {
-    await using pool = createPool({ isolation: 'process', threads: 1 });
+    const pool = shared();
     const error = await failure(
       flow([new SharedArrayBuffer(8)])
         .pipe(parallelMap(math.identity, { pool }))
@@ -157,7 +160,7 @@ describe("createPool({ isolation: 'process' })", () => {
   });
 
   it("a task's error is a TaskError naming the item and the task, with the child's stack", async () => {
-    await using pool = createPool({ isolation: 'process', threads: 1 });
+    const pool = shared();
     const error = await failure(
       flow(range(10))
         .pipe(parallelMap(bind(proc.failOn, 6), { pool, chunkSize: 4 }))
@@ -174,7 +177,7 @@ describe("createPool({ isolation: 'process' })", () => {
   });
 
   it('stage statistics add up, per child process', async () => {
-    await using pool = createPool({ isolation: 'process', threads: 2 });
+    const pool = shared();
     const reports: StageStats[] = [];
     const pairs = await flow(range(300))
       .pipe(parallelMap(proc.pid, { pool, chunkSize: 10, stats: (stats) => reports.push(stats) }))
@@ -190,7 +193,7 @@ describe("createPool({ isolation: 'process' })", () => {
 
   it('retries a failing item', async () => {
     const dir = tempDir();
-    await using pool = createPool({ isolation: 'process', threads: 2 });
+    const pool = shared();
     // flaky(dir, 2, x) fails the first two attempts of each item (counted in files).
     const results = await flow(range(6))
       .pipe(parallelMap(bind(crash.flaky, dir, 2), { pool, chunkSize: 1, retries: 2, retryDelayMs: 1 }))
@@ -200,7 +203,7 @@ describe("createPool({ isolation: 'process' })", () => {
   });
 
   it('runs an async task several items at a time in one process (concurrency)', async () => {
-    await using pool = createPool({ isolation: 'process', threads: 1 });
+    const pool = shared();
     const results = await flow(range(16))
       .pipe(parallelMap(bind(proc.wait, 20), { pool, chunkSize: 16, concurrency: 4 }))
       .toArray();
@@ -209,7 +212,7 @@ describe("createPool({ isolation: 'process' })", () => {
   });
 
   it('copies what `transfer` would move: no error, and the items stay usable here', async () => {
-    await using pool = createPool({ isolation: 'process', threads: 1 });
+    const pool = shared();
     const items = range(4).map((x) => new Uint8Array(16).fill(x));
     const lengths = await flow(items)
       .pipe(parallelMap(crash.byteLength, { pool, chunkSize: 2, transfer: (item: Uint8Array) => [item.buffer as ArrayBuffer] }))
@@ -243,7 +246,7 @@ describe("createPool({ isolation: 'process' })", () => {
   });
 
   it('carries reportProgress() from the child: every unit, batched into few messages, none without a listener', async () => {
-    await using pool = createPool({ isolation: 'process', threads: 1 });
+    const pool = shared();
     const amounts: number[] = [];
     const response = await pool.backend.run(
       { mode: 'call', task: progressTasks.reportMany, items: [100_000] },

@@ -86,7 +86,8 @@ describe('checkBackend', () => {
       };
     };
     await failsCheck(
-      checkBackend(swallowing, { timeoutMs: 2_000 }),
+      // Only the check this wrapper breaks: that the others pass on a faithful wrapper is the test above.
+      checkBackend(swallowing, { checks: ['abort'], timeoutMs: 2_000 }),
       'abort',
       /hung waiting for a run with an already-aborted signal to reject/,
     );
@@ -97,14 +98,26 @@ describe('checkBackend', () => {
       const backend = threads();
       return { capacity: backend.capacity, run: (request) => backend.run(request), close: () => backend.close() };
     };
-    await failsCheck(checkBackend(deaf, { timeoutMs: 2_000 }), 'abort', /already-aborted signal/);
+    await failsCheck(checkBackend(deaf, { checks: ['abort'], timeoutMs: 2_000 }), 'abort', /already-aborted signal/);
   });
 
   it("fails 'close' for a wrapper that drops close()", async () => {
-    const leaky = (): PoolBackend => {
-      const backend = threads();
-      return { capacity: backend.capacity, run: (request, options) => backend.run(request, options), close: () => Promise.resolve() };
+    // Threads already started, with the kit's module loaded: the check waits at most timeoutMs for
+    // both to take up a chunk, and a cold start on a loaded machine took longer ('hung waiting for
+    // 2 chunk(s) to start at once'), which is not the breakage under test. The check runs once.
+    const backend = threads();
+    const task = {
+      moduleUrl: new URL('../../lib/testing/backend-check.tasks.ts', import.meta.url).href,
+      exportName: 'double',
+      boundArgs: [],
+      setupArgs: [],
     };
+    await Promise.all([1, 2].map((x) => backend.run({ mode: 'call', task, items: [x] })));
+    const leaky = (): PoolBackend => ({
+      capacity: backend.capacity,
+      run: (request, options) => backend.run(request, options),
+      close: () => Promise.resolve(),
+    });
     await failsCheck(
       checkBackend(leaky, { checks: ['close'], timeoutMs: 2_000 }),
       'close',

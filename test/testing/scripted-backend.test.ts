@@ -126,6 +126,37 @@ describe('the engine, through a scripted backend', () => {
     expect(await out).toEqual([9]);
   });
 
+  // Moved from test/reliability/errors.test.ts (real threads, a backoff of 30 s and a marker file
+  // polled): the decision is the engine's; the retries there still run end to end on threads.
+  it('a retry waits out its backoff, and an abort during the backoff ends the flow without running it', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    // The backoff's jitter at its top: the retry waits the whole retryDelayMs, capped at 30 s.
+    vi.spyOn(Math, 'random').mockReturnValue(1);
+    const backend = scriptedBackend();
+    await using pool = createPool({ backend });
+    const controller = new AbortController();
+    let settled = false;
+    const out = flow([0], { signal: controller.signal })
+      .pipe(parallelMap(square, { pool, chunkSize: 1, retries: 1, retryDelayMs: 600_000 }))
+      .toArray()
+      .catch((error: unknown) => error)
+      .finally(() => {
+        settled = true;
+      });
+    (await backend.next()).start().fail(0, new Error('flaky'));
+    // A second short of the backoff, the retry is still waiting: the flow neither ends nor runs it.
+    await vi.advanceTimersByTimeAsync(29_000);
+    expect(settled).toBe(false);
+    expect(backend.chunks).toHaveLength(1);
+    const reason = new Error('stop waiting');
+    controller.abort(reason);
+    expect(await out).toBe(reason);
+    // Nor after the backoff would have run out.
+    await vi.advanceTimersByTimeAsync(600_000);
+    await turns();
+    expect(backend.chunks).toHaveLength(1);
+  });
+
   it('fails with a TaskError naming the item and its attempts once the retries are spent', async () => {
     const backend = scriptedBackend();
     await using pool = createPool({ backend });
