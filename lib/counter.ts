@@ -28,7 +28,7 @@ const PACKED_FORMAT = 'millrace.packed-counter';
  */
 export interface PackedCounter<K extends string | number = string> {
   /** What this object is (`'millrace.packed-counter'`), so `update` can tell it from `[key, count]` pairs. */
-  readonly format: typeof PACKED_FORMAT;
+  readonly format: 'millrace.packed-counter';
   /** The string keys, one after another. */
   readonly text: string;
   /** Where each string key ends in `text`: key `i` is `text.slice(ends[i - 1] ?? 0, ends[i])`. */
