@@ -1,9 +1,45 @@
 /**
  * `Counter`: counts by key, like Python's `collections.Counter`; the usual tier-2 merge of a
- * two-tier map-reduce is one `update` call.
+ * two-tier map-reduce is one `update` call. A large counter crosses threads packed
+ * (`counter.pack()`): a few flat pieces that move instead of a `Map` cloned key by key.
  *
  * @packageDocumentation
  */
+import { markTransfer } from './transfer.js';
+
+/** The `format` of a {@link PackedCounter}: a plain string, so it survives a structured clone. */
+const PACKED_FORMAT = 'millrace.packed-counter';
+
+/**
+ * A {@link Counter}'s counts as a few flat pieces, what {@link Counter.pack} returns: the string
+ * keys written one after another in one string, the number keys in a `Float64Array`, and the
+ * counts in another. It crosses threads as three buffers moved and one string copied, instead of
+ * a `Map` cloned entry by entry; {@link Counter.update} (and `new Counter(packed)`) merge it
+ * directly, without building a `Map` first.
+ *
+ * @typeParam K - the key type of the counter it was packed from
+ * @example
+ * ```ts
+ * import { Counter, type PackedCounter } from 'millrace';
+ * const packed: PackedCounter<string> = Counter.of(['/', '/faq', '/']).pack();
+ * console.log([packed.text, [...packed.ends], [...packed.counts]]); // ['//faq', [1, 5], [2, 1]]
+ * ```
+ * @category Aggregation
+ */
+export interface PackedCounter<K extends string | number = string> {
+  /** What this object is (`'millrace.packed-counter'`), so `update` can tell it from `[key, count]` pairs. */
+  readonly format: 'millrace.packed-counter';
+  /** The string keys, one after another. */
+  readonly text: string;
+  /** Where each string key ends in `text`: key `i` is `text.slice(ends[i - 1] ?? 0, ends[i])`. */
+  readonly ends: Uint32Array;
+  /** The number keys. */
+  readonly numbers: Float64Array;
+  /** The counts: first the string keys' (in `ends` order), then the number keys'. */
+  readonly counts: Float64Array;
+  /** Never set: it carries the key type, so that a packed `Counter<string>` cannot be merged into a `Counter<number>`. */
+  readonly keyType?: K;
+}
 
 /**
  * A `Map` from keys to counts with the operations of Python's `collections.Counter`: add to a
@@ -11,8 +47,10 @@
  *
  * @typeParam K - the key type
  * @remarks
- * A `Counter` crosses threads as a plain `Map` (structured clone drops the subclass): return a
- * `Map` or `[key, count]` pairs from a task and `update` a `Counter` with it on the main thread.
+ * A `Counter` returned as it is crosses threads as a plain `Map` (structured clone drops the
+ * subclass), cloned key by key. For counters of many keys, return `counter.pack()` from the task
+ * (string or number keys): it moves as a few flat buffers, and `update` merges it directly on the
+ * main thread. Either way, `update` a `Counter` with the result on the main thread.
  * @example
  * ```ts
  * import { Counter, flow, unorderedMap, tasks } from 'millrace';
@@ -29,9 +67,9 @@ export class Counter<K> extends Map<K, number> {
   /**
    * Creates a counter, optionally counting `counts` in (repeated keys add up, unlike `new Map`).
    *
-   * @param counts - `[key, count]` pairs or a `Map`/`Counter` to start from
+   * @param counts - `[key, count]` pairs, a `Map`/`Counter`, or a {@link PackedCounter} to start from
    */
-  constructor(counts?: Iterable<readonly [K, number]>) {
+  constructor(counts?: Iterable<readonly [K, number]> | PackedCounter<K & (string | number)>) {
     super();
     if (counts) this.update(counts);
   }
@@ -91,19 +129,103 @@ export class Counter<K> extends Map<K, number> {
   /**
    * Adds other counts into this counter, key by key (Python's `Counter.update`).
    *
-   * @param counts - `[key, count]` pairs, a `Map` or another `Counter` (e.g. a task's result)
+   * A {@link PackedCounter} (from {@link Counter.pack}, e.g. in a worker) is merged straight from
+   * its flat pieces.
+   *
+   * @param counts - `[key, count]` pairs, a `Map` or another `Counter`, or a `PackedCounter` (e.g. a task's result)
    * @returns this counter, for chaining
+   * @throws TypeError when `counts` is a packed counter whose pieces do not fit together
    * @example
    * ```ts
    * import { Counter } from 'millrace';
    * const combined = new Counter<string>([['/', 3]]);
    * combined.update(new Map([['/', 1], ['/faq', 2]]));
-   * console.log([...combined]); // [['/', 4], ['/faq', 2]]
+   * combined.update(Counter.of(['/faq']).pack());
+   * console.log([...combined]); // [['/', 4], ['/faq', 3]]
    * ```
    */
-  update(counts: Iterable<readonly [K, number]>): this {
+  update(counts: Iterable<readonly [K, number]> | PackedCounter<K & (string | number)>): this {
+    if (isPackedCounter(counts)) return this.#updatePacked(counts);
     for (const [key, n] of counts) this.set(key, (this.get(key) ?? 0) + n);
     return this;
+  }
+
+  /** Merges a packed counter from its pieces: a slice of `text` per string key, no `Map` built. */
+  #updatePacked(packed: PackedCounter<K & (string | number)>): this {
+    const { text, ends, numbers, counts } = packed;
+    if (counts.length !== ends.length + numbers.length || (ends.length > 0 && ends[ends.length - 1]! > text.length)) {
+      throw new TypeError(
+        `a packed counter's pieces do not fit: ${counts.length} counts for ${ends.length} string keys and ${numbers.length} number keys`,
+      );
+    }
+    let start = 0;
+    for (let i = 0; i < ends.length; i++) {
+      const end = ends[i]!;
+      const key = text.slice(start, end) as K;
+      start = end;
+      this.set(key, (this.get(key) ?? 0) + counts[i]!);
+    }
+    const offset = ends.length;
+    for (let j = 0; j < numbers.length; j++) {
+      const key = numbers[j]! as K;
+      this.set(key, (this.get(key) ?? 0) + counts[offset + j]!);
+    }
+    return this;
+  }
+
+  /**
+   * Packs the counts into a few flat pieces to send to another thread: return it from a task and
+   * `update` a `Counter` with it on the main thread. The pieces move instead of being copied when
+   * the packed counter is the task's result, or a field of a result passed to `transferResult`;
+   * the counter itself is left as it was.
+   *
+   * Worth it for counters of many keys (thousands and up): a `Map` is cloned entry by entry on
+   * both sides, a packed counter is one string and three buffers.
+   *
+   * @returns the counts, packed (string keys first, in this counter's order, then number keys)
+   * @throws TypeError when a key is neither a string nor a number
+   * @example
+   * ```ts
+   * import { Counter } from 'millrace';
+   * const perFile = Counter.of(['/', '/faq', '/']);
+   * const combined = new Counter<string>().update(perFile.pack()); // in a worker: return perFile.pack()
+   * console.log(combined.mostCommon()); // [['/', 2], ['/faq', 1]]
+   * ```
+   */
+  pack(): PackedCounter<K & (string | number)> {
+    const size = this.size;
+    const strings: string[] = [];
+    const ends = new Uint32Array(size);
+    const counts = new Float64Array(size);
+    let numberKeys: number[] | undefined;
+    let numberCounts: number[] | undefined;
+    let end = 0;
+    for (const [key, n] of this) {
+      if (typeof key === 'string') {
+        end += key.length;
+        ends[strings.length] = end;
+        counts[strings.length] = n;
+        strings.push(key);
+      } else if (typeof key === 'number') {
+        (numberKeys ??= []).push(key);
+        (numberCounts ??= []).push(n);
+      } else {
+        throw new TypeError(`Counter.pack() packs string and number keys, not ${typeof key} keys`);
+      }
+    }
+    const stringCount = strings.length;
+    const numbers = numberKeys ? Float64Array.from(numberKeys) : new Float64Array(0);
+    if (numberCounts) counts.set(numberCounts, stringCount);
+    const stringEnds = stringCount === size ? ends : ends.slice(0, stringCount);
+    const packed: PackedCounter<K & (string | number)> = {
+      format: PACKED_FORMAT,
+      text: strings.join(''),
+      ends: stringEnds,
+      numbers,
+      counts,
+    };
+    // Each piece has a buffer of its own (made here), so moving them takes nothing else along.
+    return markTransfer(packed, [stringEnds.buffer, numbers.buffer, counts.buffer]);
   }
 
   /**
@@ -146,6 +268,13 @@ export class Counter<K> extends Map<K, number> {
     if (n === undefined || n >= entries.length) return entries.sort(byCountThenKey);
     return topN(entries, n, byCountThenKey);
   }
+}
+
+/** Whether `counts` is a {@link PackedCounter} (a plain object after crossing threads, so told by its `format`). */
+function isPackedCounter<K>(
+  counts: Iterable<readonly [K, number]> | PackedCounter<K & (string | number)>,
+): counts is PackedCounter<K & (string | number)> {
+  return (counts as { format?: unknown }).format === PACKED_FORMAT;
 }
 
 /** A total order on keys: numbers and bigints numerically, everything else by its string form. */

@@ -3,10 +3,22 @@
  * are loose, and a highland consumer that stops early does not tell its source (highland issues
  * 172 and 691); this module converts at the boundary so none of that leaks into flows.
  *
+ * highland is loaded on first use, not with millrace: every worker thread imports millrace (its
+ * task modules do), and most never touch highland, whose load was a fifth of millrace's.
+ *
  * @packageDocumentation
  */
-import highland from 'highland';
+import { createRequire } from 'node:module';
+import type highlandModule from 'highland';
 import type { Operator } from './operator.js';
+
+type Highland = typeof highlandModule;
+let loaded: Highland | undefined;
+
+/** highland itself, loaded (synchronously: it is CommonJS) the first time a conversion needs it. */
+function highland(): Highland {
+  return (loaded ??= createRequire(import.meta.url)('highland') as Highland);
+}
 
 // The published .d.ts files must type-check without `@types/highland` (a dev dependency: a
 // consumer who never touches highland should not need it), yet a consumer who has it should get
@@ -37,7 +49,8 @@ export type HighlandStream<T> = Highland.Stream<T>;
 
 /** Whether a value is a highland stream (checked before async-iterability: they are not). */
 export function isHighlandStream(value: unknown): value is HighlandStream<unknown> {
-  return highland.isStream(value);
+  // highland's own test (`_.isStream`), without loading highland: a stream it made carries this mark.
+  return typeof value === 'object' && value !== null && Boolean((value as { __HighlandStream__?: unknown }).__HighlandStream__);
 }
 
 /**
@@ -58,7 +71,7 @@ export function fromHighland<T>(stream: HighlandStream<T>): AsyncIterable<T> {
               if (error) {
                 ended = true;
                 reject(error);
-              } else if (highland.isNil(value)) {
+              } else if (highland().isNil(value)) {
                 ended = true;
                 resolve({ done: true, value: undefined });
               } else {
@@ -89,13 +102,14 @@ export function toHighlandStream<T>(iterable: AsyncIterable<T>): HighlandStream<
   // Opened now (a flow is claimed by its sink at once); nothing is read until highland pulls.
   const iterator = iterable[Symbol.asyncIterator]();
   let finished = false;
-  const stream = highland<T>((push, next) => {
+  const h = highland();
+  const stream = h<T>((push, next) => {
     iterator.next().then(
       (result) => {
         if (finished) return; // destroyed while the read was pending
         if (result.done) {
           finished = true;
-          push(null, highland.nil);
+          push(null, h.nil);
         } else {
           push(null, result.value);
           // `finished` is set by the destructor, which the push can run; TS cannot see that.
@@ -109,7 +123,7 @@ export function toHighlandStream<T>(iterable: AsyncIterable<T>): HighlandStream<
         push(error as Error); // passed through as thrown, even when not an Error
         // A consumer that stops on the error has ended the stream already.
         const internals = stream as unknown as HighlandInternals;
-        if (!internals.ended && !internals._nil_pushed) push(null, highland.nil);
+        if (!internals.ended && !internals._nil_pushed) push(null, h.nil);
       },
     );
   });

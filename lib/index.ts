@@ -93,7 +93,7 @@ export {
 } from './sources/blocks.js';
 export type { RecordPosition } from './sources/record-position.js';
 export { readLines, lines, InputFileError, type InputFileProblem, type LineInput, type ReadLinesOptions } from './sources/lines.js';
-export { Counter } from './counter.js';
+export { Counter, type PackedCounter } from './counter.js';
 export { ProgressBar, type ProgressOptions, type ProgressOutcome, type ProgressStream } from './progress.js';
 export { progress } from '../operators/progress.js';
 export { reportProgress } from './task-progress.js';

@@ -22,10 +22,12 @@ const TRANSFER = Symbol.for('millrace.transfer');
  *
  * @param value - the result: an `ArrayBuffer`, a typed array or `Buffer`, or any object holding them
  * @param buffers - what to move; by default the value itself when it is an `ArrayBuffer`, or its
- *   `.buffer` when it is a typed array or `Buffer`
+ *   `.buffer` when it is a typed array or `Buffer`; for any other object, what its fields marked
+ *   to move ask for (a `counter.pack()` field: see {@link Counter.pack})
  * @returns `value`, marked
- * @throws {@link InvalidOptionError} when nothing is given to move and `value` is not a buffer,
- *   or `value` is not an object (primitives are copied anyway)
+ * @throws {@link InvalidOptionError} when nothing is given to move and `value` is neither a buffer
+ *   nor an object with a field marked to move, or `value` is not an object (primitives are copied
+ *   anyway)
  * @example
  * ```ts
  * // images.tasks.ts: the resized pixels come back without a copy.
@@ -46,9 +48,25 @@ export function transferResult<T extends object>(value: T, buffers?: readonly Tr
   if (list === undefined) {
     if (value instanceof ArrayBuffer) list = [value];
     else if (ArrayBuffer.isView(value) && value.buffer instanceof ArrayBuffer) list = [value.buffer];
-    else throw new InvalidOptionError('buffers', buffers, 'the buffers to move (value is not a buffer itself)');
+    else list = fieldTransfers(value);
+    if (list.length === 0)
+      throw new InvalidOptionError(
+        'buffers',
+        buffers,
+        'the buffers to move (value is not a buffer itself, nor has a field marked to move)',
+      );
   }
   return markTransfer(value, list);
+}
+
+/** What the own enumerable fields of `value` that are marked to move ask for (one level deep). */
+function fieldTransfers(value: object): Transferable[] {
+  const list: Transferable[] = [];
+  for (const field of Object.values(value)) {
+    const marked = transferListOf(field);
+    if (marked) list.push(...marked);
+  }
+  return list;
 }
 
 /**

@@ -5,6 +5,7 @@
  *
  * @packageDocumentation
  */
+import { Counter } from 'millrace';
 
 /**
  * One line of the Apache/nginx *combined* format:
@@ -95,7 +96,7 @@ export class LogTally {
   lines = 0;
   malformed = 0;
   matched = 0;
-  readonly counts = new Map<string, number>();
+  readonly counts = new Counter<string>();
 
   /** Counts one line. */
   add(line: string): void {

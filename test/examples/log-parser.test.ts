@@ -1,3 +1,4 @@
+import { Counter } from 'millrace';
 import { describe, expect, it } from 'vitest';
 import { isAsset, LogTally, parseLine, pathOf } from '../../examples/log-analysis/parse.js';
 
@@ -91,7 +92,7 @@ describe('LogTally', () => {
       lines: 11,
       malformed: 2,
       matched: 3,
-      counts: new Map([
+      counts: new Counter([
         ['/a', 2],
         ['/b', 1],
       ]),

@@ -1,4 +1,6 @@
 // throughHighland: any operator inside highland's .through(), values, teardown and errors.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import highland from 'highland';
 import { describe, expect, it } from 'vitest';
 import { defineOperator, map, parallelMap, tasks, throughHighland } from 'millrace';
@@ -10,6 +12,25 @@ function collect<T>(stream: Highland.Stream<T>): Promise<T[]> {
     stream.stopOnError((error) => reject(error)).toArray(resolve);
   });
 }
+
+describe('loading highland', () => {
+  it('waits for the first conversion: importing millrace (as every worker does) does not load it', () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    // Whether highland's module is in the CommonJS cache after importing millrace, and after a conversion.
+    const script = `
+      import { createRequire } from 'node:module';
+      const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((path) => path.includes('/node_modules/highland/'));
+      const { flow } = await import('./lib/index.ts');
+      const before = loaded();
+      await flow([1]).toArray();
+      const afterFlow = loaded();
+      flow([1]).toHighland();
+      console.log(JSON.stringify([before, afterFlow, loaded()]));`;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+    expect(child.stderr).toBe('');
+    expect(JSON.parse(child.stdout)).toEqual([false, false, true]);
+  });
+});
 
 describe('throughHighland', () => {
   it('runs an in-thread operator inside a highland chain', async () => {

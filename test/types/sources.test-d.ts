@@ -1,6 +1,18 @@
 // Type tests for sources, Counter, progress and the log-analysis task: run by `vitest run --typecheck`.
 import { describe, expectTypeOf, it } from 'vitest';
-import { Counter, flow, glob, lines, progress, readLines, tasks, unorderedMap, type Flow, type Operator } from 'millrace';
+import {
+  Counter,
+  flow,
+  glob,
+  lines,
+  progress,
+  readLines,
+  tasks,
+  unorderedMap,
+  type Flow,
+  type Operator,
+  type PackedCounter,
+} from 'millrace';
 import type { FileResult } from '../../examples/log-analysis/analysis.js';
 
 const logs = tasks<typeof import('../../examples/log-analysis/analysis.js')>(
@@ -44,5 +56,15 @@ describe('Counter', () => {
     expectTypeOf(flow([new Map([['a', 1]])]).reduce((c, m) => c.update(m), new Counter<string>())).resolves.toEqualTypeOf<
       Counter<string>
     >();
+  });
+
+  it('packs to a PackedCounter of its key type, which update and the constructor take', () => {
+    const counts = new Counter<string>();
+    expectTypeOf(counts.pack()).toEqualTypeOf<PackedCounter>();
+    expectTypeOf(Counter.of([1, 2]).pack()).toEqualTypeOf<PackedCounter<number>>();
+    expectTypeOf(counts.update(counts.pack())).toEqualTypeOf<Counter<string>>();
+    expectTypeOf(new Counter(Counter.of([1]).pack())).toEqualTypeOf<Counter<number>>();
+    // @ts-expect-error a packed counter of another key type does not merge
+    counts.update(Counter.of([1, 2]).pack());
   });
 });
