@@ -300,7 +300,7 @@ describe('checkpoint: inputs and steps', () => {
         pool,
         checkpoint: checkpoint(join(tempDir(), 'ckpt')),
         request: (items) => ({ mode: 'call', task: math.square, items }),
-        outputs: (response) => response.results as number[],
+        outputs: (response) => response.results,
       }),
     );
     expect(await failure(flow([1]).pipe(operator).toArray())).toBeInstanceOf(InvalidOptionError);

@@ -149,7 +149,7 @@ describe('operators not made with defineOperator', () => {
         name: 'bareSquare',
         ordered: true,
         request: (items) => ({ mode: 'call', task: math.square, items }),
-        outputs: (response) => response.results as number[],
+        outputs: (response) => response.results,
       });
     expect(bare().name).toBe('');
     const result = await checkOperator(bare, { input: [1, 2, 3], expected: [1, 4, 9], name: 'bareSquare' });
