@@ -75,10 +75,11 @@ export interface AggregateByKeyOptions<A, In = unknown> extends Omit<ParallelOpt
    */
   readonly ownerResourceLimits?: WorkerPoolOptions['resourceLimits'] | undefined;
   /**
-   * Fold each item's pairs by key in the worker before they travel, when `combine` is given. It
-   * saves the owners' work and the transfer when keys repeat within an item; turn it off when they
-   * barely do (nearly every key of an item distinct) to save the workers a `Map` per item.
-   * @defaultValue `true`
+   * Fold each item's pairs by key in the worker before they travel, when `combine` is given: it
+   * saves the owners' work and the transfer when keys repeat within an item, and costs the workers
+   * a `Map` per item when they do not. `true` always folds, `false` never does.
+   * @defaultValue adaptive: one item in 16 is folded, and the items after it are folded only when
+   *   its keys repeated (at most half as many keys as pairs)
    */
   readonly mapSideCombine?: boolean | undefined;
 }
@@ -190,6 +191,7 @@ export function aggregateByKey<In, K extends string | number, V, A>(
       fold: foldFirst ? taskSpec(fold) : undefined,
       initial,
       partitions: P,
+      mapSideCombine: mapSideCombine === true ? true : 'auto',
     });
     const spec: DispatchSpec<In, PackedBatch[][]> = {
       ...parallel,
@@ -200,8 +202,8 @@ export function aggregateByKey<In, K extends string | number, V, A>(
       outputs: (response) => {
         const perOwner: PackedBatch[][] = Array.from({ length: P }, () => []);
         for (const result of response.results as ItemBatches[]) {
-          result.batches.forEach((batch, p) => {
-            if (batch !== null) perOwner[p]!.push(batch);
+          result.batches.forEach((batches, p) => {
+            perOwner[p]!.push(...batches);
           });
         }
         return [perOwner];

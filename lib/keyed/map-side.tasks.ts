@@ -14,16 +14,26 @@ import { batchBuffers, packBatch, partitionOf, type PackedBatch, type PartitionK
 /** What the operator binds before the item: the user's tasks and the partition count. */
 export interface MapSideSpec {
   readonly pairs: TaskSpec;
-  /** Set to fold on the map side (with the fold task, then the owner combines partials). */
+  /** The fold, to fold each item's pairs by key before they travel (then the owners combine partials). */
   readonly fold: TaskSpec | undefined;
   readonly initial: unknown;
   readonly partitions: number;
+  /** Fold on the map side always (`true`), or while it pays (`'auto'`: see {@link partitionItem}). */
+  readonly mapSideCombine: true | 'auto';
 }
 
-/** One item's pairs: a packed batch per partition (`null` where it has none). */
+/** One item's pairs: packed batches per partition (an empty list where it has none). */
 export interface ItemBatches {
-  readonly batches: (PackedBatch | null)[];
+  readonly batches: PackedBatch[][];
 }
+
+/** Pairs per packed batch: short-lived arrays, so the pairs of a big item do not outlive a scavenge. */
+const BATCH_PAIRS = 4096;
+/** Under `'auto'`, one item in this many is folded to measure whether folding pays. */
+const SAMPLE_EVERY = 16;
+
+/** Under `'auto'`, per pairs task: items seen, and whether the last sample said folding pays. */
+const adaptive = new Map<string, { items: number; fold: boolean }>();
 
 /** The task's function, with its bound arguments in front (loaded once per worker). */
 async function task(spec: TaskSpec): Promise<TaskFunction> {
@@ -46,44 +56,76 @@ function checkKey(key: unknown): asserts key is PartitionKey {
 
 /**
  * Runs the pairs task on one item and packs its pairs by partition. Throws what the task throws,
- * so the engine names the item.
+ * so the engine names the item. With a fold, the pairs are folded by key first; under `'auto'` only
+ * while it pays: one item in {@link SAMPLE_EVERY} is folded, and when its keys were mostly distinct
+ * (more than half), the next items are sent unfolded (the owners fold them as values).
  */
 export async function partitionItem(spec: MapSideSpec, item: unknown): Promise<ItemBatches> {
   const pairs = await task(spec.pairs);
   const P = spec.partitions;
-  if (spec.fold === undefined) {
+  let foldHere = spec.fold !== undefined;
+  let state: { items: number; fold: boolean } | undefined;
+  if (foldHere && spec.mapSideCombine === 'auto') {
+    const id = `${spec.pairs.moduleUrl}#${spec.pairs.exportName}`;
+    state = adaptive.get(id);
+    if (state === undefined) adaptive.set(id, (state = { items: 0, fold: true }));
+    foldHere = state.items++ % SAMPLE_EVERY === 0 || state.fold;
+  }
+  const batches: PackedBatch[][] = Array.from({ length: P }, () => []);
+  let emit: (key: unknown, value: unknown) => void;
+  let finish: () => void;
+  let emitted = 0;
+  if (!foldHere) {
     const keys: PartitionKey[][] = Array.from({ length: P }, () => []);
     const values: unknown[][] = Array.from({ length: P }, () => []);
-    const emit = (key: unknown, value: unknown): void => {
+    emit = (key, value) => {
       checkKey(key);
       const p = partitionOf(key, P);
-      keys[p]!.push(key);
+      const partitionKeys = keys[p]!;
+      partitionKeys.push(key);
       values[p]!.push(value);
+      if (partitionKeys.length === BATCH_PAIRS) {
+        batches[p]!.push(packBatch(partitionKeys, values[p]!, false));
+        keys[p] = [];
+        values[p] = [];
+      }
     };
-    let returned = pairs(item, emit);
-    if (isThenable(returned)) returned = await returned;
-    if (returned !== undefined) for (const [key, value] of returned as Iterable<readonly [unknown, unknown]>) emit(key, value);
-    return pack(keys.map((k, p) => (k.length === 0 ? null : packBatch(k, values[p]!, false))));
+    finish = () => {
+      keys.forEach((partitionKeys, p) => {
+        if (partitionKeys.length > 0) batches[p]!.push(packBatch(partitionKeys, values[p]!, false));
+      });
+    };
+  } else {
+    const fold = await task(spec.fold!);
+    const initial = spec.initial;
+    const fresh = initial !== null && typeof initial === 'object';
+    const partials = Array.from({ length: P }, () => new Map<PartitionKey, unknown>());
+    emit = (key, value) => {
+      checkKey(key);
+      emitted++;
+      const partial = partials[partitionOf(key, P)]!;
+      let accumulator = partial.get(key);
+      if (accumulator === undefined && !partial.has(key)) accumulator = fresh ? structuredClone(initial) : initial;
+      partial.set(key, fold(accumulator, value));
+    };
+    finish = () => {
+      let distinct = 0;
+      partials.forEach((partial, p) => {
+        distinct += partial.size;
+        const keys = [...partial.keys()];
+        const values = [...partial.values()];
+        for (let i = 0; i < keys.length; i += BATCH_PAIRS) {
+          batches[p]!.push(packBatch(keys.slice(i, i + BATCH_PAIRS), values.slice(i, i + BATCH_PAIRS), true));
+        }
+      });
+      if (state !== undefined && emitted > 0) state.fold = distinct <= emitted / 2;
+    };
   }
-  const fold = await task(spec.fold);
-  const initial = spec.initial;
-  const fresh = initial !== null && typeof initial === 'object';
-  const partials: Map<PartitionKey, unknown>[] = Array.from({ length: P }, () => new Map<PartitionKey, unknown>());
-  const emit = (key: unknown, value: unknown): void => {
-    checkKey(key);
-    const partial = partials[partitionOf(key, P)]!;
-    let accumulator = partial.get(key);
-    if (accumulator === undefined && !partial.has(key)) accumulator = fresh ? structuredClone(initial) : initial;
-    partial.set(key, fold(accumulator, value));
-  };
   let returned = pairs(item, emit);
   if (isThenable(returned)) returned = await returned;
   if (returned !== undefined) for (const [key, value] of returned as Iterable<readonly [unknown, unknown]>) emit(key, value);
-  return pack(partials.map((partial) => (partial.size === 0 ? null : packBatch([...partial.keys()], [...partial.values()], true))));
-}
-
-function pack(batches: (PackedBatch | null)[]): ItemBatches {
-  const buffers = batches.flatMap((batch) => (batch === null ? [] : batchBuffers(batch)));
+  finish();
+  const buffers = batches.flatMap((list) => list.flatMap(batchBuffers));
   return markTransfer({ batches }, buffers);
 }
 

@@ -82,10 +82,10 @@ export function packBatch(keys: PartitionKey[], values: unknown[], partial: bool
       const joined = (keys as string[]).join('\n');
       // A key holding a newline would split in two: then the general form.
       if (count <= 1 || separators(joined) === count - 1) {
-        return { kind: 'strings', count, keys: joined, values: Float64Array.from(values as number[]), partial };
+        return { kind: 'strings', count, keys: joined, values: new Float64Array(values as number[]), partial };
       }
     } else if (numberKeys) {
-      return { kind: 'numbers', count, keys: Float64Array.from(keys as number[]), values: Float64Array.from(values as number[]), partial };
+      return { kind: 'numbers', count, keys: Float64Array.from(keys as number[]), values: new Float64Array(values as number[]), partial };
     }
   }
   const data = serialize([keys, values]);
