@@ -514,6 +514,11 @@ export class FlowConsumedError extends MillraceError {
  * (`'memory-budget'`), a spilled run could not be written (`'spill-failed'`), or the owner thread
  * died (`'crashed'`).
  *
+ * @example
+ * ```ts
+ * import type { PartitionOwnerProblem } from 'millrace';
+ * const retryable = (problem: PartitionOwnerProblem): boolean => problem === 'crashed' || problem === 'spill-failed';
+ * ```
  * @category Errors
  */
 export type PartitionOwnerProblem = 'task-failed' | 'memory-budget' | 'spill-failed' | 'crashed';

@@ -5,7 +5,16 @@
  * @packageDocumentation
  */
 
-/** Per key: how many values, their sum and their mean. */
+/**
+ * What {@link aggregations}' `mean` gives per key: how many values, their sum and their mean.
+ *
+ * @example
+ * ```ts
+ * import type { KeyedMean } from 'millrace';
+ * const latency: KeyedMean = { count: 2, sum: 30, mean: 15 };
+ * ```
+ * @category Aggregation
+ */
 export interface KeyedMean {
   /** How many values the key had. */
   count: number;
