@@ -14,7 +14,7 @@ import type { TaskSpec } from '../backend.js';
 import type { WorkerPoolOptions } from '../backends/worker-pool-options.js';
 import { PartitionOwnerError, reviveError } from '../errors.js';
 import type { FromOwner, OwnerData, ToOwner } from './owner-protocol.js';
-import { batchBuffers, type PackedBatch, type PartitionKey } from './partitioning.js';
+import { batchBuffers, ownedBatch, type PackedBatch, type PartitionKey } from './partitioning.js';
 
 /** What {@link PartitionOwners.start} needs. */
 export interface OwnersOptions {
@@ -141,7 +141,8 @@ export class PartitionOwners {
     this.check();
     const owner = this.#owners[partition]!;
     owner.queued++;
-    owner.worker.postMessage({ type: 'batches', batches } satisfies ToOwner, batches.flatMap(batchBuffers));
+    const own = batches.map(ownedBatch);
+    owner.worker.postMessage({ type: 'batches', batches: own } satisfies ToOwner, [...new Set(own.flatMap(batchBuffers))]);
   }
 
   /** Waits until no owner has more than `limit` messages of batches waiting. */

@@ -100,6 +100,32 @@ function separators(text: string): number {
   return count;
 }
 
+/** A view that does not span its whole buffer, copied into one of its own (else returned as is). */
+function owned<V extends Float64Array | Uint8Array>(view: V): V {
+  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && view.buffer instanceof ArrayBuffer
+    ? view
+    : (view.slice() as V);
+}
+
+/**
+ * The batch with every view owning its whole buffer, so moving its buffers takes nothing else along:
+ * a batch that came through a child process (its views deserialized into one shared buffer) is
+ * copied; one packed in a worker thread is returned as is.
+ */
+export function ownedBatch(batch: PackedBatch): PackedBatch {
+  if (batch.kind === 'strings') {
+    const values = owned(batch.values);
+    return values === batch.values ? batch : { ...batch, values };
+  }
+  if (batch.kind === 'numbers') {
+    const keys = owned(batch.keys);
+    const values = owned(batch.values);
+    return keys === batch.keys && values === batch.values ? batch : { ...batch, keys, values };
+  }
+  const data = owned(batch.data);
+  return data === batch.data ? batch : { ...batch, data };
+}
+
 /** The buffers of a packed batch, to transfer rather than copy. */
 export function batchBuffers(batch: PackedBatch): ArrayBuffer[] {
   const views = batch.kind === 'strings' ? [batch.values] : batch.kind === 'numbers' ? [batch.keys, batch.values] : [batch.data];

@@ -319,6 +319,19 @@ describe('aggregateByKey: pools and blocks', () => {
     }
   });
 
+  it('runs its pairs task in child processes too (isolation: process)', async () => {
+    const processes = createPool({ threads: 2, isolation: 'process' });
+    try {
+      const lines = csv(3000, 70);
+      const sums = await flow(lines)
+        .pipe(aggregateByKey(k.csvPair, aggregations.sum, { pool: processes }))
+        .toArray();
+      expect(sorted(sums)).toEqual(serialSums(lines));
+    } finally {
+      await processes.close();
+    }
+  });
+
   it('folds the lines of a file read as blocks in the workers', async () => {
     const lines = csv(20_000, 999);
     const file = join(dir, 'pairs.csv');
