@@ -153,6 +153,9 @@ export const scenario: Scenario = {
         }
       }
       const serialWall = median(results.get('serial')!.map((r) => r.wallMs));
+      // What the CPU spent would allow with the cores to itself: serial runs on one thread, the others on all.
+      const floorOf = (variant: Variant, cpuMs: number): number => (variant === 'serial' ? cpuMs : cpuMs / cores);
+      const serialFloor = floorOf('serial', median(results.get('serial')!.map((r) => r.cpuMs)));
       const serialRss = median(results.get('serial')!.map((r) => r.peakRssMb));
       for (const variant of spec.variants) {
         const list = results.get(variant)!;
@@ -164,6 +167,8 @@ export const scenario: Scenario = {
           'wall ms': fmt(wall),
           'CPU ms': fmt(median(list.map((r) => r.cpuMs))),
           speedup: `${fmt(serialWall / wall)}x`,
+          'floor ms': fmt(floorOf(variant, median(list.map((r) => r.cpuMs)))),
+          'speedup at the floors': `${fmt(serialFloor / floorOf(variant, median(list.map((r) => r.cpuMs))))}x`,
           'peak RSS MB': fmt(median(list.map((r) => r.peakRssMb))),
         });
       }
@@ -218,11 +223,12 @@ export const scenario: Scenario = {
     return {
       id: this.id,
       title: this.title,
-      columns: ['input', 'variant', 'wall ms', 'CPU ms', 'speedup', 'peak RSS MB'],
+      columns: ['input', 'variant', 'wall ms', 'CPU ms', 'speedup', 'floor ms', 'speedup at the floors', 'peak RSS MB'],
       rows,
       targets,
       notes: [
         `${lines.toLocaleString('en-US')} lines \`u<id>,<1..1000>\` (examples/keyed/generate.ts, seed 22), ${cores} threads and partitions. Each run is a fresh process: wall and CPU (all threads) of the whole job including pool and owner start, peak RSS of the process (maxRSS); medians of ${repeats} rounds, variants alternating.`,
+        '"floor ms": the wall time the CPU spent would allow with the cores to itself (serial: its CPU; the others: CPU / cores); on a shared machine the wall times say as much about the neighbours.',
         'Serial: `readLines` + `Map` on the main thread. aggregateByKey: `readBlocks(file).pipe(aggregateByKey(csvPairs, aggregations.sum))` (examples/keyed). Block maps: a `Map` per block in the workers, merged on the main thread (the way before aggregateByKey).',
       ],
       raw,
