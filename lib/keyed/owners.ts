@@ -105,6 +105,9 @@ export class PartitionOwners {
         workerData: data,
         ...(options.resourceLimits ? { resourceLimits: { ...options.resourceLimits } } : {}),
       });
+      // Held only while the main thread waits on the owners (see #until): a flow abandoned
+      // mid-way, or a consumer busy with a batch, does not keep the process alive through them.
+      worker.unref();
       live.add(worker);
       const owner: Owner = { partition, worker, queued: 0, ready: false, inbox: [], exited: false };
       worker.on('message', (message: FromOwner) => this.#receive(owner, message));
@@ -247,12 +250,14 @@ export class PartitionOwners {
       else continue;
       this.#waiters.delete(waiter);
     }
+    if (this.#waiters.size === 0) for (const owner of this.#owners) owner.worker.unref();
   }
 
   #until(ready: () => boolean): Promise<void> {
     this.check();
     this.#signal.throwIfAborted();
     if (ready()) return Promise.resolve();
+    for (const owner of this.#owners) owner.worker.ref();
     return new Promise<void>((resolve, reject) => {
       this.#waiters.add({ ready, resolve, reject });
     });
