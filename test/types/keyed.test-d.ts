@@ -1,6 +1,6 @@
 // Type tests for aggregateByKey and aggregations: run by `vitest run --typecheck`.
 import { describe, expectTypeOf, it } from 'vitest';
-import { aggregateByKey, aggregations, flow, readBlocks, tasks, topK, type Flow, type KeyedMean } from 'millrace';
+import { aggregateByKey, aggregations, checkpoint, flow, readBlocks, tasks, topK, type Flow, type KeyedMean } from 'millrace';
 
 const k = tasks<typeof import('../fixtures/keyed.tasks.js')>(new URL('../fixtures/keyed.tasks.js', import.meta.url));
 
@@ -35,6 +35,6 @@ describe('aggregateByKey', () => {
     // @ts-expect-error an aggregation brings its own combine
     aggregateByKey(k.csvPair, aggregations.sum, { combine: k.add });
     // @ts-expect-error aggregateByKey does not record its inputs
-    aggregateByKey(k.csvPair, aggregations.sum, { checkpoint: undefined as never as object });
+    aggregateByKey(k.csvPair, aggregations.sum, { checkpoint: checkpoint('dir') });
   });
 });
