@@ -99,26 +99,33 @@ export async function partitionItem(spec: MapSideSpec, item: unknown): Promise<I
     const fold = await task(spec.fold!);
     const initial = spec.initial;
     const fresh = initial !== null && typeof initial === 'object';
-    const partials = Array.from({ length: P }, () => new Map<PartitionKey, unknown>());
+    // One Map for the item; each distinct key is hashed to its partition once, at the end.
+    const partial = new Map<PartitionKey, unknown>();
     emit = (key, value) => {
       checkKey(key);
       emitted++;
-      const partial = partials[partitionOf(key, P)]!;
       let accumulator = partial.get(key);
       if (accumulator === undefined && !partial.has(key)) accumulator = fresh ? structuredClone(initial) : initial;
       partial.set(key, fold(accumulator, value));
     };
     finish = () => {
-      let distinct = 0;
-      partials.forEach((partial, p) => {
-        distinct += partial.size;
-        const keys = [...partial.keys()];
-        const values = [...partial.values()];
-        for (let i = 0; i < keys.length; i += BATCH_PAIRS) {
-          batches[p]!.push(packBatch(keys.slice(i, i + BATCH_PAIRS), values.slice(i, i + BATCH_PAIRS), true));
+      const keys: PartitionKey[][] = Array.from({ length: P }, () => []);
+      const values: unknown[][] = Array.from({ length: P }, () => []);
+      for (const [key, accumulator] of partial) {
+        const p = partitionOf(key, P);
+        const partitionKeys = keys[p]!;
+        partitionKeys.push(key);
+        values[p]!.push(accumulator);
+        if (partitionKeys.length === BATCH_PAIRS) {
+          batches[p]!.push(packBatch(partitionKeys, values[p]!, true));
+          keys[p] = [];
+          values[p] = [];
         }
+      }
+      keys.forEach((partitionKeys, p) => {
+        if (partitionKeys.length > 0) batches[p]!.push(packBatch(partitionKeys, values[p]!, true));
       });
-      if (state !== undefined && emitted > 0) state.fold = distinct <= emitted / 2;
+      if (state !== undefined && emitted > 0) state.fold = partial.size <= emitted / 2;
     };
   }
   let returned = pairs(item, emit);
