@@ -112,7 +112,8 @@ const mapSide = tasks<typeof import('../lib/keyed/map-side.tasks.js')>(new URL('
  * @param initial - the first accumulator of each key (structured-cloned per key when an object)
  * @param options - `combine`, `partitions`, `memoryBudgetMb` and the worker options; see {@link AggregateByKeyOptions}
  * @returns an {@link Operator} emitting one `[key, accumulator]` pair per key
- * @throws {@link InvalidOptionError} for bad options, when called; the flow fails with
+ * @throws {@link InvalidOptionError} for bad options or an `initial` that cannot be structured-cloned,
+ *   when called; the flow fails with
  *   {@link TaskError} (naming the item) when the pairs task throws, as every worker step does, and
  *   with {@link PartitionOwnerError} when an owner fails (a fold throws, its partition passes the
  *   budget without `combine`) or dies
@@ -180,6 +181,12 @@ export function aggregateByKey<In, K extends string | number, V, A>(
   checkInteger('partitions', partitions, 1, 1024);
   if (memoryBudgetMb !== undefined && !(memoryBudgetMb > 0 && Number.isFinite(memoryBudgetMb))) {
     throw new InvalidOptionError('memoryBudgetMb', memoryBudgetMb, 'a positive number of MB');
+  }
+  try {
+    // It goes to every owner thread (and to the workers when they fold): a value that cannot be sent fails here.
+    structuredClone(initial);
+  } catch {
+    throw new InvalidOptionError('initial', initial, 'a structured-cloneable value (it is sent to the owner threads)');
   }
   const name = `${taskName(pairs)} + ${taskName(fold)}${combine === undefined ? '' : ` + ${taskName(combine)}`}`;
   const pairsName = taskName(pairs);

@@ -257,6 +257,8 @@ describe('aggregateByKey: errors', () => {
     expect(() => aggregateByKey(k.csvPair, aggregations.sum, { partitions: 0 })).toThrow(InvalidOptionError);
     expect(() => aggregateByKey(k.csvPair, aggregations.sum, { memoryBudgetMb: -1 })).toThrow(InvalidOptionError);
     expect(() => aggregateByKey(k.csvPair, k.sum, 0, { chunkSize: 0 })).toThrow(InvalidOptionError);
+    expect(() => aggregateByKey(k.csvPair, k.collect, Object.assign([] as number[], { f: () => 0 }))).toThrow(/initial/);
+    expect(liveOwnerThreads()).toBe(0);
   });
 });
 
