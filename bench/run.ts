@@ -25,6 +25,7 @@ import { scenario as isolation } from './scenarios/isolation.js';
 import { scenario as lines } from './scenarios/lines.js';
 import { scenario as logAnalysis } from './scenarios/log-analysis.js';
 import { scenario as oneBigFile } from './scenarios/one-big-file.js';
+import { scenario as keyed } from './scenarios/keyed.js';
 import { scenario as memory } from './scenarios/memory.js';
 import { scenario as overhead } from './scenarios/overhead.js';
 import { scenario as recycling } from './scenarios/recycling.js';
@@ -38,6 +39,7 @@ const ALL: readonly Scenario[] = [
   overhead,
   lines,
   oneBigFile,
+  keyed,
   compute,
   skew,
   memory,

@@ -509,6 +509,74 @@ export class FlowConsumedError extends MillraceError {
 }
 
 /**
+ * What went wrong in the owner of a partition of {@link aggregateByKey}: a task threw while folding a
+ * key (`'task-failed'`), the partition passed its memory budget without a `combine` to spill with
+ * (`'memory-budget'`), a spilled run could not be written (`'spill-failed'`), or the owner thread
+ * died (`'crashed'`).
+ *
+ * @example
+ * ```ts
+ * import type { PartitionOwnerProblem } from 'millrace';
+ * const retryable = (problem: PartitionOwnerProblem): boolean => problem === 'crashed' || problem === 'spill-failed';
+ * ```
+ * @category Errors
+ */
+export type PartitionOwnerProblem = 'task-failed' | 'memory-budget' | 'spill-failed' | 'crashed';
+
+/**
+ * The owner of a partition of {@link aggregateByKey} (the thread holding that partition's keys)
+ * failed or died; the flow fails with it rather than go on without that partition's keys. Names the
+ * partition, the problem and, when a task threw, the key it was folding (`cause` holds the worker's
+ * error).
+ *
+ * @example
+ * ```ts
+ * import { PartitionOwnerError } from 'millrace';
+ * function describe(error: unknown): string {
+ *   return error instanceof PartitionOwnerError ? `partition ${error.partition}: ${error.problem}` : String(error);
+ * }
+ * ```
+ * @category Errors
+ */
+export class PartitionOwnerError extends MillraceError {
+  override name = 'PartitionOwnerError';
+  /** The flow's tasks, as `module#export + module#export`. */
+  readonly task: string;
+  /** The partition (0-based) whose owner failed. */
+  readonly partition: number;
+  /** How many partitions the aggregation has. */
+  readonly partitions: number;
+  /** What went wrong; see {@link PartitionOwnerProblem}. */
+  readonly problem: PartitionOwnerProblem;
+  /** The key being folded when a task threw, if any. */
+  readonly key: string | number | undefined;
+  /** The owner thread's exit code, when it exited. */
+  readonly exitCode: number | undefined;
+
+  constructor(fields: {
+    task: string;
+    partition: number;
+    partitions: number;
+    problem: PartitionOwnerProblem;
+    detail: string;
+    key?: string | number | undefined;
+    exitCode?: number | undefined;
+    cause?: unknown;
+  }) {
+    super(
+      `The owner of partition ${fields.partition} of ${fields.partitions} (${fields.task}) failed: ${fields.detail}`,
+      fields.cause === undefined ? undefined : { cause: fields.cause },
+    );
+    this.task = fields.task;
+    this.partition = fields.partition;
+    this.partitions = fields.partitions;
+    this.problem = fields.problem;
+    this.key = fields.key;
+    this.exitCode = fields.exitCode;
+  }
+}
+
+/**
  * An option value is out of range; thrown when the operator or pool is built, not when it runs.
  *
  * @example

@@ -51,6 +51,8 @@ export {
   ItemTimeoutError,
   FlowConsumedError,
   InvalidOptionError,
+  PartitionOwnerError,
+  type PartitionOwnerProblem,
   type WorkerCrashReason,
   type SerializedError,
 } from './errors.js';
@@ -78,6 +80,8 @@ export { taskSignal } from './task-signal.js';
 export { unorderedMap, type UnorderedMapOptions } from '../operators/unordered-map.js';
 export { starMap, type StarMapOptions } from '../operators/star-map.js';
 export { reduceBy, type ReduceByOptions } from '../operators/reduce-by.js';
+export { aggregateByKey, type AggregateByKeyOptions, type KeyedEmit } from '../operators/aggregate-by-key.js';
+export { aggregations, type KeyedAggregation, type KeyedMean } from './keyed/aggregations.js';
 export { checkpoint, Checkpoint, type CheckpointOptions, type Fingerprinter, type InputKey } from './checkpoint/checkpoint.js';
 export { CheckpointError, type CheckpointErrorReason } from './checkpoint/errors.js';
 export { glob, type GlobOptions } from './sources/glob.js';

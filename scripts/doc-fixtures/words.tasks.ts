@@ -5,3 +5,9 @@ export function word(s: string): string {
 export function count(n: number, _s: string): number {
   return n + 1;
 }
+export function wordPairs(line: string, emit: (word: string, one: number) => void): void {
+  for (const word of line.split(' ')) if (word !== '') emit(word, 1);
+}
+export function add(a: number, b: number): number {
+  return a + b;
+}

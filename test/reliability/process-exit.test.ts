@@ -32,6 +32,10 @@ describe.concurrent('processes that run flows exit by themselves', () => {
     'timed out',
     'abandoned mid-way',
     'own pool never closed',
+    'keyed finished',
+    'keyed broken out of',
+    'keyed owner died',
+    'keyed abandoned mid-way',
   ])('%s', async (scenario, { expect }) => {
     const { code, signal, stdout, stderr } = await runScenario(scenario);
     expect({ code, signal, stderr }).toEqual({ code: 0, signal: null, stderr: '' });

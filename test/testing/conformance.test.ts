@@ -3,6 +3,8 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  aggregateByKey,
+  aggregations,
   batch,
   defineOperator,
   dispatch,
@@ -31,6 +33,7 @@ import {
 import { checkOperator, ConformanceError, probeSource, type ConformanceOptions } from 'millrace/testing';
 
 const math = tasks<typeof import('../fixtures/math.tasks.js')>(new URL('../fixtures/math.tasks.js', import.meta.url));
+const keyed = tasks<typeof import('../fixtures/keyed.tasks.js')>(new URL('../fixtures/keyed.tasks.js', import.meta.url));
 
 interface Case {
   readonly name: string;
@@ -113,6 +116,15 @@ const builtIns: Case[] = [
     ] as [number, number][],
     expected: [3, 7],
     unordered: true,
+  }),
+  operatorCase('aggregateByKey', () => aggregateByKey(keyed.csvPair, aggregations.sum), {
+    input: ['a,1', 'b,2', 'a,3'],
+    expected: [
+      ['a', 4],
+      ['b', 2],
+    ],
+    unordered: true,
+    emitsBeforeEnd: false,
   }),
   operatorCase('reduceBy (two-tier)', () => reduceBy(math.word, math.count, 0, { combine: (a, b) => a + b }), {
     input: ['x', 'y', 'x'],

@@ -1,0 +1,279 @@
+/**
+ * A partition owner: the thread that holds the keys of one hash partition of a keyed aggregation.
+ * It folds the values (or combines the map side's partials) of its keys into a `Map`; when its
+ * estimated size passes the memory budget it writes the map as a sorted run to disk and starts
+ * again (with `combine` only), and at the end it streams `[key, accumulator]` batches out, merging
+ * the runs and the rest in memory (an external aggregation, as Spark's `ExternalAppendOnlyMap`).
+ * Runs only in an owner thread (started by owners.ts through owner-entry.mjs).
+ *
+ * @packageDocumentation
+ */
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { deserialize, getHeapStatistics, serialize } from 'node:v8';
+import { parentPort, workerData } from 'node:worker_threads';
+import { resolveTask, useAliases, type TaskFunction } from '../backends/worker-side/task-modules.js';
+import { serializeError } from '../backends/worker-side/serialize-error.js';
+import type { TaskSpec } from '../backend.js';
+import type { FromOwner, OwnerData, OwnerProblem, ToOwner } from './owner-protocol.js';
+import { compareKeys, unpackBatch, type PackedBatch, type PartitionKey } from './partitioning.js';
+
+/** What one entry of the map costs beyond its key's characters: the table slot, the key string's header, a boxed number. */
+const ENTRY_BYTES = 96;
+/** Pairs per frame of a spilled run. */
+const FRAME = 4096;
+
+class OwnerFailure extends Error {
+  constructor(
+    readonly problem: OwnerProblem,
+    message: string,
+    readonly key: PartitionKey | undefined,
+    readonly error: unknown,
+  ) {
+    super(message);
+  }
+}
+
+const data = workerData as OwnerData;
+const port = parentPort!;
+useAliases(data.aliases);
+
+const state = new Map<PartitionKey, unknown>();
+/** The map's estimated size. */
+let bytes = 0;
+const budget = data.budgetBytes > 0 ? data.budgetBytes : Math.floor(getHeapStatistics().heap_size_limit / 4);
+const runs: string[] = [];
+const freshInitial = data.initial !== null && typeof data.initial === 'object';
+const accumulatorBytes = typeof data.initial === 'number' ? 0 : freshInitial ? 2 * serialize(data.initial).length + 64 : 16;
+let fold: TaskFunction | undefined;
+let combine: TaskFunction | undefined;
+/** The key being folded, for the error when a task throws. */
+let current: PartitionKey | undefined;
+let results: Iterator<[PartitionKey, unknown]> | undefined;
+let failed = false;
+
+function send(message: FromOwner): void {
+  port.postMessage(message);
+}
+
+async function load(spec: TaskSpec): Promise<TaskFunction> {
+  const resolved = await resolveTask(spec);
+  if ('loadError' in resolved) throw new OwnerFailure('task-failed', resolved.loadError.message, undefined, resolved.loadError.cause);
+  const { fn } = resolved;
+  const bound = spec.boundArgs;
+  return bound.length === 0 ? fn : (...args: unknown[]) => fn(...bound, ...args);
+}
+
+function addValue(key: PartitionKey, value: unknown): void {
+  current = key;
+  let accumulator = state.get(key);
+  if (accumulator === undefined && !state.has(key)) {
+    accumulator = freshInitial ? structuredClone(data.initial) : data.initial;
+    grow(key);
+  }
+  state.set(key, fold!(accumulator, value));
+  if (bytes > budget) spill();
+}
+
+function addPartial(key: PartitionKey, partial: unknown): void {
+  current = key;
+  const accumulator = state.get(key);
+  if (accumulator === undefined && !state.has(key)) {
+    state.set(key, partial);
+    grow(key);
+    if (bytes > budget) spill();
+  } else {
+    state.set(key, combine!(accumulator, partial));
+  }
+}
+
+function grow(key: PartitionKey): void {
+  bytes += ENTRY_BYTES + accumulatorBytes + (typeof key === 'string' ? 2 * key.length : 0);
+}
+
+function foldIn(batches: readonly PackedBatch[]): void {
+  for (const batch of batches) unpackBatch(batch, batch.partial ? addPartial : addValue);
+  current = undefined;
+}
+
+/** Writes the map as a sorted run (length-prefixed frames of `v8.serialize([keys, accumulators])`) and empties it. */
+function spill(): void {
+  if (combine === undefined) {
+    throw new OwnerFailure(
+      'memory-budget',
+      `partition ${data.partition} holds ${state.size} keys, past its memory budget of ${Math.round(budget / 2 ** 20)} MB; ` +
+        'give `combine` so it can spill sorted runs to disk, or raise `memoryBudgetMb`',
+      undefined,
+      undefined,
+    );
+  }
+  const keys = [...state.keys()].sort(compareKeys);
+  const path = join(data.spillDir, `partition-${data.partition}-run-${runs.length}.bin`);
+  try {
+    const fd = openSync(path, 'w');
+    try {
+      for (let i = 0; i < keys.length; i += FRAME) {
+        const frameKeys = keys.slice(i, i + FRAME);
+        const body = serialize([frameKeys, frameKeys.map((key) => state.get(key))]);
+        const header = Buffer.alloc(4);
+        header.writeUInt32LE(body.length);
+        writeSync(fd, header);
+        writeSync(fd, body);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    throw new OwnerFailure('spill-failed', `partition ${data.partition} could not write ${path}`, undefined, error);
+  }
+  runs.push(path);
+  state.clear();
+  bytes = 0;
+}
+
+/** A sorted sequence of pairs: a spilled run read frame by frame, or the sorted rest in memory. */
+interface Run {
+  key: PartitionKey | undefined;
+  value: unknown;
+  /** Moves to the next pair; false when the run has no more. */
+  advance(): boolean;
+}
+
+function fileRun(path: string): Run {
+  const fd = openSync(path, 'r');
+  const header = Buffer.alloc(4);
+  let keys: PartitionKey[] = [];
+  let values: unknown[] = [];
+  let at = 0;
+  const run: Run = {
+    key: undefined,
+    value: undefined,
+    advance() {
+      if (at >= keys.length) {
+        if (readSync(fd, header, 0, 4, null) < 4) {
+          closeSync(fd);
+          run.key = undefined;
+          return false;
+        }
+        const body = Buffer.alloc(header.readUInt32LE(0));
+        let read = 0;
+        while (read < body.length) read += readSync(fd, body, read, body.length - read, null);
+        [keys, values] = deserialize(body) as [PartitionKey[], unknown[]];
+        at = 0;
+      }
+      run.key = keys[at];
+      run.value = values[at];
+      at++;
+      return true;
+    },
+  };
+  run.advance();
+  return run;
+}
+
+function memoryRun(): Run {
+  const keys = [...state.keys()].sort(compareKeys);
+  let at = 0;
+  const run: Run = {
+    key: undefined,
+    value: undefined,
+    advance() {
+      run.key = keys[at];
+      run.value = run.key === undefined ? undefined : state.get(run.key);
+      at++;
+      return run.key !== undefined;
+    },
+  };
+  run.advance();
+  return run;
+}
+
+/** The runs merged in key order, equal keys combined. */
+function* merged(): Generator<[PartitionKey, unknown]> {
+  const open = [...runs.map(fileRun), memoryRun()].filter((run) => run.key !== undefined);
+  while (open.length > 0) {
+    let smallest = open[0]!.key!;
+    for (let i = 1; i < open.length; i++) if (compareKeys(open[i]!.key!, smallest) < 0) smallest = open[i]!.key!;
+    let accumulator: unknown;
+    let first = true;
+    for (let i = 0; i < open.length; i++) {
+      const run = open[i]!;
+      if (run.key !== smallest) continue;
+      current = smallest;
+      accumulator = first ? run.value : combine!(accumulator, run.value);
+      first = false;
+      if (!run.advance()) open.splice(i--, 1);
+    }
+    current = undefined;
+    yield [smallest, accumulator];
+  }
+}
+
+function nextResults(): void {
+  results ??= runs.length === 0 ? state.entries() : merged();
+  const keys: PartitionKey[] = [];
+  const accumulators: unknown[] = [];
+  let done = false;
+  while (keys.length < data.batchSize) {
+    const next = results.next();
+    if (next.done === true) {
+      done = true;
+      break;
+    }
+    keys.push(next.value[0]);
+    accumulators.push(next.value[1]);
+  }
+  send({ type: 'results', keys, accumulators, done });
+}
+
+async function handle(message: ToOwner): Promise<void> {
+  switch (message.type) {
+    case 'batches':
+      fold ??= await load(data.fold);
+      if (data.combine !== undefined) combine ??= await load(data.combine);
+      foldIn(message.batches);
+      send({ type: 'ack' });
+      break;
+    case 'end':
+      send({ type: 'ready', keys: state.size, runs: runs.length });
+      break;
+    case 'pull':
+      nextResults();
+      break;
+  }
+}
+
+function fail(error: unknown): void {
+  failed = true;
+  if (error instanceof OwnerFailure) {
+    send({
+      type: 'failed',
+      problem: error.problem,
+      message: error.message,
+      ...(error.key === undefined ? {} : { key: error.key }),
+      ...(error.error === undefined ? {} : { error: serializeError(error.error) }),
+    });
+  } else {
+    const key = current;
+    send({
+      type: 'failed',
+      problem: 'task-failed',
+      message: `a task threw while folding key ${JSON.stringify(key)} in partition ${data.partition}`,
+      ...(key === undefined ? {} : { key }),
+      error: serializeError(error),
+    });
+  }
+}
+
+// One message at a time, in order (only the first batch awaits: it loads the tasks).
+let queue = Promise.resolve();
+port.on('message', (message: ToOwner) => {
+  queue = queue.then(async () => {
+    if (failed) return;
+    try {
+      await handle(message);
+    } catch (error) {
+      fail(error);
+    }
+  });
+});
