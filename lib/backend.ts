@@ -262,6 +262,12 @@ export interface PoolBackend {
   /** Worker threads (or processes) alive right now, when the backend knows. */
   readonly liveThreads?: number;
   /**
+   * Whether chunks run on other machines (BullMQ workers): steps that need their workers on this
+   * machine (`aggregateByKey`, whose partition owners are local threads) refuse such a pool.
+   * @defaultValue `false`: the workers are this machine's
+   */
+  readonly remote?: boolean;
+  /**
    * Runs one chunk. Rejects only for infrastructure failures (a dead worker: {@link WorkerExitError};
    * an abort: the signal's reason; a clone failure); task failures come back in the response.
    */

@@ -191,7 +191,16 @@ export function aggregateByKey<In, K extends string | number, V, A>(
   const name = `${taskName(pairs)} + ${taskName(fold)}${combine === undefined ? '' : ` + ${taskName(combine)}`}`;
   const pairsName = taskName(pairs);
   return defineOperator<In, [K, A]>('aggregateByKey', async function* (source, context) {
-    const P = partitions ?? (parallel.pool ?? sharedPool()).threads;
+    const pool = parallel.pool ?? sharedPool();
+    if (pool.backend.remote === true) {
+      // The owners are threads of this process, and the map side's packed batches are moved buffers.
+      throw new InvalidOptionError(
+        'pool',
+        pool.backend.constructor.name,
+        'a local pool (threads or child processes): the partition owners live on this machine',
+      );
+    }
+    const P = partitions ?? pool.threads;
     const foldFirst = combine !== undefined && mapSideCombine !== false;
     const task = bind(mapSide.partitionItem, {
       pairs: taskSpec(pairs),
@@ -200,7 +209,7 @@ export function aggregateByKey<In, K extends string | number, V, A>(
       partitions: P,
       mapSideCombine: mapSideCombine === true ? true : 'auto',
     });
-    const spec: DispatchSpec<In, PackedBatch[][]> = {
+    const spec: DispatchSpec<In, PackedBatch[][], ItemBatches> = {
       ...parallel,
       name: pairsName,
       ordered: false,
@@ -208,7 +217,7 @@ export function aggregateByKey<In, K extends string | number, V, A>(
       // One output per chunk: each owner's batches of all its items, forwarded in one message.
       outputs: (response) => {
         const perOwner: PackedBatch[][] = Array.from({ length: P }, () => []);
-        for (const result of response.results as ItemBatches[]) {
+        for (const result of response.results) {
           result.batches.forEach((batches, p) => {
             perOwner[p]!.push(...batches);
           });

@@ -13,6 +13,7 @@ import {
   TaskError,
   tasks,
   topK,
+  type PoolBackend,
 } from 'millrace';
 import { liveOwnerThreads, ownersSettled } from '../../lib/keyed/owners.js';
 import { compareKeys, partitionOf } from '../../lib/keyed/partitioning.js';
@@ -258,6 +259,28 @@ describe('aggregateByKey: errors', () => {
     expect(() => aggregateByKey(k.csvPair, aggregations.sum, { memoryBudgetMb: -1 })).toThrow(InvalidOptionError);
     expect(() => aggregateByKey(k.csvPair, k.sum, 0, { chunkSize: 0 })).toThrow(InvalidOptionError);
     expect(() => aggregateByKey(k.csvPair, k.collect, Object.assign([] as number[], { f: () => 0 }))).toThrow(/initial/);
+    expect(liveOwnerThreads()).toBe(0);
+  });
+
+  it('refuses a remote pool (BullMQ): its owners are threads of this process', async () => {
+    let runs = 0;
+    const remote: PoolBackend = {
+      capacity: 1,
+      remote: true,
+      run: () => {
+        runs++;
+        return Promise.reject(new Error('not here'));
+      },
+      close: () => Promise.resolve(),
+    };
+    await using far = createPool({ backend: remote });
+    const error: unknown = await flow(csv(10, 2))
+      .pipe(aggregateByKey(k.csvPair, aggregations.sum, { pool: far }))
+      .toArray()
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as Error).message).toMatch(/a local pool/);
+    expect(runs).toBe(0);
     expect(liveOwnerThreads()).toBe(0);
   });
 });

@@ -194,6 +194,8 @@ class BullmqBackend implements PoolBackend {
    * while its job waits in Redis; the job going active starts the engine's module-loading allowance.
    */
   readonly reportsStart = true;
+  /** Its workers are other processes, on other machines. */
+  readonly remote = true;
   readonly #queueName: string;
   readonly #prefix: string;
   readonly #root: string;
