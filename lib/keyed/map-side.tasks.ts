@@ -76,25 +76,12 @@ export async function partitionItem(spec: MapSideSpec, item: unknown): Promise<I
   let finish: () => void;
   let emitted = 0;
   if (!foldHere) {
-    const keys: PartitionKey[][] = Array.from({ length: P }, () => []);
-    const values: unknown[][] = Array.from({ length: P }, () => []);
+    const pending = new PartitionBatches(batches, false);
     emit = (key, value) => {
       checkKey(key);
-      const p = partitionOf(key, P);
-      const partitionKeys = keys[p]!;
-      partitionKeys.push(key);
-      values[p]!.push(value);
-      if (partitionKeys.length === BATCH_PAIRS) {
-        batches[p]!.push(packBatch(partitionKeys, values[p]!, false));
-        keys[p] = [];
-        values[p] = [];
-      }
+      pending.add(partitionOf(key, P), key, value);
     };
-    finish = () => {
-      keys.forEach((partitionKeys, p) => {
-        if (partitionKeys.length > 0) batches[p]!.push(packBatch(partitionKeys, values[p]!, false));
-      });
-    };
+    finish = () => pending.flush();
   } else {
     const fold = await task(spec.fold!);
     const initial = spec.initial;
@@ -109,22 +96,9 @@ export async function partitionItem(spec: MapSideSpec, item: unknown): Promise<I
       partial.set(key, fold(accumulator, value));
     };
     finish = () => {
-      const keys: PartitionKey[][] = Array.from({ length: P }, () => []);
-      const values: unknown[][] = Array.from({ length: P }, () => []);
-      for (const [key, accumulator] of partial) {
-        const p = partitionOf(key, P);
-        const partitionKeys = keys[p]!;
-        partitionKeys.push(key);
-        values[p]!.push(accumulator);
-        if (partitionKeys.length === BATCH_PAIRS) {
-          batches[p]!.push(packBatch(partitionKeys, values[p]!, true));
-          keys[p] = [];
-          values[p] = [];
-        }
-      }
-      keys.forEach((partitionKeys, p) => {
-        if (partitionKeys.length > 0) batches[p]!.push(packBatch(partitionKeys, values[p]!, true));
-      });
+      const pending = new PartitionBatches(batches, true);
+      for (const [key, accumulator] of partial) pending.add(partitionOf(key, P), key, accumulator);
+      pending.flush();
       if (state !== undefined && emitted > 0) state.fold = partial.size <= emitted / 2;
     };
   }
@@ -134,6 +108,42 @@ export async function partitionItem(spec: MapSideSpec, item: unknown): Promise<I
   finish();
   const buffers = batches.flatMap((list) => list.flatMap(batchBuffers));
   return markTransfer({ batches }, buffers);
+}
+
+/**
+ * Each partition's pairs, packed {@link BATCH_PAIRS} at a time into `batches[p]` (so a big item's
+ * pair arrays die young); `folded`: the values are accumulators, not raw values.
+ */
+class PartitionBatches {
+  readonly #batches: PackedBatch[][];
+  readonly #folded: boolean;
+  readonly #keys: PartitionKey[][];
+  readonly #values: unknown[][];
+
+  constructor(batches: PackedBatch[][], folded: boolean) {
+    this.#batches = batches;
+    this.#folded = folded;
+    this.#keys = Array.from({ length: batches.length }, () => []);
+    this.#values = Array.from({ length: batches.length }, () => []);
+  }
+
+  add(p: number, key: PartitionKey, value: unknown): void {
+    const keys = this.#keys[p]!;
+    keys.push(key);
+    this.#values[p]!.push(value);
+    if (keys.length === BATCH_PAIRS) this.#pack(p);
+  }
+
+  /** Packs what is left of every partition. */
+  flush(): void {
+    for (let p = 0; p < this.#keys.length; p++) if (this.#keys[p]!.length > 0) this.#pack(p);
+  }
+
+  #pack(p: number): void {
+    this.#batches[p]!.push(packBatch(this.#keys[p]!, this.#values[p]!, this.#folded));
+    this.#keys[p] = [];
+    this.#values[p] = [];
+  }
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
