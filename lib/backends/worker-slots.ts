@@ -137,15 +137,13 @@ export class WorkerSlots<J extends SlotJob<S>, S extends Slot<J>> {
     return this.#queue.size;
   }
 
-  /**
-   * A run as a job (`make` adds the kind's fields), queued and pumped; its signal's abort cancels
-   * it. Made once, not per chunk: the closures below are shared by every run.
-   */
+  /** A run as a job (`make` adds the kind's fields), queued and pumped; its signal's abort cancels it. */
   submit(request: ChunkRequest, options: RunChunkOptions, make: (common: LocalJob) => J): Promise<ChunkResponse> {
     if (this.#closing) return Promise.reject(new MillraceError('The pool is closed'));
     return submitJob<J>(request, options, make, this.#accept, this.#cancelJob);
   }
 
+  // Made once, not per chunk: every run's job shares these two closures.
   readonly #accept = (job: J): void => {
     this.#queue.push(job);
     this.pump();
