@@ -1,14 +1,5 @@
-// The file each partition owner thread starts with. Built, it loads the compiled owner (owner.js);
-// from the source tree (tests, tsx), it registers tsx first and loads owner.ts. Plain JavaScript,
-// so it works in both places (as lib/backends/threads/worker-entry.mjs does for the pool's workers).
-import { existsSync } from 'node:fs';
+// The file each partition owner thread starts with: the owner (owner.js built, owner.ts from
+// source; see ../backends/load-entry.mjs).
+import { loadEntry } from '../backends/load-entry.mjs';
 
-const compiled = new URL('./owner.js', import.meta.url);
-if (existsSync(compiled)) {
-  await import(compiled.href);
-} else {
-  const tsx = await import('tsx/esm/api');
-  tsx.register();
-  globalThis[Symbol.for('millrace.tsx')] = true;
-  await import(new URL('./owner.ts', import.meta.url).href);
-}
+await loadEntry(import.meta.url, 'owner');
