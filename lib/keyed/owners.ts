@@ -7,6 +7,7 @@
  *
  * @packageDocumentation
  */
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -36,6 +37,25 @@ const live = new Set<Worker>();
 /** Runs whose {@link PartitionOwners.close} has not finished (threads ended, spill directory removed). */
 const open = new Set<PartitionOwners>();
 let settled: { promise: Promise<void>; resolve: () => void } | undefined;
+
+/**
+ * A flow abandoned mid-way (pulled, then neither finished nor closed) never reaches `close()`: its
+ * spill directory is removed as the process exits (synchronously: nothing else runs then).
+ */
+let exitCleanup = false;
+function removeSpillDirsAtExit(): void {
+  if (exitCleanup) return;
+  exitCleanup = true;
+  process.once('exit', () => {
+    for (const run of open) {
+      try {
+        rmSync(run.spillDir, { recursive: true, force: true });
+      } catch {
+        // the process is going: a directory that cannot be removed is left, not a crash at exit
+      }
+    }
+  });
+}
 
 /** How many partition owner threads are alive in this process (tests check that none is left behind). */
 export function liveOwnerThreads(): number {
@@ -121,6 +141,7 @@ export class PartitionOwners {
     }
     this.#signal.addEventListener('abort', this.#onAbort);
     open.add(this);
+    removeSpillDirsAtExit();
   }
 
   /** Starts one owner thread per partition, with a fresh spill directory under `tempDir`. */
