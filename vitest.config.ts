@@ -12,7 +12,7 @@ const ISOLATED = [
   'test/checkpoint/crash.test.ts',
   'test/examples/{big-file,examples,log-analysis}.test.ts',
   'test/testing/check-backend.test.ts',
-  'test/lib/{exit,pool,write-lines-signals}.test.ts',
+  'test/lib/{exit,pool,write-lines-signals,worker-loading}.test.ts',
 ];
 
 export default defineConfig({
@@ -24,6 +24,8 @@ export default defineConfig({
     ],
   },
   test: {
+    // The source tree compiled once for the workers the tests start (see the file).
+    globalSetup: ['./test/setup/compiled-copy.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Tests start real worker threads; two files at a time suits a 2-core machine.

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { tempDirs } from '../reliability/helpers.js';
 import { feedThenKill } from '../fixtures/paced-job.js';
+import { nodeScript } from '../fixtures/node-script.js';
 
 const script = fileURLToPath(new URL('../fixtures/scripts/checkpoint-job.ts', import.meta.url));
 const tempDir = tempDirs('ckpt-crash');
@@ -16,7 +17,7 @@ const N = 24;
 const MAX_IN_FLIGHT = 2;
 
 function start(dir: string, markers: string, step: string, paced: boolean): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', script, dir, markers, step, String(N), paced ? '1' : '0'], {
+  return spawn(process.execPath, [...nodeScript(script), dir, markers, step, String(N), paced ? '1' : '0'], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
 }

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { nodeScript } from '../fixtures/node-script.js';
 
 const run = promisify(execFile);
 const script = fileURLToPath(new URL('../fixtures/scripts/heap-flat.ts', import.meta.url));
@@ -19,7 +20,7 @@ interface HeapReport {
  * nothing of the test runner's own heap is measured).
  */
 async function probe(operator: 'parallelMap' | 'unorderedMap', items: number, chunkSize: number): Promise<HeapReport> {
-  const { stdout } = await run(process.execPath, ['--expose-gc', '--import', 'tsx', script, operator, String(items), String(chunkSize)], {
+  const { stdout } = await run(process.execPath, [...nodeScript(script, ['--expose-gc']), operator, String(items), String(chunkSize)], {
     timeout: 120_000,
     maxBuffer: 1 << 20,
   });

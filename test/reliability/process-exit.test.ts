@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'vitest';
+import { nodeScript } from '../fixtures/node-script.js';
 
 const script = fileURLToPath(new URL('../fixtures/scripts/exit-after.ts', import.meta.url));
 
@@ -19,7 +20,7 @@ function runScenario(
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
-      ['--import', 'tsx', script, scenario],
+      [...nodeScript(script), scenario],
       { timeout: 45_000, killSignal: 'SIGKILL', env },
       (_error, stdout, stderr) => resolve({ code: child.exitCode, signal: child.signalCode, stdout, stderr }),
     );

@@ -24,6 +24,7 @@ import {
   type StageStats,
 } from 'millrace';
 import { failure, filePool, range, tempDirs, waitForFile } from './helpers.js';
+import { nodeScript } from '../fixtures/node-script.js';
 
 const proc = tasks<typeof import('../fixtures/process.tasks.js')>(new URL('../fixtures/process.tasks.js', import.meta.url));
 const progressTasks = tasks<typeof import('../fixtures/progress.tasks.js')>(new URL('../fixtures/progress.tasks.js', import.meta.url));
@@ -463,11 +464,8 @@ describe("createPool({ isolation: 'process' })", () => {
   it('a script exits by itself after closing one process pool (close() resolves) and never closing another', async () => {
     const script = fileURLToPath(new URL('../fixtures/scripts/process-pool-exit.ts', import.meta.url));
     const outcome = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = execFile(
-        process.execPath,
-        ['--import', 'tsx', script],
-        { timeout: 45_000, killSignal: 'SIGKILL' },
-        (_error, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }),
+      const child = execFile(process.execPath, nodeScript(script), { timeout: 45_000, killSignal: 'SIGKILL' }, (_error, stdout, stderr) =>
+        resolve({ code: child.exitCode, stdout, stderr }),
       );
     });
     expect(outcome).toEqual({ code: 0, stdout: 'closed 0\ndone 1,4,9 crashed SIGSEGV\n', stderr: '' });

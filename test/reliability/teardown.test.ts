@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { bind, createPool, flow, parallelMap, tasks } from 'millrace';
 import { range, tempDirs } from './helpers.js';
+import { nodeScript } from '../fixtures/node-script.js';
 
 const tempDir = tempDirs('teardown');
 const url = new URL('../fixtures/teardown.tasks.js', import.meta.url);
@@ -96,10 +97,11 @@ describe('teardown()', () => {
   it('a teardown that throws, rejects or hangs is reported on stderr naming the module; the others still run and close returns', async () => {
     const log = join(tempDir(), 'events');
     const script = fileURLToPath(new URL('../fixtures/scripts/teardown-errors.ts', import.meta.url));
+    // From the test run's compiled copy (see nodeScript) the script names the copy's teardown.tasks.js.
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = execFile(
         process.execPath,
-        ['--import', 'tsx', script, log],
+        [...nodeScript(script), log],
         { timeout: 45_000, killSignal: 'SIGKILL' },
         (_error, out, err) => resolve({ code: child.exitCode, stdout: out, stderr: err }),
       );
@@ -108,11 +110,13 @@ describe('teardown()', () => {
     const lines = stderr.trim().split('\n');
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(
-      /^millrace: teardown\(\) of task module file:.*teardown\.tasks\.ts.* failed: .*the connection would not close/,
+      /^millrace: teardown\(\) of task module file:.*teardown\.tasks\.[jt]s.* failed: .*the connection would not close/,
     );
-    expect(lines[1]).toMatch(/^millrace: teardown\(\) of task module file:.*teardown\.tasks\.ts\?millrace-setup=1 failed: .*flush failed/);
+    expect(lines[1]).toMatch(
+      /^millrace: teardown\(\) of task module file:.*teardown\.tasks\.[jt]s\?millrace-setup=1 failed: .*flush failed/,
+    );
     expect(lines[2]).toMatch(
-      /^millrace: teardown\(\) of task module file:.*teardown\.tasks\.ts\?millrace-setup=2 did not finish within 300 ms/,
+      /^millrace: teardown\(\) of task module file:.*teardown\.tasks\.[jt]s\?millrace-setup=2 did not finish within 300 ms/,
     );
     // All three ran, in load order, on the one worker.
     expect([...eventsByThread(log).values()].map((events) => events.filter((event) => event !== 'task'))).toEqual([

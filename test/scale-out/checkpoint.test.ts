@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDirs } from '../reliability/helpers.js';
 import { feedThenKill } from '../fixtures/paced-job.js';
 import { startRedis, startWorkerProcess, type RedisServer, type WorkerProcess } from './harness.js';
+import { nodeScript } from '../fixtures/node-script.js';
 
 const script = fileURLToPath(new URL('../fixtures/scripts/checkpoint-job.ts', import.meta.url));
 const tempDir = tempDirs('ckpt-remote');
@@ -32,7 +33,7 @@ afterAll(async () => {
 });
 
 function start(dir: string, markers: string, step: string, paced: boolean): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', script, dir, markers, step, String(N), paced ? '1' : '0', redis.url, 'checkpointed'], {
+  return spawn(process.execPath, [...nodeScript(script), dir, markers, step, String(N), paced ? '1' : '0', redis.url, 'checkpointed'], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
 }

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ensureRedis } from './redis-setup.js';
+import { nodeScript } from '../fixtures/node-script.js';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -163,7 +164,7 @@ export interface WorkerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Spawns `millrace worker` from source (node --import tsx bin/millrace.ts) and waits until it is ready. */
+/** Spawns `millrace worker` from source (bin/millrace.ts, see nodeScript) and waits until it is ready. */
 export async function startWorkerProcess(
   redisUrl: string,
   queue: string,
@@ -173,9 +174,7 @@ export async function startWorkerProcess(
   const child = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      'bin/millrace.ts',
+      ...nodeScript('bin/millrace.ts'),
       'worker',
       '--redis',
       redisUrl,

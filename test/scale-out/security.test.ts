@@ -35,6 +35,7 @@ import {
 } from './harness.js';
 import { ensureRedis } from './redis-setup.js';
 import { describeEndpoint, redactConnection } from '../../lib/backends/bullmq/connection.js';
+import { nodeScript } from '../fixtures/node-script.js';
 
 const CODE_VERSION = 'security-test';
 
@@ -308,7 +309,7 @@ describe('secrets are never printed (#5)', () => {
   it('redacts it on the command line too', async () => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'bin/millrace.ts', 'worker', '--redis', 'redis://:hunter2@host:notaport', '--queue', 'q', '--code-version', 'v'],
+      [...nodeScript('bin/millrace.ts'), 'worker', '--redis', 'redis://:hunter2@host:notaport', '--queue', 'q', '--code-version', 'v'],
       { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';
@@ -406,9 +407,7 @@ describe('permanent Redis errors are not outages (#7)', () => {
     const child = spawn(
       process.execPath,
       [
-        '--import',
-        'tsx',
-        'bin/millrace.ts',
+        ...nodeScript('bin/millrace.ts'),
         'worker',
         '--redis',
         `redis://:wrong-password@127.0.0.1:${port}`,

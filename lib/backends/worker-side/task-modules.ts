@@ -108,9 +108,19 @@ function withQuery(url: string, query: string): string {
   return parsed.href;
 }
 
+/**
+ * Set by load-entry.mjs when millrace's own test run compiled the source tree: a source-tree task
+ * module's compiled copy, so that it loads without tsx (undefined for a module it has no copy of).
+ */
+function compiledCopy(url: string): string | undefined {
+  const copyOf = (globalThis as { [key: symbol]: unknown })[Symbol.for('millrace.compiledCopyOf')];
+  return typeof copyOf === 'function' ? (copyOf as (url: string) => string | undefined)(url) : undefined;
+}
+
 async function load(url: string, setupArgs: readonly unknown[]): Promise<Record<string, unknown>> {
-  await registerHooks(url);
-  const module = (await import(url)) as Record<string, unknown>;
+  const copy = compiledCopy(url);
+  if (copy === undefined) await registerHooks(url);
+  const module = (await import(copy ?? url)) as Record<string, unknown>;
   if (typeof module.setup === 'function') await (module.setup as TaskFunction)(...setupArgs);
   return module;
 }
