@@ -9,6 +9,7 @@
 // worker about 0.15 s of CPU (Node 20 runs its loader on a thread of its own, per worker), and the
 // suite starts some 600 workers.
 import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 
 const SOURCE_ROOT = new URL('../../', import.meta.url).href;
 const COPY_OF = Symbol.for('millrace.compiledCopyOf');
@@ -18,7 +19,7 @@ const COPY_OF = Symbol.for('millrace.compiledCopyOf');
  * undefined when there is no copy of it. Only under MILLRACE_COMPILED_COPY and from the source tree.
  */
 function compiledCopyOf(copyRoot) {
-  const root = new URL(copyRoot.endsWith('/') ? copyRoot : `${copyRoot}/`, 'file:///').href;
+  const root = `${pathToFileURL(copyRoot).href.replace(/\/$/, '')}/`;
   return (url) => {
     if (!url.startsWith(SOURCE_ROOT)) return undefined;
     const parsed = new URL(url);

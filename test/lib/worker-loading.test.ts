@@ -1,6 +1,7 @@
 // How workers find their code from the source tree: the test run's compiled copy
 // (test/setup/compiled-copy.ts, lib/backends/load-entry.mjs), and tsx when there is none, as for a
 // user who runs millrace's source or their own TypeScript task modules.
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createPool, flow, parallelMap, tasks } from 'millrace';
 
@@ -19,7 +20,7 @@ describe('workers started from the source tree', () => {
 
   it('load the compiled copy of the test run, task modules and millrace alike (threads and processes)', async () => {
     expect(copy, 'the global setup names the copy').toBeTruthy();
-    const copyUrl = new URL(`${copy!}/`, 'file:///').href;
+    const copyUrl = `${pathToFileURL(copy!).href}/`;
     for (const isolation of ['thread', 'process'] as const) {
       const where = await whereFrom(isolation);
       expect(where.module).toBe(`${copyUrl}test/fixtures/loading.tasks.js`);
