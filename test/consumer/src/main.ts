@@ -6,13 +6,15 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import {
+  aggregateByKey,
+  aggregations,
   batch,
   bind,
   CloneError,
@@ -33,6 +35,7 @@ import {
   merge,
   MillraceError,
   parallelMap,
+  PartitionOwnerError,
   pipe,
   Pool,
   progress,
@@ -53,6 +56,7 @@ import {
   TaskTimeoutError,
   tap,
   throughHighland,
+  topK,
   toTransform,
   unorderedMap,
   WorkerCrashedError,
@@ -216,6 +220,71 @@ await values('reduceBy (two-tier)', byParity, [
   ['even', 20],
   ['odd', 25],
 ]);
+// Keyed aggregation: pairs made in the workers, folded by owner threads per partition -----------
+const words = ['to be or not to be', 'to see or not'];
+await values(
+  'aggregateByKey (a fold, combine)',
+  typeOf(flow(words).pipe(aggregateByKey(math.wordPairs, math.add, 0, { combine: math.add })))
+    .is<Flow<[string, number]>>()
+    .toArray()
+    .then((pairs) => pairs.sort(([a], [b]) => (a < b ? -1 : 1))),
+  [
+    ['be', 2],
+    ['not', 2],
+    ['or', 2],
+    ['see', 1],
+    ['to', 3],
+  ],
+);
+await values(
+  'aggregateByKey (aggregations.count, 3 partitions) + topK',
+  typeOf(
+    flow(words).pipe(
+      aggregateByKey(math.wordPairs, aggregations.count, { partitions: 3 }),
+      topK(2, ([key, n]) => n * 100 - key.charCodeAt(0)),
+    ),
+  ).is<Flow<[string, number]>>(),
+  [
+    ['to', 3],
+    ['be', 2],
+  ],
+);
+{
+  // A CSV of 20,000 lines over 5,000 keys, read in blocks, summed per key with a 1 MB budget: the
+  // owners spill sorted runs to disk and merge them; the result is the serial one.
+  const csv = join(dir, 'pairs.csv');
+  const expected = new Map<string, number>();
+  const lines: string[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    const key = `user-${(i * 7919) % 5_000}`;
+    lines.push(`${key},${i % 10}`);
+    expected.set(key, (expected.get(key) ?? 0) + (i % 10));
+  }
+  writeFileSync(csv, `${lines.join('\n')}\n`);
+  const spillDir = mkdtempSync(join(tmpdir(), 'millrace-consumer-spill-'));
+  const summed = await readBlocks(csv, { blockSize: 16_384 })
+    .pipe(aggregateByKey(math.csvPairs, aggregations.mean, { memoryBudgetMb: 0.05, tempDir: spillDir }))
+    .toArray();
+  typeOf(summed).is<[string, { count: number; sum: number; mean: number }][]>();
+  await equal('aggregateByKey over readBlocks: every key', summed.length, expected.size);
+  await equal(
+    'aggregateByKey over readBlocks, spilled: the serial sums',
+    summed.every(([key, { sum, count }]) => sum === expected.get(key) && count === 4),
+    true,
+  );
+  await equal('aggregateByKey: its spill directory is removed', readdirSync(spillDir).length, 0);
+  rmSync(spillDir, { recursive: true, force: true });
+  await rejects(
+    'aggregateByKey: a fold that throws fails the flow with PartitionOwnerError',
+    () =>
+      flow([[12, 13]])
+        .pipe(aggregateByKey(math.pairsOf, math.addUnless13, 0))
+        .toArray(),
+    PartitionOwnerError,
+    (error) =>
+      error.problem === 'task-failed' && error.key === 'n' && error.cause instanceof RangeError && error.message.includes('addUnless13'),
+  );
+}
 await values(
   'transferResult',
   flow([3]).pipe(

@@ -1,6 +1,6 @@
 // The consumer program's task module: compiled with the program and loaded by the workers as
 // plain JavaScript from the installed package's worker entry (no tsx).
-import { blockLines, reportProgress, taskSignal, transferResult, type Block } from 'millrace';
+import { blockLines, reportProgress, taskSignal, transferResult, type Block, type KeyedEmit } from 'millrace';
 
 export function square(x: number): number {
   return x * x;
@@ -96,4 +96,30 @@ export function parseJsonLines(block: Block): number {
     count++;
   }
   return count;
+}
+
+/** Keyed aggregation: `(word, 1)` per word of a line, through `emit`. */
+export function wordPairs(line: string, emit: KeyedEmit<string, number>): void {
+  for (const word of line.split(' ')) if (word !== '') emit(word, 1);
+}
+
+/** Keyed aggregation: `key,value` CSV lines of a block, returned as pairs. */
+export function csvPairs(block: Block): Array<[string, number]> {
+  const pairs: Array<[string, number]> = [];
+  for (const line of blockLines(block)) {
+    const comma = line.indexOf(',');
+    pairs.push([line.slice(0, comma), Number(line.slice(comma + 1))]);
+  }
+  return pairs;
+}
+
+/** A fold that fails on one key's value, to see the owner's error. */
+export function addUnless13(total: number, n: number): number {
+  if (n === 13) throw new RangeError('13 is not added');
+  return total + n;
+}
+
+/** Keyed aggregation: one `('n', x)` pair per number of an item. */
+export function pairsOf(xs: number[], emit: KeyedEmit<string, number>): void {
+  for (const x of xs) emit('n', x);
 }
