@@ -14,6 +14,8 @@ import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import {
   aggregateByKey,
+  checkpoint,
+  Checkpoint,
   aggregations,
   batch,
   bind,
@@ -284,6 +286,24 @@ await values(
     (error) =>
       error.problem === 'task-failed' && error.key === 'n' && error.cause instanceof RangeError && error.message.includes('addUnless13'),
   );
+}
+// Checkpoints: a rerun resumes what was recorded and computes only what is new -------------------
+{
+  const ckptDir = join(dir, 'ckpt');
+  const first = typeOf(checkpoint(ckptDir, { key: (x: number) => String(x) })).is<Checkpoint<number>>();
+  await values(
+    'checkpoint: a first run computes every item',
+    flow([1, 2, 3]).pipe(parallelMap(math.square, { checkpoint: first })),
+    [1, 4, 9],
+  );
+  await equal('checkpoint: recorded', [first.computed, first.resumed], [3, 0]);
+  const rerun = checkpoint(ckptDir, { key: (x: number) => String(x) });
+  await values(
+    'checkpoint: a rerun with one new item',
+    flow([1, 2, 3, 4]).pipe(parallelMap(math.square, { checkpoint: rerun })),
+    [1, 4, 9, 16],
+  );
+  await equal('checkpoint: the rerun resumed 3 and computed 1', [rerun.computed, rerun.resumed], [1, 3]);
 }
 await values(
   'transferResult',
