@@ -18,6 +18,15 @@ import {
   Checkpoint,
   aggregations,
   batch,
+  concat,
+  distinct,
+  drop,
+  dropWhile,
+  scan,
+  sortBy,
+  takeWhile,
+  tee,
+  throttle,
   bind,
   CloneError,
   CodeVersionMismatchError,
@@ -164,6 +173,21 @@ await values('filter (type guard)', typeOf(flow(['a', 1, 'b']).pipe(filter(isStr
 await values('flatMap', typeOf(flow([1, 2]).pipe(flatMap((n) => [n, n]))).is<Flow<number>>(), [1, 1, 2, 2]);
 await values('batch', typeOf(flow([1, 2, 3]).pipe(batch(2))).is<Flow<number[]>>(), [[1, 2], [3]]);
 await values('take', typeOf(flow(range(100)).pipe(take(2))).is<Flow<number>>(), [0, 1]);
+await values('drop', typeOf(flow([1, 2, 3]).pipe(drop(2))).is<Flow<number>>(), [3]);
+await values('takeWhile', typeOf(flow([1, 2, 3, 1]).pipe(takeWhile((n) => n < 3))).is<Flow<number>>(), [1, 2]);
+await values('dropWhile', typeOf(flow([1, 2, 3, 1]).pipe(dropWhile((n) => n < 3))).is<Flow<number>>(), [3, 1]);
+await values('distinct', typeOf(flow(['a', 'b', 'a']).pipe(distinct())).is<Flow<string>>(), ['a', 'b']);
+await values('scan', typeOf(flow([1, 2, 3]).pipe(scan((sum: number, n: number) => sum + n, 0))).is<Flow<number>>(), [1, 3, 6]);
+await values('sortBy', typeOf(flow(['bb', 'a', 'ccc']).pipe(sortBy((w: string) => w.length))).is<Flow<string>>(), ['a', 'bb', 'ccc']);
+await values('throttle', typeOf(flow([1, 2, 3]).pipe(throttle({ items: 100, perMs: 10 }))).is<Flow<number>>(), [1, 2, 3]);
+await values('concat', typeOf(concat([1], flow(['a']))).is<Flow<number | string>>(), [1, 'a']);
+{
+  const [left, right] = typeOf(tee(flow([1, 2]))).is<[Flow<number>, Flow<number>]>();
+  await equal('tee: both branches see every item', await Promise.all([left.toArray(), right.toArray()]), [
+    [1, 2],
+    [1, 2],
+  ]);
+}
 const tapped: number[] = [];
 await values('tap', typeOf(flow([1, 2]).pipe(tap((n) => tapped.push(n)))).is<Flow<number>>(), [1, 2]);
 await equal('tap saw every item', tapped, [1, 2]);
