@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import { getHeapStatistics } from 'node:v8';
+import { performance } from 'node:perf_hooks';
 import { threadId, type MessagePort } from 'node:worker_threads';
 import type { ChunkResponse } from '../../backend.js';
 import { CLOCK_FINISHED, CLOCK_TAKEN_UP, stampClock } from '../../backend.js';
@@ -19,6 +20,19 @@ import { teardownModules, useAliases } from '../worker-side/task-modules.js';
 let running: { readonly id: number; readonly controller: AbortController } | undefined;
 /** Chunks that arrived while another ran. */
 const backlog: RunMessage[] = [];
+/**
+ * Whether {@link runNext} is working through the backlog (between two chunks it may wait for a
+ * turn of the event loop, with no chunk running): a chunk that arrives then joins that loop
+ * rather than starting a second one beside it.
+ */
+let serving = false;
+/** When the worker last let its event loop turn between chunks (see {@link runNext}). */
+let lastTurn = 0;
+/**
+ * How long chunks may run back to back without a turn of the event loop between them: a turn
+ * costs a system call, which at one trivial item a chunk is a real share of the worker's time.
+ */
+const TURN_EVERY_MS = 1;
 let port: MessagePort | undefined;
 let cells: Int32Array | undefined;
 /** The bound on each module's teardown (from the pool's options, with the attach task). */
@@ -74,7 +88,11 @@ export default function attach(task: AttachTask): Promise<void> {
       switch (message.type) {
         case 'run':
           backlog.push(message);
-          if (running === undefined) void runNext();
+          if (!serving) void runNext();
+          break;
+        case 'runs':
+          for (const run of message.runs) backlog.push(run);
+          if (!serving) void runNext();
           break;
         case 'cancel':
           if (running?.id === message.id) running.controller.abort(cancelReason(message.reason));
@@ -95,22 +113,32 @@ export default function attach(task: AttachTask): Promise<void> {
 }
 
 async function runNext(): Promise<void> {
-  for (let message = backlog.shift(); message !== undefined; message = backlog.shift()) {
-    if (!claim(cells!, message.slot, message.ticket, threadId)) {
-      send({ type: 'skipped', id: message.id });
-      continue;
+  serving = true;
+  lastTurn = performance.now();
+  try {
+    for (let message = backlog.shift(); message !== undefined; message = backlog.shift()) {
+      if (!claim(cells!, message.slot, message.ticket, threadId)) {
+        send({ type: 'skipped', id: message.id });
+        continue;
+      }
+      const controller = new AbortController();
+      running = { id: message.id, controller };
+      stampClock(message.clock, CLOCK_TAKEN_UP);
+      const { id } = message;
+      const sendProgress = message.progress === true ? (amount: number) => send({ type: 'progress', id, amount }) : undefined;
+      const { response, progress } = await runChunkReporting(message.request, message.clock, controller.signal, sendProgress);
+      stampClock(message.clock, CLOCK_FINISHED);
+      running = undefined;
+      reply(message, response, progress);
+      // Now and then, let the event loop turn between chunks (the task module's timers and I/O, a
+      // cancel or a detach on the port); not after every chunk of a batch of short ones.
+      if (backlog.length > 0 && performance.now() - lastTurn >= TURN_EVERY_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        lastTurn = performance.now();
+      }
     }
-    const controller = new AbortController();
-    running = { id: message.id, controller };
-    stampClock(message.clock, CLOCK_TAKEN_UP);
-    const { id } = message;
-    const sendProgress = message.progress === true ? (amount: number) => send({ type: 'progress', id, amount }) : undefined;
-    const { response, progress } = await runChunkReporting(message.request, message.clock, controller.signal, sendProgress);
-    stampClock(message.clock, CLOCK_FINISHED);
-    running = undefined;
-    reply(message, response, progress);
-    // Let the response go out and other messages (a cancel, a detach) come in between chunks.
-    if (backlog.length > 0) await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    serving = false;
   }
 }
 
