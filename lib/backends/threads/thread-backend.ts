@@ -104,6 +104,8 @@ interface Channel extends Slot<Job> {
 export class ThreadBackend implements PoolBackend {
   readonly capacity: number;
   readonly reportsStart = true;
+  // A job removes its abort listener as it settles, whichever way (job.ts), and keeps no signal.
+  readonly releasesSignals = true;
   readonly #pool: Tinypool;
   readonly #claims: ClaimCells;
   readonly #slots: WorkerSlots<Job, Channel>;
