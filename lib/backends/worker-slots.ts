@@ -172,12 +172,11 @@ export class WorkerSlots<J extends SlotJob<S>, S extends Slot<J>> {
   /** Hands queued chunks to workers, starts workers for the rest, lets idle ones rest. */
   pump(): void {
     if (this.#closing) return;
-    for (let job = this.#queue.shift(); job; job = this.#queue.shift()) {
+    // Looked at before it leaves the queue: a chunk no worker can take stays at the head as it is.
+    for (let job = this.#queue.peek(); job; job = this.#queue.peek()) {
       const slot = this.#pick(job);
-      if (slot === undefined) {
-        this.#queue.unshift(job);
-        break;
-      }
+      if (slot === undefined) break;
+      this.#queue.shift();
       // A chunk that cannot go now is back at the head: wait for the next pump.
       if (!this.#send(job, slot)) break;
     }

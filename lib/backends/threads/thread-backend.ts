@@ -539,29 +539,30 @@ export class ThreadBackend implements PoolBackend {
     const messages = channel.outbox;
     const jobs = channel.outboxJobs;
     if (messages.length === 0) return;
+    // A fresh outbox before anything is posted: cloning may run code (a getter) that hands this
+    // worker another chunk, and a chunk that fails below makes way for another.
     channel.outbox = [];
     channel.outboxJobs = [];
-    const runs: RunMessage[] = [];
-    const held: Job[] = [];
+    let runs = messages;
     for (let i = 0; i < messages.length; i++) {
-      const message = messages[i]!;
       const job = jobs[i]!;
-      if (channel.jobs.get(message.id) !== job || job.life.phase !== 'handed-over') continue;
-      runs.push(message);
-      held.push(job);
+      if (channel.jobs.get(messages[i]!.id) === job && job.life.phase === 'handed-over') continue;
+      // Rare: copy out the ones still held.
+      runs = messages.filter((message, at) => channel.jobs.get(message.id) === jobs[at] && jobs[at]!.life.phase === 'handed-over');
+      break;
     }
-    if (runs.length === 0) return;
     try {
-      channel.port.postMessage(runs.length === 1 ? runs[0] : ({ type: 'runs', runs } satisfies ToWorker));
+      if (runs.length === 1) channel.port.postMessage(runs[0]! satisfies ToWorker);
+      else if (runs.length > 1) channel.port.postMessage({ type: 'runs', runs } satisfies ToWorker);
       return;
     } catch {
       // Something in one of them cannot be cloned (nothing was sent): find which, one by one.
     }
-    for (let i = 0; i < runs.length; i++) {
+    for (const message of runs) {
       try {
-        channel.port.postMessage(runs[i]! satisfies ToWorker);
+        channel.port.postMessage(message satisfies ToWorker);
       } catch (error) {
-        this.#slots.unsent(channel, runs[i]!.id, held[i]!, error);
+        this.#slots.unsent(channel, message.id, jobs[messages.indexOf(message)]!, error);
       }
     }
   }
