@@ -62,6 +62,14 @@ const MAX_HELD = 16;
  * another worker is free.
  */
 const PREFETCH_BELOW_MS = 2;
+/**
+ * A chunk whose task's last chunk ran for less than this in its worker waits in an outbox to be
+ * posted with the others handed to the same worker in the same tick (see `#flush`): waking a
+ * sleeping worker (~10 µs on each side) is then a fifth or more of the chunk's time. Any other
+ * chunk goes at once, so its worker starts it without waiting for the rest of the tick (the
+ * consumer's work on the results just delivered, say).
+ */
+const BATCH_BELOW_MS = 0.05;
 /** How long an idle worker stays attached, so a flow's next chunk does not pay a re-attach. */
 const LINGER_MS = 20;
 /** How long a closed channel waits for its worker's exit event to say why it died (see #start). */
@@ -475,10 +483,10 @@ export class ThreadBackend implements PoolBackend {
   }
 
   /**
-   * Hands a chunk to the channel's worker, with a claim cell its worker takes it up by. It goes into
-   * the channel's outbox, posted at the end of this tick with whatever else the worker is handed
-   * meanwhile (see `#flush`); a chunk with buffers to move goes at once, after
-   * the outbox, so that a clone failure is its own.
+   * Hands a chunk to the channel's worker, with a claim cell its worker takes it up by. A chunk of
+   * a very short task goes into the channel's outbox, posted at the end of this tick with whatever
+   * else the worker is handed meanwhile (see `#flush` and {@link BATCH_BELOW_MS}); any other chunk,
+   * and one with buffers to move, goes at once, after the outbox (so a clone failure is its own).
    */
   #post(job: Job, channel: Channel, id: number): boolean {
     const cell = this.#claims.take();
@@ -494,7 +502,7 @@ export class ThreadBackend implements PoolBackend {
     };
     if (job.clock) message.clock = job.clock;
     if (job.onTaskProgress) message.progress = true;
-    if (job.transferList !== undefined) {
+    if (job.transferList !== undefined || !((this.#taskMs.get(job.key) ?? Infinity) < BATCH_BELOW_MS)) {
       this.#flush(channel);
       try {
         channel.port.postMessage(message, job.transferList);
