@@ -259,6 +259,14 @@ export interface PoolBackend {
    * @defaultValue `false`: transferred buffers leave this thread, and such a chunk is never sent twice
    */
   readonly copiesTransfers?: boolean;
+  /**
+   * Whether the backend lets go of a run's {@link RunChunkOptions.signal} once the run settles (it
+   * removes its abort listeners and keeps no reference), so that the engine may pass a signal
+   * that never aborted to a later run rather than make one per run (an `AbortController` costs
+   * more than a trivial one-item chunk's task).
+   * @defaultValue `false`: each run gets a signal of its own
+   */
+  readonly releasesSignals?: boolean;
   /** Worker threads (or processes) alive right now, when the backend knows. */
   readonly liveThreads?: number;
   /**

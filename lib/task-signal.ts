@@ -10,10 +10,13 @@
  * on `globalThis` under a registered symbol, so that the worker and a task module's
  * `import { taskSignal } from 'millrace'` share it even when they load millrace through different
  * URLs. The worker sets `signal` just before it calls a task and clears it as soon as the call
- * returns (its synchronous part), which costs two property writes per item.
+ * returns (its synchronous part), which costs two property writes per item. {@link taskSignal}
+ * sets `taken` when it hands the signal out: a thread worker makes a new signal for its next chunk
+ * only after a task has taken one (or it aborted), since each costs more than a trivial chunk's task.
  */
 export interface TaskSignalHolder {
   signal: AbortSignal | undefined;
+  taken?: boolean;
 }
 
 const KEY = Symbol.for('millrace.taskSignalHolder');
@@ -53,6 +56,7 @@ export function taskSignal(): AbortSignal {
   if (signal === undefined) {
     throw new MillraceError("taskSignal() works only inside a task call in a worker, before the task's first await");
   }
+  taskSignalHolder.taken = true;
   return signal;
 }
 

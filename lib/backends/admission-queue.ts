@@ -12,6 +12,8 @@ export interface AdmissionQueue<T> {
   /** Puts an entry back at the head (a chunk taken back from a busy worker keeps its turn). */
   unshift(entry: T): void;
   shift(): T | undefined;
+  /** The entry at the head, left there. */
+  peek(): T | undefined;
   remove(entry: T): boolean;
 }
 
@@ -33,6 +35,10 @@ export class ArrayAdmissionQueue<T> implements AdmissionQueue<T> {
 
   shift(): T | undefined {
     return this.#entries.shift();
+  }
+
+  peek(): T | undefined {
+    return this.#entries[0];
   }
 
   remove(entry: T): boolean {

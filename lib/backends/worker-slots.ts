@@ -70,7 +70,9 @@ export interface WorkerKind<J extends SlotJob<S>, S extends Slot<J>> {
   canWaitBehind(job: J, slot: S): boolean;
   /**
    * Sends a chunk under `id`: true once it is on its way, false when it cannot go now (it goes
-   * back to the head of the queue); throws when it can never go (it cannot be cloned).
+   * back to the head of the queue); throws when it can never go (it cannot be cloned). A kind may
+   * post it a little later (threads: at the end of the tick, several chunks to a message); a chunk
+   * that then cannot be cloned is handed back with {@link WorkerSlots.unsent}.
    */
   post(job: J, slot: S, id: number): boolean;
   /** After a send: the kind's own bookkeeping (a child takes a chunk up at once). */
@@ -170,12 +172,11 @@ export class WorkerSlots<J extends SlotJob<S>, S extends Slot<J>> {
   /** Hands queued chunks to workers, starts workers for the rest, lets idle ones rest. */
   pump(): void {
     if (this.#closing) return;
-    for (let job = this.#queue.shift(); job; job = this.#queue.shift()) {
+    // Looked at before it leaves the queue: a chunk no worker can take stays at the head as it is.
+    for (let job = this.#queue.peek(); job; job = this.#queue.peek()) {
       const slot = this.#pick(job);
-      if (slot === undefined) {
-        this.#queue.unshift(job);
-        break;
-      }
+      if (slot === undefined) break;
+      this.#queue.shift();
       // A chunk that cannot go now is back at the head: wait for the next pump.
       if (!this.#send(job, slot)) break;
     }
@@ -189,13 +190,13 @@ export class WorkerSlots<J extends SlotJob<S>, S extends Slot<J>> {
     for (const slot of this.slots) if (slot.life.phase === 'ready' && slot.jobs.size === 0) this.#kind.rest(slot);
   }
 
-  /** An idle ready worker, else (where the kind allows) one a chunk may wait behind. */
+  /** An idle ready worker, else (where the kind allows) the one holding the fewest chunks that a chunk may wait behind. */
   #pick(job: J): S | undefined {
     let behind: S | undefined;
     for (const slot of this.slots) {
       if (slot.life.phase !== 'ready' || !this.#kind.reachable(slot)) continue;
       if (slot.jobs.size === 0) return slot;
-      if (behind === undefined && this.#kind.canWaitBehind(job, slot)) behind = slot;
+      if ((behind === undefined || slot.jobs.size < behind.jobs.size) && this.#kind.canWaitBehind(job, slot)) behind = slot;
     }
     return behind;
   }
@@ -241,6 +242,17 @@ export class WorkerSlots<J extends SlotJob<S>, S extends Slot<J>> {
     if (sent >= max) this.retire(slot);
     else if (this.#kind.startsStandby && 2 * sent >= max && 2 * before < max) this.#start(true);
     return true;
+  }
+
+  /**
+   * A chunk handed to a worker could not be sent after all (a kind that posts later, see
+   * {@link WorkerKind.post}): it never left, and fails as one that cannot be cloned.
+   */
+  unsent(slot: S, id: number, job: J, error: unknown): void {
+    this.release(slot, id, job);
+    if (this.#maxItemsPerWorker !== undefined) slot.items.sent -= job.request.items.length;
+    this.settle(job, { error: new ChunkSendError(error) });
+    this.pump();
   }
 
   /** Takes back a chunk that waits, not taken up, behind another worker's running chunk. */

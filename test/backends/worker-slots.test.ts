@@ -250,6 +250,30 @@ describe('WorkerSlots', () => {
     expect(held(w0)).toEqual(['2']);
   });
 
+  it('fails a chunk its kind could not send after all (unsent), frees its place, and hands the next one over', async () => {
+    const { kind, scheduler, run, ready, held } = setup(1);
+    kind.prefetch = true;
+    const a = run([1]);
+    const w0 = kind.workers[0]!;
+    ready(w0);
+    const b = run([2]);
+    void run([3]);
+    expect(held(w0)).toEqual(['1', '2']);
+    const [id, job] = [...w0.jobs].find(([, held]) => held.request.items[0] === 2)!;
+    scheduler.unsent(w0, id, job, new Error('cannot clone'));
+    await expect(b).rejects.toBeInstanceOf(ChunkSendError);
+    expect(held(w0)).toEqual(['1', '3']);
+    scheduler.answered(
+      w0,
+      [...w0.jobs.keys()][0]!,
+      [...w0.jobs.values()][0]!,
+      { results: [1], failures: [], elapsedMs: 1 },
+      undefined,
+      undefined,
+    );
+    expect((await a).results).toEqual([1]);
+  });
+
   it('close() fails queued and held chunks, tells which workers were busy, and refuses new runs', async () => {
     const { kind, scheduler, run, ready } = setup(1);
     const a = run([1]);

@@ -424,6 +424,26 @@ describe('cancellation a task can see', () => {
     expect(readFileSync(join(dir, 'aborted-2'), 'utf8')).toBe('TimeoutError');
   });
 
+  it('each chunk has a signal of its own: one a task took, or one that aborted, never goes to a later chunk', async () => {
+    const dir = tempDir();
+    const pool = oneThread();
+    // A cancelled chunk first: its signal aborted.
+    const controller = new AbortController();
+    const done = failure(
+      flow([1], { signal: controller.signal })
+        .pipe(parallelMap(bind(life.waitForCancel, dir), { pool }))
+        .toArray(),
+    );
+    await waitForFile(join(dir, 'started-1'));
+    controller.abort(new Error('user abort'));
+    await done;
+    await waitForFile(join(dir, 'aborted-1'));
+    const seen = await flow(range(30))
+      .pipe(parallelMap(life.signalPerChunk, { pool, chunkSize: 1 }))
+      .toArray();
+    expect(seen).toEqual(range(30).map(() => [false, false]));
+  });
+
   it('taskSignal() after the first await is a clear error', async () => {
     const pool = oneThread();
     const error = await failure(flow([1]).pipe(parallelMap(life.signalAfterAwait, { pool })).toArray());

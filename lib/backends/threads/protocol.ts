@@ -46,6 +46,8 @@ export interface RunMessage {
 /** Main thread → worker. */
 export type ToWorker =
   | RunMessage
+  /** Several chunks for the same worker at once, in the order they are to run (one message: one wake-up). */
+  | { readonly type: 'runs'; readonly runs: readonly RunMessage[] }
   /** The chunk's flow no longer wants it: abort its task signal and start no more of its items. */
   | { readonly type: 'cancel'; readonly id: number; readonly reason: 'abort' | 'timeout' }
   /** No more chunks for now: resolve the attach task (the worker goes back to tinypool, idle). */

@@ -46,15 +46,30 @@ import { finishedBy, newSlot, WorkerSlots, type ItemCount, type Slot, type SlotJ
 import { ClaimCells, unclaimed, withdraw } from './claims.js';
 import type { AttachTask, FromWorker, RunMessage, ToWorker } from './protocol.js';
 
-/** Chunks a worker holds at most: the one it runs and, for short tasks, one waiting behind it. */
-const PER_WORKER = 2;
+/**
+ * Chunks a worker holds at most: the one it runs and, for short tasks, some waiting behind it.
+ * Each chunk handed to a worker that sleeps between chunks costs a wake-up (a system call and a
+ * context switch on each side, ~10 µs of a 2-core machine's time); chunks that wait in the
+ * worker's inbox, sent several to a message (see `#flush`), share one.
+ */
+const MAX_HELD = 16;
 /**
  * A worker gets its next chunk while the current one runs only while that chunk's task is short
  * and synchronous (its last chunk ran for less than this, in worker time, and awaited nothing):
- * then a round trip per chunk is a real share of the time. A chunk waiting behind a running one is
- * taken back as soon as another worker is free.
+ * then a round trip per chunk is a real share of the time. Beyond one chunk waiting, more wait only
+ * while the chunks a worker holds add up to less than this, by their tasks' last chunks: a chunk
+ * never waits long behind others. A chunk waiting behind a running one is taken back as soon as
+ * another worker is free.
  */
 const PREFETCH_BELOW_MS = 2;
+/**
+ * A chunk whose task's last chunk ran for less than this in its worker waits in an outbox to be
+ * posted with the others handed to the same worker in the same tick (see `#flush`): waking a
+ * sleeping worker (~10 µs on each side) is then a fifth or more of the chunk's time. Any other
+ * chunk goes at once, so its worker starts it without waiting for the rest of the tick (the
+ * consumer's work on the results just delivered, say).
+ */
+const BATCH_BELOW_MS = 0.05;
 /** How long an idle worker stays attached, so a flow's next chunk does not pay a re-attach. */
 const LINGER_MS = 20;
 /** How long a closed channel waits for its worker's exit event to say why it died (see #start). */
@@ -88,12 +103,17 @@ interface Channel extends Slot<Job> {
   startupMs: number | undefined;
   /** What its running chunk's items had finished, as the worker said going ('finished-so-far'). */
   finished: { readonly id: number; readonly finished: FinishedItems } | undefined;
+  /** Chunks handed to it and not posted yet (see `#flush`), with their jobs. */
+  outbox: RunMessage[];
+  outboxJobs: Job[];
 }
 
 /** Local worker threads through tinypool, with our own channel per worker, scheduled by {@link WorkerSlots}. */
 export class ThreadBackend implements PoolBackend {
   readonly capacity: number;
   readonly reportsStart = true;
+  // A job removes its abort listener as it settles, whichever way (job.ts), and keeps no signal.
+  readonly releasesSignals = true;
   readonly #pool: Tinypool;
   readonly #claims: ClaimCells;
   readonly #slots: WorkerSlots<Job, Channel>;
@@ -102,8 +122,11 @@ export class ThreadBackend implements PoolBackend {
   /** Threads that have started and served a channel, until they exit. */
   readonly #readyThreads = new Set<number>();
   readonly #aliases: Readonly<Record<string, string>> | undefined;
-  /** Per task, whether its last chunk was short and synchronous (see {@link PREFETCH_BELOW_MS}). */
-  readonly #shortTasks = new Map<string, boolean>();
+  /**
+   * Per task, how long its last chunk ran in its worker when that chunk was short and synchronous,
+   * else Infinity (see {@link PREFETCH_BELOW_MS}).
+   */
+  readonly #taskMs = new Map<string, number>();
   /** tinypool's workers we listen to for an exit tinypool did not cause. */
   readonly #watched = new WeakSet<object>();
   /** tinypool's live workers by thread id, to terminate one directly (see the module comment). */
@@ -115,7 +138,7 @@ export class ThreadBackend implements PoolBackend {
 
   constructor(options: WorkerPoolOptions, aliases: Readonly<Record<string, string>> | undefined) {
     this.capacity = options.threads ?? availableParallelism();
-    this.#claims = new ClaimCells(this.capacity * (PER_WORKER + 1));
+    this.#claims = new ClaimCells(this.capacity * (MAX_HELD + 1));
     this.#aliases = aliases;
     this.#teardownTimeoutMs = Math.min(options.teardownTimeoutMs ?? 5_000, MAX_TIMER_MS);
     this.#maxHeapBytes = options.maxWorkerMemoryMb === undefined ? undefined : options.maxWorkerMemoryMb * 1024 * 1024;
@@ -174,7 +197,7 @@ export class ThreadBackend implements PoolBackend {
   #taskKey(moduleUrl: string, exportName: string): string {
     let byExport = this.#taskKeys.get(moduleUrl);
     if (byExport === undefined) {
-      // Bounded like #shortTasks: a process that makes tasks without end does not grow this.
+      // Bounded like #taskMs: a process that makes tasks without end does not grow this.
       if (this.#taskKeys.size > 1024) this.#taskKeys.clear();
       this.#taskKeys.set(moduleUrl, (byExport = new Map<string, string>()));
     }
@@ -243,13 +266,20 @@ export class ThreadBackend implements PoolBackend {
     },
   };
 
-  /** Prefetch: only short synchronous chunks wait behind a short synchronous chunk, never moved buffers. */
+  /**
+   * Prefetch: only short synchronous chunks wait behind short synchronous chunks, never moved
+   * buffers; one always may, more while what the worker holds adds up to a short time.
+   */
   #canWaitBehind(job: Job, channel: Channel): boolean {
-    if (channel.jobs.size >= PER_WORKER || job.transferList !== undefined || this.#shortTasks.get(job.key) !== true) return false;
+    if (channel.jobs.size >= MAX_HELD || job.transferList !== undefined) return false;
+    let total = this.#taskMs.get(job.key) ?? Infinity;
+    if (total >= PREFETCH_BELOW_MS) return false;
     for (const ahead of channel.jobs.values()) {
-      if (ahead.life.phase === 'cancelling' || this.#shortTasks.get(ahead.key) !== true) return false;
+      const ms = this.#taskMs.get(ahead.key) ?? Infinity;
+      if (ahead.life.phase === 'cancelling' || ms >= PREFETCH_BELOW_MS) return false;
+      total += ms;
     }
-    return true;
+    return channel.jobs.size < 2 || total < PREFETCH_BELOW_MS;
   }
 
   /** Asks tinypool for a worker: one long attach task hands it our port (see the module comment). */
@@ -267,8 +297,17 @@ export class ThreadBackend implements PoolBackend {
       attachedAt: performance.now(),
       startupMs: undefined,
       finished: undefined,
+      outbox: [],
+      outboxJobs: [],
     };
-    port1.on('message', (message: FromWorker) => this.#onMessage(channel, message));
+    port1.on('message', (message: FromWorker) => {
+      this.#onMessage(channel, message);
+      // The answers that came in meanwhile are read now, not one event each: the chunks they free
+      // places for then go out together, in one message (see `#flush`).
+      for (let more = receiveMessageOnPort(port1); more !== undefined; more = receiveMessageOnPort(port1)) {
+        this.#onMessage(channel, more.message as FromWorker);
+      }
+    });
     // The port must not keep the process alive: tinypool holds it while the attach task runs.
     port1.unref();
     port1.on('close', () => {
@@ -409,8 +448,9 @@ export class ThreadBackend implements PoolBackend {
           response.startupMs = channel.startupMs;
           channel.startupMs = undefined;
         }
-        if (this.#shortTasks.size > 1024) this.#shortTasks.clear();
-        this.#shortTasks.set(job.key, response.awaited !== true && response.elapsedMs < PREFETCH_BELOW_MS && !response.loadError);
+        if (this.#taskMs.size > 1024) this.#taskMs.clear();
+        const short = response.awaited !== true && response.elapsedMs < PREFETCH_BELOW_MS && !response.loadError;
+        this.#taskMs.set(job.key, short ? response.elapsedMs : Infinity);
         this.#slots.answered(channel, message.id, job, response, message.heapUsed, this.#maxHeapBytes);
         return;
       }
@@ -442,10 +482,15 @@ export class ThreadBackend implements PoolBackend {
     channel.controller.abort();
   }
 
-  /** Sends a chunk over the channel, with a claim cell its worker takes it up by. */
+  /**
+   * Hands a chunk to the channel's worker, with a claim cell its worker takes it up by. A chunk of
+   * a very short task goes into the channel's outbox, posted at the end of this tick with whatever
+   * else the worker is handed meanwhile (see `#flush` and {@link BATCH_BELOW_MS}); any other chunk,
+   * and one with buffers to move, goes at once, after the outbox (so a clone failure is its own).
+   */
   #post(job: Job, channel: Channel, id: number): boolean {
     const cell = this.#claims.take();
-    // Cannot happen while each worker holds at most PER_WORKER chunks; never lose the chunk.
+    // Cannot happen while each worker holds at most MAX_HELD chunks; never lose the chunk.
     if (cell === undefined) return false;
     // Optional fields set one by one, not spread in (two spreads per chunk were two copies).
     const message: { -readonly [K in keyof RunMessage]: RunMessage[K] } = {
@@ -457,15 +502,77 @@ export class ThreadBackend implements PoolBackend {
     };
     if (job.clock) message.clock = job.clock;
     if (job.onTaskProgress) message.progress = true;
-    try {
-      channel.port.postMessage(message, job.transferList);
-    } catch (error) {
-      this.#claims.give(cell.slot);
-      throw error;
+    if (job.transferList !== undefined || !((this.#taskMs.get(job.key) ?? Infinity) < BATCH_BELOW_MS)) {
+      this.#flush(channel);
+      try {
+        channel.port.postMessage(message, job.transferList);
+      } catch (error) {
+        this.#claims.give(cell.slot);
+        throw error;
+      }
+    } else {
+      channel.outbox.push(message);
+      channel.outboxJobs.push(job);
+      if (!this.#flushQueued) {
+        this.#flushQueued = true;
+        process.nextTick(this.#flushAll);
+      }
     }
     job.slot = cell.slot;
     job.ticket = cell.ticket;
     return true;
+  }
+
+  /** A flush of every outbox is queued for the end of this tick. */
+  #flushQueued = false;
+
+  /**
+   * Posts every outbox. It runs as a `process.nextTick`, which, queued from a promise reaction,
+   * runs once all promise reactions have: so the chunks the engine submits as a worker's answers
+   * are settled (each settlement a reaction, and the next submission reactions after it) go out
+   * together.
+   */
+  readonly #flushAll = (): void => {
+    this.#flushQueued = false;
+    for (const channel of this.#slots.slots) if (channel.outbox.length > 0) this.#flush(channel);
+  };
+
+  /**
+   * Posts the channel's outbox: the chunks its worker still holds (a chunk taken back for an idle
+   * worker, or cancelled, since it was handed over is left out), in one message when there are
+   * several. A message that cannot be cloned is posted again chunk by chunk, and only the chunks
+   * that cannot be sent fail (as a `ChunkSendError`, as when each went alone).
+   */
+  #flush(channel: Channel): void {
+    const messages = channel.outbox;
+    const jobs = channel.outboxJobs;
+    if (messages.length === 0) return;
+    // A fresh outbox before anything is posted: cloning may run code (a getter) that hands this
+    // worker another chunk, and a chunk that fails below makes way for another.
+    channel.outbox = [];
+    channel.outboxJobs = [];
+    let runs = messages;
+    for (let i = 0; i < messages.length; i++) {
+      const job = jobs[i]!;
+      if (channel.jobs.get(messages[i]!.id) === job && job.life.phase === 'handed-over') continue;
+      // Rare: copy out the ones still held.
+      runs = messages.filter((message, at) => channel.jobs.get(message.id) === jobs[at] && jobs[at]!.life.phase === 'handed-over');
+      break;
+    }
+    try {
+      if (runs.length === 1) channel.port.postMessage(runs[0]! satisfies ToWorker);
+      else if (runs.length > 1) channel.port.postMessage({ type: 'runs', runs } satisfies ToWorker);
+      return;
+    } catch {
+      // Something in one of them cannot be cloned (nothing was sent): find which, one by one.
+    }
+    for (const message of runs) {
+      try {
+        channel.port.postMessage(message satisfies ToWorker);
+      } catch (error) {
+        this.#slots.unsent(channel, message.id, jobs[messages.indexOf(message)]!, error);
+      }
+    }
   }
 
   /**

@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import { getHeapStatistics } from 'node:v8';
+import { performance } from 'node:perf_hooks';
 import { threadId, type MessagePort } from 'node:worker_threads';
 import type { ChunkResponse } from '../../backend.js';
 import { CLOCK_FINISHED, CLOCK_TAKEN_UP, stampClock } from '../../backend.js';
@@ -14,11 +15,33 @@ import type { AttachTask, FromWorker, RunMessage, ToWorker } from './protocol.js
 import { cancelReason, finishedSoFar, resultTransfers, runChunkReporting, uncloneableResult } from '../worker-side/run-chunk.js';
 import { describeError, serializeError } from '../worker-side/serialize-error.js';
 import { teardownModules, useAliases } from '../worker-side/task-modules.js';
+import { taskSignalHolder } from '../../task-signal.js';
+
+type DoneMessage = Extract<FromWorker, { type: 'done' }>;
 
 /** The chunk being run, with the controller behind its task signal. */
 let running: { readonly id: number; readonly controller: AbortController } | undefined;
+/**
+ * The last chunk's controller when no task took its signal (`taskSignal()`) and it did not abort:
+ * nothing outside this worker can tell it from a new one, so the next chunk uses it. A new
+ * `AbortController` costs ~1.5 µs, more than a trivial chunk's task.
+ */
+let spare: AbortController | undefined;
 /** Chunks that arrived while another ran. */
 const backlog: RunMessage[] = [];
+/**
+ * Whether {@link runNext} is working through the backlog (between two chunks it may wait for a
+ * turn of the event loop, with no chunk running): a chunk that arrives then joins that loop
+ * rather than starting a second one beside it.
+ */
+let serving = false;
+/** When the worker last let its event loop turn between chunks (see {@link runNext}). */
+let lastTurn = 0;
+/**
+ * How long chunks may run back to back without a turn of the event loop between them: a turn
+ * costs a system call, which at one trivial item a chunk is a real share of the worker's time.
+ */
+const TURN_EVERY_MS = 1;
 let port: MessagePort | undefined;
 let cells: Int32Array | undefined;
 /** The bound on each module's teardown (from the pool's options, with the attach task). */
@@ -74,7 +97,11 @@ export default function attach(task: AttachTask): Promise<void> {
       switch (message.type) {
         case 'run':
           backlog.push(message);
-          if (running === undefined) void runNext();
+          if (!serving) void runNext();
+          break;
+        case 'runs':
+          for (const run of message.runs) backlog.push(run);
+          if (!serving) void runNext();
           break;
         case 'cancel':
           if (running?.id === message.id) running.controller.abort(cancelReason(message.reason));
@@ -95,36 +122,57 @@ export default function attach(task: AttachTask): Promise<void> {
 }
 
 async function runNext(): Promise<void> {
-  for (let message = backlog.shift(); message !== undefined; message = backlog.shift()) {
-    if (!claim(cells!, message.slot, message.ticket, threadId)) {
-      send({ type: 'skipped', id: message.id });
-      continue;
+  serving = true;
+  lastTurn = performance.now();
+  try {
+    for (let message = backlog.shift(); message !== undefined; message = backlog.shift()) {
+      if (!claim(cells!, message.slot, message.ticket, threadId)) {
+        send({ type: 'skipped', id: message.id });
+        continue;
+      }
+      const controller = spare ?? new AbortController();
+      spare = undefined;
+      taskSignalHolder.taken = false;
+      running = { id: message.id, controller };
+      stampClock(message.clock, CLOCK_TAKEN_UP);
+      const { id } = message;
+      const sendProgress = message.progress === true ? (amount: number) => send({ type: 'progress', id, amount }) : undefined;
+      const { response, progress } = await runChunkReporting(message.request, message.clock, controller.signal, sendProgress);
+      stampClock(message.clock, CLOCK_FINISHED);
+      running = undefined;
+      if (!controller.signal.aborted && !signalTaken()) spare = controller;
+      reply(message, response, progress);
+      // Now and then, let the event loop turn between chunks (the task module's timers and I/O, a
+      // cancel or a detach on the port); not after every chunk of a batch of short ones.
+      if (backlog.length > 0 && performance.now() - lastTurn >= TURN_EVERY_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        lastTurn = performance.now();
+      }
     }
-    const controller = new AbortController();
-    running = { id: message.id, controller };
-    stampClock(message.clock, CLOCK_TAKEN_UP);
-    const { id } = message;
-    const sendProgress = message.progress === true ? (amount: number) => send({ type: 'progress', id, amount }) : undefined;
-    const { response, progress } = await runChunkReporting(message.request, message.clock, controller.signal, sendProgress);
-    stampClock(message.clock, CLOCK_FINISHED);
-    running = undefined;
-    reply(message, response, progress);
-    // Let the response go out and other messages (a cancel, a detach) come in between chunks.
-    if (backlog.length > 0) await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    serving = false;
   }
+}
+
+/** Whether a task of the chunk that just ran took its signal (read after the chunk's awaits). */
+function signalTaken(): boolean {
+  return taskSignalHolder.taken === true;
 }
 
 function reply(message: RunMessage, response: ChunkResponse, progress: number): void {
   response.workerId = threadId;
   const transfers = resultTransfers(response, message.request.mode);
-  const heap = reportHeap ? { heapUsed: getHeapStatistics().used_heap_size } : {};
-  const done: FromWorker = { type: 'done', id: message.id, response, ...heap, ...(progress > 0 ? { progress } : {}) };
+  // Optional fields set one by one: two spreads a chunk were two copies.
+  const done: { -readonly [K in keyof DoneMessage]: DoneMessage[K] } = { type: 'done', id: message.id, response };
+  if (reportHeap) done.heapUsed = getHeapStatistics().used_heap_size;
+  if (progress > 0) done.progress = progress;
   try {
-    port?.postMessage(done, transfers);
+    port?.postMessage(done satisfies FromWorker, transfers);
   } catch {
     // A result that cannot be cloned (or moved): say which, as data; never a dead worker.
-    const failed = uncloneableResult(response, message.request.mode);
-    port?.postMessage({ type: 'done', id: message.id, response: failed, ...(progress > 0 ? { progress } : {}) } satisfies FromWorker);
+    done.response = uncloneableResult(response, message.request.mode);
+    delete done.heapUsed;
+    port?.postMessage(done satisfies FromWorker);
   }
 }
 

@@ -125,10 +125,15 @@ async function load(url: string, setupArgs: readonly unknown[]): Promise<Record<
   return module;
 }
 
+/** Whether two `setupArgs` are the same: every chunk asks, and most have none (a deep comparison of two empty arrays costs more than a trivial chunk's task). */
+function sameSetupArgs(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a === b || (a.length === 0 && b.length === 0) || isDeepStrictEqual(a, b);
+}
+
 /** The task's function if its module is loaded already (no await: the hot path). */
 export function loadedTask(task: TaskSpec): TaskFunction | undefined {
   const last = lastInstance.get(task.moduleUrl);
-  if (last === undefined || !(last.setupArgs === task.setupArgs || isDeepStrictEqual(last.setupArgs, task.setupArgs))) return undefined;
+  if (last === undefined || !sameSetupArgs(last.setupArgs, task.setupArgs)) return undefined;
   return last.functions.get(task.exportName);
 }
 
