@@ -11,8 +11,9 @@ import { checkInteger, InvalidOptionError } from '../lib/errors.js';
 import type { KeyedAggregation } from '../lib/keyed/aggregations.js';
 import type { ItemBatches } from '../lib/keyed/map-side.tasks.js';
 import { PartitionOwners } from '../lib/keyed/owners.js';
-import type { PackedBatch } from '../lib/keyed/partitioning.js';
-import { defineOperator, type Operator } from '../lib/operator.js';
+import type { PackedBatch } from '../lib/keyed/packed-batch.js';
+import { batchedOutput } from '../lib/keyed/batched-output.js';
+import { defineOperator, type Operator, type OperatorContext } from '../lib/operator.js';
 import { sharedPool } from '../lib/pool.js';
 import { bind, taskName, taskSpec, tasks, type TaskRef } from '../lib/tasks.js';
 
@@ -190,7 +191,9 @@ export function aggregateByKey<In, K extends string | number, V, A>(
   }
   const name = `${taskName(pairs)} + ${taskName(fold)}${combine === undefined ? '' : ` + ${taskName(combine)}`}`;
   const pairsName = taskName(pairs);
-  return defineOperator<In, [K, A]>('aggregateByKey', async function* (source, context) {
+  return defineOperator<In, [K, A]>('aggregateByKey', (source, context) => batchedOutput(run(source, context)));
+  /** The work, yielding the results an owner's message at a time (handed on a batch at a time). */
+  async function* run(source: AsyncIterable<In>, context: OperatorContext): AsyncGenerator<[K, A][], void, undefined> {
     const pool = parallel.pool ?? sharedPool();
     if (pool.backend.remote === true) {
       // The owners are threads of this process, and the map side's packed batches are moved buffers.
@@ -245,10 +248,12 @@ export function aggregateByKey<In, K extends string | number, V, A>(
       }
       await owners.end();
       for await (const [keys, accumulators] of owners.results()) {
-        for (let i = 0; i < keys.length; i++) yield [keys[i] as K, accumulators[i] as A];
+        const pairs: [K, A][] = new Array<[K, A]>(keys.length);
+        for (let i = 0; i < keys.length; i++) pairs[i] = [keys[i] as K, accumulators[i] as A];
+        yield pairs;
       }
     } finally {
       await owners.close();
     }
-  });
+  }
 }

@@ -6,7 +6,8 @@
  */
 import type { TaskSpec } from '../backend.js';
 import type { SerializedError } from '../errors.js';
-import type { PackedBatch, PartitionKey } from './partitioning.js';
+import type { PackedBatch } from './packed-batch.js';
+import type { PartitionKey } from './partitioning.js';
 
 /** What an owner is started with (its `workerData`). */
 export interface OwnerData {

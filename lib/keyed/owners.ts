@@ -15,7 +15,8 @@ import type { TaskSpec } from '../backend.js';
 import type { WorkerPoolOptions } from '../backends/worker-pool-options.js';
 import { PartitionOwnerError, reviveError } from '../errors.js';
 import type { FromOwner, OwnerData, ToOwner } from './owner-protocol.js';
-import { batchBuffers, ownedBatch, type PackedBatch, type PartitionKey } from './partitioning.js';
+import { batchBuffers, ownedBatch, type PackedBatch } from './packed-batch.js';
+import type { PartitionKey } from './partitioning.js';
 
 /** What {@link PartitionOwners.start} needs. */
 export interface OwnersOptions {
