@@ -86,7 +86,7 @@ export interface AggregateByKeyOptions<A, In = unknown> extends Omit<ParallelOpt
 }
 
 /** Batches of packed pairs each owner may have waiting before the main thread stops pulling work. */
-const QUEUED_PER_OWNER = 4;
+const QUEUED_PER_OWNER = 2;
 
 const mapSide = tasks<typeof import('../lib/keyed/map-side.tasks.js')>(new URL('../lib/keyed/map-side.tasks.js', import.meta.url));
 

@@ -9,6 +9,7 @@
  * @packageDocumentation
  */
 import { decodeKey, NUMBER_KEY_UNITS, numberUnits } from './key-units.js';
+import type { PackedResults } from './packed-batch.js';
 import { compareKeys, type PartitionKey } from './partitioning.js';
 
 /** The flag on an entry's length that says its key is a number. */
@@ -144,6 +145,22 @@ export class NumberKeyTable {
     const order = new Uint32Array(this.size);
     for (let i = 0; i < order.length; i++) order[i] = i;
     return order.sort((a, b) => this.#compare(a, b));
+  }
+
+  /** Entries `from` .. `to` - 1 as {@link PackedResults} (arrays of their own: one copy of their units, no string). */
+  packResults(from: number, to: number): PackedResults {
+    const count = Math.max(0, to - from);
+    const base = count === 0 ? 0 : this.startOf(from);
+    const ends = new Uint32Array(count);
+    let numberKeys: Uint8Array | undefined;
+    for (let i = 0; i < count; i++) {
+      const entry = from + i;
+      ends[i] = this.endOf(entry) - base;
+      if (this.isNumber(entry)) (numberKeys ??= new Uint8Array(count))[i] = 1;
+    }
+    // Entries' units lie one after another in the arena, in entry order.
+    const units = this.units.slice(base, count === 0 ? 0 : this.endOf(to - 1));
+    return { count, ends, units, numberKeys, accumulators: this.accumulators.slice(from, from + count) };
   }
 
   /** The entries as a `Map`, in the order their keys came (for a fold that stops giving numbers). */

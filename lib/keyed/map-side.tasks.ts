@@ -186,6 +186,14 @@ class ItemCombiner {
 }
 
 /**
+ * Builders of finished items, reused by the next: a builder's arrays live as long as an item takes,
+ * long enough to be promoted, and a worker's old generation is collected rarely, so a builder per
+ * item held tens of MB of dead buffers per worker.
+ */
+const spareBuilders: BatchBuilder[] = [];
+const MAX_SPARE_BUILDERS = 64;
+
+/**
  * Each partition's pairs, packed {@link BATCH_PAIRS} at a time; `folded`: the values are
  * accumulators, not raw values.
  */
@@ -198,7 +206,7 @@ class PartitionBatches {
   constructor(partitions: number, folded: boolean) {
     this.#partitions = partitions;
     this.#folded = folded;
-    this.#builders = Array.from({ length: partitions }, () => new BatchBuilder());
+    this.#builders = Array.from({ length: partitions }, () => spareBuilders.pop() ?? new BatchBuilder());
     this.#batches = Array.from({ length: partitions }, () => []);
   }
 
@@ -216,10 +224,11 @@ class PartitionBatches {
     if (builder.count === BATCH_PAIRS) this.#batches[p]!.push(builder.take(this.#folded));
   }
 
-  /** Every partition's batches, the last partly filled ones included. */
+  /** Every partition's batches, the last partly filled ones included; the builders go back to the spares. */
   finish(): PackedBatch[][] {
     this.#builders.forEach((builder, p) => {
       if (builder.count > 0) this.#batches[p]!.push(builder.take(this.#folded));
+      if (spareBuilders.length < MAX_SPARE_BUILDERS) spareBuilders.push(builder);
     });
     return this.#batches;
   }

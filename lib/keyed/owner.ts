@@ -21,7 +21,7 @@ import type { TaskSpec } from '../backend.js';
 import type { FromOwner, OwnerData, OwnerProblem, ToOwner } from './owner-protocol.js';
 import { NumberKeyTable } from './key-table.js';
 import { decodeKey } from './key-units.js';
-import { batchValues, type PackedBatch } from './packed-batch.js';
+import { batchValues, releaseBatch, resultBuffers, type PackedBatch } from './packed-batch.js';
 import { compareKeys, type PartitionKey } from './partitioning.js';
 
 /** What one entry of the map costs beyond its key's characters: the table slot, the key string's header, a boxed number. */
@@ -120,6 +120,8 @@ function foldIn(batches: readonly PackedBatch[]): void {
       const add = batch.partial ? addPartial : addValue;
       for (let i = start; i < batch.count; i++) add(keyOf(batch, i), values[i]);
     }
+    // Folded (keys copied or decoded, values read): its worker may pack another batch there.
+    releaseBatch(batch);
   }
   current = undefined;
   currentBatch = undefined;
@@ -281,11 +283,6 @@ function memoryRun(): Run {
   return run;
 }
 
-/** The table's entries in the order their keys came, keys built as they are read. */
-function* tableEntries(t: NumberKeyTable): Generator<[PartitionKey, unknown]> {
-  for (let entry = 0; entry < t.size; entry++) yield [t.keyAt(entry), t.accumulators[entry]];
-}
-
 /** The runs merged in key order, equal keys combined. */
 function* merged(): Generator<[PartitionKey, unknown]> {
   const open = [...runs.map(fileRun), memoryRun()].filter((run) => run.key !== undefined);
@@ -307,8 +304,21 @@ function* merged(): Generator<[PartitionKey, unknown]> {
   }
 }
 
+/** How far {@link nextResults} has sent a table's entries (when it did not spill). */
+let sentEntries = 0;
+
 function nextResults(): void {
-  results ??= runs.length > 0 ? merged() : table !== undefined ? tableEntries(table) : state.entries();
+  if (runs.length === 0 && table !== undefined) {
+    const to = Math.min(table.size, sentEntries + data.batchSize);
+    const packed = table.packResults(sentEntries, to);
+    sentEntries = to;
+    port.postMessage(
+      { type: 'results', keys: [], accumulators: [], packed, done: to === table.size } satisfies FromOwner,
+      resultBuffers(packed),
+    );
+    return;
+  }
+  results ??= runs.length > 0 ? merged() : state.entries();
   const keys: PartitionKey[] = [];
   const accumulators: unknown[] = [];
   let done = false;
@@ -321,7 +331,7 @@ function nextResults(): void {
     keys.push(next.value[0]);
     accumulators.push(next.value[1]);
   }
-  send({ type: 'results', keys, accumulators, done });
+  send({ type: 'results', keys, accumulators, packed: undefined, done });
 }
 
 async function handle(message: ToOwner): Promise<void> {

@@ -7,8 +7,9 @@
  * @packageDocumentation
  */
 import { deserialize, serialize } from 'node:v8';
-import { NUMBER_KEY_UNITS, numberUnits } from './key-units.js';
+import { decodeKey, NUMBER_KEY_UNITS, numberUnits } from './key-units.js';
 import type { PartitionKey } from './partitioning.js';
+import { releaseSlab, takeSlab } from './slabs.js';
 
 /**
  * A batch of pairs for one partition. `partial` says the values are accumulators already
@@ -27,6 +28,11 @@ export interface PackedBatch {
   /** The values: a `Float64Array` when all are numbers, else `v8.serialize` of the array of them. */
   readonly values: Float64Array | Uint8Array;
   readonly partial: boolean;
+  /**
+   * The state word of the worker's slab the views lie in (see slabs.ts), for the owner to release
+   * once the batch is folded; `undefined` when the batch has buffers of its own.
+   */
+  readonly slab: Int32Array | undefined;
 }
 
 /** The values of a batch as an indexable list. */
@@ -74,19 +80,44 @@ export class BatchBuilder {
     this.#push(hash, isNumber, value);
   }
 
-  /** The pairs so far as a batch of arrays of their own (moved away whole); the builder starts again. */
+  /**
+   * The pairs so far as a batch, copied into a slab of shared memory (slabs.ts) or, without one, into
+   * buffers of their own (moved away whole); the builder starts again.
+   */
   take(partial: boolean): PackedBatch {
     const count = this.#count;
-    const values = this.#others === undefined ? this.#numbers.slice(0, count) : ownBytes(serialize(this.#others));
-    const batch: PackedBatch = {
-      count,
-      hashes: this.#hashes.slice(0, count),
-      ends: this.#ends.slice(0, count),
-      units: this.#units.slice(0, this.#unitCount),
-      numberKeys: this.#numberKeys?.slice(0, count),
-      values,
-      partial,
-    };
+    const units = this.#unitCount;
+    const others = this.#others === undefined ? undefined : ownBytes(serialize(this.#others));
+    const slab = takeSlab(count, units);
+    let batch: PackedBatch;
+    if (slab !== undefined) {
+      slab.hashes.set(this.#hashes.subarray(0, count));
+      slab.ends.set(this.#ends.subarray(0, count));
+      slab.units.set(this.#units.subarray(0, units));
+      if (this.#numberKeys !== undefined) slab.numberKeys.set(this.#numberKeys.subarray(0, count));
+      if (others === undefined) slab.values.set(this.#numbers.subarray(0, count));
+      batch = {
+        count,
+        hashes: slab.hashes.subarray(0, count),
+        ends: slab.ends.subarray(0, count),
+        units: slab.units.subarray(0, units),
+        numberKeys: this.#numberKeys === undefined ? undefined : slab.numberKeys.subarray(0, count),
+        values: others ?? slab.values.subarray(0, count),
+        partial,
+        slab: slab.state,
+      };
+    } else {
+      batch = {
+        count,
+        hashes: this.#hashes.slice(0, count),
+        ends: this.#ends.slice(0, count),
+        units: this.#units.slice(0, units),
+        numberKeys: this.#numberKeys?.slice(0, count),
+        values: others ?? this.#numbers.slice(0, count),
+        partial,
+        slab: undefined,
+      };
+    }
     this.#count = 0;
     this.#unitCount = 0;
     this.#numberKeys = undefined;
@@ -143,11 +174,20 @@ function ownBytes(data: Uint8Array): Uint8Array {
   return data.byteOffset === 0 && data.buffer.byteLength === data.byteLength ? data : new Uint8Array(data);
 }
 
-/** A view that does not span its whole buffer, copied into one of its own (else returned as is). */
+/**
+ * A view that does not span its whole buffer, copied into one of its own (else returned as is); a
+ * view of a slab (shared memory, which travels by reference) as is.
+ */
 function owned<V extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(view: V): V {
+  if (view.buffer instanceof SharedArrayBuffer) return view;
   return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && view.buffer instanceof ArrayBuffer
     ? view
     : (view.slice() as V);
+}
+
+/** Marks the batch's slab free for reuse, once the batch is folded (no-op for a batch with buffers of its own). */
+export function releaseBatch(batch: PackedBatch): void {
+  if (batch.slab !== undefined) releaseSlab(batch.slab);
 }
 
 /**
@@ -170,8 +210,42 @@ export function ownedBatch(batch: PackedBatch): PackedBatch {
     : { ...batch, hashes, ends, units, numberKeys, values };
 }
 
-/** The buffers of a packed batch, to transfer rather than copy. */
+/** The buffers of a packed batch, to transfer rather than copy (a slab's shared memory is not among them). */
 export function batchBuffers(batch: PackedBatch): ArrayBuffer[] {
   const views = [batch.hashes, batch.ends, batch.units, batch.values, ...(batch.numberKeys === undefined ? [] : [batch.numberKeys])];
   return views.map((view) => view.buffer).filter((buffer): buffer is ArrayBuffer => buffer instanceof ArrayBuffer);
+}
+
+/**
+ * Results of a key table (keys and number accumulators) as they travel back to the main thread:
+ * the keys' units as the table holds them, so the owner builds no string; the main thread, which
+ * hands the keys on as strings anyway, decodes them ({@link unpackResults}).
+ */
+export interface PackedResults {
+  readonly count: number;
+  /** Where each key's units end in `units`. */
+  readonly ends: Uint32Array;
+  readonly units: Uint16Array;
+  /** 1 where the key is a number; `undefined` when none is. */
+  readonly numberKeys: Uint8Array | undefined;
+  readonly accumulators: Float64Array;
+}
+
+/** The buffers of packed results, to transfer. */
+export function resultBuffers(results: PackedResults): ArrayBuffer[] {
+  const views = [results.ends, results.units, results.accumulators, ...(results.numberKeys === undefined ? [] : [results.numberKeys])];
+  return views.map((view) => view.buffer).filter((buffer): buffer is ArrayBuffer => buffer instanceof ArrayBuffer);
+}
+
+/** The keys of packed results, decoded. */
+export function unpackResults(results: PackedResults): PartitionKey[] {
+  const keys = new Array<PartitionKey>(results.count);
+  const { ends, units, numberKeys } = results;
+  let start = 0;
+  for (let i = 0; i < results.count; i++) {
+    const end = ends[i]!;
+    keys[i] = decodeKey(units, start, end, numberKeys?.[i] === 1);
+    start = end;
+  }
+  return keys;
 }
