@@ -1,10 +1,12 @@
 /**
  * A hash table from keys to number accumulators over typed arrays: open addressing on the hashes
- * the map side computed, keys held as code units in one arena, accumulators in a `Float64Array`.
- * It holds a key in about 20 bytes plus its units (a `Map<string, number>` entry costs several
- * times that in V8's heap), allocates nothing per pair, and builds no string until a key is read
- * out ({@link NumberKeyTable.keyAt}). For numeric accumulators only: the owners and the map side's
- * combine fall back to a `Map` when a fold gives anything else.
+ * the map side computed, each entry a 32-byte record (its accumulator, its key's length, and the
+ * key's first 8 code units inline; a longer key's units in an arena). A lookup touches one slot and
+ * one record, not a `Map` bucket, a key string and a boxed number; the table holds a short key in
+ * under 60 bytes (a `Map<string, number>` entry costs several times that in V8's heap), allocates
+ * nothing per pair, and builds no string until a key is read out ({@link NumberKeyTable.keyAt}).
+ * For numeric accumulators only: the owners and the map side's combine fall back to a `Map` when a
+ * fold gives anything else.
  *
  * @packageDocumentation
  */
@@ -14,23 +16,25 @@ import { compareKeys, type PartitionKey } from './partitioning.js';
 
 /** The flag on an entry's length that says its key is a number. */
 const NUMBER_FLAG = 0x80000000;
-/** An estimate of a slot's and an entry's bytes, before the key's units: see {@link NumberKeyTable.bytes}. */
-const BYTES_PER_ENTRY = 2 * 8 + 4 * 4 + 8;
+/** 32-bit words a record: accumulator (2), length and flag, arena start, 4 words of inline units. */
+const RECORD = 8;
+/** Code units held inline in a record. */
+const INLINE_UNITS = 8;
+
+/** The probe key's inline words, packed once per lookup (module-level: no allocation). */
+const probe = new Uint32Array(4);
 
 export class NumberKeyTable {
   /** Entries held (0 .. size - 1, in the order their keys came). */
   size = 0;
   /** Whether the last lookup added its key (with the initial accumulator). */
   added = false;
-  /** Each entry's accumulator. Re-read it after every lookup: the array is replaced as it grows. */
-  accumulators: Float64Array;
-  /** Each entry's key hash. */
-  hashes: Uint32Array;
-  /** The keys' code units, one after another. */
-  units: Uint16Array;
-  #unitCount = 0;
-  /** Per entry: where its units start, and their count (with {@link NUMBER_FLAG} for a number key). */
-  #spans: Uint32Array;
+  /** The records, as words and (word pairs 0-1) as the accumulator. */
+  #records: Uint32Array;
+  #floats: Float64Array;
+  /** The units of keys longer than {@link INLINE_UNITS}. */
+  #arena: Uint16Array;
+  #arenaCount = 0;
   /** Per slot: entry + 1 (0: empty) and the entry's hash, side by side so a probe reads one line. */
   #slots: Uint32Array;
   /** 32 - log2(slot count): the top bits of the mixed hash pick the slot. */
@@ -38,10 +42,9 @@ export class NumberKeyTable {
 
   constructor(entries = 1024) {
     const capacity = Math.max(16, 2 ** Math.ceil(Math.log2(entries)));
-    this.accumulators = new Float64Array(capacity);
-    this.hashes = new Uint32Array(capacity);
-    this.#spans = new Uint32Array(2 * capacity);
-    this.units = new Uint16Array(8 * capacity);
+    this.#records = new Uint32Array(RECORD * capacity);
+    this.#floats = new Float64Array(this.#records.buffer);
+    this.#arena = new Uint16Array(1024);
     const slots = 2 * capacity;
     this.#slots = new Uint32Array(2 * slots);
     this.#shift = 32 - Math.log2(slots);
@@ -49,7 +52,17 @@ export class NumberKeyTable {
 
   /** The estimated bytes held: what the memory budget is counted against. */
   get bytes(): number {
-    return this.size * BYTES_PER_ENTRY + 2 * this.#unitCount;
+    // A record, two slots (at most half are in use) and the long keys' units.
+    return this.size * (4 * RECORD + 16) + 2 * this.#arenaCount;
+  }
+
+  /** An entry's accumulator. */
+  accumulator(entry: number): number {
+    return this.#floats[entry * (RECORD / 2)]!;
+  }
+
+  setAccumulator(entry: number, value: number): void {
+    this.#floats[entry * (RECORD / 2)] = value;
   }
 
   /**
@@ -57,87 +70,71 @@ export class NumberKeyTable {
    * added with `initial` when absent ({@link added} says which).
    */
   entryOfUnits(hash: number, units: Uint16Array, start: number, end: number, isNumber: boolean, initial: number): number {
-    const length = (end - start) | (isNumber ? NUMBER_FLAG : 0);
-    const slots = this.#slots;
-    const mask = slots.length - 2;
-    // The owner's keys share their hash modulo the partition count: mix, and take the top bits.
-    let i = (Math.imul(hash, 0x9e3779b1) >>> this.#shift) << 1;
-    for (;;) {
-      const slot = slots[i]!;
-      if (slot === 0) break;
-      if (slots[i + 1] === hash) {
-        const entry = slot - 1;
-        const spans = this.#spans;
-        if (spans[2 * entry + 1] === length >>> 0) {
-          const own = this.units;
-          let at = spans[2 * entry]!;
-          let k = start;
-          while (k < end && own[at] === units[k]) {
-            at++;
-            k++;
-          }
-          if (k === end) {
-            this.added = false;
-            return entry;
-          }
-        }
-      }
-      i = (i + 2) & mask;
+    const count = end - start;
+    const length = (count | (isNumber ? NUMBER_FLAG : 0)) >>> 0;
+    packProbe(units, start, count);
+    const entry = this.#find(hash, length, units, start, end);
+    if (entry >= 0) {
+      this.added = false;
+      return entry;
     }
-    return this.#add(i, hash, length, units, start, end, initial);
+    return this.#add(~entry, hash, length, units, start, end, initial);
   }
 
   /** {@link entryOfUnits} for a key as a JS value (the map side's combine). */
   entryOfKey(hash: number, key: PartitionKey, initial: number): number {
     if (typeof key === 'number') return this.entryOfUnits(hash, numberUnits(key), 0, NUMBER_KEY_UNITS, true, initial);
-    const length = key.length;
-    const slots = this.#slots;
-    const mask = slots.length - 2;
-    let i = (Math.imul(hash, 0x9e3779b1) >>> this.#shift) << 1;
-    for (;;) {
-      const slot = slots[i]!;
-      if (slot === 0) break;
-      if (slots[i + 1] === hash) {
-        const entry = slot - 1;
-        const spans = this.#spans;
-        if (spans[2 * entry + 1] === length) {
-          const own = this.units;
-          const at = spans[2 * entry]!;
-          let k = 0;
-          while (k < length && own[at + k] === key.charCodeAt(k)) k++;
-          if (k === length) {
-            this.added = false;
-            return entry;
-          }
-        }
-      }
-      i = (i + 2) & mask;
+    const count = key.length;
+    if (count > INLINE_UNITS) {
+      const units = scratchUnits(count);
+      for (let i = 0; i < count; i++) units[i] = key.charCodeAt(i);
+      return this.entryOfUnits(hash, units, 0, count, false, initial);
     }
-    const entry = this.#add(i, hash, length, undefined, 0, 0, initial);
-    const own = this.units;
-    const at = this.#spans[2 * entry]!;
-    for (let k = 0; k < length; k++) own[at + k] = key.charCodeAt(k);
-    return entry;
+    probe[0] = probe[1] = probe[2] = probe[3] = 0;
+    for (let i = 0; i < count; i++) probe[i >> 1]! |= key.charCodeAt(i) << ((i & 1) << 4);
+    const entry = this.#find(hash, count, undefined, 0, 0);
+    if (entry >= 0) {
+      this.added = false;
+      return entry;
+    }
+    return this.#add(~entry, hash, count, undefined, 0, 0, initial);
   }
 
-  /** Where an entry's key units start in {@link units}. */
-  startOf(entry: number): number {
-    return this.#spans[2 * entry]!;
-  }
-
-  /** Where an entry's key units end in {@link units}. */
-  endOf(entry: number): number {
-    return this.#spans[2 * entry]! + (this.#spans[2 * entry + 1]! & ~NUMBER_FLAG);
+  /** An entry's key length in code units. */
+  lengthOf(entry: number): number {
+    return this.#records[entry * RECORD + 2]! & ~NUMBER_FLAG;
   }
 
   /** Whether an entry's key is a number. */
   isNumber(entry: number): boolean {
-    return (this.#spans[2 * entry + 1]! & NUMBER_FLAG) !== 0;
+    return (this.#records[entry * RECORD + 2]! & NUMBER_FLAG) !== 0;
+  }
+
+  /** Copies an entry's key units into `target` at `at`; returns where they end. */
+  copyUnits(entry: number, target: Uint16Array, at: number): number {
+    const count = this.lengthOf(entry);
+    if (count > INLINE_UNITS) {
+      const start = this.#records[entry * RECORD + 3]!;
+      target.set(this.#arena.subarray(start, start + count), at);
+    } else {
+      const base = entry * RECORD + 4;
+      for (let i = 0; i < count; i++) target[at + i] = (this.#records[base + (i >> 1)]! >>> ((i & 1) << 4)) & 0xffff;
+    }
+    return at + count;
   }
 
   /** An entry's key as a JS value (a string is built here). */
   keyAt(entry: number): PartitionKey {
-    return decodeKey(this.units, this.startOf(entry), this.endOf(entry), this.isNumber(entry));
+    const count = this.lengthOf(entry);
+    const units = scratchUnits(count);
+    this.copyUnits(entry, units, 0);
+    return decodeKey(units, 0, count, this.isNumber(entry));
+  }
+
+  /** Calls `each(entry, hash)` for every entry, in no set order (the map side hands its entries on). */
+  forEachEntry(each: (entry: number, hash: number) => void): void {
+    const slots = this.#slots;
+    for (let i = 0; i < slots.length; i += 2) if (slots[i] !== 0) each(slots[i]! - 1, slots[i + 1]!);
   }
 
   /** The entries in key order ({@link compareKeys}): numbers by value, then strings by code units. */
@@ -147,62 +144,113 @@ export class NumberKeyTable {
     return order.sort((a, b) => this.#compare(a, b));
   }
 
-  /** Entries `from` .. `to` - 1 as {@link PackedResults} (arrays of their own: one copy of their units, no string). */
+  /** Entries `from` .. `to` - 1 as {@link PackedResults} (arrays of their own: their units, no string). */
   packResults(from: number, to: number): PackedResults {
     const count = Math.max(0, to - from);
-    const base = count === 0 ? 0 : this.startOf(from);
     const ends = new Uint32Array(count);
+    let unitCount = 0;
+    for (let i = 0; i < count; i++) ends[i] = unitCount += this.lengthOf(from + i);
+    const units = new Uint16Array(unitCount);
+    const accumulators = new Float64Array(count);
     let numberKeys: Uint8Array | undefined;
+    let at = 0;
     for (let i = 0; i < count; i++) {
       const entry = from + i;
-      ends[i] = this.endOf(entry) - base;
+      at = this.copyUnits(entry, units, at);
+      accumulators[i] = this.accumulator(entry);
       if (this.isNumber(entry)) (numberKeys ??= new Uint8Array(count))[i] = 1;
     }
-    // Entries' units lie one after another in the arena, in entry order.
-    const units = this.units.slice(base, count === 0 ? 0 : this.endOf(to - 1));
-    return { count, ends, units, numberKeys, accumulators: this.accumulators.slice(from, from + count) };
+    return { count, ends, units, numberKeys, accumulators };
   }
 
   /** The entries as a `Map`, in the order their keys came (for a fold that stops giving numbers). */
   toMap(): Map<PartitionKey, unknown> {
     const map = new Map<PartitionKey, unknown>();
-    for (let entry = 0; entry < this.size; entry++) map.set(this.keyAt(entry), this.accumulators[entry]);
+    for (let entry = 0; entry < this.size; entry++) map.set(this.keyAt(entry), this.accumulator(entry));
     return map;
   }
 
   /** Empties the table, keeping its arrays. */
   clear(): void {
     this.size = 0;
-    this.#unitCount = 0;
+    this.#arenaCount = 0;
     this.#slots.fill(0);
+  }
+
+  /**
+   * The entry of the key in {@link probe} (and, past its inline units, `units[start + 8 ..end)`), or
+   * `~slot` of the empty slot where it would go.
+   */
+  #find(hash: number, length: number, units: Uint16Array | undefined, start: number, end: number): number {
+    const slots = this.#slots;
+    const records = this.#records;
+    const mask = slots.length - 2;
+    // The owner's keys share their hash modulo the partition count: mix, and take the top bits.
+    let i = (Math.imul(hash, 0x9e3779b1) >>> this.#shift) << 1;
+    for (;;) {
+      const slot = slots[i]!;
+      if (slot === 0) return ~i;
+      if (slots[i + 1] === hash) {
+        const r = (slot - 1) * RECORD;
+        if (
+          records[r + 2] === length &&
+          records[r + 4] === probe[0] &&
+          records[r + 5] === probe[1] &&
+          records[r + 6] === probe[2] &&
+          records[r + 7] === probe[3] &&
+          (units === undefined || end - start <= INLINE_UNITS || this.#sameTail(records[r + 3]!, units, start, end))
+        ) {
+          return slot - 1;
+        }
+      }
+      i = (i + 2) & mask;
+    }
+  }
+
+  /** Whether a long key's units past the inline ones equal `units[start + 8 .. end)`. */
+  #sameTail(arenaStart: number, units: Uint16Array, start: number, end: number): boolean {
+    const arena = this.#arena;
+    for (let k = start + INLINE_UNITS, at = arenaStart + INLINE_UNITS; k < end; k++, at++) if (arena[at] !== units[k]) return false;
+    return true;
   }
 
   #compare(a: number, b: number): number {
     if (this.isNumber(a) || this.isNumber(b)) return compareKeys(this.keyAt(a), this.keyAt(b));
-    const units = this.units;
-    let i = this.startOf(a);
-    let j = this.startOf(b);
-    const aEnd = this.endOf(a);
-    const bEnd = this.endOf(b);
-    for (; i < aEnd && j < bEnd; i++, j++) {
-      const d = units[i]! - units[j]!;
+    const aLength = this.lengthOf(a);
+    const bLength = this.lengthOf(b);
+    for (let i = 0; i < aLength && i < bLength; i++) {
+      const d = this.#unitAt(a, i) - this.#unitAt(b, i);
       if (d !== 0) return d;
     }
-    return aEnd - i - (bEnd - j);
+    return aLength - bLength;
   }
 
+  #unitAt(entry: number, i: number): number {
+    if (this.lengthOf(entry) > INLINE_UNITS) return this.#arena[this.#records[entry * RECORD + 3]! + i]!;
+    return (this.#records[entry * RECORD + 4 + (i >> 1)]! >>> ((i & 1) << 4)) & 0xffff;
+  }
+
+  /** Adds the key in {@link probe} (its units at `units[start..end)` when longer than the inline ones). */
   #add(slot: number, hash: number, length: number, units: Uint16Array | undefined, start: number, end: number, initial: number): number {
     const entry = this.size;
-    if (entry === this.accumulators.length) this.#growEntries();
-    const count = length & ~NUMBER_FLAG;
-    if (this.#unitCount + count > this.units.length) this.#growUnits(this.#unitCount + count);
-    const at = this.#unitCount;
-    if (units !== undefined) this.units.set(units.subarray(start, end), at);
-    this.#unitCount = at + count;
-    this.#spans[2 * entry] = at;
-    this.#spans[2 * entry + 1] = length;
-    this.hashes[entry] = hash;
-    this.accumulators[entry] = initial;
+    if ((entry + 1) * RECORD > this.#records.length) this.#growRecords();
+    const r = entry * RECORD;
+    const records = this.#records;
+    records[r + 2] = length;
+    records[r + 4] = probe[0]!;
+    records[r + 5] = probe[1]!;
+    records[r + 6] = probe[2]!;
+    records[r + 7] = probe[3]!;
+    const count = end - start;
+    if (units !== undefined && count > INLINE_UNITS) {
+      if (this.#arenaCount + count > this.#arena.length) this.#growArena(this.#arenaCount + count);
+      records[r + 3] = this.#arenaCount;
+      this.#arena.set(units.subarray(start, end), this.#arenaCount);
+      this.#arenaCount += count;
+    } else {
+      records[r + 3] = 0;
+    }
+    this.#floats[entry * (RECORD / 2)] = initial;
     this.size = entry + 1;
     this.#slots[slot] = entry + 1;
     this.#slots[slot + 1] = hash;
@@ -212,37 +260,47 @@ export class NumberKeyTable {
     return entry;
   }
 
-  #growEntries(): void {
-    const capacity = 2 * this.accumulators.length;
-    const accumulators = new Float64Array(capacity);
-    accumulators.set(this.accumulators);
-    this.accumulators = accumulators;
-    const hashes = new Uint32Array(capacity);
-    hashes.set(this.hashes);
-    this.hashes = hashes;
-    const spans = new Uint32Array(2 * capacity);
-    spans.set(this.#spans);
-    this.#spans = spans;
+  #growRecords(): void {
+    const records = new Uint32Array(2 * this.#records.length);
+    records.set(this.#records);
+    this.#records = records;
+    this.#floats = new Float64Array(records.buffer);
   }
 
-  #growUnits(needed: number): void {
-    const units = new Uint16Array(Math.max(2 * this.units.length, needed));
-    units.set(this.units.subarray(0, this.#unitCount));
-    this.units = units;
+  #growArena(needed: number): void {
+    const arena = new Uint16Array(Math.max(2 * this.#arena.length, needed));
+    arena.set(this.#arena.subarray(0, this.#arenaCount));
+    this.#arena = arena;
   }
 
-  /** Twice the slots, every entry placed again by its stored hash (no key is compared). */
+  /** Twice the slots, every entry placed again by its hash (kept in its old slot: no key is compared). */
   #rehash(): void {
-    const slots = new Uint32Array(2 * this.#slots.length);
+    const old = this.#slots;
+    const slots = new Uint32Array(2 * old.length);
     this.#shift -= 1;
     const mask = slots.length - 2;
-    for (let entry = 0; entry < this.size; entry++) {
-      const hash = this.hashes[entry]!;
+    for (let j = 0; j < old.length; j += 2) {
+      if (old[j] === 0) continue;
+      const hash = old[j + 1]!;
       let i = (Math.imul(hash, 0x9e3779b1) >>> this.#shift) << 1;
       while (slots[i] !== 0) i = (i + 2) & mask;
-      slots[i] = entry + 1;
+      slots[i] = old[j]!;
       slots[i + 1] = hash;
     }
     this.#slots = slots;
   }
+}
+
+/** Packs the first {@link INLINE_UNITS} units of `units[start..start + count)` into {@link probe}. */
+function packProbe(units: Uint16Array, start: number, count: number): void {
+  probe[0] = probe[1] = probe[2] = probe[3] = 0;
+  const inline = count < INLINE_UNITS ? count : INLINE_UNITS;
+  for (let i = 0; i < inline; i++) probe[i >> 1]! |= units[start + i]! << ((i & 1) << 4);
+}
+
+let scratch = new Uint16Array(256);
+/** A scratch array of at least `count` units (reused: valid until the next call). */
+function scratchUnits(count: number): Uint16Array {
+  if (scratch.length < count) scratch = new Uint16Array(2 * count);
+  return scratch;
 }

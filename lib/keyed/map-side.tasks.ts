@@ -142,9 +142,9 @@ class ItemCombiner {
     const table = this.#table;
     if (table !== undefined) {
       const entry = table.entryOfKey(hashKey(key), key, this.#initial as number);
-      const next: unknown = this.#fold(table.accumulators[entry], value);
+      const next: unknown = this.#fold(table.accumulator(entry), value);
       if (typeof next === 'number') {
-        table.accumulators[entry] = next;
+        table.setAccumulator(entry, next);
         return;
       }
       // The fold gave something else: a Map from here on (what was folded so far comes along).
@@ -163,16 +163,7 @@ class ItemCombiner {
   flushTo(out: PartitionBatches): void {
     const table = this.#table;
     if (table !== undefined) {
-      for (let entry = 0; entry < table.size; entry++) {
-        out.addUnits(
-          table.hashes[entry]!,
-          table.units,
-          table.startOf(entry),
-          table.endOf(entry),
-          table.isNumber(entry),
-          table.accumulators[entry],
-        );
-      }
+      table.forEachEntry((entry, hash) => out.addEntry(hash, table, entry, table.accumulator(entry)));
       this.#release();
     } else {
       for (const [key, accumulator] of this.#map!) out.addKey(hashKey(key), key, accumulator);
@@ -217,10 +208,10 @@ class PartitionBatches {
     if (builder.count === BATCH_PAIRS) this.#batches[p]!.push(builder.take(this.#folded));
   }
 
-  addUnits(hash: number, units: Uint16Array, start: number, end: number, isNumber: boolean, value: unknown): void {
+  addEntry(hash: number, table: NumberKeyTable, entry: number, value: unknown): void {
     const p = partitionOfHash(hash, this.#partitions);
     const builder = this.#builders[p]!;
-    builder.addUnits(hash, units, start, end, isNumber, value);
+    builder.addEntry(hash, table, entry, value);
     if (builder.count === BATCH_PAIRS) this.#batches[p]!.push(builder.take(this.#folded));
   }
 

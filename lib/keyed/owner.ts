@@ -143,7 +143,7 @@ function foldIntoTable(batch: PackedBatch, values: Float64Array | unknown[]): nu
     const entry = t.entryOfUnits(hashes[i]!, units, start, end, numberKeys?.[i] === 1, initial);
     start = end;
     const value = values[i];
-    const next: unknown = partial ? (t.added ? value : combine!(t.accumulators[entry], value)) : fold!(t.accumulators[entry], value);
+    const next: unknown = partial ? (t.added ? value : combine!(t.accumulator(entry), value)) : fold!(t.accumulator(entry), value);
     if (typeof next !== 'number') {
       // Exact either way: the keys so far move to a Map, this one with what its fold gave.
       state = t.toMap();
@@ -154,7 +154,7 @@ function foldIntoTable(batch: PackedBatch, values: Float64Array | unknown[]): nu
       if (bytes > budget) spill();
       return i + 1;
     }
-    t.accumulators[entry] = next;
+    t.setAccumulator(entry, next);
     if (t.added && t.bytes > budget) spill();
   }
   return batch.count;
@@ -260,7 +260,7 @@ function memoryRun(): Run {
         }
         const entry = order[at++]!;
         run.key = t.keyAt(entry);
-        run.value = t.accumulators[entry];
+        run.value = t.accumulator(entry);
         return true;
       },
     };

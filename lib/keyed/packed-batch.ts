@@ -40,6 +40,14 @@ export function batchValues(batch: PackedBatch): Float64Array | unknown[] {
   return batch.values instanceof Float64Array ? batch.values : (deserialize(batch.values) as unknown[]);
 }
 
+/** Where keys are held as units (a key table): what a {@link BatchBuilder} copies a key from. */
+export interface KeyUnitsSource {
+  lengthOf(entry: number): number;
+  isNumber(entry: number): boolean;
+  /** Copies the entry's units into `target` at `at`; returns where they end. */
+  copyUnits(entry: number, target: Uint16Array, at: number): number;
+}
+
 /**
  * Collects pairs of one partition and hands them out as {@link PackedBatch}es; its arrays grow as
  * needed and are reused from one batch to the next.
@@ -73,11 +81,18 @@ export class BatchBuilder {
     }
   }
 
-  /** Adds a pair whose key is `units[start..end)` (a key table's entry). */
+  /** Adds a pair whose key is `units[start..end)`. */
   addUnits(hash: number, units: Uint16Array, start: number, end: number, isNumber: boolean, value: unknown): void {
     const at = this.#reserve(end - start);
     this.#units.set(units.subarray(start, end), at);
     this.#push(hash, isNumber, value);
+  }
+
+  /** Adds a pair whose key is an entry of a key table. */
+  addEntry(hash: number, source: KeyUnitsSource, entry: number, value: unknown): void {
+    const at = this.#reserve(source.lengthOf(entry));
+    source.copyUnits(entry, this.#units, at);
+    this.#push(hash, source.isNumber(entry), value);
   }
 
   /**

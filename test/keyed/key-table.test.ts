@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NumberKeyTable } from '../../lib/keyed/key-table.js';
 import { decodeKey, NUMBER_KEY_UNITS, numberUnits } from '../../lib/keyed/key-units.js';
-import { BatchBuilder, batchValues, ownedBatch, type PackedBatch } from '../../lib/keyed/packed-batch.js';
+import { BatchBuilder, batchValues, ownedBatch, unpackResults, type PackedBatch } from '../../lib/keyed/packed-batch.js';
 import { compareKeys, hashKey, partitionOf, type PartitionKey } from '../../lib/keyed/partitioning.js';
 
 /** The keys of a packed batch, decoded. */
@@ -104,7 +104,7 @@ describe('NumberKeyTable', () => {
         const entry = table.entryOfKey(hashKey(key), key, 100);
         expect(table.added).toBe(round === 0);
         expect(entry).toBe(i);
-        table.accumulators[entry] = table.accumulators[entry]! + 1;
+        table.setAccumulator(entry, table.accumulator(entry) + 1);
       });
     }
     expect(table.size).toBe(keys.length);
@@ -154,6 +154,20 @@ describe('NumberKeyTable', () => {
     for (const key of keys) table.entryOfKey(hashKey(key), key, 0);
     const order = [...table.sortedEntries()].map((entry) => table.keyAt(entry));
     expect(order).toEqual([...keys].sort(compareKeys));
+  });
+
+  it('packs results and copies keys of any length, inline or in its arena', () => {
+    const table = new NumberKeyTable();
+    const keys: PartitionKey[] = ['short', 'exactly8', 'nine char', 'a key of many more units than a record holds', 42, ''];
+    keys.forEach((key, i) => table.setAccumulator(table.entryOfKey(hashKey(key), key, 0), i));
+    const packed = table.packResults(1, keys.length);
+    expect(unpackResults(packed)).toEqual(keys.slice(1));
+    expect([...packed.accumulators]).toEqual([1, 2, 3, 4, 5]);
+    const builder = new BatchBuilder();
+    table.forEachEntry((entry, hash) => builder.addEntry(hash, table, entry, table.accumulator(entry)));
+    const batch = builder.take(true);
+    expect(keysOf(batch).sort(compareKeys)).toEqual([...keys].sort(compareKeys));
+    expect([...batch.hashes].sort()).toEqual(keys.map(hashKey).sort());
   });
 
   it('counts its bytes, and is empty after clear (its keys found as new)', () => {
