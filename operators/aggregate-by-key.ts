@@ -97,8 +97,9 @@ const mapSide = tasks<typeof import('../lib/keyed/map-side.tasks.js')>(new URL('
  *
  * The pairs task runs in the pool's workers (with the retries, timeouts, abort and errors of every
  * worker step); each key is hashed to its partition there, its pairs folded together first when
- * `combine` is given, and each partition's pairs travel packed, their buffers moved, to the owner of
- * that partition: the main thread never holds per-key state. Past `memoryBudgetMb` an owner spills
+ * `combine` is given, and each partition's pairs travel packed (keys as code units with their hash)
+ * to the owner of that partition: the main thread never holds per-key state. With a number
+ * `initial` the owners hold their keys in typed arrays rather than a `Map` (no string per pair). Past `memoryBudgetMb` an owner spills
  * its keys to disk as a sorted run and merges the runs at the end, so the number of keys is not
  * bounded by memory. The results stream out owner by owner (in each owner's first-seen order, or in
  * key order when it spilled): sort them, or pipe them to {@link topK}, for a set order.
