@@ -12,6 +12,7 @@ import type { KeyedAggregation } from '../lib/keyed/aggregations.js';
 import type { ItemBatches } from '../lib/keyed/map-side.tasks.js';
 import { PartitionOwners } from '../lib/keyed/owners.js';
 import type { PackedBatch } from '../lib/keyed/packed-batch.js';
+import { SlabLedger } from '../lib/keyed/slabs.js';
 import { batchedOutput } from '../lib/keyed/batched-output.js';
 import { defineOperator, type Operator, type OperatorContext } from '../lib/operator.js';
 import { sharedPool } from '../lib/pool.js';
@@ -213,6 +214,7 @@ export function aggregateByKey<In, K extends string | number, V, A>(
       partitions: P,
       mapSideCombine: mapSideCombine === true ? true : 'auto',
     });
+    const ledger = new SlabLedger();
     const spec: DispatchSpec<In, PackedBatch[][], ItemBatches> = {
       ...parallel,
       name: pairsName,
@@ -223,6 +225,7 @@ export function aggregateByKey<In, K extends string | number, V, A>(
         const perOwner: PackedBatch[][] = Array.from({ length: P }, () => []);
         for (const result of response.results) {
           result.batches.forEach((batches, p) => {
+            for (const batch of batches) if (batch.slab !== undefined) ledger.hold(batch.slab);
             perOwner[p]!.push(...batches);
           });
         }
@@ -255,6 +258,8 @@ export function aggregateByKey<In, K extends string | number, V, A>(
       }
     } finally {
       await owners.close();
+      // The owner threads are gone: what they did not fold is free for the workers again.
+      ledger.releaseAll();
     }
   }
 }

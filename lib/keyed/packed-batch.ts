@@ -9,7 +9,7 @@
 import { deserialize, serialize } from 'node:v8';
 import { decodeKey, NUMBER_KEY_UNITS, numberUnits } from './key-units.js';
 import type { PartitionKey } from './partitioning.js';
-import { releaseSlab, takeSlab } from './slabs.js';
+import { releaseSlab, takeSlab, type SlabLease } from './slabs.js';
 
 /**
  * A batch of pairs for one partition. `partial` says the values are accumulators already
@@ -29,10 +29,10 @@ export interface PackedBatch {
   readonly values: Float64Array | Uint8Array;
   readonly partial: boolean;
   /**
-   * The state word of the worker's slab the views lie in (see slabs.ts), for the owner to release
-   * once the batch is folded; `undefined` when the batch has buffers of its own.
+   * The lease on the worker's slab the views lie in (see slabs.ts), for the owner to release once
+   * the batch is folded; `undefined` when the batch has buffers of its own.
    */
-  readonly slab: Int32Array | undefined;
+  readonly slab: SlabLease | undefined;
 }
 
 /** The values of a batch as an indexable list. */
@@ -103,9 +103,10 @@ export class BatchBuilder {
     const count = this.#count;
     const units = this.#unitCount;
     const others = this.#others === undefined ? undefined : ownBytes(serialize(this.#others));
-    const slab = takeSlab(count, units);
+    const leased = takeSlab(count, units);
     let batch: PackedBatch;
-    if (slab !== undefined) {
+    if (leased !== undefined) {
+      const { slab, lease } = leased;
       slab.hashes.set(this.#hashes.subarray(0, count));
       slab.ends.set(this.#ends.subarray(0, count));
       slab.units.set(this.#units.subarray(0, units));
@@ -119,7 +120,7 @@ export class BatchBuilder {
         numberKeys: this.#numberKeys === undefined ? undefined : slab.numberKeys.subarray(0, count),
         values: others ?? slab.values.subarray(0, count),
         partial,
-        slab: slab.state,
+        slab: { state: slab.state, lease },
       };
     } else {
       batch = {

@@ -3,26 +3,34 @@
  * packed into fresh buffers is freed only when the owner thread that folded it next collects its
  * garbage, which an owner (allocating little) does rarely: a run of 8M pairs kept well over 100 MB
  * of dead batches in the workers' malloc arenas. A slab is a `SharedArrayBuffer` the batch is
- * copied into and that travels by reference; the owner marks it free once the batch is folded
+ * copied into and that travels by reference; the owner releases it once the batch is folded
  * ({@link releaseSlab}), and the worker packs a later batch into it.
  *
- * A slab whose batch is never folded (a flow aborted, an owner gone) stays marked in use: the pool
- * is capped ({@link MAX_POOL_BYTES}), and past the cap batches get buffers of their own, as in a
- * child process, where shared memory does not travel.
+ * Each taking of a slab is a lease with its own number, written in the slab's state word: a release
+ * names its lease, so a late one (the main thread releasing what a closed run left behind) never
+ * frees a slab that a later batch holds. A slab whose batch never reaches an owner or the main
+ * thread (a chunk still running when its flow was aborted) stays leased: the pool is capped
+ * ({@link MAX_POOL_BYTES}), and past the cap batches get buffers of their own, as in a child
+ * process, where shared memory does not travel.
  *
  * @packageDocumentation
  */
 import { isMainThread } from 'node:worker_threads';
 
-/** What a slab's state word says. */
+/** A slab's state word when free; else the number of the lease that holds it. */
 const FREE = 0;
-const IN_USE = 1;
-/** The most bytes of slabs one thread keeps for reuse. */
-const MAX_POOL_BYTES = 48 * 2 ** 20;
+/** The most bytes of slabs one thread keeps for reuse (a run keeps ~10 MB a worker in flight). */
+const MAX_POOL_BYTES = 32 * 2 ** 20;
+
+/** A batch's hold on a slab: the slab's state word and the lease's number. */
+export interface SlabLease {
+  readonly state: Int32Array;
+  readonly lease: number;
+}
 
 /** The views of one slab, each as long as the slab's pair or unit capacity. */
 export interface Slab {
-  /** Word 0: {@link FREE} or {@link IN_USE}. */
+  /** Word 0: {@link FREE} or the lease holding it. */
   readonly state: Int32Array;
   readonly values: Float64Array;
   readonly hashes: Uint32Array;
@@ -54,6 +62,7 @@ function newSlab(pairs: number, units: number): Slab {
 export class SlabPool {
   readonly #slabs: Slab[] = [];
   #bytes = 0;
+  #nextLease = 1;
   readonly #maxBytes: number;
 
   constructor(maxBytes: number) {
@@ -66,14 +75,16 @@ export class SlabPool {
   }
 
   /**
-   * A slab for `pairs` pairs of `units` key units, marked in use: a free one of the pool, or a new
-   * one while the pool is under its cap; `undefined` past the cap.
+   * A slab for `pairs` pairs of `units` key units, leased: a free one of the pool, or a new one
+   * while the pool is under its cap; `undefined` past the cap.
    */
-  take(pairs: number, units: number): Slab | undefined {
+  take(pairs: number, units: number): { slab: Slab; lease: number } | undefined {
+    const lease = this.#nextLease;
+    this.#nextLease = lease === 0x7fffffff ? 1 : lease + 1;
     for (const slab of this.#slabs) {
-      if (slab.values.length >= pairs && slab.units.length >= units && Atomics.compareExchange(slab.state, 0, FREE, IN_USE) === FREE) {
+      if (slab.values.length >= pairs && slab.units.length >= units && Atomics.compareExchange(slab.state, 0, FREE, lease) === FREE) {
         slab.numberKeys.fill(0, 0, pairs);
-        return slab;
+        return { slab, lease };
       }
     }
     // Room for a full batch, with keys a quarter longer than this batch's, so one slab serves many batches.
@@ -82,10 +93,10 @@ export class SlabPool {
     const bytes = slabBytes(capacity, unitCapacity);
     if (this.#bytes + bytes > this.#maxBytes) return undefined;
     const slab = newSlab(capacity, unitCapacity);
-    Atomics.store(slab.state, 0, IN_USE);
+    Atomics.store(slab.state, 0, lease);
     this.#slabs.push(slab);
     this.#bytes += bytes;
-    return slab;
+    return { slab, lease };
   }
 }
 
@@ -93,11 +104,38 @@ export class SlabPool {
 const pool = isMainThread ? undefined : new SlabPool(MAX_POOL_BYTES);
 
 /** A slab of this thread's pool (see {@link SlabPool.take}); `undefined` outside a worker thread. */
-export function takeSlab(pairs: number, units: number): Slab | undefined {
+export function takeSlab(pairs: number, units: number): { slab: Slab; lease: number } | undefined {
   return pool?.take(pairs, units);
 }
 
-/** Marks a slab free for its worker to reuse (the owner calls it once the batch in it is folded). */
-export function releaseSlab(state: Int32Array): void {
-  Atomics.store(state, 0, FREE);
+/**
+ * Frees a slab for its worker to reuse, if this lease still holds it (the owner, once the batch in
+ * it is folded; the main thread, for batches a closed run left unfolded).
+ */
+export function releaseSlab(lease: SlabLease): void {
+  Atomics.compareExchange(lease.state, 0, lease.lease, FREE);
+}
+
+/**
+ * The leases of a run's batches, held on the main thread so that what a run leaves unfolded (an
+ * abort, a `break`, a failed owner) is released when it closes, and the workers' pools do not keep
+ * those slabs leased for good. Leases their owner released already are dropped now and then.
+ */
+export class SlabLedger {
+  #leases: SlabLease[] = [];
+  #sweepAt = 4096;
+
+  hold(lease: SlabLease): void {
+    this.#leases.push(lease);
+    if (this.#leases.length >= this.#sweepAt) {
+      this.#leases = this.#leases.filter((held) => Atomics.load(held.state, 0) === held.lease);
+      this.#sweepAt = Math.max(4096, 2 * this.#leases.length);
+    }
+  }
+
+  /** Releases every lease still held (call it once no owner can read the slabs: their threads ended). */
+  releaseAll(): void {
+    for (const lease of this.#leases) releaseSlab(lease);
+    this.#leases = [];
+  }
 }
