@@ -263,6 +263,18 @@ describe('aggregateByKey: numeric accumulators in typed tables', () => {
     expect(await readdir(tempDir)).toEqual([]);
   });
 
+  it('keys longer than a record holds inline (their units in the arena): spilled, merged and found again exactly', async () => {
+    const lines = Array.from({ length: 5000 }, (_, i) => `customer-${String(i % 1200).padStart(6, '0')}-${'é'.repeat(i % 3)},${i}`);
+    const tempDir = await spillRoot();
+    for (const options of [{}, { partitions: 1, memoryBudgetMb: 0.01, tempDir, chunkSize: 100 }]) {
+      const sums = await flow(lines)
+        .pipe(aggregateByKey(k.csvPair, aggregations.sum, { pool, ...options }))
+        .toArray();
+      expect(sorted(sums)).toEqual(serialSums(lines));
+    }
+    expect(await readdir(tempDir)).toEqual([]);
+  });
+
   it('counts values that are not numbers (they travel serialized, the counts stay in the table)', async () => {
     const lines = csv(3000, 40);
     const counts = await flow(lines)
