@@ -12,7 +12,7 @@
  */
 import { decodeKey, NUMBER_KEY_UNITS, numberUnits } from './key-units.js';
 import type { PackedResults } from './packed-batch.js';
-import { compareKeys, type PartitionKey } from './partitioning.js';
+import { compareKeys, hashKey, type PartitionKey } from './partitioning.js';
 
 /** The flag on an entry's length that says its key is a number. */
 const NUMBER_FLAG = 0x80000000;
@@ -92,6 +92,29 @@ export class NumberKeyTable {
     }
     probe[0] = probe[1] = probe[2] = probe[3] = 0;
     for (let i = 0; i < count; i++) probe[i >> 1]! |= key.charCodeAt(i) << ((i & 1) << 4);
+    const entry = this.#find(hash, count, undefined, 0, 0);
+    if (entry >= 0) {
+      this.added = false;
+      return entry;
+    }
+    return this.#add(~entry, hash, count, undefined, 0, 0, initial);
+  }
+
+  /**
+   * {@link entryOfKey} hashing the key itself ({@link hashKey}'s hash): a short string is hashed
+   * and packed in one pass over its characters (the map side's combine, once per pair).
+   */
+  entryOfOwnHash(key: PartitionKey, initial: number): number {
+    if (typeof key !== 'string' || key.length > INLINE_UNITS) return this.entryOfKey(hashKey(key), key, initial);
+    const count = key.length;
+    probe[0] = probe[1] = probe[2] = probe[3] = 0;
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < count; i++) {
+      const unit = key.charCodeAt(i);
+      hash = Math.imul(hash ^ unit, 0x01000193);
+      probe[i >> 1]! |= unit << ((i & 1) << 4);
+    }
+    hash = (hash ^ (hash >>> 16)) >>> 0;
     const entry = this.#find(hash, count, undefined, 0, 0);
     if (entry >= 0) {
       this.added = false;

@@ -141,7 +141,7 @@ class ItemCombiner {
     this.pairs++;
     const table = this.#table;
     if (table !== undefined) {
-      const entry = table.entryOfKey(hashKey(key), key, this.#initial as number);
+      const entry = table.entryOfOwnHash(key, this.#initial as number);
       const next: unknown = this.#fold(table.accumulator(entry), value);
       if (typeof next === 'number') {
         table.setAccumulator(entry, next);

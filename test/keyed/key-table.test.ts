@@ -111,6 +111,19 @@ describe('NumberKeyTable', () => {
     expect([...table.toMap()]).toEqual(keys.map((key) => [key, 102]));
   });
 
+  it('hashes a key itself as hashKey does (one pass over a short string), finding the same entry', () => {
+    const table = new NumberKeyTable();
+    const keys = [...KEYS, 'eight ch', 'nine char', '\u00ff\u0100'];
+    const entries = keys.map((key) => table.entryOfOwnHash(key, 0));
+    keys.forEach((key, i) => {
+      expect(table.entryOfKey(hashKey(key), key, 0)).toBe(entries[i]);
+      expect(table.added).toBe(false);
+    });
+    const seen = new Map<number, number>();
+    table.forEachEntry((entry, hash) => seen.set(entry, hash));
+    keys.forEach((key, i) => expect(seen.get(entries[i]!)).toBe(hashKey(key)));
+  });
+
   it('tells keys of one hash apart by their units, and a number from the string of the same units', () => {
     const table = new NumberKeyTable();
     const clash = 12345;
