@@ -11,7 +11,7 @@ import type { TaskSpec } from '../backend.js';
 import { loadedTask, resolveTask, type TaskFunction } from '../backends/worker-side/task-modules.js';
 import { markTransfer } from '../transfer.js';
 import { NumberKeyTable } from './key-table.js';
-import { BatchBuilder, batchBuffers, type PackedBatch } from './packed-batch.js';
+import { BatchBuilder, batchBuffers, releaseBatch, type PackedBatch } from './packed-batch.js';
 import { hashKey, partitionOfHash, type PartitionKey } from './partitioning.js';
 
 /** What the operator binds before the item: the user's tasks and the partition count. */
@@ -94,10 +94,16 @@ export async function partitionItem(spec: MapSideSpec, item: unknown): Promise<I
       combiner.flushTo(out);
     };
   }
-  let returned = pairs(item, emit);
-  if (isThenable(returned)) returned = await returned;
-  if (returned !== undefined) for (const [key, value] of returned as Iterable<readonly [unknown, unknown]>) emit(key, value);
-  finish();
+  try {
+    let returned = pairs(item, emit);
+    if (isThenable(returned)) returned = await returned;
+    if (returned !== undefined) for (const [key, value] of returned as Iterable<readonly [unknown, unknown]>) emit(key, value);
+    finish();
+  } catch (error) {
+    // The item fails (and may run again): the batches it packed so far go nowhere, their slabs back to the pool.
+    out.abandon();
+    throw error;
+  }
   const batches = out.finish();
   const buffers = batches.flatMap((list) => list.flatMap(batchBuffers));
   return markTransfer({ batches }, buffers);
@@ -213,6 +219,11 @@ class PartitionBatches {
     const builder = this.#builders[p]!;
     builder.addEntry(hash, table, entry, value);
     if (builder.count === BATCH_PAIRS) this.#batches[p]!.push(builder.take(this.#folded));
+  }
+
+  /** Releases the slabs of the batches packed so far (the item failed: they will not travel). */
+  abandon(): void {
+    for (const list of this.#batches) for (const batch of list) releaseBatch(batch);
   }
 
   /** Every partition's batches, the last partly filled ones included; the builders go back to the spares. */
