@@ -109,8 +109,12 @@ export async function partitionItem(spec: MapSideSpec, item: unknown): Promise<I
   return markTransfer({ batches }, buffers);
 }
 
-/** Tables of finished items, for the next item's combine (their arrays already grown). */
+/**
+ * Tables of finished items, for the next item's combine (their arrays already grown); kept for the
+ * worker's life, so few (a worker runs one item at a time unless `concurrency` says otherwise).
+ */
 const spareTables: NumberKeyTable[] = [];
+const MAX_SPARE_TABLES = 2;
 
 /**
  * One item's pairs folded by key: in a {@link NumberKeyTable} while the accumulators are numbers
@@ -177,7 +181,7 @@ class ItemCombiner {
   }
 
   #release(): void {
-    if (this.#table !== undefined && spareTables.length < 4) spareTables.push(this.#table);
+    if (this.#table !== undefined && spareTables.length < MAX_SPARE_TABLES) spareTables.push(this.#table);
     this.#table = undefined;
   }
 }
@@ -188,7 +192,7 @@ class ItemCombiner {
  * item held tens of MB of dead buffers per worker.
  */
 const spareBuilders: BatchBuilder[] = [];
-const MAX_SPARE_BUILDERS = 64;
+const MAX_SPARE_BUILDERS = 16;
 
 /**
  * Each partition's pairs, packed {@link BATCH_PAIRS} at a time; `folded`: the values are

@@ -19,7 +19,10 @@ import { isMainThread } from 'node:worker_threads';
 
 /** A slab's state word when free; else the number of the lease that holds it. */
 const FREE = 0;
-/** The most bytes of slabs one thread keeps for reuse (a run keeps ~10 MB a worker in flight). */
+/**
+ * The most bytes of slabs one thread keeps for reuse (a run of 1M keys used ~10 MB a worker). The
+ * slabs stay with the worker for its life, for the next keyed run.
+ */
 const MAX_POOL_BYTES = 32 * 2 ** 20;
 
 /** A batch's hold on a slab: the slab's state word and the lease's number. */
