@@ -56,7 +56,9 @@ export interface AggregateByKeyOptions<A, In = unknown> extends Omit<ParallelOpt
   readonly combine?: TaskRef<[A, A], A> | undefined;
   /**
    * How many partitions the keys are hashed into, each held by an owner thread of its own.
-   * @defaultValue the pool's thread count
+   * @defaultValue half the pool's thread count, rounded up, when `initial` is a number (an owner's
+   *   typed table folds a pair in less time than a worker makes one, and fewer threads contend for
+   *   the cores); the pool's thread count otherwise
    */
   readonly partitions?: number | undefined;
   /**
@@ -205,7 +207,7 @@ export function aggregateByKey<In, K extends string | number, V, A>(
         'a local pool (threads or child processes): the partition owners live on this machine',
       );
     }
-    const P = partitions ?? pool.threads;
+    const P = partitions ?? (typeof initial === 'number' ? Math.ceil(pool.threads / 2) : pool.threads);
     const foldFirst = combine !== undefined && mapSideCombine !== false;
     const task = bind(mapSide.partitionItem, {
       pairs: taskSpec(pairs),

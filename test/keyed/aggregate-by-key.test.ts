@@ -93,6 +93,23 @@ describe('aggregateByKey: routing', () => {
     ]);
   });
 
+  it('starts one owner per two pool threads for number accumulators by default, one per thread otherwise', async () => {
+    const lines = csv(200, 20);
+    let owners = 0;
+    await flow(lines)
+      .pipe(aggregateByKey(k.csvPair, aggregations.sum, { pool }))
+      .forEach(() => (owners = liveOwnerThreads()));
+    expect(owners).toBe(1);
+    await flow(lines)
+      .pipe(aggregateByKey(k.csvPair, aggregations.mean, { pool }))
+      .forEach(() => (owners = liveOwnerThreads()));
+    expect(owners).toBe(2);
+    await flow(lines)
+      .pipe(aggregateByKey(k.csvPair, aggregations.sum, { pool, partitions: 3 }))
+      .forEach(() => (owners = liveOwnerThreads()));
+    expect(owners).toBe(3);
+  });
+
   it('gives nothing for an empty input', async () => {
     expect(
       await flow<string>([])
@@ -348,7 +365,7 @@ describe('aggregateByKey: errors', () => {
   it('an owner that dies fails the flow with a PartitionOwnerError, never a silent loss', async () => {
     const lines = [...csv(200, 20), 'x,666', ...csv(200, 20)];
     const error = await flow(lines)
-      .pipe(aggregateByKey(k.csvPair, k.sumOrDie, 0, { pool, chunkSize: 20 }))
+      .pipe(aggregateByKey(k.csvPair, k.sumOrDie, 0, { pool, partitions: 2, chunkSize: 20 }))
       .toArray()
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PartitionOwnerError);
