@@ -1,9 +1,10 @@
 /**
  * The main thread's side of the partition owners: starts one thread per partition
- * (owner-entry.mjs), forwards each packed batch to its owner with its buffers moved (it never
- * reads a key), bounds the batches waiting in each owner, pulls the results back batch by batch,
- * and ends the threads and removes the spill directory on every way out (done, error, abort,
- * `break`). An owner that fails or dies fails the flow with a {@link PartitionOwnerError}.
+ * (owner-entry.mjs), forwards each packed batch to its owner with its buffers moved or, in a
+ * worker's slab, shared (it never reads a key), bounds the batches waiting in each owner, pulls the
+ * results back batch by batch (decoding a key table's keys), and ends the threads and removes the
+ * spill directory on every way out (done, error, abort, `break`). An owner that fails or dies fails
+ * the flow with a {@link PartitionOwnerError}.
  *
  * @packageDocumentation
  */
@@ -164,7 +165,7 @@ export class PartitionOwners {
     if (this.#failure !== undefined) throw this.#failure;
   }
 
-  /** Forwards batches to their owner, their buffers moved (the caller must not touch them again). */
+  /** Forwards batches to their owner, their buffers moved or shared (the caller must not touch them again). */
   send(partition: number, batches: readonly PackedBatch[]): void {
     this.check();
     const owner = this.#owners[partition]!;

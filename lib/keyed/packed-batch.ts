@@ -1,8 +1,10 @@
 /**
  * How a batch of `[key, value]` pairs for one partition travels between threads: in typed arrays
- * whose buffers move (no clone per pair), each key as its code units with the hash the map side
- * computed, so an owner finds its entry without building a string or hashing again. Values that
- * are all numbers (the common case) travel as a `Float64Array`, any others `v8.serialize`d.
+ * (no clone per pair) over a worker's slab of shared memory (slabs.ts), or over buffers of their
+ * own that move, each key as its code units with the hash the map side computed, so an owner finds
+ * its entry without building a string or hashing again. Values that are all numbers (the common
+ * case) travel as a `Float64Array`, any others `v8.serialize`d. The owners' results from a key
+ * table come back the same way ({@link PackedResults}).
  *
  * @packageDocumentation
  */
