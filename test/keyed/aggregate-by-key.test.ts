@@ -98,15 +98,21 @@ describe('aggregateByKey: routing', () => {
     let owners = 0;
     await flow(lines)
       .pipe(aggregateByKey(k.csvPair, aggregations.sum, { pool }))
-      .forEach(() => (owners = liveOwnerThreads()));
+      .forEach(() => {
+        owners = liveOwnerThreads();
+      });
     expect(owners).toBe(1);
     await flow(lines)
       .pipe(aggregateByKey(k.csvPair, aggregations.mean, { pool }))
-      .forEach(() => (owners = liveOwnerThreads()));
+      .forEach(() => {
+        owners = liveOwnerThreads();
+      });
     expect(owners).toBe(2);
     await flow(lines)
       .pipe(aggregateByKey(k.csvPair, aggregations.sum, { pool, partitions: 3 }))
-      .forEach(() => (owners = liveOwnerThreads()));
+      .forEach(() => {
+        owners = liveOwnerThreads();
+      });
     expect(owners).toBe(3);
   });
 
