@@ -11,8 +11,10 @@ import { checkInteger, InvalidOptionError } from '../lib/errors.js';
 import type { KeyedAggregation } from '../lib/keyed/aggregations.js';
 import type { ItemBatches } from '../lib/keyed/map-side.tasks.js';
 import { PartitionOwners } from '../lib/keyed/owners.js';
-import type { PackedBatch } from '../lib/keyed/partitioning.js';
-import { defineOperator, type Operator } from '../lib/operator.js';
+import type { PackedBatch } from '../lib/keyed/packed-batch.js';
+import { SlabLedger } from '../lib/keyed/slabs.js';
+import { batchedOutput } from '../lib/keyed/batched-output.js';
+import { defineOperator, type Operator, type OperatorContext } from '../lib/operator.js';
 import { sharedPool } from '../lib/pool.js';
 import { bind, taskName, taskSpec, tasks, type TaskRef } from '../lib/tasks.js';
 
@@ -54,7 +56,9 @@ export interface AggregateByKeyOptions<A, In = unknown> extends Omit<ParallelOpt
   readonly combine?: TaskRef<[A, A], A> | undefined;
   /**
    * How many partitions the keys are hashed into, each held by an owner thread of its own.
-   * @defaultValue the pool's thread count
+   * @defaultValue half the pool's thread count, rounded up, when `initial` is a number (an owner's
+   *   typed table folds a pair in less time than a worker makes one, and fewer threads contend for
+   *   the cores); the pool's thread count otherwise
    */
   readonly partitions?: number | undefined;
   /**
@@ -85,7 +89,7 @@ export interface AggregateByKeyOptions<A, In = unknown> extends Omit<ParallelOpt
 }
 
 /** Batches of packed pairs each owner may have waiting before the main thread stops pulling work. */
-const QUEUED_PER_OWNER = 4;
+const QUEUED_PER_OWNER = 2;
 
 const mapSide = tasks<typeof import('../lib/keyed/map-side.tasks.js')>(new URL('../lib/keyed/map-side.tasks.js', import.meta.url));
 
@@ -96,8 +100,9 @@ const mapSide = tasks<typeof import('../lib/keyed/map-side.tasks.js')>(new URL('
  *
  * The pairs task runs in the pool's workers (with the retries, timeouts, abort and errors of every
  * worker step); each key is hashed to its partition there, its pairs folded together first when
- * `combine` is given, and each partition's pairs travel packed, their buffers moved, to the owner of
- * that partition: the main thread never holds per-key state. Past `memoryBudgetMb` an owner spills
+ * `combine` is given, and each partition's pairs travel packed (keys as code units with their hash)
+ * to the owner of that partition: the main thread never holds per-key state. With a number
+ * `initial` the owners hold their keys in typed arrays rather than a `Map` (no string per pair). Past `memoryBudgetMb` an owner spills
  * its keys to disk as a sorted run and merges the runs at the end, so the number of keys is not
  * bounded by memory. The results stream out owner by owner (in each owner's first-seen order, or in
  * key order when it spilled): sort them, or pipe them to {@link topK}, for a set order.
@@ -190,7 +195,9 @@ export function aggregateByKey<In, K extends string | number, V, A>(
   }
   const name = `${taskName(pairs)} + ${taskName(fold)}${combine === undefined ? '' : ` + ${taskName(combine)}`}`;
   const pairsName = taskName(pairs);
-  return defineOperator<In, [K, A]>('aggregateByKey', async function* (source, context) {
+  return defineOperator<In, [K, A]>('aggregateByKey', (source, context) => batchedOutput(run(source, context)));
+  /** The work, yielding the results an owner's message at a time (handed on a batch at a time). */
+  async function* run(source: AsyncIterable<In>, context: OperatorContext): AsyncGenerator<[K, A][], void, undefined> {
     const pool = parallel.pool ?? sharedPool();
     if (pool.backend.remote === true) {
       // The owners are threads of this process, and the map side's packed batches are moved buffers.
@@ -200,7 +207,7 @@ export function aggregateByKey<In, K extends string | number, V, A>(
         'a local pool (threads or child processes): the partition owners live on this machine',
       );
     }
-    const P = partitions ?? pool.threads;
+    const P = partitions ?? (typeof initial === 'number' ? Math.ceil(pool.threads / 2) : pool.threads);
     const foldFirst = combine !== undefined && mapSideCombine !== false;
     const task = bind(mapSide.partitionItem, {
       pairs: taskSpec(pairs),
@@ -209,6 +216,7 @@ export function aggregateByKey<In, K extends string | number, V, A>(
       partitions: P,
       mapSideCombine: mapSideCombine === true ? true : 'auto',
     });
+    const ledger = new SlabLedger();
     const spec: DispatchSpec<In, PackedBatch[][], ItemBatches> = {
       ...parallel,
       name: pairsName,
@@ -219,6 +227,7 @@ export function aggregateByKey<In, K extends string | number, V, A>(
         const perOwner: PackedBatch[][] = Array.from({ length: P }, () => []);
         for (const result of response.results) {
           result.batches.forEach((batches, p) => {
+            for (const batch of batches) if (batch.slab !== undefined) ledger.hold(batch.slab);
             perOwner[p]!.push(...batches);
           });
         }
@@ -245,10 +254,14 @@ export function aggregateByKey<In, K extends string | number, V, A>(
       }
       await owners.end();
       for await (const [keys, accumulators] of owners.results()) {
-        for (let i = 0; i < keys.length; i++) yield [keys[i] as K, accumulators[i] as A];
+        const pairs: [K, A][] = new Array<[K, A]>(keys.length);
+        for (let i = 0; i < keys.length; i++) pairs[i] = [keys[i] as K, accumulators[i] as A];
+        yield pairs;
       }
     } finally {
       await owners.close();
+      // The owner threads are gone: what they did not fold is free for the workers again.
+      ledger.releaseAll();
     }
-  });
+  }
 }

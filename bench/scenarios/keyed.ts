@@ -170,6 +170,7 @@ export const scenario: Scenario = {
           'floor ms': fmt(floorOf(variant, median(list.map((r) => r.cpuMs)))),
           'speedup at the floors': `${fmt(serialFloor / floorOf(variant, median(list.map((r) => r.cpuMs))))}x`,
           'peak RSS MB': fmt(median(list.map((r) => r.peakRssMb))),
+          'cores used': fmt(median(list.map((r) => r.cpuMs / r.wallMs))),
         });
       }
       const keyed = results.get('aggregateByKey')!;
@@ -223,12 +224,13 @@ export const scenario: Scenario = {
     return {
       id: this.id,
       title: this.title,
-      columns: ['input', 'variant', 'wall ms', 'CPU ms', 'speedup', 'floor ms', 'speedup at the floors', 'peak RSS MB'],
+      columns: ['input', 'variant', 'wall ms', 'CPU ms', 'speedup', 'floor ms', 'speedup at the floors', 'peak RSS MB', 'cores used'],
       rows,
       targets,
       notes: [
-        `${lines.toLocaleString('en-US')} lines \`u<id>,<1..1000>\` (examples/keyed/generate.ts, seed 22), ${cores} threads and partitions. Each run is a fresh process: wall and CPU (all threads) of the whole job including pool and owner start, peak RSS of the process (maxRSS); medians of ${repeats} rounds, variants alternating.`,
+        `${lines.toLocaleString('en-US')} lines \`u<id>,<1..1000>\` (examples/keyed/generate.ts, seed 22), ${cores} threads, partitions as by default (${Math.ceil(cores / 2)} for these sums). Each run is a fresh process: wall and CPU (all threads) of the whole job including pool and owner start, peak RSS of the process (maxRSS); medians of ${repeats} rounds, variants alternating.`,
         '"floor ms": the wall time the CPU spent would allow with the cores to itself (serial: its CPU; the others: CPU / cores); on a shared machine the wall times say as much about the neighbours.',
+        '"cores used": CPU / wall of each run (median): about 1 for the serial loop when it had a core to itself, up to the core count for the others; a parallel run near 1 got one core, and its wall time cannot show a parallel speedup.',
         'Serial: `readLines` + `Map` on the main thread. aggregateByKey: `readBlocks(file).pipe(aggregateByKey(csvPairs, aggregations.sum))` (examples/keyed). Block maps: a `Map` per block in the workers, merged on the main thread (the way before aggregateByKey).',
       ],
       raw,

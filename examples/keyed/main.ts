@@ -25,7 +25,7 @@ const USAGE = `usage: npm run example:keyed -- FILE [--serial] [--json] [--top N
   --serial     read and sum on the main thread only (the baseline)
   --json       print {"keys","sum","top"} as JSON
   --top N      how many keys to list, by sum (default 10)
-  --threads N  worker threads and partitions (default: ${availableParallelism()}, the available cores)`;
+  --threads N  worker threads (default: ${availableParallelism()}, the available cores; half as many owners)`;
 
 class UsageError extends Error {
   override name = 'UsageError';
@@ -89,7 +89,7 @@ export async function serialSums(file: string, top: number): Promise<KeyedSummar
  *
  * @param file - the input
  * @param top - how many keys to list
- * @param threads - worker threads, and partitions
+ * @param threads - worker threads (the partitions are aggregateByKey's default: half as many, rounded up)
  * @returns the summary
  */
 export async function parallelSums(file: string, top: number, threads: number): Promise<KeyedSummary> {

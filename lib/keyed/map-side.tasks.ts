@@ -1,15 +1,18 @@
 /**
  * The map side of a keyed aggregation, a task module millrace runs in the pool's workers: it calls
- * the user's pairs task on an item, hashes each key to its partition, folds values of one key
- * together when a `combine` is given (the map-side combine), and returns one packed batch per
- * partition, marked so that its buffers move to the main thread without a copy.
+ * the user's pairs task on an item, hashes each key (the hash picks its partition and travels with
+ * it, so the owner does not hash again), folds values of one key together when a `combine` is given
+ * (the map-side combine), and returns packed batches per partition, marked so that their buffers
+ * move to the main thread without a copy.
  *
  * @packageDocumentation
  */
 import type { TaskSpec } from '../backend.js';
 import { loadedTask, resolveTask, type TaskFunction } from '../backends/worker-side/task-modules.js';
 import { markTransfer } from '../transfer.js';
-import { batchBuffers, packBatch, partitionOf, type PackedBatch, type PartitionKey } from './partitioning.js';
+import { NumberKeyTable } from './key-table.js';
+import { BatchBuilder, batchBuffers, releaseBatch, type PackedBatch } from './packed-batch.js';
+import { hashKey, partitionOfHash, type PartitionKey } from './partitioning.js';
 
 /** What the operator binds before the item: the user's tasks and the partition count. */
 export interface MapSideSpec {
@@ -27,8 +30,8 @@ export interface ItemBatches {
   readonly batches: PackedBatch[][];
 }
 
-/** Pairs per packed batch: short-lived arrays, so the pairs of a big item do not outlive a scavenge. */
-const BATCH_PAIRS = 4096;
+/** Pairs per packed batch: an owner acknowledges a message of them at a time. */
+const BATCH_PAIRS = 8192;
 /** Under `'auto'`, one item in this many is folded to measure whether folding pays. */
 const SAMPLE_EVERY = 16;
 
@@ -55,14 +58,14 @@ function checkKey(key: unknown): asserts key is PartitionKey {
 }
 
 /**
- * Runs the pairs task on one item and packs its pairs by partition. Throws what the task throws,
- * so the engine names the item. With a fold, the pairs are folded by key first; under `'auto'` only
- * while it pays: one item in {@link SAMPLE_EVERY} is folded, and when its keys were mostly distinct
- * (more than half), the next items are sent unfolded (the owners fold them as values).
+ * Runs the pairs task on one item and packs its pairs by partition, each key with its hash. Throws
+ * what the task throws, so the engine names the item. With a fold, the pairs are folded by key
+ * first; under `'auto'` only while it pays: one item in {@link SAMPLE_EVERY} is folded, and when
+ * its keys were mostly distinct (more than half), the next items are sent unfolded (the owners fold
+ * them as values).
  */
 export async function partitionItem(spec: MapSideSpec, item: unknown): Promise<ItemBatches> {
   const pairs = await task(spec.pairs);
-  const P = spec.partitions;
   let foldHere = spec.fold !== undefined;
   let state: { items: number; fold: boolean } | undefined;
   if (foldHere && spec.mapSideCombine === 'auto') {
@@ -71,78 +74,169 @@ export async function partitionItem(spec: MapSideSpec, item: unknown): Promise<I
     if (state === undefined) adaptive.set(id, (state = { items: 0, fold: true }));
     foldHere = state.items++ % SAMPLE_EVERY === 0 || state.fold;
   }
-  const batches: PackedBatch[][] = Array.from({ length: P }, () => []);
+  const out = new PartitionBatches(spec.partitions, foldHere);
   let emit: (key: unknown, value: unknown) => void;
   let finish: () => void;
-  let emitted = 0;
   if (!foldHere) {
-    const pending = new PartitionBatches(batches, false);
     emit = (key, value) => {
       checkKey(key);
-      pending.add(partitionOf(key, P), key, value);
+      out.addKey(hashKey(key), key, value);
     };
-    finish = () => pending.flush();
+    finish = () => undefined;
   } else {
-    const fold = await task(spec.fold!);
-    const initial = spec.initial;
-    const fresh = initial !== null && typeof initial === 'object';
-    // One Map for the item; each distinct key is hashed to its partition once, at the end.
-    const partial = new Map<PartitionKey, unknown>();
+    const combiner = new ItemCombiner(await task(spec.fold!), spec.initial);
     emit = (key, value) => {
       checkKey(key);
-      emitted++;
-      let accumulator = partial.get(key);
-      if (accumulator === undefined && !partial.has(key)) accumulator = fresh ? structuredClone(initial) : initial;
-      partial.set(key, fold(accumulator, value));
+      combiner.add(key, value);
     };
     finish = () => {
-      const pending = new PartitionBatches(batches, true);
-      for (const [key, accumulator] of partial) pending.add(partitionOf(key, P), key, accumulator);
-      pending.flush();
-      if (state !== undefined && emitted > 0) state.fold = partial.size <= emitted / 2;
+      if (state !== undefined && combiner.pairs > 0) state.fold = combiner.keys <= combiner.pairs / 2;
+      combiner.flushTo(out);
     };
   }
-  let returned = pairs(item, emit);
-  if (isThenable(returned)) returned = await returned;
-  if (returned !== undefined) for (const [key, value] of returned as Iterable<readonly [unknown, unknown]>) emit(key, value);
-  finish();
+  try {
+    let returned = pairs(item, emit);
+    if (isThenable(returned)) returned = await returned;
+    if (returned !== undefined) for (const [key, value] of returned as Iterable<readonly [unknown, unknown]>) emit(key, value);
+    finish();
+  } catch (error) {
+    // The item fails (and may run again): the batches it packed so far go nowhere, their slabs back to the pool.
+    out.abandon();
+    throw error;
+  }
+  const batches = out.finish();
   const buffers = batches.flatMap((list) => list.flatMap(batchBuffers));
   return markTransfer({ batches }, buffers);
 }
 
 /**
- * Each partition's pairs, packed {@link BATCH_PAIRS} at a time into `batches[p]` (so a big item's
- * pair arrays die young); `folded`: the values are accumulators, not raw values.
+ * Tables of finished items, for the next item's combine (their arrays already grown); kept for the
+ * worker's life, so few (a worker runs one item at a time unless `concurrency` says otherwise).
+ */
+const spareTables: NumberKeyTable[] = [];
+const MAX_SPARE_TABLES = 2;
+
+/**
+ * One item's pairs folded by key: in a {@link NumberKeyTable} while the accumulators are numbers
+ * (no string or boxed number per key), in a `Map` otherwise (from the start when `initial` is not
+ * a number, or from the first fold that gives something else).
+ */
+class ItemCombiner {
+  readonly #fold: TaskFunction;
+  readonly #initial: unknown;
+  readonly #fresh: boolean;
+  #table: NumberKeyTable | undefined;
+  #map: Map<PartitionKey, unknown> | undefined;
+  /** Pairs folded. */
+  pairs = 0;
+
+  constructor(fold: TaskFunction, initial: unknown) {
+    this.#fold = fold;
+    this.#initial = initial;
+    this.#fresh = initial !== null && typeof initial === 'object';
+    if (typeof initial === 'number') {
+      this.#table = spareTables.pop() ?? new NumberKeyTable();
+      this.#table.clear();
+    } else {
+      this.#map = new Map();
+    }
+  }
+
+  /** Distinct keys folded. */
+  get keys(): number {
+    return this.#table?.size ?? this.#map!.size;
+  }
+
+  add(key: PartitionKey, value: unknown): void {
+    this.pairs++;
+    const table = this.#table;
+    if (table !== undefined) {
+      const entry = table.entryOfOwnHash(key, this.#initial as number);
+      const next: unknown = this.#fold(table.accumulator(entry), value);
+      if (typeof next === 'number') {
+        table.setAccumulator(entry, next);
+        return;
+      }
+      // The fold gave something else: a Map from here on (what was folded so far comes along).
+      this.#map = table.toMap();
+      this.#map.set(key, next);
+      this.#release();
+      return;
+    }
+    const map = this.#map!;
+    let accumulator = map.get(key);
+    if (accumulator === undefined && !map.has(key)) accumulator = this.#fresh ? structuredClone(this.#initial) : this.#initial;
+    map.set(key, this.#fold(accumulator, value));
+  }
+
+  /** Hands every key's accumulator to its partition (each distinct key hashed once). */
+  flushTo(out: PartitionBatches): void {
+    const table = this.#table;
+    if (table !== undefined) {
+      table.forEachEntry((entry, hash) => out.addEntry(hash, table, entry, table.accumulator(entry)));
+      this.#release();
+    } else {
+      for (const [key, accumulator] of this.#map!) out.addKey(hashKey(key), key, accumulator);
+    }
+  }
+
+  #release(): void {
+    if (this.#table !== undefined && spareTables.length < MAX_SPARE_TABLES) spareTables.push(this.#table);
+    this.#table = undefined;
+  }
+}
+
+/**
+ * Builders of finished items, reused by the next: a builder's arrays live as long as an item takes,
+ * long enough to be promoted, and a worker's old generation is collected rarely, so a builder per
+ * item held tens of MB of dead buffers per worker.
+ */
+const spareBuilders: BatchBuilder[] = [];
+const MAX_SPARE_BUILDERS = 16;
+
+/**
+ * Each partition's pairs, packed {@link BATCH_PAIRS} at a time; `folded`: the values are
+ * accumulators, not raw values.
  */
 class PartitionBatches {
-  readonly #batches: PackedBatch[][];
+  readonly #partitions: number;
   readonly #folded: boolean;
-  readonly #keys: PartitionKey[][];
-  readonly #values: unknown[][];
+  readonly #builders: BatchBuilder[];
+  readonly #batches: PackedBatch[][];
 
-  constructor(batches: PackedBatch[][], folded: boolean) {
-    this.#batches = batches;
+  constructor(partitions: number, folded: boolean) {
+    this.#partitions = partitions;
     this.#folded = folded;
-    this.#keys = Array.from({ length: batches.length }, () => []);
-    this.#values = Array.from({ length: batches.length }, () => []);
+    this.#builders = Array.from({ length: partitions }, () => spareBuilders.pop() ?? new BatchBuilder());
+    this.#batches = Array.from({ length: partitions }, () => []);
   }
 
-  add(p: number, key: PartitionKey, value: unknown): void {
-    const keys = this.#keys[p]!;
-    keys.push(key);
-    this.#values[p]!.push(value);
-    if (keys.length === BATCH_PAIRS) this.#pack(p);
+  addKey(hash: number, key: PartitionKey, value: unknown): void {
+    const p = partitionOfHash(hash, this.#partitions);
+    const builder = this.#builders[p]!;
+    builder.addKey(hash, key, value);
+    if (builder.count === BATCH_PAIRS) this.#batches[p]!.push(builder.take(this.#folded));
   }
 
-  /** Packs what is left of every partition. */
-  flush(): void {
-    for (let p = 0; p < this.#keys.length; p++) if (this.#keys[p]!.length > 0) this.#pack(p);
+  addEntry(hash: number, table: NumberKeyTable, entry: number, value: unknown): void {
+    const p = partitionOfHash(hash, this.#partitions);
+    const builder = this.#builders[p]!;
+    builder.addEntry(hash, table, entry, value);
+    if (builder.count === BATCH_PAIRS) this.#batches[p]!.push(builder.take(this.#folded));
   }
 
-  #pack(p: number): void {
-    this.#batches[p]!.push(packBatch(this.#keys[p]!, this.#values[p]!, this.#folded));
-    this.#keys[p] = [];
-    this.#values[p] = [];
+  /** Releases the slabs of the batches packed so far (the item failed: they will not travel). */
+  abandon(): void {
+    for (const list of this.#batches) for (const batch of list) releaseBatch(batch);
+  }
+
+  /** Every partition's batches, the last partly filled ones included; the builders go back to the spares. */
+  finish(): PackedBatch[][] {
+    this.#builders.forEach((builder, p) => {
+      if (builder.count > 0) this.#batches[p]!.push(builder.take(this.#folded));
+      if (spareBuilders.length < MAX_SPARE_BUILDERS) spareBuilders.push(builder);
+    });
+    return this.#batches;
   }
 }
 

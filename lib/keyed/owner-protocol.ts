@@ -6,7 +6,8 @@
  */
 import type { TaskSpec } from '../backend.js';
 import type { SerializedError } from '../errors.js';
-import type { PackedBatch, PartitionKey } from './partitioning.js';
+import type { PackedBatch, PackedResults } from './packed-batch.js';
+import type { PartitionKey } from './partitioning.js';
 
 /** What an owner is started with (its `workerData`). */
 export interface OwnerData {
@@ -44,8 +45,17 @@ export type FromOwner =
   | { readonly type: 'ack' }
   /** The input is folded in (and the spilled runs are ready to merge). */
   | { readonly type: 'ready'; readonly keys: number; readonly runs: number }
-  /** The next results, in key order when runs were spilled; `done` on the last. */
-  | { readonly type: 'results'; readonly keys: PartitionKey[]; readonly accumulators: unknown[]; readonly done: boolean }
+  /**
+   * The next results, in key order when runs were spilled; `done` on the last. From a key table that
+   * did not spill, `packed` (the keys undecoded); else the keys and accumulators as values.
+   */
+  | {
+      readonly type: 'results';
+      readonly keys: PartitionKey[];
+      readonly accumulators: unknown[];
+      readonly packed: PackedResults | undefined;
+      readonly done: boolean;
+    }
   /** The owner cannot go on; `key` is the key being folded when a task threw. */
   | {
       readonly type: 'failed';

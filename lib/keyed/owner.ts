@@ -1,9 +1,12 @@
 /**
  * A partition owner: the thread that holds the keys of one hash partition of a keyed aggregation.
- * It folds the values (or combines the map side's partials) of its keys into a `Map`; when its
- * estimated size passes the memory budget it writes the map as a sorted run to disk and starts
- * again (with `combine` only), and at the end it streams `[key, accumulator]` batches out, merging
- * the runs and the rest in memory (an external aggregation, as Spark's `ExternalAppendOnlyMap`).
+ * It folds the values (or combines the map side's partials) of its keys: into a
+ * {@link NumberKeyTable} while the accumulators are numbers (keys found by the hash the map side
+ * sent and their code units: no string built, nothing allocated per pair), else into a `Map` (keys
+ * decoded). When its estimated size passes the memory budget it writes its keys as a sorted run to
+ * disk and starts again (with `combine` only), and at the end it streams `[key, accumulator]`
+ * batches out, merging the runs and the rest in memory (an external aggregation, as Spark's
+ * `ExternalAppendOnlyMap`).
  * Runs only in an owner thread (started by owners.ts through owner-entry.mjs).
  *
  * @packageDocumentation
@@ -16,7 +19,10 @@ import { resolveTask, useAliases, type TaskFunction } from '../backends/worker-s
 import { serializeError } from '../backends/worker-side/serialize-error.js';
 import type { TaskSpec } from '../backend.js';
 import type { FromOwner, OwnerData, OwnerProblem, ToOwner } from './owner-protocol.js';
-import { compareKeys, unpackBatch, type PackedBatch, type PartitionKey } from './partitioning.js';
+import { NumberKeyTable } from './key-table.js';
+import { decodeKey } from './key-units.js';
+import { batchValues, releaseBatch, resultBuffers, type PackedBatch } from './packed-batch.js';
+import { compareKeys, type PartitionKey } from './partitioning.js';
 
 /** What one entry of the map costs beyond its key's characters: the table slot, the key string's header, a boxed number. */
 const ENTRY_BYTES = 96;
@@ -38,7 +44,10 @@ const data = workerData as OwnerData;
 const port = parentPort!;
 useAliases(data.aliases);
 
-const state = new Map<PartitionKey, unknown>();
+/** The keyed state while every accumulator is a number (from a number `initial`); else undefined. */
+let table: NumberKeyTable | undefined = typeof data.initial === 'number' ? new NumberKeyTable(1 << 16) : undefined;
+/** The keyed state otherwise (and once a fold gave something else than a number). */
+let state = new Map<PartitionKey, unknown>();
 /** The map's estimated size. */
 let bytes = 0;
 const budget = data.budgetBytes > 0 ? data.budgetBytes : Math.floor(getHeapStatistics().heap_size_limit / 4);
@@ -47,8 +56,10 @@ const freshInitial = data.initial !== null && typeof data.initial === 'object';
 const accumulatorBytes = typeof data.initial === 'number' ? 0 : freshInitial ? 2 * serialize(data.initial).length + 64 : 16;
 let fold: TaskFunction | undefined;
 let combine: TaskFunction | undefined;
-/** The key being folded, for the error when a task throws. */
+/** The key being folded, for the error when a task throws (or where to read it: {@link keyBeingFolded}). */
 let current: PartitionKey | undefined;
+let currentBatch: PackedBatch | undefined;
+let currentIndex = 0;
 let results: Iterator<[PartitionKey, unknown]> | undefined;
 let failed = false;
 
@@ -91,30 +102,91 @@ function grow(key: PartitionKey): void {
   bytes += ENTRY_BYTES + accumulatorBytes + (typeof key === 'string' ? 2 * key.length : 0);
 }
 
-function foldIn(batches: readonly PackedBatch[]): void {
-  for (const batch of batches) unpackBatch(batch, batch.partial ? addPartial : addValue);
-  current = undefined;
+/** The key at `index` of a batch. */
+function keyOf(batch: PackedBatch, index: number): PartitionKey {
+  return decodeKey(batch.units, index === 0 ? 0 : batch.ends[index - 1]!, batch.ends[index]!, batch.numberKeys?.[index] === 1);
 }
 
-/** Writes the map as a sorted run (length-prefixed frames of `v8.serialize([keys, accumulators])`) and empties it. */
+/** The key being folded when a task threw (decoded only then). */
+function keyBeingFolded(): PartitionKey | undefined {
+  return current ?? (currentBatch === undefined ? undefined : keyOf(currentBatch, currentIndex));
+}
+
+function foldIn(batches: readonly PackedBatch[]): void {
+  for (const batch of batches) {
+    const values = batchValues(batch);
+    const start = table === undefined ? 0 : foldIntoTable(batch, values);
+    if (start < batch.count) {
+      const add = batch.partial ? addPartial : addValue;
+      for (let i = start; i < batch.count; i++) add(keyOf(batch, i), values[i]);
+    }
+    // Folded (keys copied or decoded, values read): its worker may pack another batch there.
+    releaseBatch(batch);
+  }
+  current = undefined;
+  currentBatch = undefined;
+}
+
+/**
+ * Folds a batch into the table; returns how many pairs it took: all, or those before the one whose
+ * fold or combine gave something else than a number (the table is a `Map` from there on).
+ */
+function foldIntoTable(batch: PackedBatch, values: Float64Array | unknown[]): number {
+  const { hashes, ends, units, numberKeys, partial } = batch;
+  const initial = data.initial as number;
+  currentBatch = batch;
+  let start = 0;
+  for (let i = 0; i < batch.count; i++) {
+    const end = ends[i]!;
+    currentIndex = i;
+    const t = table!;
+    const entry = t.entryOfUnits(hashes[i]!, units, start, end, numberKeys?.[i] === 1, initial);
+    start = end;
+    const value = values[i];
+    const next: unknown = partial ? (t.added ? value : combine!(t.accumulator(entry), value)) : fold!(t.accumulator(entry), value);
+    if (typeof next !== 'number') {
+      // Exact either way: the keys so far move to a Map, this one with what its fold gave.
+      state = t.toMap();
+      state.set(t.keyAt(entry), next);
+      bytes = 0;
+      for (const key of state.keys()) grow(key);
+      table = undefined;
+      if (bytes > budget) spill();
+      return i + 1;
+    }
+    t.setAccumulator(entry, next);
+    if (t.added && t.bytes > budget) spill();
+  }
+  return batch.count;
+}
+
+/**
+ * Writes the keyed state as a sorted run (length-prefixed frames of `v8.serialize([keys, accumulators])`)
+ * and empties it.
+ */
 function spill(): void {
   if (combine === undefined) {
     throw new OwnerFailure(
       'memory-budget',
-      `partition ${data.partition} holds ${state.size} keys, past its memory budget of ${Math.round(budget / 2 ** 20)} MB; ` +
+      `partition ${data.partition} holds ${table?.size ?? state.size} keys, past its memory budget of ${Math.round(budget / 2 ** 20)} MB; ` +
         'give `combine` so it can spill sorted runs to disk, or raise `memoryBudgetMb`',
       undefined,
       undefined,
     );
   }
-  const keys = [...state.keys()].sort(compareKeys);
   const path = join(data.spillDir, `partition-${data.partition}-run-${runs.length}.bin`);
   try {
     const fd = openSync(path, 'w');
     try {
-      for (let i = 0; i < keys.length; i += FRAME) {
-        const frameKeys = keys.slice(i, i + FRAME);
-        const body = serialize([frameKeys, frameKeys.map((key) => state.get(key))]);
+      const run = memoryRun();
+      while (run.key !== undefined) {
+        const frameKeys: PartitionKey[] = [];
+        const frameValues: unknown[] = [];
+        do {
+          frameKeys.push(run.key);
+          frameValues.push(run.value);
+        } while (run.advance() && frameKeys.length < FRAME);
+        const body = serialize([frameKeys, frameValues]);
         const header = Buffer.alloc(4);
         header.writeUInt32LE(body.length);
         writeSync(fd, header);
@@ -127,6 +199,7 @@ function spill(): void {
     throw new OwnerFailure('spill-failed', `partition ${data.partition} could not write ${path}`, undefined, error);
   }
   runs.push(path);
+  table?.clear();
   state.clear();
   bytes = 0;
 }
@@ -171,7 +244,29 @@ function fileRun(path: string): Run {
   return run;
 }
 
+/** The keyed state in memory, in key order. */
 function memoryRun(): Run {
+  if (table !== undefined) {
+    const t = table;
+    const order = t.sortedEntries();
+    let at = 0;
+    const run: Run = {
+      key: undefined,
+      value: undefined,
+      advance() {
+        if (at >= order.length) {
+          run.key = undefined;
+          return false;
+        }
+        const entry = order[at++]!;
+        run.key = t.keyAt(entry);
+        run.value = t.accumulator(entry);
+        return true;
+      },
+    };
+    run.advance();
+    return run;
+  }
   const keys = [...state.keys()].sort(compareKeys);
   let at = 0;
   const run: Run = {
@@ -209,8 +304,21 @@ function* merged(): Generator<[PartitionKey, unknown]> {
   }
 }
 
+/** How far {@link nextResults} has sent a table's entries (when it did not spill). */
+let sentEntries = 0;
+
 function nextResults(): void {
-  results ??= runs.length === 0 ? state.entries() : merged();
+  if (runs.length === 0 && table !== undefined) {
+    const to = Math.min(table.size, sentEntries + data.batchSize);
+    const packed = table.packResults(sentEntries, to);
+    sentEntries = to;
+    port.postMessage(
+      { type: 'results', keys: [], accumulators: [], packed, done: to === table.size } satisfies FromOwner,
+      resultBuffers(packed),
+    );
+    return;
+  }
+  results ??= runs.length > 0 ? merged() : state.entries();
   const keys: PartitionKey[] = [];
   const accumulators: unknown[] = [];
   let done = false;
@@ -223,7 +331,7 @@ function nextResults(): void {
     keys.push(next.value[0]);
     accumulators.push(next.value[1]);
   }
-  send({ type: 'results', keys, accumulators, done });
+  send({ type: 'results', keys, accumulators, packed: undefined, done });
 }
 
 async function handle(message: ToOwner): Promise<void> {
@@ -235,7 +343,7 @@ async function handle(message: ToOwner): Promise<void> {
       send({ type: 'ack' });
       break;
     case 'end':
-      send({ type: 'ready', keys: state.size, runs: runs.length });
+      send({ type: 'ready', keys: table?.size ?? state.size, runs: runs.length });
       break;
     case 'pull':
       nextResults();
@@ -254,7 +362,7 @@ function fail(error: unknown): void {
       ...(error.error === undefined ? {} : { error: serializeError(error.error) }),
     });
   } else {
-    const key = current;
+    const key = keyBeingFolded();
     send({
       type: 'failed',
       problem: 'task-failed',

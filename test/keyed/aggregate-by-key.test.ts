@@ -93,6 +93,29 @@ describe('aggregateByKey: routing', () => {
     ]);
   });
 
+  it('starts one owner per two pool threads for number accumulators by default, one per thread otherwise', async () => {
+    const lines = csv(200, 20);
+    let owners = 0;
+    await flow(lines)
+      .pipe(aggregateByKey(k.csvPair, aggregations.sum, { pool }))
+      .forEach(() => {
+        owners = liveOwnerThreads();
+      });
+    expect(owners).toBe(1);
+    await flow(lines)
+      .pipe(aggregateByKey(k.csvPair, aggregations.mean, { pool }))
+      .forEach(() => {
+        owners = liveOwnerThreads();
+      });
+    expect(owners).toBe(2);
+    await flow(lines)
+      .pipe(aggregateByKey(k.csvPair, aggregations.sum, { pool, partitions: 3 }))
+      .forEach(() => {
+        owners = liveOwnerThreads();
+      });
+    expect(owners).toBe(3);
+  });
+
   it('gives nothing for an empty input', async () => {
     expect(
       await flow<string>([])
@@ -191,6 +214,110 @@ describe('aggregateByKey: spill and merge', () => {
   });
 });
 
+describe('aggregateByKey: numeric accumulators in typed tables', () => {
+  /** `count` lines over `keys` keys drawn Zipf-like (key rank r about 1/r as often), seeded. */
+  const zipf = (count: number, keys: number): string[] => {
+    let seed = 22;
+    const random = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    return Array.from({ length: count }, (_, i) => `z${Math.floor(keys ** random()) - 1},${i % 1000}`);
+  };
+
+  for (const [name, lines] of [
+    ['uniform', csv(8000, 3000)],
+    ['Zipf', zipf(8000, 3000)],
+  ] as const) {
+    for (const mapSideCombine of [true, false]) {
+      it(`equals the serial sums, ${name} keys, map-side combine ${mapSideCombine ? 'on' : 'off'}, spilled and merged`, async () => {
+        const tempDir = await spillRoot();
+        const [inMemory, spilled] = await Promise.all([
+          flow(lines)
+            .pipe(aggregateByKey(k.csvPair, k.sum, 0, { pool, combine: k.add, mapSideCombine, chunkSize: 200 }))
+            .toArray(),
+          flow(lines)
+            .pipe(
+              aggregateByKey(k.csvPair, k.sum, 0, { pool, combine: k.add, mapSideCombine, partitions: 2, memoryBudgetMb: 0.01, tempDir }),
+            )
+            .toArray(),
+        ]);
+        expect(sorted(inMemory)).toEqual(serialSums(lines));
+        expect(sorted(spilled)).toEqual(serialSums(lines));
+        expect(await readdir(tempDir)).toEqual([]);
+      });
+    }
+  }
+
+  it('a fold that stops giving numbers (a BigInt past 2^53) moves to a Map, exactly, also after spilling', async () => {
+    const big = 2 ** 52;
+    const lines = Array.from({ length: 3000 }, (_, i) => `k${i % 300},${i % 300 < 10 ? big : i}`);
+    const expected = new Map<string, number | bigint>();
+    for (const line of lines) {
+      const [key, value] = line.split(',') as [string, string];
+      const total = expected.get(key) ?? 0;
+      expected.set(
+        key,
+        typeof total === 'bigint' || !Number.isSafeInteger(total + Number(value)) ? BigInt(total) + BigInt(value) : total + Number(value),
+      );
+    }
+    for (const options of [{ mapSideCombine: true }, { mapSideCombine: false }, { partitions: 1, memoryBudgetMb: 0.005, chunkSize: 50 }]) {
+      const tempDir = await spillRoot();
+      const sums = await flow(lines)
+        .pipe(aggregateByKey(k.csvPair, k.exactSum, 0 as number | bigint, { pool, combine: k.exactAdd, tempDir, ...options }))
+        .toArray();
+      expect(new Map(sums)).toEqual(expected);
+      expect(sums).toHaveLength(300);
+      expect(typeof new Map(sums).get('k0')).toBe('bigint');
+      expect(await readdir(tempDir)).toEqual([]);
+    }
+  });
+
+  it('number and string keys together, spilled: merged in key order (numbers first), each key once', async () => {
+    const lines = Array.from({ length: 4000 }, (_, i) => `${i % 2 === 0 ? 'n' : 's'}${i % 700},${i}`);
+    const tempDir = await spillRoot();
+    const sums = await flow(lines)
+      .pipe(aggregateByKey(k.mixedPair, aggregations.sum, { pool, partitions: 1, memoryBudgetMb: 0.005, tempDir, chunkSize: 100 }))
+      .toArray();
+    const expected = new Map<string | number, number>();
+    for (const line of lines) {
+      const [key, value] = line.split(',') as [string, string];
+      const typed = key.startsWith('n') ? Number(key.slice(1)) : key;
+      expected.set(typed, (expected.get(typed) ?? 0) + Number(value));
+    }
+    expect(sums).toEqual([...expected].sort(([a], [b]) => compareKeys(a, b)));
+    expect(await readdir(tempDir)).toEqual([]);
+  });
+
+  it('keys longer than a record holds inline (their units in the arena): spilled, merged and found again exactly', async () => {
+    const lines = Array.from({ length: 5000 }, (_, i) => `customer-${String(i % 1200).padStart(6, '0')}-${'é'.repeat(i % 3)},${i}`);
+    const tempDir = await spillRoot();
+    for (const options of [{}, { partitions: 1, memoryBudgetMb: 0.01, tempDir, chunkSize: 100 }]) {
+      const sums = await flow(lines)
+        .pipe(aggregateByKey(k.csvPair, aggregations.sum, { pool, ...options }))
+        .toArray();
+      expect(sorted(sums)).toEqual(serialSums(lines));
+    }
+    expect(await readdir(tempDir)).toEqual([]);
+  });
+
+  it('counts values that are not numbers (they travel serialized, the counts stay in the table)', async () => {
+    const lines = csv(3000, 40);
+    const counts = await flow(lines)
+      .pipe(aggregateByKey(k.objectValues, aggregations.count, { pool }))
+      .toArray();
+    expect(sorted(counts)).toEqual(serialSums(lines).map(([key]) => [key, 3000 / 40]));
+  });
+
+  it('hands its results a batch at a time to a sink, and one at a time to for await', async () => {
+    const lines = csv(30_000, 20_000);
+    const viaSink = await flow(lines)
+      .pipe(aggregateByKey(k.csvPair, aggregations.sum, { pool }))
+      .toArray();
+    const viaLoop: [string, number][] = [];
+    for await (const pair of flow(lines).pipe(aggregateByKey(k.csvPair, aggregations.sum, { pool }))) viaLoop.push(pair);
+    expect(sorted(viaSink)).toEqual(serialSums(lines));
+    expect(sorted(viaLoop)).toEqual(serialSums(lines));
+  });
+});
+
 describe('aggregateByKey: errors', () => {
   it('a pairs task that throws fails the flow with a TaskError naming the item', async () => {
     const lines = [...csv(500, 10), 'bad,1', ...csv(10, 10)];
@@ -244,7 +371,7 @@ describe('aggregateByKey: errors', () => {
   it('an owner that dies fails the flow with a PartitionOwnerError, never a silent loss', async () => {
     const lines = [...csv(200, 20), 'x,666', ...csv(200, 20)];
     const error = await flow(lines)
-      .pipe(aggregateByKey(k.csvPair, k.sumOrDie, 0, { pool, chunkSize: 20 }))
+      .pipe(aggregateByKey(k.csvPair, k.sumOrDie, 0, { pool, partitions: 2, chunkSize: 20 }))
       .toArray()
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PartitionOwnerError);
