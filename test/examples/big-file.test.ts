@@ -1,4 +1,5 @@
-// examples/big-file: run as its npm script does (tsx), the parallel result equals the serial one.
+// examples/big-file: run as a user runs it (from the test run's compiled copy, see nodeScript; CI runs
+// the npm script itself), the parallel result equals the serial one.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,14 +9,14 @@ import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSampleLogs } from '../../examples/log-analysis/generate-sample-logs.js';
+import { nodeScript } from '../fixtures/node-script.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let dir: string;
 
 async function bigFile(args: string[]): Promise<unknown> {
-  const tsx = join(ROOT, 'node_modules', '.bin', 'tsx');
-  const { stdout } = await run(tsx, [join(ROOT, 'examples/big-file/main.ts'), ...args], { cwd: ROOT });
+  const { stdout } = await run(process.execPath, [...nodeScript(join(ROOT, 'examples/big-file/main.ts')), ...args], { cwd: ROOT });
   return JSON.parse(stdout);
 }
 

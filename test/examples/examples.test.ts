@@ -9,13 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flow, starMap } from 'millrace';
 import { movingAverage } from '../../examples/user-operator/moving-average.js';
 import { primeFactors } from '../../examples/node-streams/factor.tasks.js';
+import { nodeScript } from '../fixtures/node-script.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Runs an example as its npm script does (tsx), returning stdout. */
+/** Runs an example (from the test run's compiled copy, see nodeScript; CI runs the npm scripts themselves), returning stdout. */
 async function example(script: string, args: string[] = []): Promise<string> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(ROOT, script), ...args], { cwd: ROOT });
+  const { stdout } = await run(process.execPath, [...nodeScript(join(ROOT, script)), ...args], { cwd: ROOT });
   return stdout;
 }
 

@@ -10,6 +10,7 @@ import { createPool, flow, tasks, unorderedMap, type Pool } from 'millrace';
 import { generateSampleLogs } from '../../examples/log-analysis/generate-sample-logs.js';
 import { addResult, emptySummary, jsonReport, type Summary } from '../../examples/log-analysis/report.js';
 import { analyseSerially } from '../../examples/log-analysis/serial.js';
+import { nodeScript } from '../fixtures/node-script.js';
 
 const logs = tasks<typeof import('../../examples/log-analysis/analysis.js')>(
   new URL('../../examples/log-analysis/analysis.js', import.meta.url),
@@ -31,7 +32,7 @@ async function analyseInParallel(paths: string[]): Promise<Summary> {
 /** Runs main.ts as `npm start` does, returning its exit code and output. */
 function runMain(args: string[], onStderr?: (text: string, child: ReturnType<typeof spawn>) => void) {
   return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeScript(MAIN), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));

@@ -1,4 +1,5 @@
-// examples/keyed: run as its npm script does (tsx), `--json` equals `--serial --json`.
+// examples/keyed: run as a user runs it (from the test run's compiled copy, see nodeScript; CI runs the
+// npm script itself), `--json` equals `--serial --json`.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,14 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyedInput } from '../../examples/keyed/generate.js';
+import { nodeScript } from '../fixtures/node-script.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let dir: string;
 
 async function keyed(args: string[]): Promise<unknown> {
-  const tsx = join(ROOT, 'node_modules', '.bin', 'tsx');
-  const { stdout } = await run(tsx, [join(ROOT, 'examples/keyed/main.ts'), ...args], { cwd: ROOT });
+  const { stdout } = await run(process.execPath, [...nodeScript(join(ROOT, 'examples/keyed/main.ts')), ...args], { cwd: ROOT });
   return JSON.parse(stdout);
 }
 
