@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { syncBuiltinESMExports } from 'node:module';
@@ -6,6 +7,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { bind, createPool, flow, parallelMap, TaskLoadError, TaskTimeoutError, tasks, unorderedMap, WorkerCrashedError } from 'millrace';
 import { waitWhile } from '../fixtures/gates.tasks.js';
 import { failure, range, tempDirs, waitForFile } from './helpers.js';
+import { nodeScript } from '../fixtures/node-script.js';
 
 const crash = tasks<typeof import('../fixtures/crash.tasks.js')>(new URL('../fixtures/crash.tasks.js', import.meta.url));
 const hangs = tasks<typeof import('../fixtures/crash-load-hang.tasks.js')>(
@@ -258,3 +260,18 @@ function recordWorkers(): Worker[] {
   });
   return workersSeen;
 }
+
+describe('a process whose workers die of uncaught errors, round after round', () => {
+  // Compiled code (as a built package runs) started workers fast enough to hit two races on a dead
+  // worker: reading its closed port crashed Node 20 with SIGSEGV, and aborting tinypool's task for
+  // a thread that died of an error left an unhandled rejection. Both ended the process.
+  it('neither crashes nor leaves an unhandled rejection: 20 pools, each with 6 worker deaths, every item once', async () => {
+    const script = new URL('../fixtures/scripts/crash-rounds.ts', import.meta.url).pathname;
+    const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }>((resolve) => {
+      const child = execFile(process.execPath, [...nodeScript(script), '20'], { timeout: 60_000, maxBuffer: 1 << 24 }, (_error, stdout) =>
+        resolve({ code: child.exitCode, signal: child.signalCode, stdout }),
+      );
+    });
+    expect(outcome).toEqual({ code: 0, signal: null, stdout: 'ok 20\n' });
+  }, 90_000);
+});

@@ -97,6 +97,8 @@ interface Channel extends Slot<Job> {
   /** The uncaught error the worker reported itself ('crashing'), as opposed to one Node gave. */
   uncaught: boolean;
   exitCode: number | undefined;
+  /** Its port has closed (its 'close' event came): nothing more is read from it. */
+  portClosed: boolean;
   /** When this channel asked for a worker (main thread's clock). */
   readonly attachedAt: number;
   /** A new thread's start-up (asked for to ready), until the channel's first answer carries it. */
@@ -294,6 +296,7 @@ export class ThreadBackend implements PoolBackend {
       crash: undefined,
       uncaught: false,
       exitCode: undefined,
+      portClosed: false,
       attachedAt: performance.now(),
       startupMs: undefined,
       finished: undefined,
@@ -311,6 +314,9 @@ export class ThreadBackend implements PoolBackend {
     // The port must not keep the process alive: tinypool holds it while the attach task runs.
     port1.unref();
     port1.on('close', () => {
+      // Its messages came first (a port's close follows what was sent before it); reading a closed
+      // port whose worker thread is gone can crash Node 20 (SIGSEGV), so it is never read again.
+      channel.portClosed = true;
       // The worker says why it goes ('crashing') before its port closes; when it could not (out of
       // memory, terminated, or an uncaught error it had no time to announce), its thread's error and
       // exit events (see #watchWorkers) or tinypool's rejection of the attach task say why, just
@@ -383,7 +389,11 @@ export class ThreadBackend implements PoolBackend {
         // that task as running on the dead thread for ever (it does not notice an exit without an
         // error), and would queue every later attach behind it. Aborting the task makes it drop the thread.
         for (const channel of this.#attachTasks) if (channel.threadId === threadId) channel.controller.abort();
-        if (this.#pool.threads.includes(worker)) void this.#pool.recycleWorkers().then(() => this.#slots.pump());
+        if (this.#pool.threads.includes(worker)) {
+          // tinypool's recycling rejects with the dead thread's error: that error is already ours.
+          const pump = (): void => this.#slots.pump();
+          void this.#pool.recycleWorkers().then(pump, pump);
+        }
         // Not after a thread that never started (it cannot boot): submitting again would start
         // another such thread, for ever; tinypool's pool error ends those attaches instead.
         else if (served) this.#resubmitQueuedAttaches();
@@ -619,6 +629,18 @@ export class ThreadBackend implements PoolBackend {
    * purpose. Otherwise it died: the chunks it had taken up failed with it; the ones it never took
    * up fail as "never started", which the engine runs again at no cost to their retries.
    */
+  /**
+   * Handles the messages still queued on a channel's port, read synchronously. Never once the port
+   * has closed: on Node 20, reading a closed port whose worker thread is gone can crash the whole
+   * process (SIGSEGV), and its messages were delivered before its 'close' event.
+   */
+  #drain(channel: Channel): void {
+    if (channel.portClosed) return;
+    for (let left = receiveMessageOnPort(channel.port); left !== undefined; left = receiveMessageOnPort(channel.port)) {
+      this.#onMessage(channel, left.message as FromWorker);
+    }
+  }
+
   #onGone(channel: Channel, error: unknown): void {
     const wasStarting = channel.life.phase === 'starting';
     if (channel.life.phase === 'gone' && channel.jobs.size === 0) return;
@@ -627,11 +649,18 @@ export class ThreadBackend implements PoolBackend {
     // may handle the thread's exit first: read it now, so an answer sent just before a death keeps
     // its chunk's results (and a 'crashing' message names the reason). The channel is forgotten
     // first, so nothing new is handed to it meanwhile.
-    for (let left = receiveMessageOnPort(channel.port); left !== undefined; left = receiveMessageOnPort(channel.port)) {
-      this.#onMessage(channel, left.message as FromWorker);
+    this.#drain(channel);
+    // Make sure tinypool lets go of the thread too: it does not notice an exit without an error.
+    // A thread that died of an error (uncaught, out of memory) is tinypool's to clean up: it rejects
+    // the attach task; aborting that task as well makes tinypool reject a promise of its own that
+    // nobody holds (the dead worker's destroy(), with the thread's error: an unhandled rejection).
+    // So then only a backstop, should tinypool not have let go of it by the grace period's end.
+    if (channel.crash === undefined && error === undefined) channel.controller.abort();
+    else {
+      setTimeout(() => {
+        if (this.#attachTasks.has(channel)) channel.controller.abort();
+      }, CLOSE_GRACE_MS).unref();
     }
-    // Make sure tinypool lets go of the thread too (it does not notice an exit without an error).
-    channel.controller.abort();
     const cause = channel.crash ?? error;
     const reason = crashReason(channel, error);
     this.#slots.died(
