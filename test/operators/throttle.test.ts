@@ -105,6 +105,8 @@ describe('throttle', () => {
   });
 
   it('an abort while waiting for a token rejects with signal.reason, closes the source and clears its timer', async () => {
+    // Other modules' timers (a pool of another file in this process) may be on the fake clock too.
+    const before = vi.getTimerCount();
     const controller = new AbortController();
     const reason = new Error('stop');
     const source = probe(naturals);
@@ -116,7 +118,7 @@ describe('throttle', () => {
     controller.abort(reason);
     await expect(run).rejects.toBe(reason);
     expect(source.stats.returned).toBe(true);
-    expect(vi.getTimerCount()).toBe(0);
+    expect(vi.getTimerCount()).toBe(before);
   });
 
   it('rejects bad options when built', () => {
