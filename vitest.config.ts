@@ -1,6 +1,5 @@
 import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
-import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 // Files that end workers, count handles, listeners or warnings of the whole process, kill processes
 // or hold Redis run each in a fresh process of their own. The others (operators, sources, the engine,
@@ -19,36 +18,6 @@ const ISOLATED = [
   'test/operators/{batch,throttle,progress}.test.ts',
 ];
 
-// The files that take longest (most of it waiting: Redis timeouts, stalled-job checks, crash
-// recovery, CLI runs) start first within their project, so that on a fresh clone, where vitest has
-// no durations cached yet, the run does not end on one of them while the other worker idles.
-const SLOW_FIRST = [
-  'test/scale-out/bullmq.test.ts',
-  'test/testing/check-backend.test.ts',
-  'test/scale-out/security.test.ts',
-  'test/reliability/worker-death.test.ts',
-  'test/checkpoint/crash.test.ts',
-  'test/examples/log-analysis.test.ts',
-  'test/reliability/process-isolation.test.ts',
-  'test/keyed/aggregate-by-key.test.ts',
-  'test/testing/conformance.test.ts',
-];
-
-class SlowFirstSequencer extends BaseSequencer {
-  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
-    const sorted = await super.sort(files);
-    const projectOrder = new Map<string, number>();
-    for (const file of sorted) if (!projectOrder.has(file.project.name)) projectOrder.set(file.project.name, projectOrder.size);
-    const rank = (file: TestSpecification): number => {
-      const at = SLOW_FIRST.findIndex((path) => file.moduleId.endsWith(path));
-      return at < 0 ? SLOW_FIRST.length : at;
-    };
-    const keyed = sorted.map((file, index) => ({ file, index, project: projectOrder.get(file.project.name) ?? 0, rank: rank(file) }));
-    keyed.sort((a, b) => a.project - b.project || a.rank - b.rank || a.index - b.index);
-    return keyed.map(({ file }) => file);
-  }
-}
-
 export default defineConfig({
   resolve: {
     // Task modules and examples import 'millrace' as users do; from source it is lib/.
@@ -60,7 +29,6 @@ export default defineConfig({
   test: {
     // The source tree compiled once for the workers the tests start (see the file).
     globalSetup: ['./test/setup/compiled-copy.ts'],
-    sequence: { sequencer: SlowFirstSequencer },
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Tests start real worker threads; two files at a time suits a 2-core machine.
